@@ -1,0 +1,91 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "crmsync",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "crmsync", targets: ["crmsync"]),
+        .executable(name: "mock-hubspot", targets: ["mock-hubspot"]),
+        .executable(name: "crmsync-bench", targets: ["crmsync-bench"]),
+        .library(name: "MockHubSpot", targets: ["MockHubSpot"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "4.0.0"..<"5.0.0"),
+        // GRDB is tested upstream on Apple platforms only; pin it so CI is its Linux coverage.
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+    ],
+    targets: [
+        // Domain values: contacts, consent, suppression, erasure requests, configuration. No I/O.
+        .target(name: "SyncModel"),
+        // The canonical store: migrations, records, outbox, checkpoints, tombstones (GRDB on SQLite).
+        .target(
+            name: "SyncStore",
+            dependencies: [
+                "SyncModel",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The HubSpot REST client: transport, rate limiter, retries, paging, typed endpoints.
+        .target(
+            name: "HubSpotClient",
+            dependencies: [
+                "SyncModel",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Pull, match, plan, apply, erasure propagation, reports: the only module that joins store and CRM.
+        .target(
+            name: "SyncEngine",
+            dependencies: [
+                "SyncModel", "SyncStore", "HubSpotClient",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "crmsync",
+            dependencies: [
+                "SyncModel", "SyncStore", "SyncEngine", "HubSpotClient", "MockHubSpot",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "crmsync-bench",
+            dependencies: [
+                "SyncModel", "SyncStore", "SyncEngine", "HubSpotClient", "MockHubSpot",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // The mock CRM speaks HubSpot's JSON on its own: it never imports HubSpotClient.
+        .target(
+            name: "MockHubSpot",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Mocks/MockHubSpot"
+        ),
+        .executableTarget(
+            name: "mock-hubspot",
+            dependencies: [
+                "MockHubSpot",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            path: "Mocks/mock-hubspot"
+        ),
+        .testTarget(name: "SyncModelTests", dependencies: ["SyncModel"]),
+        .testTarget(name: "SyncStoreTests", dependencies: ["SyncStore", "SyncModel"]),
+        .testTarget(name: "HubSpotClientTests", dependencies: ["HubSpotClient", "MockHubSpot"]),
+        .testTarget(name: "SyncEngineTests", dependencies: ["SyncEngine", "SyncStore", "SyncModel"]),
+        .testTarget(name: "MockHubSpotTests", dependencies: ["MockHubSpot"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["crmsync", "MockHubSpot", "SyncEngine", "SyncStore"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,234 @@
+import Foundation
+
+/// Turns a CSV (with a header row) or JSON Lines file of contacts into validated ``ImportRecord``s.
+///
+/// Columns: every ``ContactField`` (loosely spelt: `first_name`, `First Name`), one column per purpose
+/// (`newsletter`, `marketingEmail`, … or `consent.<purpose>`), and optionally `consentSource`,
+/// `legalBasis`, `consentedAt` (ISO 8601) and `optedOutOfAll`. An unknown column fails the whole file.
+public struct ImportFileReader: Sendable {
+    public enum Format: String, Sendable, CaseIterable {
+        case csv
+        case jsonLines = "jsonl"
+
+        /// By file extension: `.jsonl`/`.ndjson` are JSON Lines, anything else CSV.
+        public init(path: String) {
+            let lower = path.lowercased()
+            self = lower.hasSuffix(".jsonl") || lower.hasSuffix(".ndjson") ? .jsonLines : .csv
+        }
+    }
+
+    public var purposes: [Purpose]
+
+    public init(purposes: [Purpose]) { self.purposes = purposes }
+
+    private enum Column: Equatable {
+        case field(ContactField)
+        case consent(Purpose)
+        case consentSource, legalBasis, consentedAt, optedOutOfAll
+    }
+
+    public func read(_ data: Data, format: Format) throws(ImportFileError) -> ImportBatch {
+        switch format {
+        case .csv: try readCSV(data)
+        case .jsonLines: try readJSONLines(data)
+        }
+    }
+
+    private func column(named raw: String) -> Column? {
+        let name = raw.trimmingCharacters(in: .whitespaces)
+        let folded = name.lowercased().filter { $0.isLetter || $0.isNumber }
+        switch folded {
+        case "consentsource": return .consentSource
+        case "legalbasis": return .legalBasis
+        case "consentedat", "consentat": return .consentedAt
+        case "optedoutofall", "optedout", "markkinointikielto": return .optedOutOfAll
+        default: break
+        }
+        if let field = ContactField(looseName: name) { return .field(field) }
+        let purposeName = name.hasPrefix("consent.") ? String(name.dropFirst("consent.".count)) : name
+        let purposeKey = purposeName.lowercased().filter { $0.isLetter || $0.isNumber }
+        if let purpose = purposes.first(where: {
+            $0.rawValue.lowercased().filter { $0.isLetter || $0.isNumber } == purposeKey
+        }) {
+            return .consent(purpose)
+        }
+        return nil
+    }
+
+    private var knownColumnsHint: String {
+        "expected contact fields (\(ContactField.allCases.map(\.rawValue).joined(separator: ", "))), purposes ("
+            + purposes.map(\.rawValue).joined(separator: ", ")
+            + "), consentSource, legalBasis, consentedAt, optedOutOfAll"
+    }
+
+    private func readCSV(_ data: Data) throws(ImportFileError) -> ImportBatch {
+        var reader = CSVReader(bytes: Array(data))
+        guard let header = reader.next() else { throw ImportFileError("the file is empty: a header row is required") }
+        var columns: [Column] = []
+        for (position, name) in header.fields.enumerated() {
+            guard let column = column(named: name) else {
+                throw ImportFileError(
+                    "line 1: column \(position + 1) \"\(name.prefix(40))\" is unknown; \(knownColumnsHint)")
+            }
+            if columns.contains(column) {
+                throw ImportFileError("line 1: column \(position + 1) \"\(name.prefix(40))\" appears twice")
+            }
+            columns.append(column)
+        }
+        guard columns.contains(.field(.email)) else { throw ImportFileError("line 1: an email column is required") }
+        var collector = Collector()
+        while let record = reader.next() {
+            guard record.fields.count == columns.count else {
+                collector.reject(
+                    line: record.line, "has \(record.fields.count) columns, the header has \(columns.count)")
+                continue
+            }
+            var cells: [(Column, String)] = []
+            for (column, value) in zip(columns, record.fields) { cells.append((column, value)) }
+            collector.add(line: record.line, cells: cells)
+        }
+        if let error = reader.error {
+            collector.reject(line: error.line, "a quoted field is not closed before the end of the file")
+        }
+        return collector.batch
+    }
+
+    private func readJSONLines(_ data: Data) throws(ImportFileError) -> ImportBatch {
+        var collector = Collector()
+        var lineNumber = 0
+        for lineBytes in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+            lineNumber += 1
+            if lineBytes.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 }) { continue }
+            guard let object = try? JSONSerialization.jsonObject(with: Data(lineBytes)) as? [String: Any] else {
+                collector.reject(line: lineNumber, "is not a JSON object")
+                continue
+            }
+            var cells: [(Column, String)] = []
+            var problem: String?
+            for (key, value) in object.sorted(by: { $0.key < $1.key }) {
+                if key == "consents", let nested = value as? [String: Any] {
+                    for (purposeName, state) in nested.sorted(by: { $0.key < $1.key }) {
+                        guard case .consent(let purpose)? = column(named: purposeName) else {
+                            problem = "consents.\(purposeName.prefix(40)) is not a configured purpose"
+                            break
+                        }
+                        cells.append((.consent(purpose), Self.text(of: state)))
+                    }
+                    continue
+                }
+                guard let column = column(named: key) else {
+                    problem = "key \"\(key.prefix(40))\" is unknown; \(knownColumnsHint)"
+                    break
+                }
+                cells.append((column, Self.text(of: value)))
+            }
+            if let problem {
+                collector.reject(line: lineNumber, problem)
+            } else {
+                collector.add(line: lineNumber, cells: cells)
+            }
+        }
+        return collector.batch
+    }
+
+    private static func text(of value: Any) -> String {
+        switch value {
+        case let text as String: text
+        case let flag as Bool: flag ? "true" : "false"
+        case let number as NSNumber: number.stringValue
+        case is NSNull: ""
+        default: "\(value)"
+        }
+    }
+
+    /// Validates rows one by one, remembering the first line of every email to reject duplicates.
+    private struct Collector {
+        var records: [ImportRecord] = []
+        var rejections: [ImportRejection] = []
+        var firstLineOfEmail: [EmailAddress: Int] = [:]
+
+        var batch: ImportBatch { ImportBatch(records: records, rejections: rejections) }
+
+        mutating func reject(line: Int, _ reason: String) {
+            rejections.append(ImportRejection(line: line, reason: reason))
+        }
+
+        mutating func add(line: Int, cells: [(Column, String)]) {
+            var email: EmailAddress?
+            var fields: [ContactField: String] = [:]
+            var consents: [Purpose: ConsentState] = [:]
+            var source = "import"
+            var legalBasis: LegalBasis?
+            var consentedAt: Date?
+            var optedOut = false
+            var problems: [String] = []
+            for (column, raw) in cells {
+                let value = raw.trimmedWhitespace
+                switch column {
+                case .field(.email):
+                    do throws(ValidationError) { email = try EmailAddress(value) } catch {
+                        problems.append(error.description)
+                    }
+                case .field(let field):
+                    do throws(ValidationError) {
+                        if let valid = try ContactValidator.validate(value, for: field) { fields[field] = valid }
+                    } catch { problems.append(error.description) }
+                case .consent(let purpose):
+                    guard !value.isEmpty else { continue }
+                    if let state = ConsentState(looseName: value) {
+                        consents[purpose] = state
+                    } else {
+                        problems.append("\(purpose) must be granted, withdrawn or unknown")
+                    }
+                case .consentSource:
+                    if !value.isEmpty { source = String(value.prefix(128)) }
+                case .legalBasis:
+                    guard !value.isEmpty else { continue }
+                    if let basis = LegalBasis(looseName: value) {
+                        legalBasis = basis
+                    } else {
+                        problems.append(
+                            "legalBasis must be one of \(LegalBasis.allCases.map(\.rawValue).joined(separator: ", "))")
+                    }
+                case .consentedAt:
+                    guard !value.isEmpty else { continue }
+                    if let date = Self.parseDate(value) {
+                        consentedAt = date
+                    } else {
+                        problems.append("consentedAt must be an ISO 8601 time such as 2025-06-02T10:11:12Z")
+                    }
+                case .optedOutOfAll:
+                    guard !value.isEmpty else { continue }
+                    switch value.lowercased() {
+                    case "true", "yes", "1", "y": optedOut = true
+                    case "false", "no", "0", "n": optedOut = false
+                    default: problems.append("optedOutOfAll must be true or false")
+                    }
+                }
+            }
+            if email == nil && problems.isEmpty { problems.append("email is required") }
+            guard let email, problems.isEmpty else {
+                reject(line: line, problems.joined(separator: "; "))
+                return
+            }
+            if let first = firstLineOfEmail[email] {
+                reject(line: line, "same email as line \(first); each person once per file")
+                return
+            }
+            firstLineOfEmail[email] = line
+            records.append(
+                ImportRecord(
+                    line: line, email: email, fields: fields, consents: consents, consentSource: source,
+                    legalBasis: legalBasis, consentedAt: consentedAt, optedOutOfAll: optedOut))
+        }
+
+        static func parseDate(_ text: String) -> Date? {
+            if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) {
+                return date.roundedToMilliseconds
+            }
+            if let date = try? Date(text, strategy: Date.ISO8601FormatStyle()) { return date }
+            if let date = try? Date(text + "T00:00:00Z", strategy: Date.ISO8601FormatStyle()) { return date }
+            return nil
+        }
+    }
+}

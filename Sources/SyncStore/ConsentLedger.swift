@@ -1,0 +1,147 @@
+import Foundation
+import GRDB
+import SyncModel
+
+/// Consent evidence: an append-only history per contact and purpose, and the current state derived from it.
+///
+/// The current state is the newest decision; on equal times the more restrictive one wins, so a grant
+/// and a withdrawal recorded for the same instant leave the purpose withdrawn.
+enum ConsentLedger {
+    /// Appends `event` to the history and updates the current state if the event is newer (or equally new
+    /// and more restrictive). An event identical to one already in the history is ignored, which makes
+    /// replays and re-imports idempotent. Returns whether anything was written.
+    @discardableResult
+    static func record(_ event: ConsentEvent, actor: String, recordedAt: Date, in db: Database) throws -> Bool {
+        let duplicate =
+            try Bool.fetchOne(
+                db.cachedStatement(
+                    sql: """
+                        SELECT EXISTS (SELECT 1 FROM consentEvent WHERE contactId = ? AND purpose = ? AND state = ?
+                        AND occurredAt = ? AND source = ? AND origin = ?)
+                        """),
+                arguments: [
+                    event.contactId, event.purpose.rawValue, event.state.rawValue,
+                    event.occurredAt.millisecondsSince1970,
+                    event.source, event.origin.rawValue,
+                ]) ?? false
+        if duplicate { return false }
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO consentEvent (contactId, purpose, state, legalBasis, explanation, source, occurredAt,
+                recordedAt, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """
+        ).execute(arguments: [
+            event.contactId, event.purpose.rawValue, event.state.rawValue, event.legalBasis?.rawValue,
+            event.explanation, event.source, event.occurredAt.millisecondsSince1970,
+            recordedAt.millisecondsSince1970, event.origin.rawValue,
+        ])
+        if let current = try current(contactId: event.contactId, purpose: event.purpose, in: db),
+            !supersedes(event, current)
+        {
+            return true
+        }
+        try db.cachedStatement(
+            sql: """
+                INSERT OR REPLACE INTO consent (contactId, purpose, state, legalBasis, explanation, source,
+                occurredAt, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """
+        ).execute(arguments: [
+            event.contactId, event.purpose.rawValue, event.state.rawValue, event.legalBasis?.rawValue,
+            event.explanation, event.source, event.occurredAt.millisecondsSince1970, event.origin.rawValue,
+        ])
+        try AuditLog.append(
+            action: "consent.\(event.state.rawValue)", actor: actor, contactId: event.contactId,
+            purpose: event.purpose, detail: "source=\(event.source) origin=\(event.origin.rawValue)",
+            at: recordedAt, in: db)
+        return true
+    }
+
+    /// Whether `candidate` replaces `current` as the current state: newer, or as new and more restrictive.
+    static func supersedes(_ candidate: ConsentEvent, _ current: ConsentEvent) -> Bool {
+        if candidate.occurredAt != current.occurredAt { return candidate.occurredAt > current.occurredAt }
+        return candidate.state.restrictiveness > current.state.restrictiveness
+    }
+
+    static func current(contactId: String, purpose: Purpose, in db: Database) throws -> ConsentEvent? {
+        try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT * FROM consent WHERE contactId = ? AND purpose = ?"),
+            arguments: [contactId, purpose.rawValue]
+        ).map(event(from:))
+    }
+
+    static func current(contactId: String, in db: Database) throws -> [ConsentEvent] {
+        try Row.fetchAll(
+            db.cachedStatement(sql: "SELECT * FROM consent WHERE contactId = ? ORDER BY purpose"),
+            arguments: [contactId]
+        ).map(event(from:))
+    }
+
+    static func history(contactId: String, in db: Database) throws -> [ConsentEvent] {
+        try Row.fetchAll(
+            db, sql: "SELECT * FROM consentEvent WHERE contactId = ? ORDER BY occurredAt, id", arguments: [contactId]
+        ).map(event(from:))
+    }
+
+    static func event(from row: Row) -> ConsentEvent {
+        ConsentEvent(
+            contactId: row["contactId"], purpose: Purpose(rawValue: row["purpose"]),
+            state: ConsentState(rawValue: row["state"]) ?? .unknown,
+            legalBasis: (row["legalBasis"] as String?).flatMap(LegalBasis.init(rawValue:)),
+            explanation: row["explanation"], source: row["source"],
+            occurredAt: Date(millisecondsSince1970: row["occurredAt"]),
+            origin: ChangeOrigin(rawValue: row["origin"]) ?? .local)
+    }
+}
+
+/// How a register edit ended.
+public enum EditOutcome: String, Sendable, Equatable {
+    case changed
+    /// The store already said so; nothing was written.
+    case unchanged
+}
+
+extension SyncStore {
+    /// The current consent state per purpose of one contact.
+    public func consents(contactId: String) throws -> [ConsentEvent] {
+        try database.read { db in try ConsentLedger.current(contactId: contactId, in: db) }
+    }
+
+    /// Every consent decision recorded for one contact, oldest first: the proof of consent.
+    public func consentHistory(contactId: String) throws -> [ConsentEvent] {
+        try database.read { db in try ConsentLedger.history(contactId: contactId, in: db) }
+    }
+
+    /// Records a consent decision made now for the contact with `email` (the register's own edit).
+    ///
+    /// A grant while the contact has opted out of all marketing is refused unless `liftingOptOut` is true:
+    /// then the grant is the explicit re-consent that lifts the opt-out, and both are recorded together.
+    public func recordConsent(
+        email: EmailAddress, purpose: Purpose, state: ConsentState, source: String, legalBasis: LegalBasis? = nil,
+        explanation: String? = nil, liftingOptOut: Bool = false, actor: String
+    ) throws -> EditOutcome {
+        let now = self.now
+        return try database.write { db in
+            guard let contact = try ContactRow.fetch(email: email, in: db) else {
+                throw try Tombstones.isErased(subjectHash(of: email), in: db)
+                    ? StoreError.subjectErased() : StoreError.subjectNotFound()
+            }
+            let current = try ConsentLedger.current(contactId: contact.id, purpose: purpose, in: db)
+            if state == .granted, try Suppressions.isActive(.optedOutOfAll, contactId: contact.id, in: db) {
+                guard liftingOptOut else {
+                    throw StoreError.invalidValue(
+                        "the contact has opted out of all marketing; a grant needs --lift-opt-out to record it as the re-consent that lifts the opt-out"
+                    )
+                }
+                try Suppressions.set(
+                    .optedOutOfAll, active: false, contactId: contact.id, reason: "re-consent: \(source)",
+                    origin: .local,
+                    at: now, actor: actor, in: db)
+            }
+            if current?.state == state && current?.source == source { return .unchanged }
+            let event = ConsentEvent(
+                contactId: contact.id, purpose: purpose, state: state, legalBasis: legalBasis, explanation: explanation,
+                source: source, occurredAt: now, origin: .local)
+            return try ConsentLedger.record(event, actor: actor, recordedAt: now, in: db) ? .changed : .unchanged
+        }
+    }
+}

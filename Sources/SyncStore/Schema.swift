@@ -1,0 +1,113 @@
+import GRDB
+
+/// The store's schema, one versioned migration per change. A migration, once released, is never edited.
+enum Schema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: register, consent, suppression, tombstones, outbox, checkpoints, runs, audit") {
+            db in
+            try db.create(table: "metadata") { t in
+                t.primaryKey("key", .text)
+                t.column("value", .blob).notNull()
+            }
+            try db.create(table: "contact") { t in
+                t.primaryKey("id", .text)
+                t.column("crmId", .text).unique()
+                t.column("email", .text).notNull().unique()
+                t.column("firstName", .text)
+                t.column("lastName", .text)
+                t.column("phone", .text)
+                t.column("mobile", .text)
+                t.column("streetAddress", .text)
+                t.column("city", .text)
+                t.column("postalCode", .text)
+                t.column("country", .text)
+                t.column("jobTitle", .text)
+                t.column("company", .text)
+                t.column("industry", .text)
+                t.column("revenueBand", .text)
+                t.column("companySize", .text)
+                t.column("lifecycleStage", .text)
+                t.column("source", .text)
+                t.column("createdAt", .integer).notNull()
+                t.column("updatedAt", .integer).notNull()
+                // Per-field modification stamps: `field=origin@epochMillis;...` (see ContactRow.encodeStamps).
+                t.column("fieldStamps", .text).notNull()
+            }
+            try db.create(table: "consent") { t in
+                t.column("contactId", .text).notNull().references("contact", onDelete: .cascade)
+                t.column("purpose", .text).notNull()
+                t.column("state", .text).notNull()
+                t.column("legalBasis", .text)
+                t.column("explanation", .text)
+                t.column("source", .text).notNull()
+                t.column("occurredAt", .integer).notNull()
+                t.column("origin", .text).notNull()
+                t.primaryKey(["contactId", "purpose"])
+            }
+            // Proof of consent: every decision ever recorded, never updated.
+            try db.create(table: "consentEvent") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("contactId", .text).notNull().indexed().references("contact", onDelete: .cascade)
+                t.column("purpose", .text).notNull()
+                t.column("state", .text).notNull()
+                t.column("legalBasis", .text)
+                t.column("explanation", .text)
+                t.column("source", .text).notNull()
+                t.column("occurredAt", .integer).notNull()
+                t.column("recordedAt", .integer).notNull()
+                t.column("origin", .text).notNull()
+            }
+            try db.create(table: "suppression") { t in
+                t.column("contactId", .text).notNull().references("contact", onDelete: .cascade)
+                t.column("kind", .text).notNull()
+                t.column("isActive", .boolean).notNull()
+                t.column("reason", .text)
+                t.column("changedAt", .integer).notNull()
+                t.column("origin", .text).notNull()
+                t.primaryKey(["contactId", "kind"])
+            }
+            try db.create(table: "tombstone") { t in
+                t.primaryKey("subjectHash", .text)
+                t.column("erasedAt", .integer).notNull()
+                t.column("requestId", .text).notNull()
+            }
+            try db.create(table: "outbox") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("kind", .text).notNull()
+                t.column("contactId", .text).indexed()
+                t.column("dedupeKey", .text).notNull().unique()
+                t.column("payload", .blob).notNull()
+                t.column("state", .text).notNull().defaults(to: "pending")
+                t.column("attempts", .integer).notNull().defaults(to: 0)
+                t.column("createdAt", .integer).notNull()
+                t.column("nextAttemptAt", .integer).notNull()
+                t.column("lastError", .text)
+            }
+            try db.create(table: "checkpoint") { t in
+                t.primaryKey("name", .text)
+                t.column("value", .text).notNull()
+                t.column("updatedAt", .integer).notNull()
+            }
+            try db.create(table: "run") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("kind", .text).notNull()
+                t.column("startedAt", .integer).notNull()
+                t.column("finishedAt", .integer)
+                t.column("status", .text).notNull()
+                t.column("summary", .text)
+            }
+            // Who did what to whom and when; holds ids and purposes, never names or addresses.
+            try db.create(table: "auditLog") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("at", .integer).notNull()
+                t.column("actor", .text).notNull()
+                t.column("action", .text).notNull()
+                t.column("contactId", .text).indexed()
+                t.column("purpose", .text)
+                t.column("detail", .text)
+            }
+        }
+        return migrator
+    }
+}

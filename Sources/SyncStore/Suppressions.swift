@@ -1,0 +1,83 @@
+import Foundation
+import GRDB
+import SyncModel
+
+/// Opt-out of all marketing and restriction of processing, one row per contact and kind; every change
+/// is also written to the audit log with its reason.
+enum Suppressions {
+    @discardableResult
+    static func set(
+        _ kind: SuppressionKind, active: Bool, contactId: String, reason: String?, origin: ChangeOrigin, at: Date,
+        actor: String, in db: Database
+    ) throws -> Bool {
+        if try isActive(kind, contactId: contactId, in: db) == active {
+            return false
+        }
+        if !active,
+            try Row.fetchOne(
+                db, sql: "SELECT 1 FROM suppression WHERE contactId = ? AND kind = ?",
+                arguments: [contactId, kind.rawValue])
+                == nil
+        {
+            return false
+        }
+        try db.cachedStatement(
+            sql: """
+                INSERT OR REPLACE INTO suppression (contactId, kind, isActive, reason, changedAt, origin)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """
+        ).execute(arguments: [contactId, kind.rawValue, active, reason, at.millisecondsSince1970, origin.rawValue])
+        try AuditLog.append(
+            action: "suppression.\(kind.rawValue).\(active ? "set" : "lifted")", actor: actor, contactId: contactId,
+            detail: "origin=\(origin.rawValue)", at: at, in: db)
+        return true
+    }
+
+    static func isActive(_ kind: SuppressionKind, contactId: String, in db: Database) throws -> Bool {
+        try Bool.fetchOne(
+            db.cachedStatement(sql: "SELECT isActive FROM suppression WHERE contactId = ? AND kind = ?"),
+            arguments: [contactId, kind.rawValue]) ?? false
+    }
+
+    static func all(contactId: String, in db: Database) throws -> [Suppression] {
+        try Row.fetchAll(db, sql: "SELECT * FROM suppression WHERE contactId = ? ORDER BY kind", arguments: [contactId])
+            .map { row in
+                Suppression(
+                    contactId: row["contactId"], kind: SuppressionKind(rawValue: row["kind"]) ?? .optedOutOfAll,
+                    isActive: row["isActive"], reason: row["reason"],
+                    changedAt: Date(millisecondsSince1970: row["changedAt"]),
+                    origin: ChangeOrigin(rawValue: row["origin"]) ?? .local)
+            }
+    }
+}
+
+extension SyncStore {
+    /// The suppression flags of one contact, active or lifted.
+    public func suppressions(contactId: String) throws -> [Suppression] {
+        try database.read { db in try Suppressions.all(contactId: contactId, in: db) }
+    }
+
+    /// Sets or lifts a suppression for the contact with `email` (the register's own edit).
+    ///
+    /// An opt-out of all marketing cannot be lifted here: only an explicit re-consent lifts it
+    /// (``recordConsent(email:purpose:state:source:legalBasis:explanation:liftingOptOut:actor:)``).
+    public func setSuppression(
+        _ kind: SuppressionKind, active: Bool, email: EmailAddress, reason: String?, actor: String
+    ) throws -> EditOutcome {
+        if kind == .optedOutOfAll && !active {
+            throw StoreError.invalidValue(
+                "an opt-out of all marketing is lifted only by an explicit re-consent (consent grant --lift-opt-out)")
+        }
+        let now = self.now
+        return try database.write { db in
+            guard let contact = try ContactRow.fetch(email: email, in: db) else {
+                throw try Tombstones.isErased(subjectHash(of: email), in: db)
+                    ? StoreError.subjectErased() : StoreError.subjectNotFound()
+            }
+            let changed = try Suppressions.set(
+                kind, active: active, contactId: contact.id, reason: reason, origin: .local, at: now, actor: actor,
+                in: db)
+            return changed ? .changed : .unchanged
+        }
+    }
+}

@@ -1,0 +1,10 @@
+import ArgumentParser
+import Foundation
+
+@main
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "crmsync-bench",
+        abstract: "Benchmarks, run on purpose (not part of the tests): each prints its figures.",
+        subcommands: [ImportBenchmark.self])
+}

@@ -1,0 +1,36 @@
+import ArgumentParser
+import Foundation
+import Logging
+
+@main
+struct CRMSync: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "crmsync",
+        abstract: "Keeps a GDPR customer register and HubSpot in agreement: contacts, consent, opt-outs, erasure.",
+        subcommands: [
+            InitCommand.self, ImportCommand.self, ContactCommand.self, ConsentCommand.self, SuppressCommand.self,
+            RestrictCommand.self, ExportCommand.self, DemoCommand.self,
+        ]
+    )
+
+    /// Bootstraps swift-log once, for the executable only (libraries and tests never do), then runs the command.
+    /// The level comes from `CRMSYNC_LOG_LEVEL` (trace, debug, info, notice, warning, error); default warning.
+    static func main() async {
+        let level = ProcessInfo.processInfo.environment["CRMSYNC_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:))
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level ?? .warning
+            return handler
+        }
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
+}

@@ -1,0 +1,115 @@
+import ArgumentParser
+import Foundation
+import Logging
+import SyncModel
+import SyncStore
+
+/// Options every command takes.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: "Path of the configuration file.")
+    var config: String = "sync.json"
+
+    /// Whether `--config` was left at its default, in which case a missing file means "use the defaults".
+    var isDefaultConfigPath: Bool { config == "sync.json" }
+}
+
+/// Output format of reading commands.
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case text
+    case json
+}
+
+/// Loads configuration, opens the store and maps every failure to a clear message and an exit code.
+struct CommandContext {
+    let options: GlobalOptions
+    let configuration: SyncConfiguration
+    let logger: Logger
+
+    /// The operator recorded in the audit log.
+    var actor: String {
+        let user =
+            ProcessInfo.processInfo.environment["USER"] ?? ProcessInfo.processInfo.environment["LOGNAME"] ?? "unknown"
+        return "cli:\(user)"
+    }
+
+    init(_ options: GlobalOptions) throws {
+        self.options = options
+        logger = Logger(label: "crmsync")
+        configuration = try Self.loadConfiguration(options)
+    }
+
+    static func loadConfiguration(_ options: GlobalOptions) throws -> SyncConfiguration {
+        let path = options.config
+        guard FileManager.default.fileExists(atPath: path) else {
+            if options.isDefaultConfigPath { return SyncConfiguration() }
+            throw fail(.noInput, "\(path): no such file")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw fail(.noInput, "\(path): cannot be read")
+        }
+        do {
+            return try SyncConfiguration.decode(data, file: (path as NSString).lastPathComponent)
+        } catch {
+            throw fail(.configuration, error.errorDescription ?? "\(path): invalid")
+        }
+    }
+
+    func openStore() throws -> SyncStore {
+        do {
+            return try SyncStore(path: configuration.store.path, logger: Logger(label: "crmsync.store"))
+        } catch {
+            throw Self.fail(.storeUnavailable, (error as? LocalizedError)?.errorDescription ?? "cannot open the store")
+        }
+    }
+
+    func email(_ raw: String) throws -> EmailAddress {
+        do { return try EmailAddress(raw) } catch { throw Self.fail(.invalidInput, "--email: \(error.description)") }
+    }
+
+    func purpose(_ raw: String) throws -> Purpose {
+        let purposes = configuration.allPurposes
+        guard let purpose = purposes.first(where: { $0.rawValue.lowercased() == raw.lowercased() }) else {
+            throw Self.fail(
+                .invalidInput,
+                "--purpose: unknown purpose; configured: \(purposes.map(\.rawValue).joined(separator: ", "))")
+        }
+        return purpose
+    }
+
+    /// Runs a store operation, turning store errors into messages and exit codes.
+    func perform<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as StoreError {
+            let status: ExitStatus =
+                error.isSubjectNotFound
+                ? .notFound
+                : error.isSubjectErased
+                    ? .subjectErased
+                    : error.isCannotOpen ? .storeUnavailable : .invalidInput
+            throw Self.fail(status, error.detail)
+        }
+    }
+
+    /// Prints `message` on standard error and returns the error that ends the command with `status`.
+    static func fail(_ status: ExitStatus, _ message: String) -> ExitCode {
+        StandardError.print("crmsync: \(message)")
+        return status.exitCode
+    }
+}
+
+enum StandardError {
+    static func print(_ line: String) {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+}
+
+/// JSON for `--format json`: sorted keys, ISO 8601 times.
+enum JSONOutput {
+    static func render<T: Encodable>(_ value: T) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        return String(decoding: (try? encoder.encode(value)) ?? Data("{}".utf8), as: UTF8.self)
+    }
+}

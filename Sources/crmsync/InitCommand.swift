@@ -1,0 +1,23 @@
+import ArgumentParser
+import Foundation
+import SyncModel
+
+struct InitCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "init", abstract: "Create the store, and sync.json with every default if it is missing.")
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        if !FileManager.default.fileExists(atPath: global.config) {
+            let written = FileManager.default.createFile(
+                atPath: global.config, contents: SyncConfiguration().encodedJSON() + Data("\n".utf8))
+            guard written else { throw CommandContext.fail(.noInput, "\(global.config): cannot be created") }
+            print("wrote \(global.config) with the default configuration")
+        }
+        let context = try CommandContext(global)
+        let store = try context.openStore()
+        let migrations = try context.perform { try store.appliedMigrations() }
+        print("store ready at \(context.configuration.store.path) (\(migrations.count) migration(s) applied)")
+    }
+}

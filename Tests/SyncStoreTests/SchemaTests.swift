@@ -1,0 +1,63 @@
+import Foundation
+import SyncModel
+import Testing
+
+@testable import SyncStore
+
+@Test func migrationsRunFromAnEmptyFileAndAgainOnReopen() throws {
+    let fixture = try StoreFixture()
+    #expect(try fixture.store.isUpToDate())
+    let applied = try fixture.store.appliedMigrations()
+    #expect(applied.count == 1)
+    let reopened = try fixture.reopen()
+    #expect(try reopened.appliedMigrations() == applied)
+    let tables = try reopened.database.read { db in
+        try String.fetchAll(
+            db,
+            sql:
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'grdb_%' ORDER BY name"
+        )
+    }
+    #expect(
+        tables == [
+            "auditLog", "checkpoint", "consent", "consentEvent", "contact", "metadata", "outbox", "run", "suppression",
+            "tombstone",
+        ])
+}
+
+@Test func subjectHashIsKeyedPerStoreAndStableAcrossReopen() throws {
+    let first = try StoreFixture()
+    let second = try StoreFixture()
+    let address = email("aino@example.fi")
+    let hash = first.store.subjectHash(of: address)
+    #expect(hash.count == 64)
+    #expect(try first.reopen().subjectHash(of: address) == hash)
+    #expect(second.store.subjectHash(of: address) != hash)
+}
+
+@Test func unopenableStoreIsAClearError() {
+    #expect(throws: StoreError.self) { try SyncStore(path: "/proc/no-such-dir/crmsync.sqlite") }
+}
+
+@Test func everyFieldRoundTrips() throws {
+    let fixture = try StoreFixture()
+    let created = Date(millisecondsSince1970: 1_748_859_072_345)
+    var contact = Contact(crmId: "12345678901", email: email("aino@example.fi"), createdAt: created)
+    let values: [ContactField: String] = [
+        .firstName: "Aino", .lastName: "Laine", .phone: "+358 40 123 4567", .mobile: "+358 50 765 4321",
+        .streetAddress: "Ylämyllyntie 79 E", .city: "Ylämylly", .postalCode: "80400", .country: "Finland",
+        .jobTitle: "CTO", .company: "Coctio Ltd", .industry: "Automation", .revenueBand: "1-10M",
+        .companySize: "11-50", .lifecycleStage: "customer", .source: "web form",
+    ]
+    for (offset, field) in ContactField.allCases.enumerated() where field != .email {
+        let origin: ChangeOrigin = offset.isMultiple(of: 2) ? .crm : .local
+        try contact.set(
+            field, to: values[field], stamp: FieldStamp(at: created.addingTimeInterval(Double(offset)), origin: origin))
+    }
+    try fixture.store.saveContact(contact, actor: "test")
+    let loaded = try #require(try fixture.reopen().contact(email: email("AINO@example.fi")))
+    #expect(loaded == contact)
+    for field in ContactField.allCases where field != .email { #expect(loaded[field] == values[field]) }
+    #expect(loaded.stamps.count == ContactField.allCases.count)
+    #expect(try fixture.store.contact(id: contact.id) == contact)
+}
