@@ -17,6 +17,7 @@ let package = Package(
         // GRDB is tested upstream on Apple platforms only; pin it so CI is its Linux coverage.
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
     ],
     targets: [
         // Domain values: contacts, consent, suppression, erasure requests, configuration. No I/O.
@@ -67,6 +68,7 @@ let package = Package(
             name: "MockHubSpot",
             dependencies: [
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Mocks/MockHubSpot"

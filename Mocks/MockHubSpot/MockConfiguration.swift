@@ -1,0 +1,98 @@
+import Foundation
+
+/// The mock's limits and faults, as `PUT /__mock/config` sets them (any subset of keys).
+public struct MockConfiguration: Codable, Sendable, Equatable {
+    public struct RateLimit: Codable, Sendable, Equatable {
+        public var max: Int
+        public var intervalMs: Int
+
+        public init(max: Int = 100, intervalMs: Int = 10_000) {
+            self.max = max
+            self.intervalMs = intervalMs
+        }
+    }
+
+    /// Faults drawn from a seeded generator, so a test sees the same sequence every run.
+    public struct Faults: Codable, Sendable, Equatable {
+        public var seed: UInt64 = 1
+        /// Probability of a 500, 502 or 503 with an HTML body.
+        public var serverErrorRate: Double = 0
+        /// Probability that a 429 storm starts; a storm answers `stormLength` requests in a row with 429.
+        public var stormRate: Double = 0
+        public var stormLength: Int = 5
+        /// Probability of `slowMs` of added latency.
+        public var slowRate: Double = 0
+        public var slowMs: Int = 0
+        /// Probability of a dropped connection (headers sent, then the connection closes, no body).
+        public var dropRate: Double = 0
+        /// Probability of a truncated body (half the bytes, then the connection closes).
+        public var truncateRate: Double = 0
+        /// Path prefixes the faults apply to; empty means every API path.
+        public var endpoints: [String] = []
+
+        public init() {}
+
+        enum CodingKeys: String, CodingKey {
+            case seed, serverErrorRate, stormRate, stormLength, slowRate, slowMs, dropRate, truncateRate, endpoints
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            let d = Faults()
+            seed = try c.decodeIfPresent(UInt64.self, forKey: .seed) ?? d.seed
+            serverErrorRate = try c.decodeIfPresent(Double.self, forKey: .serverErrorRate) ?? d.serverErrorRate
+            stormRate = try c.decodeIfPresent(Double.self, forKey: .stormRate) ?? d.stormRate
+            stormLength = try c.decodeIfPresent(Int.self, forKey: .stormLength) ?? d.stormLength
+            slowRate = try c.decodeIfPresent(Double.self, forKey: .slowRate) ?? d.slowRate
+            slowMs = try c.decodeIfPresent(Int.self, forKey: .slowMs) ?? d.slowMs
+            dropRate = try c.decodeIfPresent(Double.self, forKey: .dropRate) ?? d.dropRate
+            truncateRate = try c.decodeIfPresent(Double.self, forKey: .truncateRate) ?? d.truncateRate
+            endpoints = try c.decodeIfPresent([String].self, forKey: .endpoints) ?? d.endpoints
+        }
+    }
+
+    public var rateLimit = RateLimit()
+    public var dailyLimit = 250_000
+    public var searchPerSecond = 5
+    /// Latency added to every API request.
+    public var latencyMs = 0
+    /// How long a write takes to reach the search index.
+    public var searchLagMs = 0
+    /// Whether a 429 carries `Retry-After` (HubSpot does not promise one).
+    public var retryAfter = true
+    public var faults = Faults()
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case rateLimit, dailyLimit, searchPerSecond, latencyMs, searchLagMs, retryAfter, faults
+    }
+
+    /// Decodes a subset of keys on top of `base`.
+    static func merging(_ data: Data, into base: MockConfiguration) throws -> MockConfiguration {
+        guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw ReplyError(.validation("config must be a JSON object"))
+        }
+        let known = Set([
+            "rateLimit", "dailyLimit", "searchPerSecond", "latencyMs", "searchLagMs", "retryAfter", "faults",
+        ])
+        if let unknown = object.keys.first(where: { !known.contains($0) }) {
+            throw ReplyError(.validation("unknown config key \(unknown)"))
+        }
+        var merged = (try JSONSerialization.jsonObject(with: JSONEncoder().encode(base)) as? [String: Any]) ?? [:]
+        for (key, value) in object {
+            if let nested = value as? [String: Any], var existing = merged[key] as? [String: Any] {
+                for (innerKey, innerValue) in nested { existing[innerKey] = innerValue }
+                merged[key] = existing
+            } else {
+                merged[key] = value
+            }
+        }
+        let configuration = try JSONDecoder().decode(
+            MockConfiguration.self, from: JSONSerialization.data(withJSONObject: merged))
+        guard configuration.rateLimit.max > 0, configuration.rateLimit.intervalMs > 0, configuration.dailyLimit > 0,
+            configuration.searchPerSecond > 0
+        else { throw ReplyError(.validation("limits must be positive")) }
+        return configuration
+    }
+}
