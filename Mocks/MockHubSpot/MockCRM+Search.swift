@@ -36,11 +36,13 @@ extension MockCRM {
         var matches: [(record: ContactRecord, properties: [String: String], key: SortKey)] = []
         for record in contacts.values where !record.archived {
             guard let visible = record.searchable(at: now) else { continue }
+            let times = RecordTimes(created: record.createdAt, modified: visible.updatedAt)
             let passes =
                 filterGroups.isEmpty
-                || filterGroups.contains { group in group.allSatisfy { Self.matches($0, visible.properties) } }
+                || filterGroups.contains { group in group.allSatisfy { Self.matches($0, visible.properties, times) } }
             if passes {
-                matches.append((record, visible.properties, SortKey(sortProperty, visible.properties, record.id)))
+                matches.append(
+                    (record, visible.properties, SortKey(sortProperty, visible.properties, times, record.id)))
             }
         }
         matches.sort { descending ? $1.key < $0.key : $0.key < $1.key }
@@ -57,15 +59,35 @@ extension MockCRM {
         return .json(200, body)
     }
 
+    /// A record's dates as milliseconds, read from the record instead of parsing its ISO 8601 strings on
+    /// every search (which made a search over 12,000 records take a quarter of a second).
+    struct RecordTimes {
+        var created: Double
+        var modified: Double
+
+        init(created: Date, modified: Date) {
+            self.created = Double(HubSpotWire.milliseconds(created))
+            self.modified = Double(HubSpotWire.milliseconds(modified))
+        }
+
+        func value(of property: String) -> Double? {
+            switch property {
+            case "createdate": created
+            case "lastmodifieddate": modified
+            default: nil
+            }
+        }
+    }
+
     /// Compares a property the way HubSpot does: dates and numbers as numbers, other text case-insensitively.
     struct SortKey: Comparable {
         var number: Double?
         var text: String
         var id: Int64
 
-        init(_ property: String, _ properties: [String: String], _ id: String) {
+        init(_ property: String, _ properties: [String: String], _ times: RecordTimes, _ id: String) {
             let raw = properties[property]
-            self.number = raw.flatMap { MockCRM.numericValue(property, $0) }
+            self.number = times.value(of: property) ?? raw.flatMap { MockCRM.numericValue(property, $0) }
             self.text = raw?.lowercased() ?? ""
             self.id = Int64(id) ?? 0
         }
@@ -87,7 +109,7 @@ extension MockCRM {
         return numericProperties.contains(property) ? Double(raw) : nil
     }
 
-    static func matches(_ filter: [String: Any], _ properties: [String: String]) -> Bool {
+    static func matches(_ filter: [String: Any], _ properties: [String: String], _ times: RecordTimes) -> Bool {
         guard let name = filter["propertyName"] as? String, let operation = filter["operator"] as? String else {
             return false
         }
@@ -102,7 +124,9 @@ extension MockCRM {
         let value = text(filter["value"])
         func compare(_ expected: String?) -> Int? {
             guard let actual, let expected else { return nil }
-            if let a = numericValue(name, actual), let b = numericValue(name, expected) ?? Double(expected) {
+            if let a = times.value(of: name) ?? numericValue(name, actual),
+                let b = Double(expected) ?? numericValue(name, expected)
+            {
                 return a < b ? -1 : (a > b ? 1 : 0)
             }
             let a = actual.lowercased()

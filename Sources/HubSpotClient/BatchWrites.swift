@@ -1,0 +1,223 @@
+import Foundation
+import SyncModel
+
+/// One contact to create or update by email.
+public struct ContactUpsert: Sendable, Equatable {
+    public var email: String
+    /// CRM properties to write. Never `hs_email_optout`: consent goes through the subscription API only.
+    public var properties: [String: String]
+
+    public init(email: String, properties: [String: String]) {
+        self.email = email
+        self.properties = properties
+    }
+}
+
+/// One contact to update by CRM id.
+public struct ContactUpdate: Sendable, Equatable {
+    public var id: String
+    public var properties: [String: String]
+
+    public init(id: String, properties: [String: String]) {
+        self.id = id
+        self.properties = properties
+    }
+}
+
+extension HubSpotClient {
+    /// Properties a write must never carry (read-only in HubSpot, or consent that belongs to the
+    /// subscription API).
+    static let forbiddenWriteProperties: Set<String> = [
+        "hs_object_id", "createdate", "lastmodifieddate", "hs_email_optout", "hs_marketable_status",
+        "hs_merged_object_ids",
+    ]
+
+    /// Creates or updates contacts by email, 100 per request.
+    ///
+    /// HubSpot refuses a whole upsert batch for one bad input, so inputs are validated first (a malformed
+    /// email is reported without being sent) and a refused batch is split in halves until the bad inputs
+    /// stand alone: the good ones are written, the bad ones reported. Safe to retry: replaying an upsert
+    /// by email writes the same values.
+    public func upsertByEmail(_ inputs: [ContactUpsert]) async throws -> BatchOutcome {
+        var outcome = BatchOutcome()
+        var valid: [ContactUpsert] = []
+        for input in inputs {
+            if let problem = Self.preflight(email: input.email, properties: input.properties) {
+                outcome.failures.append(problem)
+            } else {
+                valid.append(input)
+            }
+        }
+        for chunk in valid.chunked(into: 100) {
+            try Task.checkCancellation()
+            try await upsert(Array(chunk), into: &outcome)
+        }
+        return outcome
+    }
+
+    static func preflight(email: String, properties: [String: String]) -> BatchFailure? {
+        do {
+            _ = try EmailAddress(email)
+        } catch {
+            return BatchFailure(key: email, category: "INVALID_EMAIL", message: "email \(error.problem)")
+        }
+        if let forbidden = properties.keys.first(where: forbiddenWriteProperties.contains) {
+            return BatchFailure(
+                key: email, category: "READ_ONLY_VALUE", message: "\(forbidden) cannot be written by a contact upsert")
+        }
+        return nil
+    }
+
+    private func upsert(_ chunk: [ContactUpsert], into outcome: inout BatchOutcome) async throws {
+        struct Input: Encodable {
+            var id: String
+            var idProperty = "email"
+            var properties: [String: String]
+        }
+        struct Body: Encodable { var inputs: [Input] }
+        let body = try Self.body(
+            Body(inputs: chunk.map { Input(id: $0.email.lowercased(), properties: $0.properties) }))
+        do {
+            let envelope = try await perform(
+                Call(method: "POST", path: "\(Self.contactsPath)/batch/upsert", body: body),
+                as: BatchEnvelope<CRMContact>.self)
+            var byEmail: [String: CRMContact] = [:]
+            for record in envelope.results { if let email = record.email?.lowercased() { byEmail[email] = record } }
+            for input in chunk {
+                let key = input.email.lowercased()
+                if let record = byEmail[key] {
+                    outcome.written[key] = record
+                } else {
+                    outcome.failures.append(
+                        BatchFailure(
+                            key: key, category: "MISSING_RESULT", message: "HubSpot returned no result for this input"))
+                }
+            }
+        } catch let error as HubSpotError where error.status == 400 || error.status == 409 {
+            guard chunk.count > 1 else {
+                outcome.failures.append(
+                    BatchFailure(
+                        key: chunk[0].email.lowercased(), category: error.category ?? "VALIDATION_ERROR",
+                        message: "refused by HubSpot (\(error.status ?? 0))"))
+                return
+            }
+            let middle = chunk.count / 2
+            try await upsert(Array(chunk[..<middle]), into: &outcome)
+            try await upsert(Array(chunk[middle...]), into: &outcome)
+        }
+    }
+
+    /// Categories of a failed batch input worth sending again.
+    static let retryableCategories: Set<String> = ["RATE_LIMITS", "INTERNAL_ERROR", "TIMEOUT", "SERVICE_UNAVAILABLE"]
+
+    /// Updates contacts by id, 100 per request. On a 207 only the failed inputs whose category is
+    /// retryable are sent again; inputs that succeeded are never resent; the rest are reported.
+    public func update(_ inputs: [ContactUpdate]) async throws -> BatchOutcome {
+        var outcome = BatchOutcome()
+        var pending: [ContactUpdate] = []
+        for input in inputs {
+            if let forbidden = input.properties.keys.first(where: Self.forbiddenWriteProperties.contains) {
+                outcome.failures.append(
+                    BatchFailure(key: input.id, category: "READ_ONLY_VALUE", message: "\(forbidden) cannot be written"))
+            } else {
+                pending.append(input)
+            }
+        }
+        for chunk in pending.chunked(into: 100) {
+            var remaining = Array(chunk)
+            var round = 0
+            while !remaining.isEmpty {
+                try Task.checkCancellation()
+                round += 1
+                let retry = try await updateOnce(remaining, into: &outcome, finalRound: round >= self.retry.maxAttempts)
+                remaining = retry
+            }
+        }
+        return outcome
+    }
+
+    /// Sends one batch update; returns the inputs to send again.
+    private func updateOnce(_ chunk: [ContactUpdate], into outcome: inout BatchOutcome, finalRound: Bool) async throws
+        -> [ContactUpdate]
+    {
+        struct Input: Encodable {
+            var id: String
+            var properties: [String: String]
+            var objectWriteTraceId: String
+        }
+        struct Body: Encodable { var inputs: [Input] }
+        let traced = chunk.enumerated().map {
+            Input(id: $0.element.id, properties: $0.element.properties, objectWriteTraceId: "u\($0.offset)")
+        }
+        let envelope = try await perform(
+            Call(method: "POST", path: "\(Self.contactsPath)/batch/update", body: try Self.body(Body(inputs: traced))),
+            as: BatchEnvelope<CRMContact>.self)
+        var accounted: Set<Int> = []
+        for record in envelope.results {
+            guard let trace = record.objectWriteTraceId, let index = Int(trace.dropFirst()),
+                chunk.indices.contains(index)
+            else { continue }
+            outcome.written[chunk[index].id] = record
+            accounted.insert(index)
+        }
+        var again: [ContactUpdate] = []
+        for error in envelope.errors ?? [] {
+            let indices: [Int]
+            if let trace = error.objectWriteTraceId, let index = Int(trace.dropFirst()) {
+                indices = [index]
+            } else {
+                let ids = Set(error.context?.ids ?? [])
+                indices = chunk.indices.filter { ids.contains(chunk[$0].id) }
+            }
+            for index in indices where chunk.indices.contains(index) && !accounted.contains(index) {
+                accounted.insert(index)
+                let category = error.category ?? "UNKNOWN"
+                if Self.retryableCategories.contains(category) && !finalRound {
+                    again.append(chunk[index])
+                } else {
+                    outcome.failures.append(
+                        BatchFailure(key: chunk[index].id, category: category, message: "not updated"))
+                }
+            }
+        }
+        for index in chunk.indices where !accounted.contains(index) {
+            outcome.failures.append(
+                BatchFailure(
+                    key: chunk[index].id, category: "MISSING_RESULT",
+                    message: "HubSpot returned no result for this input"))
+        }
+        return again
+    }
+
+    /// Archives contacts by id (restorable in HubSpot for 90 days), 100 per request.
+    public func archive(ids: [String]) async throws {
+        struct Input: Encodable { var id: String }
+        struct Body: Encodable { var inputs: [Input] }
+        for chunk in ids.chunked(into: 100) {
+            try Task.checkCancellation()
+            let body = try Self.body(Body(inputs: chunk.map(Input.init)))
+            _ = try await perform(Call(method: "POST", path: "\(Self.contactsPath)/batch/archive", body: body)) { _ in
+                ()
+            }
+        }
+    }
+
+    /// Permanently deletes a subject by email (GDPR delete). When no contact has the email, HubSpot
+    /// blocklists the address. Not retried on an ambiguous failure: a replay would blocklist the address;
+    /// erasure propagation verifies with ``isErased(email:)`` and sends again when needed.
+    public func gdprDelete(email: String) async throws {
+        struct Body: Encodable {
+            var objectId: String
+            var idProperty = "email"
+        }
+        let body = try Self.body(Body(objectId: email.lowercased()))
+        _ = try await perform(
+            Call(method: "POST", path: "\(Self.contactsPath)/gdpr-delete", body: body, safety: .unsafe)
+        ) { _ in () }
+    }
+
+    /// The verification read after a GDPR delete: true when HubSpot answers 404 for the email.
+    public func isErased(email: String) async throws -> Bool {
+        try await contact(email: email, properties: ["email"]) == nil
+    }
+}

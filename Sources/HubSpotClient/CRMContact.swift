@@ -1,0 +1,101 @@
+import Foundation
+
+/// A contact as HubSpot returns it.
+public struct CRMContact: Decodable, Sendable, Equatable {
+    public var id: String
+    /// Property values; unset properties are absent (HubSpot's nulls are dropped).
+    public var properties: [String: String]
+    /// Newest first, for the properties asked for.
+    public var propertiesWithHistory: [String: [PropertyChange]]
+    public var createdAt: Date?
+    public var updatedAt: Date?
+    public var archived: Bool
+    /// The caller's trace id, on batch results.
+    public var objectWriteTraceId: String?
+    /// On upsert results: whether the record was created.
+    public var isNew: Bool?
+
+    public init(id: String, properties: [String: String], archived: Bool = false) {
+        self.id = id
+        self.properties = properties
+        self.propertiesWithHistory = [:]
+        self.archived = archived
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, properties, propertiesWithHistory, createdAt, updatedAt, archived, objectWriteTraceId
+        case isNew = "new"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        id = try container.decode(String.self, forKey: .id)
+        let raw = try container.decodeIfPresent([String: String?].self, forKey: .properties) ?? [:]
+        properties = raw.compactMapValues { $0 }
+        propertiesWithHistory =
+            try container.decodeIfPresent([String: [PropertyChange]].self, forKey: .propertiesWithHistory) ?? [:]
+        createdAt = try container.decodeIfPresent(Date.self, forKey: .createdAt)
+        updatedAt = try container.decodeIfPresent(Date.self, forKey: .updatedAt)
+        archived = try container.decodeIfPresent(Bool.self, forKey: .archived) ?? false
+        objectWriteTraceId = try container.decodeIfPresent(String.self, forKey: .objectWriteTraceId)
+        isNew = try container.decodeIfPresent(Bool.self, forKey: .isNew)
+    }
+
+    public var email: String? { properties["email"] }
+
+    /// `lastmodifieddate` (what the incremental pull orders by), else `updatedAt`.
+    public var lastModified: Date? { properties["lastmodifieddate"].flatMap(HubSpotTime.parse) ?? updatedAt }
+
+    /// Ids merged into this record (`hs_merged_object_ids`).
+    public var mergedIds: [String] {
+        (properties["hs_merged_object_ids"] ?? "").split(separator: ";").map(String.init).filter { !$0.isEmpty }
+    }
+}
+
+/// One value in a property's history.
+public struct PropertyChange: Decodable, Sendable, Equatable {
+    public var value: String
+    public var timestamp: Date
+    public var sourceType: String?
+    public var sourceId: String?
+}
+
+/// One input of a batch that HubSpot did not apply, reported per record.
+public struct BatchFailure: Sendable, Equatable, CustomStringConvertible {
+    /// The caller's key for the input (an email or an id). Personal data: print ``maskedKey``.
+    public var key: String
+    /// HubSpot's category, or crmsync's own (`INVALID_EMAIL` found before sending, `MISSING_RESULT`).
+    public var category: String
+    public var message: String
+
+    public var maskedKey: String {
+        key.contains("@") ? "\(key.first.map(String.init) ?? "")***\(key[key.lastIndex(of: "@")!...])" : key
+    }
+
+    /// Masked key and category; the CRM's message may quote the address, so it is left out.
+    public var description: String { "\(maskedKey): \(category)" }
+}
+
+/// What a batch write did: the records written, by key, and the inputs that failed.
+public struct BatchOutcome: Sendable {
+    public var written: [String: CRMContact] = [:]
+    public var failures: [BatchFailure] = []
+}
+
+/// HubSpot's batch envelope.
+struct BatchEnvelope<Result: Decodable & Sendable>: Decodable, Sendable {
+    var status: String?
+    var results: [Result]
+    var errors: [BatchErrorBody]?
+}
+
+struct BatchErrorBody: Decodable, Sendable {
+    struct Context: Decodable, Sendable {
+        var ids: [String]?
+    }
+    var status: String?
+    var category: String?
+    var message: String?
+    var context: Context?
+    var objectWriteTraceId: String?
+}

@@ -1,0 +1,38 @@
+import Foundation
+
+/// What the client needs to know, built from `sync.json` by the engine (or directly by tests).
+public struct HubSpotClientConfiguration: Sendable {
+    public var baseURL: URL
+    /// The private-app token, from the environment. Never logged.
+    public var token: String
+    public var requestsPerInterval: Int
+    public var interval: Duration
+    public var searchPerSecond: Int
+    /// Percent of the burst limit left for other apps in the account.
+    public var headroomPercent: Int
+    /// Requests this client may send per UTC day.
+    public var dailyBudget: Int
+    public var requestTimeout: Duration
+    public var maxAttempts: Int
+    public var baseDelay: Duration
+    public var maxDelay: Duration
+
+    public init(
+        baseURL: URL, token: String, requestsPerInterval: Int = 100, interval: Duration = .seconds(10),
+        searchPerSecond: Int = 5, headroomPercent: Int = 10, dailyBudget: Int = 200_000,
+        requestTimeout: Duration = .seconds(30), maxAttempts: Int = 6, baseDelay: Duration = .milliseconds(500),
+        maxDelay: Duration = .seconds(30)
+    ) {
+        self.baseURL = baseURL
+        self.token = token
+        self.requestsPerInterval = requestsPerInterval
+        self.interval = interval
+        self.searchPerSecond = searchPerSecond
+        self.headroomPercent = headroomPercent
+        self.dailyBudget = dailyBudget
+        self.requestTimeout = requestTimeout
+        self.maxAttempts = maxAttempts
+        self.baseDelay = baseDelay
+        self.maxDelay = maxDelay
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+
+/// A HubSpot call that did not succeed, with what a user can act on. Never carries an email, a name or
+/// the token: CRM messages that may quote personal data are kept out of ``errorDescription``.
+public struct HubSpotError: Error, LocalizedError, Sendable {
+    private enum Code: Sendable, Equatable {
+        case http
+        case dailyLimit
+        case dailyBudget
+        case transport
+        case malformedResponse
+        case retriesExhausted
+    }
+
+    private let code: Code
+    /// The HTTP status, when the CRM answered.
+    public let status: Int?
+    /// HubSpot's category (`VALIDATION_ERROR`, `OBJECT_NOT_FOUND`, …), when the body said one.
+    public let category: String?
+    /// `X-HubSpot-Correlation-Id`, to quote to HubSpot support.
+    public let correlationId: String?
+    /// The operation, e.g. `POST /crm/v3/objects/contacts/batch/upsert`.
+    public let endpoint: String
+    let detail: String
+
+    private init(
+        _ code: Code, endpoint: String, status: Int? = nil, category: String? = nil, correlationId: String? = nil,
+        detail: String
+    ) {
+        self.code = code
+        self.endpoint = endpoint
+        self.status = status
+        self.category = category
+        self.correlationId = correlationId
+        self.detail = detail
+    }
+
+    static func http(_ response: HTTPResponse, endpoint: String) -> HubSpotError {
+        let body = try? JSONDecoder().decode(ErrorBody.self, from: response.body)
+        let category = body?.category ?? body?.policyName.map { _ in "RATE_LIMITS" }
+        return HubSpotError(
+            .http, endpoint: endpoint, status: response.status, category: category,
+            correlationId: response.header("X-HubSpot-Correlation-Id") ?? body?.correlationId,
+            detail: body == nil ? "non-JSON error body" : "category \(category ?? "unknown")")
+    }
+
+    static func dailyLimit(endpoint: String) -> HubSpotError {
+        .init(
+            .dailyLimit, endpoint: endpoint, status: 429, category: "RATE_LIMITS",
+            detail: "HubSpot's DAILY limit is reached; stop until tomorrow (UTC midnight)")
+    }
+
+    static func dailyBudget(endpoint: String, budget: Int) -> HubSpotError {
+        .init(.dailyBudget, endpoint: endpoint, detail: "the configured daily budget of \(budget) requests is spent")
+    }
+
+    static func transport(_ error: TransportError, endpoint: String) -> HubSpotError {
+        .init(.transport, endpoint: endpoint, detail: error.description)
+    }
+
+    static func malformed(endpoint: String, status: Int, what: String) -> HubSpotError {
+        .init(
+            .malformedResponse, endpoint: endpoint, status: status,
+            detail: "the response is not the JSON expected (\(what))")
+    }
+
+    static func retriesExhausted(after attempts: Int, last: HubSpotError) -> HubSpotError {
+        .init(
+            .retriesExhausted, endpoint: last.endpoint, status: last.status, category: last.category,
+            correlationId: last.correlationId, detail: "gave up after \(attempts) attempts; last: \(last.detail)")
+    }
+
+    /// The account's daily limit or crmsync's own daily budget is spent: stop, do not retry.
+    public var isDailyLimit: Bool { code == .dailyLimit || code == .dailyBudget }
+    public var isNotFound: Bool { status == 404 }
+    /// The CRM could not be reached or kept failing (5xx, timeouts, dropped connections).
+    public var isUnavailable: Bool {
+        code == .transport || (code == .retriesExhausted && (status == nil || (status ?? 0) >= 500))
+    }
+
+    public var errorDescription: String? {
+        var text = "HubSpot \(endpoint)"
+        if let status { text += " answered \(status)" }
+        text += ": \(detail)"
+        if let correlationId { text += " (correlation id \(correlationId))" }
+        return text
+    }
+}
+
+/// HubSpot's error body (contract section 8) and 429 body (section 7).
+struct ErrorBody: Decodable {
+    var status: String?
+    var message: String?
+    var category: String?
+    var correlationId: String?
+    var policyName: String?
+    var errorType: String?
+}

@@ -1,0 +1,46 @@
+import Foundation
+
+/// Exponential backoff with full jitter: attempt n waits a uniform time in [0, min(maxDelay, base × 2ⁿ)].
+public struct RetryPolicy: Sendable {
+    public var maxAttempts: Int
+    public var baseDelay: Duration
+    public var maxDelay: Duration
+
+    public init(maxAttempts: Int, baseDelay: Duration, maxDelay: Duration) {
+        self.maxAttempts = maxAttempts
+        self.baseDelay = baseDelay
+        self.maxDelay = maxDelay
+    }
+
+    /// The delay before retry number `retry` (1 for the first retry), with `unit` a uniform draw in [0, 1).
+    public func delay(beforeRetry retry: Int, unit: Double) -> Duration {
+        let base = Double(baseDelay.components.seconds) * 1000 + Double(baseDelay.components.attoseconds) / 1e15
+        let cap = Double(maxDelay.components.seconds) * 1000 + Double(maxDelay.components.attoseconds) / 1e15
+        let ceiling = min(cap, base * pow(2, Double(max(0, retry - 1))))
+        return .milliseconds(Int64(ceiling * unit))
+    }
+}
+
+/// Whether a request may be sent again when its outcome is unknown (a 5xx, a timeout, a broken connection).
+public enum ReplaySafety: Sendable {
+    /// Reads, upserts by email, v4 status writes, unsubscribe-all: sending twice does no harm.
+    case idempotent
+    /// Creates, merges, GDPR deletes: only retried when HubSpot certainly did not process them (429,
+    /// connection refused).
+    case unsafe
+}
+
+/// The client's counters for one run: what the run report shows.
+public struct ClientMetrics: Sendable, Equatable {
+    public var requests = 0
+    public var retries = 0
+    public var rateLimited = 0
+    public var serverErrors = 0
+    public var transportErrors = 0
+    public var bytesSent = 0
+    public var bytesReceived = 0
+    /// Requests by endpoint name (ids replaced by `{id}`).
+    public var byEndpoint: [String: Int] = [:]
+
+    public init() {}
+}

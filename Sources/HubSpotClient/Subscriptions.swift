@@ -1,0 +1,152 @@
+import Foundation
+
+/// A subscription type of the portal (a purpose of the privacy notice).
+public struct SubscriptionDefinition: Decodable, Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public var isActive: Bool?
+}
+
+/// One subscription status of one address (v4).
+public struct SubscriptionStatus: Decodable, Sendable, Equatable {
+    public var subscriptionId: Int
+    /// `SUBSCRIBED`, `UNSUBSCRIBED` or `NOT_SPECIFIED`.
+    public var status: String
+    public var timestamp: Date?
+    public var legalBasis: String?
+    public var legalBasisExplanation: String?
+    public var source: String?
+}
+
+/// A status to write (v4): consent goes to the CRM only this way, with its legal basis.
+public struct SubscriptionWrite: Sendable, Equatable {
+    public var email: String
+    public var subscriptionId: Int
+    /// `SUBSCRIBED`, `UNSUBSCRIBED` or `NOT_SPECIFIED`.
+    public var state: String
+    public var legalBasis: String?
+    public var legalBasisExplanation: String?
+
+    public init(
+        email: String, subscriptionId: Int, state: String, legalBasis: String?, legalBasisExplanation: String? = nil
+    ) {
+        self.email = email
+        self.subscriptionId = subscriptionId
+        self.state = state
+        self.legalBasis = legalBasis
+        self.legalBasisExplanation = legalBasisExplanation
+    }
+}
+
+extension HubSpotClient {
+    static let v4Statuses = "/communication-preferences/v4/statuses"
+
+    /// The portal's subscription types.
+    public func subscriptionDefinitions() async throws -> [SubscriptionDefinition] {
+        struct Reply: Decodable { var subscriptionDefinitions: [SubscriptionDefinition] }
+        return try await perform(
+            Call(method: "GET", path: "/communication-preferences/v3/definitions"), as: Reply.self
+        ).subscriptionDefinitions
+    }
+
+    /// v4 statuses per address (lower-cased), 100 addresses per request.
+    public func subscriptionStatuses(for emails: [String]) async throws -> [String: [SubscriptionStatus]] {
+        struct Result: Decodable, Sendable {
+            var subscriberIdString: String
+            var statuses: [SubscriptionStatus]
+        }
+        struct Body: Encodable { var inputs: [String] }
+        var statuses: [String: [SubscriptionStatus]] = [:]
+        for chunk in emails.chunked(into: 100) {
+            try Task.checkCancellation()
+            let envelope = try await perform(
+                Call(
+                    method: "POST", path: "\(Self.v4Statuses)/batch/read", query: [("channel", "EMAIL")],
+                    body: try Self.body(Body(inputs: chunk.map { $0.lowercased() }))),
+                as: BatchEnvelope<Result>.self)
+            for result in envelope.results { statuses[result.subscriberIdString.lowercased()] = result.statuses }
+        }
+        return statuses
+    }
+
+    /// Writes v4 statuses, 100 per request; failures are reported per input. Safe to replay.
+    public func writeSubscriptionStatuses(_ writes: [SubscriptionWrite]) async throws -> [BatchFailure] {
+        struct Input: Encodable {
+            var subscriberIdString: String
+            var subscriptionId: Int
+            var channel = "EMAIL"
+            var statusState: String
+            var legalBasis: String?
+            var legalBasisExplanation: String?
+        }
+        struct Body: Encodable { var inputs: [Input] }
+        struct Written: Decodable, Sendable {
+            var subscriberIdString: String
+            var subscriptionId: Int
+        }
+        var failures: [BatchFailure] = []
+        for chunk in writes.chunked(into: 100) {
+            try Task.checkCancellation()
+            let inputs = chunk.map {
+                Input(
+                    subscriberIdString: $0.email.lowercased(), subscriptionId: $0.subscriptionId, statusState: $0.state,
+                    legalBasis: $0.legalBasis, legalBasisExplanation: $0.legalBasisExplanation)
+            }
+            let envelope = try await perform(
+                Call(method: "POST", path: "\(Self.v4Statuses)/batch/write", body: try Self.body(Body(inputs: inputs))),
+                as: BatchEnvelope<Written>.self)
+            let done = Set(envelope.results.map { "\($0.subscriberIdString.lowercased())#\($0.subscriptionId)" })
+            for write in chunk where !done.contains("\(write.email.lowercased())#\(write.subscriptionId)") {
+                let error = envelope.errors?.first { $0.context?.ids?.contains(write.email) == true }
+                failures.append(
+                    BatchFailure(
+                        key: write.email.lowercased(), category: error?.category ?? "MISSING_RESULT",
+                        message: "subscription \(write.subscriptionId) not written"))
+            }
+        }
+        return failures
+    }
+
+    /// Opts addresses out of all email (the notice's objection to direct marketing). Safe to replay.
+    public func unsubscribeFromAll(_ emails: [String]) async throws {
+        struct Body: Encodable { var inputs: [String] }
+        for chunk in emails.chunked(into: 100) {
+            try Task.checkCancellation()
+            _ = try await perform(
+                Call(
+                    method: "POST", path: "\(Self.v4Statuses)/batch/unsubscribe-all", query: [("channel", "EMAIL")],
+                    body: try Self.body(Body(inputs: chunk.map { $0.lowercased() })))
+            ) { _ in () }
+        }
+    }
+
+    /// When each address opted out of all email, for those that did (lower-cased keys).
+    public func optedOutOfAll(_ emails: [String]) async throws -> [String: Date] {
+        struct Wide: Decodable, Sendable {
+            var status: String
+            var timestamp: Date?
+            var wideStatusType: String?
+        }
+        struct Result: Decodable, Sendable {
+            var subscriberIdString: String
+            var wideStatuses: [Wide]
+        }
+        struct Body: Encodable { var inputs: [String] }
+        var optedOut: [String: Date] = [:]
+        for chunk in emails.chunked(into: 100) {
+            try Task.checkCancellation()
+            let envelope = try await perform(
+                Call(
+                    method: "POST", path: "\(Self.v4Statuses)/batch/unsubscribe-all/read",
+                    query: [("channel", "EMAIL")],
+                    body: try Self.body(Body(inputs: chunk.map { $0.lowercased() }))),
+                as: BatchEnvelope<Result>.self)
+            for result in envelope.results {
+                if let wide = result.wideStatuses.first(where: { $0.status == "UNSUBSCRIBED" }) {
+                    optedOut[result.subscriberIdString.lowercased()] = wide.timestamp ?? .distantPast
+                }
+            }
+        }
+        return optedOut
+    }
+}
