@@ -61,6 +61,7 @@ let package = Package(
             dependencies: [
                 "SyncModel", "SyncStore", "SyncEngine", "HubSpotClient", "MockHubSpot",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The mock CRM speaks HubSpot's JSON on its own: it never imports HubSpotClient.

@@ -2,9 +2,9 @@ import ArgumentParser
 import Foundation
 
 @main
-struct Bench: ParsableCommand {
+struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "crmsync-bench",
         abstract: "Benchmarks, run on purpose (not part of the tests): each prints its figures.",
-        subcommands: [ImportBenchmark.self])
+        subcommands: [ImportBenchmark.self, PullBenchmark.self])
 }
