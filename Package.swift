@@ -86,7 +86,9 @@ let package = Package(
         .testTarget(name: "SyncModelTests", dependencies: ["SyncModel"]),
         .testTarget(name: "SyncStoreTests", dependencies: ["SyncStore", "SyncModel"]),
         .testTarget(name: "HubSpotClientTests", dependencies: ["HubSpotClient", "MockHubSpot"]),
-        .testTarget(name: "SyncEngineTests", dependencies: ["SyncEngine", "SyncStore", "SyncModel"]),
+        .testTarget(
+            name: "SyncEngineTests",
+            dependencies: ["SyncEngine", "SyncStore", "SyncModel", "HubSpotClient", "MockHubSpot"]),
         .testTarget(name: "MockHubSpotTests", dependencies: ["MockHubSpot"]),
         .testTarget(name: "EndToEndTests", dependencies: ["crmsync", "MockHubSpot", "SyncEngine", "SyncStore"]),
     ],

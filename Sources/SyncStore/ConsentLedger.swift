@@ -11,7 +11,9 @@ enum ConsentLedger {
     /// and more restrictive). An event identical to one already in the history is ignored, which makes
     /// replays and re-imports idempotent. Returns whether anything was written.
     @discardableResult
-    static func record(_ event: ConsentEvent, actor: String, recordedAt: Date, in db: Database) throws -> Bool {
+    static func record(
+        _ event: ConsentEvent, actor: String, recordedAt: Date, in db: Database, bumpsVersion: Bool = true
+    ) throws -> Bool {
         let duplicate =
             try Bool.fetchOne(
                 db.cachedStatement(
@@ -35,6 +37,7 @@ enum ConsentLedger {
             event.explanation, event.source, event.occurredAt.millisecondsSince1970,
             recordedAt.millisecondsSince1970, event.origin.rawValue,
         ])
+        if bumpsVersion && event.origin == .local { try SyncVersion.bump(event.contactId, in: db) }
         if let current = try current(contactId: event.contactId, purpose: event.purpose, in: db),
             !supersedes(event, current)
         {

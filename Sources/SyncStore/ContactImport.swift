@@ -105,6 +105,7 @@ extension SyncStore {
             summary.created += 1
         } else if !changedFields.isEmpty {
             try ContactRow.update(contact, in: db)
+            try SyncVersion.bump(contact.id, in: db)
             try AuditLog.append(
                 action: "contact.updated", actor: actor, contactId: contact.id,
                 detail: "fields=" + changedFields.map(\.rawValue).joined(separator: ","), at: now, in: db)

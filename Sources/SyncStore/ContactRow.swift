@@ -53,6 +53,9 @@ enum ContactRow {
         return contact
     }
 
+    /// How many columns ``contact(from:)`` reads.
+    static var columnCount: Int { columnList.count }
+
     /// The columns in the order ``contact(from:)`` reads them.
     static var selectColumns: String { columnList.joined(separator: ", ") }
 

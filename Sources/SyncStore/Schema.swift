@@ -108,6 +108,27 @@ enum Schema {
                 t.column("detail", .text)
             }
         }
+        migrator.registerMigration("v2: sync state (base values, dirty versions, CRM link state)") { db in
+            try db.alter(table: "contact") { t in
+                // Bumped by every local edit; the engine records the version it pushed in syncedVersion.
+                t.add(column: "localVersion", .integer).notNull().defaults(to: 1)
+                t.add(column: "syncedVersion", .integer).notNull().defaults(to: 0)
+                // The CRM's lastmodifieddate (epoch ms) of the version last reconciled.
+                t.add(column: "crmLastModified", .integer)
+                t.add(column: "crmArchivedAt", .integer)
+                // Set when the CRM merged this contact's record into one another local contact holds.
+                t.add(column: "mergedIntoCrmId", .text)
+            }
+            try db.create(index: "contact_dirty", on: "contact", columns: ["syncedVersion", "localVersion"])
+            // The value both sides agreed on at the last sync, per contact and key: a field name,
+            // `consent.<purpose>`, or `optedOutOfAll`. What makes the merge three-way.
+            try db.create(table: "syncBase") { t in
+                t.column("contactId", .text).notNull().references("contact", onDelete: .cascade)
+                t.column("key", .text).notNull()
+                t.column("value", .text)
+                t.primaryKey(["contactId", "key"])
+            }
+        }
         return migrator
     }
 }

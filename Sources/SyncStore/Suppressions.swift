@@ -8,7 +8,7 @@ enum Suppressions {
     @discardableResult
     static func set(
         _ kind: SuppressionKind, active: Bool, contactId: String, reason: String?, origin: ChangeOrigin, at: Date,
-        actor: String, in db: Database
+        actor: String, in db: Database, bumpsVersion: Bool = true
     ) throws -> Bool {
         if try isActive(kind, contactId: contactId, in: db) == active {
             return false
@@ -27,6 +27,7 @@ enum Suppressions {
                 VALUES (?, ?, ?, ?, ?, ?)
                 """
         ).execute(arguments: [contactId, kind.rawValue, active, reason, at.millisecondsSince1970, origin.rawValue])
+        if bumpsVersion && origin == .local { try SyncVersion.bump(contactId, in: db) }
         try AuditLog.append(
             action: "suppression.\(kind.rawValue).\(active ? "set" : "lifted")", actor: actor, contactId: contactId,
             detail: "origin=\(origin.rawValue)", at: at, in: db)

@@ -22,7 +22,9 @@ struct PullBenchmark: AsyncParsableCommand {
     @Option(help: "Headroom percent left to other apps (0 measures the full limit).") var headroom: Int = 0
 
     func run() async throws {
-        print("crmsync-bench pull: page size \(pageSize), headroom \(headroom)%, \(ProcessInfo.processInfo.activeProcessorCount) cores")
+        print(
+            "crmsync-bench pull: page size \(pageSize), headroom \(headroom)%, \(ProcessInfo.processInfo.activeProcessorCount) cores"
+        )
         print("  limit      contacts  requests  elapsed   whole-run/s  sustained/s  ceiling/s  efficiency  429s")
         for rate in rates.split(separator: ",") {
             let parts = rate.split(separator: "/")

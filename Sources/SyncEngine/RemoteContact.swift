@@ -1,0 +1,73 @@
+import Foundation
+import HubSpotClient
+import SyncModel
+
+/// A CRM record as the planner sees it: mapped field values in local form, the times fields changed
+/// (when history was read), per-purpose subscription states, and the opt-out of all email.
+struct RemoteContact: Sendable {
+    var crmId: String
+    var email: EmailAddress?
+    var values: [ContactField: String]
+    /// Fields the CRM holds in a form the register refuses (e.g. a phone of letters): left untouched.
+    var invalidFields: [ContactField]
+    /// Newest history timestamp per field, when history was read.
+    var fieldTimes: [ContactField: Date]
+    var lastModified: Date?
+    var archived: Bool
+    var mergedIds: [String]
+    var consents: [Purpose: (state: ConsentState, at: Date?, legalBasis: LegalBasis?)]
+    var isOptedOut: Bool
+    var optedOutAt: Date?
+
+    init(
+        _ record: CRMContact, settings: SyncSettings, statuses: [SubscriptionStatus]?, optedOutAt: Date? = nil
+    ) {
+        crmId = record.id
+        email = record.email.flatMap { try? EmailAddress($0) }
+        var values: [ContactField: String] = [:]
+        var invalid: [ContactField] = []
+        var times: [ContactField: Date] = [:]
+        for (field, property) in settings.mapping where field != .email {
+            if let raw = record.properties[property] {
+                do throws(ValidationError) {
+                    if let valid = try ContactValidator.validate(raw, for: field) { values[field] = valid }
+                } catch {
+                    invalid.append(field)
+                }
+            }
+            if let newest = record.propertiesWithHistory[property]?.first { times[field] = newest.timestamp }
+        }
+        if let email { values[.email] = email.normalized }
+        self.values = values
+        invalidFields = invalid
+        fieldTimes = times
+        lastModified = record.lastModified
+        archived = record.archived
+        mergedIds = record.mergedIds
+        var consents: [Purpose: (ConsentState, Date?, LegalBasis?)] = [:]
+        for status in statuses ?? [] {
+            guard let purpose = settings.purpose(forSubscription: status.subscriptionId) else { continue }
+            let state: ConsentState =
+                switch status.status {
+                case "SUBSCRIBED": .granted
+                case "UNSUBSCRIBED": .withdrawn
+                default: .unknown
+                }
+            consents[purpose] = (state, status.timestamp, status.legalBasis.flatMap(LegalBasis.init(rawValue:)))
+        }
+        self.consents = consents
+        isOptedOut = record.properties["hs_email_optout"] == "true"
+        self.optedOutAt = optedOutAt
+    }
+}
+
+extension ConsentState {
+    /// The v4 `statusState` for this state.
+    var subscriptionState: String {
+        switch self {
+        case .granted: "SUBSCRIBED"
+        case .withdrawn: "UNSUBSCRIBED"
+        case .unknown: "NOT_SPECIFIED"
+        }
+    }
+}

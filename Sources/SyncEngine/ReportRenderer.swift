@@ -1,0 +1,100 @@
+import Foundation
+
+/// Renders a ``SyncReport`` as text for a terminal, Markdown for a ticket, or JSON for machines.
+public enum ReportRenderer {
+    public enum Format: String, Sendable, CaseIterable {
+        case text, markdown, json
+    }
+
+    public static func render(_ report: SyncReport, format: Format, showPII: Bool) -> String {
+        let report = showPII ? report : report.masked()
+        switch format {
+        case .json: return json(report)
+        case .text: return table(report, markdown: false)
+        case .markdown: return table(report, markdown: true)
+        }
+    }
+
+    static func json(_ report: SyncReport) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        return String(decoding: (try? encoder.encode(report)) ?? Data("{}".utf8), as: UTF8.self)
+    }
+
+    static func table(_ report: SyncReport, markdown: Bool) -> String {
+        let s = report.summary
+        let title = report.isDryRun ? "Sync plan (dry run: nothing was changed)" : "Sync report (applied)"
+        var lines: [String] = []
+        lines.append(markdown ? "## \(title)" : title)
+        lines.append("")
+        let rows: [(String, String, String)] = [
+            ("creates", "\(s.toCRM.creates)", "\(s.toLocal.creates)"),
+            ("updates", "\(s.toCRM.updates)", "\(s.toLocal.updates)"),
+            ("consent changes", "\(s.toCRM.consentChanges)", "\(s.toLocal.consentChanges)"),
+            ("opt-outs", "\(s.toCRM.suppressions)", "\(s.toLocal.suppressions)"),
+            ("erasures", "\(s.toCRM.erasures)", "-"),
+        ]
+        if markdown {
+            lines.append("| | to CRM | to local |")
+            lines.append("|---|---:|---:|")
+            for row in rows { lines.append("| \(row.0) | \(row.1) | \(row.2) |") }
+        } else {
+            lines.append("                   to CRM   to local")
+            for row in rows {
+                lines.append(
+                    "  " + row.0.padding(toLength: 16, withPad: " ", startingAt: 0) + pad(row.1, 7) + pad(row.2, 11))
+            }
+        }
+        lines.append("")
+        lines.append(
+            "\(s.contactsExamined) contacts examined, \(s.conflicts) conflicting field(s) decided, \(s.archived) archived in the CRM, "
+                + "\(s.merged) merged, \(s.skipped) skipped, \(s.failures) failed")
+        let c = report.cost
+        let share = String(format: "%.2f", c.shareOfRemainingBudget * 100)
+        lines.append(
+            "requests: \(c.requestsSent) sent, \(c.plannedWriteRequests) write request(s) "
+                + (report.isDryRun ? "planned" : "made") + " (\(share)% of the \(c.dailyBudgetRemaining) left today); "
+                + "\(c.retries) retries, \(c.rateLimited) rate-limited")
+        if !report.changes.isEmpty {
+            lines.append("")
+            lines.append(markdown ? "### Changes" : "Changes")
+            if markdown {
+                lines.append("| contact | direction | field | old | new | rule |")
+                lines.append("|---|---|---|---|---|---|")
+            }
+            for change in report.changes {
+                let arrow = change.direction == .toCRM ? "→ CRM" : "→ local"
+                let old = change.old ?? "∅"
+                let new = change.new ?? "∅"
+                let rule = change.rule + (change.conflict ? " [conflict]" : "")
+                if markdown {
+                    lines.append(
+                        "| \(change.contact) | \(arrow) | \(change.field) | \(escape(old)) | \(escape(new)) | \(rule) |"
+                    )
+                } else {
+                    lines.append("  \(change.contact)  \(arrow)  \(change.field): \(old) ⇒ \(new)  (\(rule))")
+                }
+            }
+        } else if !report.changesListed {
+            lines.append("(changes not listed for a run this large; counts above are complete)")
+        }
+        if !report.notes.isEmpty {
+            lines.append("")
+            lines.append(markdown ? "### Notes" : "Notes")
+            for note in report.notes { lines.append((markdown ? "- " : "  ") + "\(note.contact): \(note.note)") }
+        }
+        if !report.failures.isEmpty {
+            lines.append("")
+            lines.append(markdown ? "### Failures" : "Failures")
+            for failure in report.failures { lines.append((markdown ? "- " : "  ") + failure) }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    private static func pad(_ text: String, _ width: Int) -> String {
+        String(repeating: " ", count: max(0, width - text.count)) + text
+    }
+
+    private static func escape(_ text: String) -> String { text.replacingOccurrences(of: "|", with: "\\|") }
+}

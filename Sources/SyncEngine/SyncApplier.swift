@@ -1,0 +1,277 @@
+import Foundation
+import HubSpotClient
+import SyncModel
+import SyncStore
+
+/// Carries out plans: local changes in one transaction, CRM changes through the outbox (an entry is
+/// written before the request and removed only once the CRM confirmed it), and the new base and synced
+/// version only for what both sides now hold.
+struct SyncApplier: Sendable {
+    let store: SyncStore
+    let client: HubSpotClient
+    let settings: SyncSettings
+    let clock: any SyncClock
+    let actor: String
+
+    /// Write requests a set of plans needs: upserts and updates, status writes, opt-outs (100 per request),
+    /// and two per erasure (delete and verification).
+    static func writeRequests(for plans: [ContactPlan]) -> Int {
+        let creates = plans.filter { $0.action == .createInCRM }.count
+        let updates = plans.filter { $0.action == .update && !$0.toCRMProperties.isEmpty }.count
+        let statuses = plans.reduce(0) { $0 + $1.consentToCRM.count }
+        let optOuts = plans.filter(\.optOutToCRM).count
+        let erasures = plans.filter { $0.action == .eraseInCRM }.count
+        func batches(_ n: Int) -> Int { (n + 99) / 100 }
+        return batches(creates) + batches(updates) + batches(statuses) + batches(optOuts) + erasures * 2
+    }
+
+    /// Applies plans; returns masked failure lines.
+    func apply(_ plans: [ContactPlan]) async throws -> [String] {
+        var failures: [String] = []
+        let now = clock.now
+        var updates: [String: LocalSyncUpdate] = [:]
+        var createdIds: [Int: String] = [:]
+
+        // 1. Local side: values, consent and opt-outs from the CRM, archives, merges, links.
+        for (index, plan) in plans.enumerated() {
+            guard var update = localUpdate(for: plan, now: now) else { continue }
+            if plan.action == .none || plan.action == .skip, let version = plan.local?.localVersion {
+                update.syncedVersion = version
+            }
+            if plan.action == .createLocal { createdIds[index] = update.contactId }
+            if !plan.hasCRMWrites, let version = plan.local?.localVersion { update.syncedVersion = version }
+            updates[update.contactId] = update
+        }
+        do {
+            try store.applySyncUpdates(Array(updates.values), actor: actor)
+        } catch let error as StoreError where error.isSubjectErased {
+            failures.append("a CRM record of an erased subject was refused locally")
+        }
+
+        // 2. CRM side, recorded in the outbox first.
+        let pushes = plans.filter { $0.hasCRMWrites && $0.action != .eraseInCRM }
+        let erasures = plans.filter { $0.action == .eraseInCRM }
+        try store.enqueue(pushes.compactMap(outboxEntry) + erasures.compactMap(erasureEntry))
+        var confirmed: [String: LocalSyncUpdate] = [:]
+        var failed: Set<String> = []
+        func fail(_ plan: ContactPlan, _ reason: String) {
+            guard let id = plan.localId else { return }
+            failed.insert(id)
+            failures.append("\(plan.email?.masked ?? "?"): \(reason)")
+        }
+
+        let creates = pushes.filter { $0.action == .createInCRM || ($0.crmId == nil && !$0.toCRMProperties.isEmpty) }
+        if !creates.isEmpty {
+            let outcome = try await client.upsertByEmail(
+                creates.map {
+                    ContactUpsert(
+                        email: $0.email?.normalized ?? "", properties: $0.toCRMProperties.filter { $0.key != "email" })
+                })
+            for failure in outcome.failures {
+                if let plan = creates.first(where: { $0.email?.normalized == failure.key }) {
+                    fail(plan, "CRM refused the record (\(failure.category))")
+                }
+            }
+            for plan in creates {
+                guard let id = plan.localId, let record = outcome.written[plan.email?.normalized ?? ""] else {
+                    continue
+                }
+                var update = confirmed[id] ?? LocalSyncUpdate(contactId: id)
+                update.crmId = .some(record.id)
+                update.crmLastModified = record.lastModified
+                confirmed[id] = update
+            }
+        }
+        let linkedUpdates = pushes.filter {
+            $0.action != .createInCRM && $0.crmId != nil && !$0.toCRMProperties.isEmpty
+        }
+        if !linkedUpdates.isEmpty {
+            let outcome = try await client.update(
+                linkedUpdates.map { ContactUpdate(id: $0.crmId!, properties: $0.toCRMProperties) })
+            for failure in outcome.failures {
+                if let plan = linkedUpdates.first(where: { $0.crmId == failure.key }) {
+                    fail(plan, "CRM refused the update (\(failure.category))")
+                }
+            }
+        }
+        let writes = pushes.flatMap { plan in
+            plan.consentToCRM.compactMap { consent -> SubscriptionWrite? in
+                guard let email = plan.email,
+                    let id = settings.subscriptions[consent.purpose].flatMap({ Int($0.subscriptionId) })
+                else {
+                    return nil
+                }
+                return SubscriptionWrite(
+                    email: email.normalized, subscriptionId: id, state: consent.state.subscriptionState,
+                    legalBasis: (consent.legalBasis ?? settings.subscriptions[consent.purpose]?.legalBasis)?.rawValue,
+                    legalBasisExplanation: settings.subscriptions[consent.purpose]?.legalBasisExplanation)
+            }
+        }
+        if !writes.isEmpty {
+            for failure in try await client.writeSubscriptionStatuses(writes) {
+                if let plan = pushes.first(where: { $0.email?.normalized == failure.key }) {
+                    fail(plan, "subscription not written (\(failure.category))")
+                }
+            }
+        }
+        let optOuts = pushes.filter(\.optOutToCRM).compactMap { $0.email?.normalized }
+        if !optOuts.isEmpty { try await client.unsubscribeFromAll(optOuts) }
+
+        // 3. What the CRM confirmed: base, link, synced version; the outbox entry goes.
+        var done: [String] = []
+        for plan in pushes {
+            guard let id = plan.localId, !failed.contains(id) else {
+                if let id = plan.localId { try store.failOutbox(dedupeKey: "push:\(id)", error: "see the run report") }
+                continue
+            }
+            var update = confirmed[id] ?? LocalSyncUpdate(contactId: id)
+            update.base = plan.newBase
+            if update.crmId == nil, let crmId = plan.crmId, plan.local?.crmId != crmId { update.crmId = .some(crmId) }
+            if let version = plan.local?.localVersion { update.syncedVersion = version }
+            confirmed[id] = update
+            done.append("push:\(id)")
+        }
+        try store.applySyncUpdates(Array(confirmed.values), actor: actor)
+        try store.completeOutbox(dedupeKeys: done)
+
+        // 4. Erased subjects found in the CRM.
+        for plan in erasures {
+            guard let email = plan.email else { continue }
+            if let reason = try await propagateErasure(
+                email: email.normalized, key: "erase:\(store.subjectHash(of: email))")
+            {
+                failures.append("\(email.masked): \(reason)")
+            }
+        }
+        return failures
+    }
+
+    private func localUpdate(for plan: ContactPlan, now: Date) -> LocalSyncUpdate? {
+        switch plan.action {
+        case .createLocal:
+            guard let remote = plan.remote, let email = remote.email else { return nil }
+            var contact = Contact(crmId: remote.crmId, email: email, createdAt: now, origin: .crm)
+            stamp(&contact, plan.toLocalValues, remote: remote, now: now)
+            var update = LocalSyncUpdate(contactId: contact.id)
+            update.contact = contact
+            update.consentEvents = plan.consentToLocal.map { event in
+                var event = event
+                event.contactId = contact.id
+                return event
+            }
+            if let at = plan.optOutToLocal {
+                update.suppressionChanges.append((.optedOutOfAll, true, "opted out in the CRM", at))
+            }
+            update.base = plan.newBase
+            update.crmLastModified = remote.lastModified
+            return update
+        case .recordArchive:
+            guard let id = plan.localId else { return nil }
+            var update = LocalSyncUpdate(contactId: id)
+            update.crmArchivedAt = .some(plan.remote?.lastModified ?? now)
+            return update
+        case .recordMerge:
+            guard let id = plan.localId else { return nil }
+            var update = LocalSyncUpdate(contactId: id)
+            update.mergedIntoCrmId = .some(plan.mergedIntoCrmId)
+            update.crmId = .some(nil)
+            return update
+        case .update:
+            guard let id = plan.localId, let local = plan.local else { return nil }
+            var update = LocalSyncUpdate(contactId: id)
+            if !plan.toLocalValues.isEmpty, let remote = plan.remote {
+                var contact = local.contact
+                stamp(&contact, plan.toLocalValues, remote: remote, now: now)
+                update.contact = contact
+            }
+            update.consentEvents = plan.consentToLocal
+            if let at = plan.optOutToLocal {
+                update.suppressionChanges.append((.optedOutOfAll, true, "opted out in the CRM", at))
+            }
+            // Keys decided toward local (or found equal) join the base now; keys pushed join it once confirmed.
+            let pushedKeys = Set(plan.changes.filter { $0.direction == .toCRM }.map(\.key))
+            update.base = plan.newBase.filter { !pushedKeys.contains($0.key) }
+            if let crmId = plan.crmId, local.crmId != crmId { update.crmId = .some(crmId) }
+            if !plan.changes.isEmpty { update.crmLastModified = plan.remote?.lastModified }
+            return update
+        case .none, .skip:
+            // A local edit that needs nothing (already equal, or not to be pushed) is settled: mark it synced.
+            guard let local = plan.local, local.isDirty, let id = plan.localId else { return nil }
+            var update = LocalSyncUpdate(contactId: id)
+            update.base = plan.newBase
+            return update
+        case .createInCRM, .eraseInCRM:
+            return nil
+        }
+    }
+
+    private func stamp(_ contact: inout Contact, _ values: [ContactField: String?], remote: RemoteContact, now: Date) {
+        for (field, value) in values {
+            let at = remote.fieldTimes[field] ?? remote.lastModified ?? now
+            _ = try? contact.set(field, to: value, stamp: FieldStamp(at: at, origin: .crm))
+        }
+    }
+
+    private func outboxEntry(_ plan: ContactPlan) -> (
+        kind: String, contactId: String?, dedupeKey: String, payload: Data
+    )? {
+        guard let id = plan.localId else { return nil }
+        struct Payload: Encodable {
+            var action: String
+            var crmId: String?
+            var properties: [String]
+            var consents: [String: String]
+            var optOut: Bool
+        }
+        // Property names and states only: the values are re-derived from the store when replanned.
+        let payload = Payload(
+            action: plan.action.rawValue, crmId: plan.crmId, properties: plan.toCRMProperties.keys.sorted(),
+            consents: Dictionary(
+                plan.consentToCRM.map { ($0.purpose.rawValue, $0.state.rawValue) }, uniquingKeysWith: { a, _ in a }),
+            optOut: plan.optOutToCRM)
+        return ("contact.push", id, "push:\(id)", (try? JSONEncoder().encode(payload)) ?? Data())
+    }
+
+    private func erasureEntry(_ plan: ContactPlan) -> (
+        kind: String, contactId: String?, dedupeKey: String, payload: Data
+    )? {
+        guard let email = plan.email else { return nil }
+        // The address is kept only until the CRM confirms the delete: the delete needs it.
+        let payload = ErasurePayload(email: email.normalized, crmId: plan.crmId)
+        return ("erasure", nil, "erase:\(store.subjectHash(of: email))", (try? JSONEncoder().encode(payload)) ?? Data())
+    }
+
+    /// Sends pending erasures again (a previous run may have stopped between the delete and its verification).
+    func replayErasures(into report: inout SyncReport) async throws {
+        for entry in try store.pendingOutbox(kind: "erasure") {
+            guard let payload = try? JSONDecoder().decode(ErasurePayload.self, from: entry.payload) else { continue }
+            if let reason = try await propagateErasure(email: payload.email, key: entry.dedupeKey) {
+                report.failures.append("\(PersonalData.mask(email: payload.email)): \(reason)")
+                report.summary.failures += 1
+            } else {
+                report.summary.toCRM.erasures += 1
+            }
+        }
+    }
+
+    /// GDPR delete, then the verification read; the outbox entry goes once the CRM answers 404.
+    func propagateErasure(email: String, key: String) async throws -> String? {
+        do {
+            if try await !client.isErased(email: email) { try await client.gdprDelete(email: email) }
+            guard try await client.isErased(email: email) else {
+                try store.failOutbox(dedupeKey: key, error: "still readable after GDPR delete")
+                return "GDPR delete not yet verified"
+            }
+            try store.completeOutbox(dedupeKeys: [key])
+            return nil
+        } catch let error as HubSpotError where !error.isDailyLimit {
+            try store.failOutbox(dedupeKey: key, error: error.category ?? "status \(error.status ?? 0)")
+            return "GDPR delete failed (\(error.category ?? "status \(error.status ?? 0)"))"
+        }
+    }
+}
+
+struct ErasurePayload: Codable {
+    var email: String
+    var crmId: String?
+}

@@ -1,0 +1,370 @@
+import Foundation
+import HubSpotClient
+import Logging
+import SyncModel
+import SyncStore
+
+/// Options of one run.
+public struct SyncRunOptions: Sendable {
+    /// Plan and report only: no mutating request to the CRM, no write to the store (not even the checkpoint).
+    public var dryRun = false
+    /// Run even when the estimated cost exceeds what the daily budget allows.
+    public var ignoreBudget = false
+    /// List every change in the report (counts are always complete).
+    public var listChanges = true
+    /// Who the audit log names.
+    public var actor = "sync"
+
+    public init(dryRun: Bool = false, ignoreBudget: Bool = false, listChanges: Bool = true, actor: String = "sync") {
+        self.dryRun = dryRun
+        self.ignoreBudget = ignoreBudget
+        self.listChanges = listChanges
+        self.actor = actor
+    }
+}
+
+/// A run that could not start or finish, with a reason a user can act on.
+public struct SyncError: Error, LocalizedError, Sendable {
+    public enum Kind: Sendable, Equatable {
+        case budgetExceeded
+    }
+
+    public var kind: Kind
+    public var detail: String
+
+    public var errorDescription: String? { detail }
+}
+
+/// Makes the canonical store and the CRM agree: pull what changed, match, plan, apply, checkpoint.
+///
+/// Work streams page by page (a page of CRM changes, then batches of local edits), so memory stays bounded
+/// however many contacts there are. The checkpoint moves only after both sides hold the result, and only
+/// over windows that closed `consistencyHorizon` before the run started: the trailing window is read again
+/// next run, which is harmless because applying is idempotent.
+public final class SyncEngine: Sendable {
+    let store: SyncStore
+    let client: HubSpotClient
+    let settings: SyncSettings
+    let clock: any SyncClock
+    let logger: Logger
+
+    static let modifiedSinceCheckpoint = "contacts.modifiedSince"
+    static let archiveSweepCheckpoint = "contacts.archiveSweepAt"
+
+    public init(
+        store: SyncStore, client: HubSpotClient, settings: SyncSettings, clock: any SyncClock = SystemClock(),
+        logger: Logger = Logger(label: "crmsync.engine")
+    ) {
+        self.store = store
+        self.client = client
+        self.settings = settings
+        self.clock = clock
+        self.logger = logger
+    }
+
+    /// One run: a dry run returns the plan as a report; a real run applies it and returns what it did.
+    public func run(_ options: SyncRunOptions = .init()) async throws -> SyncReport {
+        let started = clock.now
+        let metricsAtStart = client.metrics
+        var run = RunState(report: SyncReport(dryRun: options.dryRun, startedAt: started), options: options)
+        let planner = SyncPlanner(settings: settings, now: started)
+        let applier = SyncApplier(store: store, client: client, settings: settings, clock: clock, actor: options.actor)
+        let checkpoint = try store.checkpoint(Self.modifiedSinceCheckpoint).flatMap(Int64.init)
+        if !options.dryRun && !options.ignoreBudget { try await checkBudget(checkpoint: checkpoint) }
+        let runId = options.dryRun ? nil : try store.startRun(kind: "sync")
+        logger.info(
+            "sync started", metadata: ["sync.mode": "\(run.report.mode)", "sync.incremental": "\(checkpoint != nil)"])
+        do {
+            if !options.dryRun { try await applier.replayErasures(into: &run.report) }
+            var watermark = started
+            if let checkpoint {
+                for try await page in client.changedContacts(
+                    since: Date(millisecondsSince1970: checkpoint), properties: ["email"])
+                {
+                    let (found, _) = try await client.batchRead(
+                        page.contacts.map(\.id), properties: settings.pulledProperties)
+                    var unique: [String: CRMContact] = [:]
+                    for record in found.values { unique[record.id] = record }
+                    try await process(Array(unique.values), locals: [], run: &run, planner: planner, applier: applier)
+                    watermark = page.watermark
+                }
+            } else {
+                for try await page in client.allContacts(properties: settings.pulledProperties) {
+                    try await process(page.contacts, locals: [], run: &run, planner: planner, applier: applier)
+                }
+            }
+            try await pushLocalEdits(run: &run, planner: planner, applier: applier)
+            try await sweepArchives(run: &run, planner: planner, applier: applier)
+            let metrics = client.metrics
+            run.report.cost.requestsSent = metrics.requests - metricsAtStart.requests
+            run.report.cost.retries = metrics.retries - metricsAtStart.retries
+            run.report.cost.rateLimited = metrics.rateLimited - metricsAtStart.rateLimited
+            run.report.cost.bytesReceived = metrics.bytesReceived - metricsAtStart.bytesReceived
+            run.report.cost.dailyBudgetRemaining = await client.remainingDailyBudget()
+            run.report.cost.shareOfRemainingBudget =
+                Double(run.report.cost.plannedWriteRequests) / Double(max(1, run.report.cost.dailyBudgetRemaining))
+            run.report.finishedAt = clock.now
+            if !options.dryRun {
+                let horizonEnd = started.addingTimeInterval(-Self.seconds(settings.consistencyHorizon))
+                let next = min(watermark, horizonEnd)
+                let previous = checkpoint.map(Date.init(millisecondsSince1970:)) ?? .distantPast
+                // Never move backwards; a run with failures keeps its checkpoint so the failed records come again.
+                if run.report.summary.failures == 0 && next > previous {
+                    try store.setCheckpoint(Self.modifiedSinceCheckpoint, to: String(next.millisecondsSince1970))
+                } else if checkpoint == nil && run.report.summary.failures == 0 {
+                    try store.setCheckpoint(Self.modifiedSinceCheckpoint, to: String(horizonEnd.millisecondsSince1970))
+                }
+                if let runId {
+                    try store.finishRun(
+                        runId, status: run.report.summary.failures == 0 ? "ok" : "partial",
+                        summary: Self.runSummary(run.report))
+                }
+            }
+            logger.info(
+                "sync finished",
+                metadata: [
+                    "sync.contacts": "\(run.report.summary.contactsExamined)",
+                    "sync.failures": "\(run.report.summary.failures)",
+                ])
+            return run.report
+        } catch {
+            if let runId { try? store.finishRun(runId, status: "failed", summary: nil) }
+            throw error
+        }
+    }
+
+    struct RunState {
+        var report: SyncReport
+        let options: SyncRunOptions
+        /// Local ids already planned this run, so a local edit is not planned twice.
+        var processed: Set<String> = []
+    }
+
+    /// Plans (and, unless a dry run, applies) one batch: CRM records and/or local states.
+    func process(
+        _ records: [CRMContact], locals extraLocals: [LocalContactState], run: inout RunState, planner: SyncPlanner,
+        applier: SyncApplier
+    ) async throws {
+        guard !records.isEmpty || !extraLocals.isEmpty else { return }
+        try Task.checkCancellation()
+        let emails = Set(records.compactMap { $0.email?.lowercased() } + extraLocals.map(\.contact.email.normalized))
+        let statuses = try await client.subscriptionStatuses(for: emails.sorted())
+        var locals: [String: LocalContactState] = [:]
+        for state in extraLocals { locals[state.contact.id] = state }
+        let crmIds = records.flatMap { [$0.id] + $0.mergedIds }
+        let recordEmails = records.compactMap { $0.email.flatMap { try? EmailAddress($0) } }
+        for state in try store.localStates(crmIds: crmIds, emails: recordEmails) where locals[state.contact.id] == nil {
+            locals[state.contact.id] = state
+        }
+        var pairs = match(records, locals: Array(locals.values))
+        pairs = pairs.filter { pair in !(pair.local.map { run.processed.contains($0.contact.id) } ?? false) }
+
+        // The CRM's opt-out time matters only where a local re-consent may have lifted it.
+        let needOptOutTimes = pairs.compactMap { pair -> String? in
+            guard let record = pair.record, record.properties["hs_email_optout"] == "true", let local = pair.local,
+                !local.isOptedOut, local.suppressions[.optedOutOfAll] != nil
+            else { return nil }
+            return record.email?.lowercased()
+        }
+        let optOutTimes = needOptOutTimes.isEmpty ? [:] : try await client.optedOutOfAll(needOptOutTimes)
+        func remote(_ record: CRMContact) -> RemoteContact {
+            let email = record.email?.lowercased() ?? ""
+            return RemoteContact(record, settings: settings, statuses: statuses[email], optedOutAt: optOutTimes[email])
+        }
+        var remotes = pairs.map { $0.record.map(remote) }
+
+        // Conflicts under `newest` need the CRM's field times: read history for those records only.
+        let needHistory = pairs.indices.filter { planner.needsHistory(local: pairs[$0].local, remote: remotes[$0]) }
+        if !needHistory.isEmpty {
+            let ids = needHistory.compactMap { pairs[$0].record?.id }
+            let (withHistory, _) = try await client.batchRead(
+                ids, properties: settings.pulledProperties, withHistory: settings.historyProperties)
+            for index in needHistory {
+                if let id = pairs[index].record?.id, let record = withHistory[id] { remotes[index] = remote(record) }
+            }
+        }
+        let context = try planningContext(pairs: pairs)
+        var plans: [ContactPlan] = []
+        for (index, pair) in pairs.enumerated() {
+            var plan = planner.plan(local: pair.local, remote: remotes[index], context: context)
+            if let survivor = pair.mergedInto {
+                plan = ContactPlan(
+                    action: .recordMerge, localId: pair.local?.contact.id, crmId: survivor,
+                    email: pair.local?.contact.email)
+                plan.mergedIntoCrmId = survivor
+                plan.local = pair.local.map {
+                    LocalSnapshotSummary(
+                        contact: $0.contact, localVersion: $0.localVersion, crmId: $0.contact.crmId, isDirty: $0.isDirty
+                    )
+                }
+                plan.note = "merged in the CRM into a record another local contact holds; kept for review"
+            }
+            plans.append(plan)
+            if let id = pair.local?.contact.id { run.processed.insert(id) }
+        }
+        run.report.cost.plannedWriteRequests += SyncApplier.writeRequests(for: plans)
+        if !run.options.dryRun {
+            let failures = try await applier.apply(plans)
+            run.report.summary.failures += failures.count
+            run.report.failures += failures
+        }
+        for plan in plans where plan.action != .none || !plan.changes.isEmpty || plan.note != nil {
+            run.report.add(plan, listChanges: run.options.listChanges)
+        }
+        run.report.summary.contactsExamined +=
+            plans.filter { $0.action == .none && $0.changes.isEmpty && $0.note == nil }.count
+    }
+
+    struct Pair {
+        var record: CRMContact?
+        var local: LocalContactState?
+        /// Set when the record's survivor is held by another local contact.
+        var mergedInto: String?
+    }
+
+    /// Matches CRM records to local contacts: by CRM id, following merges, then by normalised email.
+    func match(_ records: [CRMContact], locals: [LocalContactState]) -> [Pair] {
+        var pairs: [Pair] = []
+        var used: Set<String> = []
+        let byCrmId = Dictionary(
+            locals.compactMap { state in state.contact.crmId.map { ($0, state) } }, uniquingKeysWith: { a, _ in a })
+        let byEmail = Dictionary(locals.map { ($0.contact.email.normalized, $0) }, uniquingKeysWith: { a, _ in a })
+        for record in records {
+            var candidates = ([record.id] + record.mergedIds).compactMap { byCrmId[$0] }.filter {
+                !used.contains($0.contact.id)
+            }
+            if candidates.isEmpty, let email = record.email?.lowercased(), let state = byEmail[email],
+                !used.contains(state.contact.id),
+                state.contact.crmId == nil || state.contact.crmId == record.id
+            {
+                candidates = [state]
+            }
+            // After a merge two local contacts may point at one survivor: the one with its email (or the
+            // first) follows it, the others are recorded as merged for review.
+            candidates.sort { a, _ in a.contact.email.normalized == record.email?.lowercased() }
+            if let primary = candidates.first {
+                used.insert(primary.contact.id)
+                pairs.append(Pair(record: record, local: primary))
+                for other in candidates.dropFirst() {
+                    used.insert(other.contact.id)
+                    pairs.append(Pair(record: nil, local: other, mergedInto: record.id))
+                }
+            } else {
+                pairs.append(Pair(record: record, local: nil))
+            }
+        }
+        for state in locals where !used.contains(state.contact.id) {
+            if records.isEmpty || state.isDirty { pairs.append(Pair(record: nil, local: state)) }
+        }
+        return pairs
+    }
+
+    private func planningContext(pairs: [Pair]) throws -> SyncPlanner.Context {
+        var erased: Set<String> = []
+        for pair in pairs {
+            if let email = pair.record?.email.flatMap({ try? EmailAddress($0) }), try store.isErased(email) {
+                erased.insert(email.normalized)
+            }
+        }
+        let store = self.store
+        return SyncPlanner.Context(
+            isErased: { erased.contains($0.normalized) },
+            isEmailTaken: { email, except in
+                guard let holder = try? store.contact(email: email) else { return false }
+                return holder.id != except
+            })
+    }
+
+    /// Local edits not covered by the CRM's change feed, 100 at a time, with their CRM records.
+    private func pushLocalEdits(run: inout RunState, planner: SyncPlanner, applier: SyncApplier) async throws {
+        var after = ""
+        while true {
+            let batch = try store.dirtyStates(after: after, limit: 100)
+            guard let last = batch.last else { return }
+            after = last.contact.id
+            let pending = batch.filter { !run.processed.contains($0.contact.id) }
+            guard !pending.isEmpty else { continue }
+            let linked = pending.compactMap(\.contact.crmId)
+            let unlinked = pending.filter { $0.contact.crmId == nil }.map(\.contact.email.normalized)
+            var records: [String: CRMContact] = [:]
+            if !linked.isEmpty {
+                for record in try await client.batchRead(linked, properties: settings.pulledProperties).found.values {
+                    records[record.id] = record
+                }
+            }
+            if !unlinked.isEmpty {
+                for record in try await client.batchRead(unlinked, byEmail: true, properties: settings.pulledProperties)
+                    .found.values
+                {
+                    records[record.id] = record
+                }
+            }
+            try await process(Array(records.values), locals: pending, run: &run, planner: planner, applier: applier)
+        }
+    }
+
+    /// Archiving does not move `lastmodifieddate`: list archived records now and then and record them locally.
+    private func sweepArchives(run: inout RunState, planner: SyncPlanner, applier: SyncApplier) async throws {
+        let last = try store.checkpoint(Self.archiveSweepCheckpoint).flatMap(Int64.init).map(
+            Date.init(millisecondsSince1970:))
+        let now = clock.now
+        if let last, now.timeIntervalSince(last) < Self.seconds(settings.archiveSweepInterval) { return }
+        let linked = try store.linkedCRMIds()
+        if !linked.isEmpty {
+            for try await page in client.allContacts(properties: ["email"], archived: true) {
+                let known = page.contacts.filter { linked[$0.id] != nil }
+                guard !known.isEmpty else { continue }
+                let locals = try store.localStates(crmIds: known.map(\.id), emails: [])
+                let pairs = match(known, locals: locals).filter { $0.local?.crmArchivedAt == nil && $0.local != nil }
+                var plans: [ContactPlan] = []
+                for pair in pairs {
+                    plans.append(
+                        planner.plan(
+                            local: pair.local,
+                            remote: pair.record.map { RemoteContact($0, settings: settings, statuses: nil) },
+                            context: .init(isErased: { _ in false }, isEmailTaken: { _, _ in false })))
+                }
+                if !run.options.dryRun { run.report.failures += try await applier.apply(plans) }
+                for plan in plans { run.report.add(plan, listChanges: run.options.listChanges) }
+            }
+        }
+        if !run.options.dryRun {
+            try store.setCheckpoint(Self.archiveSweepCheckpoint, to: String(now.millisecondsSince1970))
+        }
+    }
+
+    /// Stops before starting when the run would spend more than the daily budget allows, keeping the
+    /// erasure reserve: an estimate from the change feed's size and the local edits waiting.
+    private func checkBudget(checkpoint: Int64?) async throws {
+        let remaining = await client.remainingDailyBudget()
+        let reserve = remaining * settings.erasureReservePercent / 100
+        let dirty = try store.dirtyCount()
+        let linked = try store.linkedCRMIds().count
+        let pulls = checkpoint == nil ? max(linked, 1) : 0
+        // Per 100 contacts: a read, a status read, and at most an upsert, a status write and an opt-out write.
+        let estimate = (pulls + dirty + 99) / 100 * 5 + 2
+        if estimate > remaining - reserve {
+            throw SyncError(
+                kind: .budgetExceeded,
+                detail:
+                    "the run would need about \(estimate) requests but \(remaining - reserve) are left today after the erasure reserve; run with --ignore-budget to go ahead"
+            )
+        }
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+    }
+
+    static func runSummary(_ report: SyncReport) -> String {
+        struct RunSummary: Encodable {
+            var summary: SyncReport.Summary
+            var cost: SyncReport.Cost
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return String(
+            decoding: (try? encoder.encode(RunSummary(summary: report.summary, cost: report.cost))) ?? Data(),
+            as: UTF8.self)
+    }
+}

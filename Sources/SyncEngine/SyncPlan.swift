@@ -1,0 +1,73 @@
+import Foundation
+import SyncModel
+
+/// Which way a change goes.
+public enum SyncDirection: String, Sendable, Codable {
+    case toCRM
+    case toLocal
+}
+
+/// One decided change of one key (a field, `consent.<purpose>`, `optedOutOfAll`, `record`): what both the
+/// report and the apply step use, so a dry run and a real run cannot disagree.
+public struct PlannedChange: Sendable, Equatable, Codable {
+    public var key: String
+    public var direction: SyncDirection
+    public var old: String?
+    public var new: String?
+    /// The rule that decided, e.g. `changed locally`, `conflict: newest (crm)`, `consent: more restrictive on tie`.
+    public var rule: String
+    /// Whether both sides had changed the key (a conflict decided by a policy).
+    public var isConflict: Bool
+}
+
+/// What one contact needs, both ways.
+public struct ContactPlan: Sendable {
+    public enum Action: String, Sendable, Codable {
+        case none
+        case createLocal
+        case createInCRM
+        case update
+        /// The CRM holds an erased subject: GDPR delete it there, never import it.
+        case eraseInCRM
+        /// Archived in the CRM: recorded locally, not re-created.
+        case recordArchive
+        /// The CRM merged this contact into another record held by another local contact.
+        case recordMerge
+        /// Skipped (restricted processing, invalid email in the CRM).
+        case skip
+    }
+
+    public var action: Action
+    public var localId: String?
+    public var crmId: String?
+    public var email: EmailAddress?
+    public var changes: [PlannedChange] = []
+    /// Why a contact was skipped, or a note for the report.
+    public var note: String?
+
+    // What the apply step needs beyond the changes:
+    var remote: RemoteContact?
+    var local: LocalSnapshotSummary?
+    var toLocalValues: [ContactField: String?] = [:]
+    var toCRMProperties: [String: String] = [:]
+    var consentToLocal: [ConsentEvent] = []
+    var consentToCRM: [(purpose: Purpose, state: ConsentState, legalBasis: LegalBasis?)] = []
+    var optOutToLocal: Date?
+    var optOutToCRM = false
+    /// The base once both sides hold the plan's result.
+    var newBase: [String: String?] = [:]
+    var mergedIntoCrmId: String?
+
+    var hasCRMWrites: Bool {
+        !toCRMProperties.isEmpty || !consentToCRM.isEmpty || optOutToCRM || action == .createInCRM
+    }
+    var conflicts: Int { changes.filter(\.isConflict).count }
+}
+
+/// The little of the local state the apply step needs after planning.
+struct LocalSnapshotSummary: Sendable {
+    var contact: Contact
+    var localVersion: Int64
+    var crmId: String?
+    var isDirty: Bool
+}

@@ -1,0 +1,147 @@
+import Foundation
+import HubSpotClient
+import SyncModel
+
+/// What a sync run would do (dry run) or did: counts, every change with the rule that decided it, the
+/// requests spent, failures. Holds personal values in memory; renderers mask them unless asked not to.
+public struct SyncReport: Sendable, Codable {
+    public struct Direction: Sendable, Codable, Equatable {
+        public var creates = 0
+        public var updates = 0
+        public var consentChanges = 0
+        public var suppressions = 0
+        public var erasures = 0
+    }
+
+    public struct Summary: Sendable, Codable, Equatable {
+        public var toCRM = Direction()
+        public var toLocal = Direction()
+        public var conflicts = 0
+        public var archived = 0
+        public var merged = 0
+        public var skipped = 0
+        public var failures = 0
+        public var contactsExamined = 0
+    }
+
+    public struct Change: Sendable, Codable, Equatable {
+        /// The contact's email (masked in output unless PII is shown).
+        public var contact: String
+        public var localId: String?
+        public var crmId: String?
+        public var direction: SyncDirection
+        public var field: String
+        public var old: String?
+        public var new: String?
+        public var rule: String
+        public var conflict: Bool
+    }
+
+    public struct Note: Sendable, Codable, Equatable {
+        public var contact: String
+        public var note: String
+    }
+
+    public struct Cost: Sendable, Codable, Equatable {
+        /// Requests sent by this run (reads, and writes unless a dry run).
+        public var requestsSent = 0
+        /// Write requests the plan needs (sent, or to be sent by a real run).
+        public var plannedWriteRequests = 0
+        public var dailyBudgetRemaining = 0
+        /// `plannedWriteRequests` as a share of `dailyBudgetRemaining`.
+        public var shareOfRemainingBudget = 0.0
+        public var retries = 0
+        public var rateLimited = 0
+        public var bytesReceived = 0
+    }
+
+    public var mode: String
+    public var startedAt: Date
+    public var finishedAt: Date?
+    public var summary = Summary()
+    public var changes: [Change] = []
+    public var notes: [Note] = []
+    public var failures: [String] = []
+    public var cost = Cost()
+    /// Whether every change was listed (large runs may keep counts only).
+    public var changesListed = true
+
+    init(dryRun: Bool, startedAt: Date) {
+        mode = dryRun ? "dry-run" : "applied"
+        self.startedAt = startedAt
+    }
+
+    var isDryRun: Bool { mode == "dry-run" }
+
+    /// Adds one plan's counts and changes.
+    mutating func add(_ plan: ContactPlan, listChanges: Bool) {
+        summary.contactsExamined += 1
+        summary.conflicts += plan.conflicts
+        let contact = plan.email?.normalized ?? "(no email)"
+        switch plan.action {
+        case .createInCRM: summary.toCRM.creates += 1
+        case .createLocal: summary.toLocal.creates += 1
+        case .eraseInCRM: summary.toCRM.erasures += 1
+        case .recordArchive: summary.archived += 1
+        case .recordMerge: summary.merged += 1
+        case .skip: summary.skipped += 1
+        case .update, .none: break
+        }
+        if plan.action == .update {
+            if plan.changes.contains(where: { $0.direction == .toCRM && ContactField(rawValue: $0.key) != nil }) {
+                summary.toCRM.updates += 1
+            }
+            if plan.changes.contains(where: { $0.direction == .toLocal && ContactField(rawValue: $0.key) != nil }) {
+                summary.toLocal.updates += 1
+            }
+        }
+        for change in plan.changes {
+            if change.key.hasPrefix("consent.") {
+                if change.direction == .toCRM {
+                    summary.toCRM.consentChanges += 1
+                } else {
+                    summary.toLocal.consentChanges += 1
+                }
+            } else if change.key == "optedOutOfAll" {
+                if change.direction == .toCRM {
+                    summary.toCRM.suppressions += 1
+                } else {
+                    summary.toLocal.suppressions += 1
+                }
+            }
+        }
+        if plan.changes.contains(where: { $0.key == "crmId" && $0.rule == "merged in the CRM" }) { summary.merged += 1 }
+        if let note = plan.note, listChanges { notes.append(Note(contact: contact, note: note)) }
+        guard listChanges else {
+            changesListed = false
+            return
+        }
+        for change in plan.changes {
+            changes.append(
+                Change(
+                    contact: contact, localId: plan.localId, crmId: plan.crmId, direction: change.direction,
+                    field: change.key,
+                    old: change.old, new: change.new, rule: change.rule, conflict: change.isConflict))
+        }
+    }
+
+    /// The report with personal data masked: emails as `a***@example.fi`, names and contact details as `A***`.
+    public func masked() -> SyncReport {
+        var copy = self
+        copy.changes = changes.map { change in
+            var masked = change
+            masked.contact = PersonalData.mask(email: change.contact)
+            if let field = ContactField(rawValue: change.field), field.isPersonal {
+                masked.old = change.old.map {
+                    field == .email ? PersonalData.mask(email: $0) : PersonalData.mask(name: $0)
+                }
+                masked.new = change.new.map {
+                    field == .email ? PersonalData.mask(email: $0) : PersonalData.mask(name: $0)
+                }
+            }
+            return masked
+        }
+        copy.notes = notes.map { Note(contact: PersonalData.mask(email: $0.contact), note: $0.note) }
+        return copy
+    }
+}

@@ -1,0 +1,246 @@
+import Foundation
+import GRDB
+import SyncModel
+
+/// What the engine knows about one local contact when it plans: the contact, its consents and
+/// suppressions, the base agreed at the last sync, and whether it has unsynced local edits.
+public struct LocalContactState: Sendable {
+    public var contact: Contact
+    public var consents: [Purpose: ConsentEvent]
+    public var suppressions: [SuppressionKind: Suppression]
+    /// Key → agreed value (`nil` value: agreed the field was empty).
+    public var base: [String: String?]
+    public var localVersion: Int64
+    public var syncedVersion: Int64
+    public var crmLastModified: Date?
+    public var crmArchivedAt: Date?
+    public var mergedIntoCrmId: String?
+
+    public var isDirty: Bool { localVersion > syncedVersion }
+    public var isOptedOut: Bool { suppressions[.optedOutOfAll]?.isActive == true }
+    public var isRestricted: Bool { suppressions[.processingRestricted]?.isActive == true }
+}
+
+/// Local changes the engine applies in one transaction per contact: values from the CRM, consent and
+/// suppression evidence from the CRM, the new base, the CRM link.
+public struct LocalSyncUpdate: Sendable {
+    public var contactId: String
+    /// The contact as it should be stored (fields from the CRM stamped with origin crm); nil: unchanged.
+    public var contact: Contact?
+    public var consentEvents: [ConsentEvent] = []
+    public var suppressionChanges: [(kind: SuppressionKind, active: Bool, reason: String, at: Date)] = []
+    /// Base entries to set.
+    public var base: [String: String?] = [:]
+    public var crmId: String??
+    public var crmLastModified: Date?
+    public var crmArchivedAt: Date??
+    public var mergedIntoCrmId: String??
+    /// The local version this update accounts for (marks the contact synced up to it); nil leaves it.
+    public var syncedVersion: Int64?
+
+    public init(contactId: String) { self.contactId = contactId }
+
+    /// Whether applying this update would write nothing.
+    public var isEmpty: Bool {
+        contact == nil && consentEvents.isEmpty && suppressionChanges.isEmpty && base.isEmpty && crmId == nil
+            && crmLastModified == nil && crmArchivedAt == nil && mergedIntoCrmId == nil && syncedVersion == nil
+    }
+}
+
+extension SyncStore {
+    // MARK: Reading state for planning
+
+    static let stateColumns =
+        "\(ContactRow.selectColumns), localVersion, syncedVersion, crmLastModified, crmArchivedAt, mergedIntoCrmId"
+
+    private static func state(from row: Row, in db: Database) throws -> LocalContactState {
+        let contact = try ContactRow.contact(from: row)
+        let offset = ContactRow.columnCount
+        let consents = try ConsentLedger.current(contactId: contact.id, in: db)
+        let suppressions = try Suppressions.all(contactId: contact.id, in: db)
+        var base: [String: String?] = [:]
+        for entry in try Row.fetchAll(
+            db.cachedStatement(sql: "SELECT key, value FROM syncBase WHERE contactId = ?"), arguments: [contact.id])
+        {
+            base[entry[0]] = entry[1] as String?
+        }
+        return LocalContactState(
+            contact: contact, consents: Dictionary(consents.map { ($0.purpose, $0) }, uniquingKeysWith: { a, _ in a }),
+            suppressions: Dictionary(suppressions.map { ($0.kind, $0) }, uniquingKeysWith: { a, _ in a }), base: base,
+            localVersion: row[offset], syncedVersion: row[offset + 1],
+            crmLastModified: (row[offset + 2] as Int64?).map(Date.init(millisecondsSince1970:)),
+            crmArchivedAt: (row[offset + 3] as Int64?).map(Date.init(millisecondsSince1970:)),
+            mergedIntoCrmId: row[offset + 4])
+    }
+
+    /// Local states for CRM ids and emails (either may match), keyed by local id.
+    public func localStates(crmIds: [String], emails: [EmailAddress]) throws -> [LocalContactState] {
+        try database.read { db in
+            var found: [String: LocalContactState] = [:]
+            for chunk in stride(from: 0, to: crmIds.count, by: 500).map({
+                Array(crmIds[$0..<min($0 + 500, crmIds.count)])
+            }) {
+                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                for row in try Row.fetchAll(
+                    db, sql: "SELECT \(Self.stateColumns) FROM contact WHERE crmId IN (\(marks))",
+                    arguments: StatementArguments(chunk))
+                {
+                    let state = try Self.state(from: row, in: db)
+                    found[state.contact.id] = state
+                }
+            }
+            let addresses = emails.map(\.normalized)
+            for chunk in stride(from: 0, to: addresses.count, by: 500).map({
+                Array(addresses[$0..<min($0 + 500, addresses.count)])
+            }) {
+                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                for row in try Row.fetchAll(
+                    db, sql: "SELECT \(Self.stateColumns) FROM contact WHERE email IN (\(marks))",
+                    arguments: StatementArguments(chunk))
+                {
+                    let state = try Self.state(from: row, in: db)
+                    found[state.contact.id] = state
+                }
+            }
+            return Array(found.values)
+        }
+    }
+
+    /// Contacts with local edits not yet synced, in local-id order after `afterId`, at most `limit`.
+    public func dirtyStates(after afterId: String = "", limit: Int) throws -> [LocalContactState] {
+        try database.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT \(Self.stateColumns) FROM contact
+                    WHERE localVersion > syncedVersion AND id > ? ORDER BY id LIMIT ?
+                    """,
+                arguments: [afterId, limit]
+            ).map { try Self.state(from: $0, in: db) }
+        }
+    }
+
+    /// How many contacts have local edits not yet synced.
+    public func dirtyCount() throws -> Int {
+        try database.read { db in
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM contact WHERE localVersion > syncedVersion") ?? 0
+        }
+    }
+
+    /// All contacts linked to the CRM, by CRM id, for reconciliation (ids only: bounded memory).
+    public func linkedCRMIds() throws -> [String: String] {
+        try database.read { db in
+            var ids: [String: String] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT crmId, id FROM contact WHERE crmId IS NOT NULL") {
+                ids[row[0]] = row[1]
+            }
+            return ids
+        }
+    }
+
+    // MARK: Applying
+
+    /// Applies the engine's local changes (refusing an erased subject), all in one transaction.
+    public func applySyncUpdates(_ updates: [LocalSyncUpdate], actor: String) throws {
+        let updates = updates.filter { !$0.isEmpty }
+        guard !updates.isEmpty else { return }
+        let now = self.now
+        try database.write { db in
+            for update in updates { try apply(update, now: now, actor: actor, in: db) }
+        }
+    }
+
+    private func apply(_ update: LocalSyncUpdate, now: Date, actor: String, in db: Database) throws {
+        if let contact = update.contact {
+            if try Tombstones.isErased(subjectHash(of: contact.email), in: db) { throw StoreError.subjectErased() }
+            if try ContactRow.fetch(id: contact.id, in: db) == nil {
+                try ContactRow.insert(contact, in: db)
+                try db.execute(sql: "UPDATE contact SET localVersion = 0 WHERE id = ?", arguments: [contact.id])
+                try AuditLog.append(
+                    action: "contact.created", actor: actor, contactId: contact.id, detail: "origin=crm", at: now,
+                    in: db)
+            } else {
+                try ContactRow.update(contact, in: db)
+                try AuditLog.append(
+                    action: "contact.updated", actor: actor, contactId: contact.id, detail: "origin=crm", at: now,
+                    in: db)
+            }
+        }
+        for event in update.consentEvents {
+            try ConsentLedger.record(event, actor: actor, recordedAt: now, in: db, bumpsVersion: false)
+        }
+        for change in update.suppressionChanges {
+            try Suppressions.set(
+                change.kind, active: change.active, contactId: update.contactId, reason: change.reason, origin: .crm,
+                at: change.at, actor: actor, in: db, bumpsVersion: false)
+        }
+        for (key, value) in update.base {
+            try db.cachedStatement(sql: "INSERT OR REPLACE INTO syncBase (contactId, key, value) VALUES (?, ?, ?)")
+                .execute(arguments: [update.contactId, key, value])
+        }
+        if let crmId = update.crmId {
+            if let crmId {
+                // A merge can move a CRM id from one local contact to another: the old holder lets go.
+                try db.execute(
+                    sql: "UPDATE contact SET crmId = NULL WHERE crmId = ? AND id != ?",
+                    arguments: [crmId, update.contactId])
+            }
+            try db.execute(sql: "UPDATE contact SET crmId = ? WHERE id = ?", arguments: [crmId, update.contactId])
+        }
+        if let modified = update.crmLastModified {
+            try db.execute(
+                sql: "UPDATE contact SET crmLastModified = ? WHERE id = ?",
+                arguments: [modified.millisecondsSince1970, update.contactId])
+        }
+        if let archived = update.crmArchivedAt {
+            try db.execute(
+                sql: "UPDATE contact SET crmArchivedAt = ? WHERE id = ?",
+                arguments: [archived?.millisecondsSince1970, update.contactId])
+            if archived != nil {
+                try AuditLog.append(
+                    action: "contact.crmArchived", actor: actor, contactId: update.contactId, at: now, in: db)
+            }
+        }
+        if let merged = update.mergedIntoCrmId {
+            try db.execute(
+                sql: "UPDATE contact SET mergedIntoCrmId = ? WHERE id = ?", arguments: [merged, update.contactId])
+        }
+        if let version = update.syncedVersion {
+            try db.execute(
+                sql: "UPDATE contact SET syncedVersion = MAX(syncedVersion, ?) WHERE id = ?",
+                arguments: [version, update.contactId])
+        }
+    }
+
+    // MARK: Checkpoints
+
+    public func checkpoint(_ name: String) throws -> String? {
+        try database.read { db in
+            try String.fetchOne(db, sql: "SELECT value FROM checkpoint WHERE name = ?", arguments: [name])
+        }
+    }
+
+    public func setCheckpoint(_ name: String, to value: String) throws {
+        let now = self.now
+        try database.write { db in
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO checkpoint (name, value, updatedAt) VALUES (?, ?, ?)",
+                arguments: [name, value, now.millisecondsSince1970])
+        }
+    }
+
+    public func checkpointUpdatedAt(_ name: String) throws -> Date? {
+        try database.read { db in
+            try Int64.fetchOne(db, sql: "SELECT updatedAt FROM checkpoint WHERE name = ?", arguments: [name])
+                .map(Date.init(millisecondsSince1970:))
+        }
+    }
+}
+
+/// The local edit counter the engine compares with what it synced.
+enum SyncVersion {
+    static func bump(_ contactId: String, in db: Database) throws {
+        try db.cachedStatement(sql: "UPDATE contact SET localVersion = localVersion + 1 WHERE id = ?")
+            .execute(arguments: [contactId])
+    }
+}

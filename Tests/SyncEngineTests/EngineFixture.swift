@@ -1,0 +1,134 @@
+import Foundation
+import HubSpotClient
+import MockHubSpot
+import SyncEngine
+import SyncModel
+import SyncStore
+import Synchronization
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+/// A store in a temporary file, the mock CRM in-process, and an engine between them.
+final class EngineFixture: @unchecked Sendable {
+    let folder: URL
+    let server: MockHubSpotServer
+    let store: SyncStore
+    var configuration = SyncConfiguration()
+    var transport: any HTTPTransport = URLSessionTransport()
+    var dailyBudget = 1_000_000
+
+    var storePath: String { folder.appendingPathComponent("crmsync.sqlite").path }
+
+    init(mock: MockConfiguration = EngineFixture.unlimited()) async throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("crmsync-engine-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        server = try await MockHubSpotServer.start(.init(configuration: mock))
+        store = try SyncStore(path: folder.appendingPathComponent("crmsync.sqlite").path)
+    }
+
+    func close() async {
+        await server.stop()
+        try? FileManager.default.removeItem(at: folder)
+    }
+
+    static func unlimited() -> MockConfiguration {
+        var configuration = MockConfiguration()
+        configuration.rateLimit = .init(max: 1_000_000, intervalMs: 10_000)
+        configuration.searchPerSecond = 1_000_000
+        configuration.dailyLimit = 100_000_000
+        return configuration
+    }
+
+    func engine(store: SyncStore? = nil) throws -> SyncEngine {
+        var clientConfiguration = try SyncSettings.clientConfiguration(configuration, token: server.token)
+        clientConfiguration.baseURL = server.baseURL
+        clientConfiguration.requestsPerInterval = 100_000
+        clientConfiguration.searchPerSecond = 100_000
+        clientConfiguration.dailyBudget = dailyBudget
+        clientConfiguration.baseDelay = .milliseconds(5)
+        clientConfiguration.maxDelay = .milliseconds(50)
+        let client = HubSpotClient(configuration: clientConfiguration, transport: transport)
+        return SyncEngine(
+            store: store ?? self.store, client: client,
+            settings: SyncSettings(configuration, archiveSweepInterval: .zero))
+    }
+
+    @discardableResult
+    func sync(dryRun: Bool = false) async throws -> SyncReport {
+        try await engine().run(SyncRunOptions(dryRun: dryRun))
+    }
+
+    // MARK: The CRM, through the control surface and plain HTTP (not the client under test)
+
+    @discardableResult
+    func crm(_ method: String, _ path: String, _ body: Any? = nil) async throws -> [String: Any] {
+        var request = URLRequest(url: URL(string: server.baseURL.absoluteString + path)!)
+        request.httpMethod = method
+        request.setValue("Bearer \(server.token)", forHTTPHeaderField: "Authorization")
+        if let body { request.httpBody = try JSONSerialization.data(withJSONObject: body) }
+        let (data, _) = try await URLSession.shared.data(for: request)
+        return (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
+    }
+
+    func journal() async throws -> [[String: Any]] {
+        let (data, _) = try await URLSession.shared.data(
+            from: URL(string: server.baseURL.absoluteString + "/__mock/journal")!)
+        return (try JSONSerialization.jsonObject(with: data) as? [[String: Any]]) ?? []
+    }
+
+    func mutatingRequests(since: Int = 0) async throws -> [[String: Any]] {
+        try await journal().dropFirst(since).filter { $0["mutating"] as? Bool == true }
+    }
+
+    func seedCRM(_ contacts: [[String: Any]]) async throws -> [String] {
+        (try await crm("POST", "/__mock/seed", ["contacts": contacts])["ids"] as? [String]) ?? []
+    }
+
+    func crmContact(email: String, properties: String = "firstname,lastname,city,hs_email_optout") async throws
+        -> [String: Any]?
+    {
+        let reply = try await crm("GET", "/crm/v3/objects/contacts/\(email)?idProperty=email&properties=\(properties)")
+        return reply["id"] == nil ? nil : reply
+    }
+
+    func crmProperty(_ email: String, _ name: String) async throws -> String? {
+        (try await crmContact(email: email)?["properties"] as? [String: Any])?[name] as? String
+    }
+
+    func crmStatuses(_ email: String) async throws -> [Int: String] {
+        let reply = try await crm(
+            "POST", "/communication-preferences/v4/statuses/batch/read?channel=EMAIL", ["inputs": [email]])
+        let statuses = ((reply["results"] as? [[String: Any]])?.first?["statuses"] as? [[String: Any]]) ?? []
+        return Dictionary(
+            uniqueKeysWithValues: statuses.map { ($0["subscriptionId"] as? Int ?? 0, $0["status"] as? String ?? "") })
+    }
+
+    func crmCount() async throws -> Int {
+        (try await crm("GET", "/__mock/stats")["contacts"] as? Int) ?? -1
+    }
+
+    // MARK: The store
+
+    func importCSV(_ csv: String) throws {
+        let batch = try ImportFileReader(purposes: Purpose.standard).read(Data(csv.utf8), format: .csv)
+        _ = try store.importContacts(batch, actor: "test")
+    }
+
+    func local(_ email: String) throws -> Contact? { try store.contact(email: EmailAddress(email)) }
+
+    func consent(_ email: String, _ purpose: Purpose) throws -> ConsentState? {
+        guard let contact = try local(email) else { return nil }
+        return try store.consents(contactId: contact.id).first { $0.purpose == purpose }?.state
+    }
+
+    func isOptedOut(_ email: String) throws -> Bool {
+        guard let contact = try local(email) else { return false }
+        return try store.suppressions(contactId: contact.id).contains { $0.kind == .optedOutOfAll && $0.isActive }
+    }
+
+    func auditCount() throws -> Int { try store.recentAuditEntries(limit: 1_000_000).count }
+}
+
+func email(_ raw: String) -> EmailAddress { try! EmailAddress(raw) }
