@@ -49,10 +49,13 @@ public actor RateLimiter {
         return max(1, configuredLimit - max(reserve, othersInWindow))
     }
 
-    /// Requests left in today's budget.
+    /// What HubSpot last said is left of the account's day (shared by every app and process).
+    private var accountDailyRemaining: Int?
+
+    /// Requests left today: this client's own budget, or what HubSpot says is left, whichever is less.
     public var remainingToday: Int {
         rollDay()
-        return max(0, dailyBudget - usedToday)
+        return min(max(0, dailyBudget - usedToday), accountDailyRemaining ?? Int.max)
     }
 
     /// Waits until `bucket` has room, then reserves a place. Throws when the daily budget is spent
@@ -110,6 +113,7 @@ public actor RateLimiter {
     }
 
     private func adapt(to headers: RateLimitHeaders, now: Date) {
+        if let dailyRemaining = headers.dailyRemaining { accountDailyRemaining = dailyRemaining }
         if let max = headers.max, max > 0, max < configuredLimit { configuredLimit = max }
         if let milliseconds = headers.intervalMilliseconds, milliseconds > 0 { interval = .milliseconds(milliseconds) }
         if let remaining = headers.remaining {
@@ -140,6 +144,7 @@ public actor RateLimiter {
         if today != day {
             day = today
             usedToday = 0
+            accountDailyRemaining = nil
         }
     }
 

@@ -25,6 +25,10 @@ struct SyncApplier: Sendable {
         return batches(creates) + batches(updates) + batches(statuses) + batches(optOuts) + erasures * 2
     }
 
+    func erasures(clock: any SyncClock) -> ErasurePropagator {
+        ErasurePropagator(store: store, client: client, clock: clock)
+    }
+
     /// Applies plans; returns masked failure lines.
     func apply(_ plans: [ContactPlan]) async throws -> [String] {
         var failures: [String] = []
@@ -51,7 +55,7 @@ struct SyncApplier: Sendable {
         // 2. CRM side, recorded in the outbox first.
         let pushes = plans.filter { $0.hasCRMWrites && $0.action != .eraseInCRM }
         let erasures = plans.filter { $0.action == .eraseInCRM }
-        try store.enqueue(pushes.compactMap(outboxEntry) + erasures.compactMap(erasureEntry))
+        try store.enqueue(pushes.compactMap(outboxEntry))
         var confirmed: [String: LocalSyncUpdate] = [:]
         var failed: Set<String> = []
         func fail(_ plan: ContactPlan, _ reason: String) {
@@ -134,13 +138,11 @@ struct SyncApplier: Sendable {
         try store.applySyncUpdates(Array(confirmed.values), actor: actor)
         try store.completeOutbox(dedupeKeys: done)
 
-        // 4. Erased subjects found in the CRM.
+        // 4. Erased subjects found in the CRM: a GDPR delete, never an import.
         for plan in erasures {
             guard let email = plan.email else { continue }
-            if let reason = try await propagateErasure(
-                email: email.normalized, key: "erase:\(store.subjectHash(of: email))")
-            {
-                failures.append("\(email.masked): \(reason)")
+            if try await self.erasures(clock: clock).eraseStaleCopy(email: email) != .verified {
+                failures.append("\(email.masked): GDPR delete of a stale CRM copy not yet verified")
             }
         }
         return failures
@@ -231,47 +233,4 @@ struct SyncApplier: Sendable {
             optOut: plan.optOutToCRM)
         return ("contact.push", id, "push:\(id)", (try? JSONEncoder().encode(payload)) ?? Data())
     }
-
-    private func erasureEntry(_ plan: ContactPlan) -> (
-        kind: String, contactId: String?, dedupeKey: String, payload: Data
-    )? {
-        guard let email = plan.email else { return nil }
-        // The address is kept only until the CRM confirms the delete: the delete needs it.
-        let payload = ErasurePayload(email: email.normalized, crmId: plan.crmId)
-        return ("erasure", nil, "erase:\(store.subjectHash(of: email))", (try? JSONEncoder().encode(payload)) ?? Data())
-    }
-
-    /// Sends pending erasures again (a previous run may have stopped between the delete and its verification).
-    func replayErasures(into report: inout SyncReport) async throws {
-        for entry in try store.pendingOutbox(kind: "erasure") {
-            guard let payload = try? JSONDecoder().decode(ErasurePayload.self, from: entry.payload) else { continue }
-            if let reason = try await propagateErasure(email: payload.email, key: entry.dedupeKey) {
-                report.failures.append("\(PersonalData.mask(email: payload.email)): \(reason)")
-                report.summary.failures += 1
-            } else {
-                report.summary.toCRM.erasures += 1
-            }
-        }
-    }
-
-    /// GDPR delete, then the verification read; the outbox entry goes once the CRM answers 404.
-    func propagateErasure(email: String, key: String) async throws -> String? {
-        do {
-            if try await !client.isErased(email: email) { try await client.gdprDelete(email: email) }
-            guard try await client.isErased(email: email) else {
-                try store.failOutbox(dedupeKey: key, error: "still readable after GDPR delete")
-                return "GDPR delete not yet verified"
-            }
-            try store.completeOutbox(dedupeKeys: [key])
-            return nil
-        } catch let error as HubSpotError where !error.isDailyLimit {
-            try store.failOutbox(dedupeKey: key, error: error.category ?? "status \(error.status ?? 0)")
-            return "GDPR delete failed (\(error.category ?? "status \(error.status ?? 0)"))"
-        }
-    }
-}
-
-struct ErasurePayload: Codable {
-    var email: String
-    var crmId: String?
 }

@@ -75,7 +75,12 @@ public final class SyncEngine: Sendable {
         logger.info(
             "sync started", metadata: ["sync.mode": "\(run.report.mode)", "sync.incremental": "\(checkpoint != nil)"])
         do {
-            if !options.dryRun { try await applier.replayErasures(into: &run.report) }
+            if !options.dryRun {
+                let (verified, failures) = try await applier.erasures(clock: clock).resumeAll()
+                run.report.summary.toCRM.erasures += verified
+                run.report.summary.failures += failures.count
+                run.report.failures += failures
+            }
             var watermark = started
             if let checkpoint {
                 for try await page in client.changedContacts(

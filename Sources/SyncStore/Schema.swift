@@ -129,6 +129,22 @@ enum Schema {
                 t.primaryKey(["contactId", "key"])
             }
         }
+        migrator.registerMigration("v3: erasure requests") { db in
+            // One row per erasure request: no personal data, only the subject's keyed hash.
+            try db.create(table: "erasureRequest") { t in
+                t.primaryKey("id", .text)
+                t.column("subjectHash", .text).notNull().indexed()
+                t.column("reason", .text)
+                t.column("receivedAt", .integer).notNull()
+                t.column("deadline", .integer).notNull()
+                // received → pending (erased locally) → sent (GDPR delete accepted) → verified; or failed.
+                t.column("state", .text).notNull()
+                t.column("sentAt", .integer)
+                t.column("verifiedAt", .integer)
+                t.column("attempts", .integer).notNull().defaults(to: 0)
+                t.column("lastError", .text)
+            }
+        }
         return migrator
     }
 }

@@ -56,11 +56,15 @@ extension SyncStore {
         try database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM contact") ?? 0 }
     }
 
-    /// Everything held about the subject with `email`; throws ``StoreError/subjectNotFound()`` when there is none.
+    /// Everything held about the subject with `email`; throws ``StoreError/subjectNotFound()`` when there is
+    /// none, ``StoreError/subjectErased()`` when the subject was erased.
     public func export(email: EmailAddress) throws -> SubjectExport {
         let now = self.now
         return try database.read { db in
-            guard let contact = try ContactRow.fetch(email: email, in: db) else { throw StoreError.subjectNotFound() }
+            guard let contact = try ContactRow.fetch(email: email, in: db) else {
+                throw try Tombstones.isErased(subjectHash(of: email), in: db)
+                    ? StoreError.subjectErased() : StoreError.subjectNotFound()
+            }
             var fields: [String: String] = [:]
             for field in ContactField.allCases { if let value = contact[field] { fields[field.rawValue] = value } }
             let stamps = Dictionary(uniqueKeysWithValues: contact.stamps.map { ($0.key.rawValue, $0.value) })

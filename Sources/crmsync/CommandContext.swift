@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import HubSpotClient
 import Logging
+import SyncEngine
 import SyncModel
 import SyncStore
 
@@ -59,6 +61,50 @@ struct CommandContext {
             return try SyncStore(path: configuration.store.path, logger: Logger(label: "crmsync.store"))
         } catch {
             throw Self.fail(.storeUnavailable, (error as? LocalizedError)?.errorDescription ?? "cannot open the store")
+        }
+    }
+
+    /// The CRM token from the environment variable `sync.json` names (never from a file).
+    func token() throws -> String {
+        let name = configuration.crm.tokenEnvironmentVariable
+        guard let token = ProcessInfo.processInfo.environment[name], !token.isEmpty else {
+            throw Self.fail(.configuration, "\(name) is not set: export the HubSpot private-app token in \(name)")
+        }
+        return token
+    }
+
+    /// The HubSpot client for this configuration, with the token from the environment.
+    func client() throws -> HubSpotClient {
+        do {
+            let configuration = try SyncSettings.clientConfiguration(configuration, token: try token())
+            return HubSpotClient(configuration: configuration, logger: Logger(label: "crmsync.hubspot"))
+        } catch let error as ExitCode {
+            throw error
+        } catch {
+            throw Self.fail(.configuration, (error as? LocalizedError)?.errorDescription ?? "invalid CRM settings")
+        }
+    }
+
+    /// The engine for this configuration: the store, a HubSpot client with the token from the environment.
+    func engine(store: SyncStore) throws -> SyncEngine {
+        let client = try client()
+        return SyncEngine(
+            store: store, client: client, settings: SyncSettings(configuration), logger: Logger(label: "crmsync.engine")
+        )
+    }
+
+    /// Runs CRM work, turning its errors into messages and exit codes.
+    func performRemote<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as HubSpotError where error.status == 401 || error.status == 403 {
+            throw Self.fail(.configuration, (error.errorDescription ?? "") + ": check the token and its scopes")
+        } catch let error as HubSpotError {
+            throw Self.fail(.crmUnavailable, error.errorDescription ?? "the CRM failed")
+        } catch let error as SyncError {
+            throw Self.fail(.crmUnavailable, error.detail)
+        } catch let error as StoreError {
+            throw Self.fail(.storeUnavailable, error.detail)
         }
     }
 

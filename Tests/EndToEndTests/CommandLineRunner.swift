@@ -10,6 +10,8 @@ final class CommandLineRunner {
     }
 
     let folder: URL
+    /// Extra environment for the child process (e.g. `HUBSPOT_TOKEN`).
+    var environment: [String: String] = [:]
 
     init() throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("crmsync-cli-\(UUID().uuidString)")
@@ -40,12 +42,37 @@ final class CommandLineRunner {
 
     func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
 
+    /// Runs `crmsync` and waits for it on a thread of its own: blocking a thread of Swift's small
+    /// cooperative pool would starve the in-process mock server the child is talking to.
     @discardableResult
-    func run(_ arguments: String...) throws -> Result {
+    func run(_ arguments: String...) async throws -> Result {
+        let executable = try Self.executable
+        let folder = self.folder
+        let environment = ProcessInfo.processInfo.environment.merging(self.environment) { $1 }
+        return try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread {
+                do {
+                    continuation.resume(
+                        returning: try Self.runBlocking(executable, arguments, folder: folder, environment: environment)
+                    )
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+            thread.start()
+        }
+    }
+
+    private static func runBlocking(
+        _ executable: URL, _ arguments: [String], folder: URL, environment: [String: String]
+    ) throws
+        -> Result
+    {
         let process = Process()
-        process.executableURL = try Self.executable
+        process.executableURL = executable
         process.arguments = arguments
         process.currentDirectoryURL = folder
+        process.environment = environment
         let output = Pipe()
         let errors = Pipe()
         process.standardOutput = output

@@ -21,11 +21,34 @@ final class EngineFixture: @unchecked Sendable {
 
     var storePath: String { folder.appendingPathComponent("crmsync.sqlite").path }
 
-    init(mock: MockConfiguration = EngineFixture.unlimited()) async throws {
+    init(mock: MockConfiguration = EngineFixture.unlimited(), storeClock: any SyncClock = SystemClock()) async throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("crmsync-engine-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         server = try await MockHubSpotServer.start(.init(configuration: mock))
-        store = try SyncStore(path: folder.appendingPathComponent("crmsync.sqlite").path)
+        store = try SyncStore(path: folder.appendingPathComponent("crmsync.sqlite").path, clock: storeClock)
+    }
+
+    func client() throws -> HubSpotClient {
+        var clientConfiguration = try SyncSettings.clientConfiguration(configuration, token: server.token)
+        clientConfiguration.baseURL = server.baseURL
+        clientConfiguration.requestsPerInterval = 100_000
+        clientConfiguration.dailyBudget = dailyBudget
+        clientConfiguration.baseDelay = .milliseconds(5)
+        clientConfiguration.maxDelay = .milliseconds(50)
+        return HubSpotClient(configuration: clientConfiguration, transport: transport)
+    }
+
+    func propagator() throws -> ErasurePropagator {
+        ErasurePropagator(store: store, client: try client(), clock: ManualClock(), maxAttempts: 3)
+    }
+
+    /// Every byte of the store's files (database, write-ahead log, shared memory).
+    func storeBytes() throws -> Data {
+        var bytes = Data()
+        for suffix in ["", "-wal", "-shm"] {
+            if let data = FileManager.default.contents(atPath: storePath + suffix) { bytes.append(data) }
+        }
+        return bytes
     }
 
     func close() async {

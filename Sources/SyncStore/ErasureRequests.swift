@@ -1,0 +1,203 @@
+import Foundation
+import GRDB
+import SyncModel
+
+/// Where an erasure request stands.
+public enum ErasureState: String, Sendable, Codable, CaseIterable {
+    /// Recorded; the local erasure has not run yet.
+    case received
+    /// Erased locally (tombstone written); the CRM delete is still to be sent.
+    case pending
+    /// The CRM accepted the GDPR delete; the verification read is still to come.
+    case sent
+    /// The CRM answers 404 for the subject: done.
+    case verified
+    /// The last attempt failed; retried on later runs.
+    case failed
+}
+
+/// An erasure request as `crmsync erasures` lists it. Holds no personal data.
+public struct ErasureRequest: Sendable, Equatable, Codable {
+    public var id: String
+    public var subjectHash: String
+    public var reason: String?
+    public var receivedAt: Date
+    /// One month from receipt, as the GDPR sets.
+    public var deadline: Date
+    public var state: ErasureState
+    public var sentAt: Date?
+    public var verifiedAt: Date?
+    public var attempts: Int
+    /// The CRM's category and a message without personal data.
+    public var lastError: String?
+
+    public func isOverdue(at now: Date) -> Bool { state != .verified && now > deadline }
+}
+
+/// The work an unfinished erasure still needs: the address is read from the outbox, where it stays only
+/// until the CRM delete is verified.
+public struct PendingErasure: Sendable {
+    public var request: ErasureRequest
+    public var email: EmailAddress
+    public var crmId: String?
+}
+
+extension SyncStore {
+    static let erasureOutboxKind = "erasure"
+
+    /// Step 1, durable before anything else: the request and the outbox entry that carries the address
+    /// to the CRM. Re-recording the same request id changes nothing.
+    public func recordErasureRequest(email: EmailAddress, requestId: String, reason: String?) throws -> ErasureRequest {
+        let hash = subjectHash(of: email)
+        let now = self.now
+        let deadline =
+            Calendar(identifier: .gregorian).date(byAdding: .month, value: 1, to: now)
+            ?? now.addingTimeInterval(30 * 86_400)
+        return try database.write { db in
+            if let existing = try Self.erasureRequest(id: requestId, in: db) { return existing }
+            let crmId = try String.fetchOne(
+                db, sql: "SELECT crmId FROM contact WHERE email = ?", arguments: [email.normalized])
+            try db.execute(
+                sql: """
+                    INSERT INTO erasureRequest (id, subjectHash, reason, receivedAt, deadline, state)
+                    VALUES (?, ?, ?, ?, ?, 'received')
+                    """,
+                arguments: [requestId, hash, reason, now.millisecondsSince1970, deadline.millisecondsSince1970])
+            let payload = try JSONEncoder().encode([
+                "email": email.normalized, "crmId": crmId ?? "", "requestId": requestId,
+            ])
+            try db.execute(
+                sql: """
+                    INSERT INTO outbox (kind, contactId, dedupeKey, payload, state, attempts, createdAt, nextAttemptAt)
+                    VALUES (?, NULL, ?, ?, 'pending', 0, ?, ?)
+                    ON CONFLICT(dedupeKey) DO UPDATE SET payload = excluded.payload, state = 'pending'
+                    """,
+                arguments: [
+                    Self.erasureOutboxKind, "erase:\(hash)", payload, now.millisecondsSince1970,
+                    now.millisecondsSince1970,
+                ])
+            try AuditLog.append(
+                action: "erasure.received", actor: "erasure", contactId: nil, detail: "request=\(requestId)", at: now,
+                in: db)
+            return try Self.erasureRequest(id: requestId, in: db)!
+        }
+    }
+
+    /// Step 2, one transaction: the contact, its consent evidence and suppressions go, its audit entries
+    /// lose their link and detail, the tombstone is written, the request moves to `pending`.
+    public func eraseLocally(requestId: String) throws {
+        guard let pending = try pendingErasures().first(where: { $0.request.id == requestId }) else { return }
+        guard pending.request.state == .received else { return }
+        try eraseLocally(email: pending.email, requestId: requestId, actor: "erasure")
+        try updateErasure(requestId, state: .pending)
+    }
+
+    /// Unfinished requests (not verified), with the address from the outbox.
+    public func pendingErasures() throws -> [PendingErasure] {
+        try database.read { db in
+            var result: [PendingErasure] = []
+            for row in try Row.fetchAll(
+                db, sql: "SELECT payload, dedupeKey FROM outbox WHERE kind = ? ORDER BY id",
+                arguments: [Self.erasureOutboxKind])
+            {
+                let data: Data = row[0]
+                guard let payload = try? JSONDecoder().decode([String: String].self, from: data),
+                    let raw = payload["email"], let email = try? EmailAddress(raw)
+                else { continue }
+                let hash = String((row[1] as String).dropFirst("erase:".count))
+                let request =
+                    try payload["requestId"].flatMap { try Self.erasureRequest(id: $0, in: db) }
+                    ?? Self.latestRequest(subjectHash: hash, in: db)
+                guard let request, request.state != .verified else { continue }
+                let crmId = payload["crmId"].flatMap { $0.isEmpty ? nil : $0 }
+                result.append(PendingErasure(request: request, email: email, crmId: crmId))
+            }
+            return result
+        }
+    }
+
+    /// Moves a request on; `verified` also removes the outbox entry (and with it the last copy of the address)
+    /// and checkpoints the write-ahead log so no copy lingers there.
+    public func updateErasure(_ requestId: String, state: ErasureState, error: String? = nil) throws {
+        let now = self.now.millisecondsSince1970
+        try database.write { db in
+            guard let request = try Self.erasureRequest(id: requestId, in: db) else { return }
+            switch state {
+            case .sent:
+                try db.execute(
+                    sql:
+                        "UPDATE erasureRequest SET state = 'sent', sentAt = ?, attempts = attempts + 1, lastError = NULL WHERE id = ?",
+                    arguments: [now, requestId])
+            case .verified:
+                try db.execute(
+                    sql: "UPDATE erasureRequest SET state = 'verified', verifiedAt = ?, lastError = NULL WHERE id = ?",
+                    arguments: [now, requestId])
+                try db.execute(
+                    sql: "DELETE FROM outbox WHERE dedupeKey = ?", arguments: ["erase:\(request.subjectHash)"])
+                try AuditLog.append(
+                    action: "erasure.verified", actor: "erasure", contactId: nil, detail: "request=\(requestId)",
+                    at: Date(millisecondsSince1970: now), in: db)
+            case .failed:
+                try db.execute(
+                    sql:
+                        "UPDATE erasureRequest SET state = 'failed', attempts = attempts + 1, lastError = ? WHERE id = ?",
+                    arguments: [error, requestId])
+            case .pending, .received:
+                try db.execute(
+                    sql: "UPDATE erasureRequest SET state = ? WHERE id = ?", arguments: [state.rawValue, requestId])
+            }
+        }
+        if state == .verified {
+            try database.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+        }
+    }
+
+    /// Every request, newest first.
+    public func erasureRequests() throws -> [ErasureRequest] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM erasureRequest ORDER BY receivedAt DESC").map(
+                Self.erasureRequest(from:))
+        }
+    }
+
+    static func erasureRequest(id: String, in db: Database) throws -> ErasureRequest? {
+        try Row.fetchOne(db, sql: "SELECT * FROM erasureRequest WHERE id = ?", arguments: [id]).map(
+            erasureRequest(from:))
+    }
+
+    static func latestRequest(subjectHash: String, in db: Database) throws -> ErasureRequest? {
+        try Row.fetchOne(
+            db, sql: "SELECT * FROM erasureRequest WHERE subjectHash = ? ORDER BY receivedAt DESC LIMIT 1",
+            arguments: [subjectHash]
+        ).map(erasureRequest(from:))
+    }
+
+    static func erasureRequest(from row: Row) -> ErasureRequest {
+        ErasureRequest(
+            id: row["id"], subjectHash: row["subjectHash"], reason: row["reason"],
+            receivedAt: Date(millisecondsSince1970: row["receivedAt"]),
+            deadline: Date(millisecondsSince1970: row["deadline"]),
+            state: ErasureState(rawValue: row["state"]) ?? .failed,
+            sentAt: (row["sentAt"] as Int64?).map(Date.init(millisecondsSince1970:)),
+            verifiedAt: (row["verifiedAt"] as Int64?).map(Date.init(millisecondsSince1970:)), attempts: row["attempts"],
+            lastError: row["lastError"])
+    }
+
+    /// Marketing-only contacts with no activity since `cutoff`: candidates of the retention sweep.
+    /// Marketing-only: no customer relationship (lifecycle stage empty, subscriber, lead, marketing-qualified or other).
+    public func retentionCandidates(inactiveSince cutoff: Date) throws -> [EmailAddress] {
+        try database.read { db in
+            try String.fetchAll(
+                db,
+                sql: """
+                    SELECT c.email FROM contact c
+                    WHERE (c.lifecycleStage IS NULL OR c.lifecycleStage IN ('subscriber', 'lead', 'marketingqualifiedlead', 'other'))
+                    AND c.updatedAt < ?
+                    AND NOT EXISTS (SELECT 1 FROM consentEvent e WHERE e.contactId = c.id AND (e.occurredAt >= ? OR e.recordedAt >= ?))
+                    ORDER BY c.email
+                    """,
+                arguments: [cutoff.millisecondsSince1970, cutoff.millisecondsSince1970, cutoff.millisecondsSince1970]
+            ).compactMap { try? EmailAddress($0) }
+        }
+    }
+}

@@ -1,0 +1,44 @@
+import ArgumentParser
+import Foundation
+import SyncEngine
+import SyncStore
+
+struct SyncCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sync",
+        abstract: "Two-way sync of contacts, consent and opt-outs with the CRM; --dry-run says what it would do.",
+        discussion: """
+            Exit 0 when everything agreed, 3 when some records failed (listed in the report), 6 when the CRM \
+            could not be reached or the day's budget would be exceeded, 78 when the token or sync.json is wrong.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @Flag(help: "Plan and report only: no request that changes the CRM, no write to the store.") var dryRun = false
+    @Option(help: "Also write the report to this file.") var report: String?
+    @Option(help: "Report format: text, markdown or json.") var format: ReportFormat = .text
+    @Flag(help: "Show personal data in the report instead of masking it.") var showPII = false
+    @Flag(help: "Run even when the estimated cost exceeds what the daily budget allows.") var ignoreBudget = false
+
+    enum ReportFormat: String, ExpressibleByArgument, CaseIterable {
+        case text, markdown, json
+        var renderer: ReportRenderer.Format { ReportRenderer.Format(rawValue: rawValue)! }
+    }
+
+    func run() async throws {
+        let context = try CommandContext(global)
+        let store = try context.openStore()
+        let engine = try context.engine(store: store)
+        let result = try await context.performRemote {
+            try await engine.run(
+                SyncRunOptions(dryRun: dryRun, ignoreBudget: ignoreBudget, actor: "sync:\(context.actor)"))
+        }
+        let rendered = ReportRenderer.render(result, format: format.renderer, showPII: showPII)
+        print(rendered)
+        if let report {
+            guard FileManager.default.createFile(atPath: report, contents: Data((rendered + "\n").utf8)) else {
+                throw CommandContext.fail(.noInput, "\(report): cannot be written")
+            }
+        }
+        if result.summary.failures > 0 { throw ExitStatus.partialFailure.exitCode }
+    }
+}

@@ -1,0 +1,147 @@
+import Foundation
+import MockHubSpot
+import SyncEngine
+import SyncModel
+import SyncStore
+import Testing
+
+@Suite struct ErasureTests {
+    @Test func erasureIsVerifiedEndToEndAndLeavesNoPersonalDataInTheStoreFile() async throws {
+        let fixture = try await EngineFixture()
+        defer { Task { await fixture.close() } }
+        try fixture.importCSV(
+            "email,firstName,newsletter\nvery.unique.subject@example.fi,Zebulon,granted\nother@example.fi,O,granted\n")
+        try await fixture.sync()
+        _ = try fixture.store.recordConsent(
+            email: email("very.unique.subject@example.fi"), purpose: .newsletter, state: .withdrawn, source: "email",
+            actor: "t")
+        let request = try await fixture.propagator().erase(
+            email: email("very.unique.subject@example.fi"), requestId: "req-42", reason: "asked by email")
+        #expect(request.state == .verified)
+        #expect(request.sentAt != nil && request.verifiedAt != nil)
+        #expect(try await fixture.crmContact(email: "very.unique.subject@example.fi") == nil)
+        #expect(try fixture.local("very.unique.subject@example.fi") == nil)
+        #expect(try fixture.store.isErased(email("very.unique.subject@example.fi")))
+        #expect(try fixture.store.outboxCount() == 0)
+        let bytes = try fixture.storeBytes()
+        #expect(bytes.range(of: Data("very.unique.subject".utf8)) == nil)
+        #expect(bytes.range(of: Data("Zebulon".utf8)) == nil)
+        #expect(bytes.range(of: Data("other@example.fi".utf8)) != nil)  // the search itself works
+        // A later sync neither resurrects nor fails.
+        let report = try await fixture.sync()
+        #expect(report.summary.failures == 0)
+        #expect(try fixture.local("very.unique.subject@example.fi") == nil)
+    }
+
+    @Test func erasingAnUnknownEmailStillTombstonesAndDeletesInTheCRM() async throws {
+        let fixture = try await EngineFixture()
+        defer { Task { await fixture.close() } }
+        let request = try await fixture.propagator().erase(
+            email: email("never.seen@example.fi"), requestId: "r-unknown", reason: nil)
+        #expect(request.state == .verified)
+        #expect(try fixture.store.isErased(email("never.seen@example.fi")))
+        let blocked = try await fixture.crm(
+            "POST", "/crm/v3/objects/contacts", ["properties": ["email": "never.seen@example.fi"]])
+        #expect(blocked["category"] as? String == "VALIDATION_ERROR")  // HubSpot blocklisted the address
+    }
+
+    @Test func serverErrorsLeaveTheRequestFailedAndALaterRunFinishesIt() async throws {
+        var mock = EngineFixture.unlimited()
+        mock.faults.serverErrorRate = 1
+        mock.faults.endpoints = ["/crm/v3/objects/contacts/gdpr-delete"]
+        let fixture = try await EngineFixture(mock: mock)
+        defer { Task { await fixture.close() } }
+        try fixture.importCSV("email\naino@example.fi\n")
+        try await fixture.sync()
+        let failed = try await fixture.propagator().erase(
+            email: email("aino@example.fi"), requestId: "r-503", reason: nil)
+        #expect(failed.state == .failed)
+        #expect(failed.attempts >= 3)
+        #expect(failed.lastError?.contains("503") == true || failed.lastError?.contains("50") == true)
+        #expect(failed.lastError?.contains("aino") == false)
+        #expect(try fixture.local("aino@example.fi") == nil)  // erased here at once regardless
+        #expect(try await fixture.crmContact(email: "aino@example.fi") != nil)
+        try await fixture.crm("PUT", "/__mock/config", ["faults": ["serverErrorRate": 0]])
+        let report = try await fixture.sync()
+        #expect(report.summary.toCRM.erasures == 1)
+        #expect(try await fixture.crmContact(email: "aino@example.fi") == nil)
+        #expect(try fixture.store.erasureRequests().first?.state == .verified)
+    }
+
+    @Test(arguments: [ErasureState.received, .pending, .sent])
+    func aCrashAfterAnyStepIsFinishedByTheNextRun(stoppedAt: ErasureState) async throws {
+        let fixture = try await EngineFixture()
+        defer { Task { await fixture.close() } }
+        try fixture.importCSV("email,firstName\ncrash@example.fi,C\n")
+        try await fixture.sync()
+        let subject = email("crash@example.fi")
+        _ = try fixture.store.recordErasureRequest(email: subject, requestId: "r-crash", reason: nil)
+        if stoppedAt != .received { try fixture.store.eraseLocally(requestId: "r-crash") }
+        if stoppedAt == .sent {
+            try await fixture.client().gdprDelete(email: subject.normalized)
+            try fixture.store.updateErasure("r-crash", state: .sent)
+        }
+        let deletesBefore = try await fixture.journal().filter {
+            ($0["path"] as? String)?.hasSuffix("gdpr-delete") == true
+        }.count
+        let report = try await fixture.sync()
+        #expect(report.summary.toCRM.erasures == 1)
+        #expect(try fixture.store.erasureRequests().first?.state == .verified)
+        #expect(try fixture.local("crash@example.fi") == nil)
+        #expect(try await fixture.crmContact(email: "crash@example.fi") == nil)
+        let deletes = try await fixture.journal().filter { ($0["path"] as? String)?.hasSuffix("gdpr-delete") == true }
+            .count
+        // Once sent, the next run only verifies: a second delete would blocklist the address.
+        #expect(deletes - deletesBefore == (stoppedAt == .sent ? 0 : 1))
+    }
+
+    @Test func noResurrectionThroughImportUpsertOrPull() async throws {
+        let fixture = try await EngineFixture()
+        defer { Task { await fixture.close() } }
+        try fixture.importCSV("email,firstName\ngone@example.fi,G\n")
+        try await fixture.sync()
+        _ = try await fixture.propagator().erase(email: email("gone@example.fi"), requestId: "r1", reason: nil)
+        let batch = try ImportFileReader(purposes: Purpose.standard).read(
+            Data("email\ngone@example.fi\n".utf8), format: .csv)
+        #expect(try fixture.store.importContacts(batch).rejections.count == 1)
+        #expect(throws: StoreError.self) {
+            try fixture.store.saveContact(Contact(email: email("gone@example.fi"), createdAt: Date()), actor: "t")
+        }
+        _ = try await fixture.seedCRM([["email": "gone@example.fi", "firstname": "Back"]])
+        try await fixture.sync()
+        #expect(try fixture.local("gone@example.fi") == nil)
+        #expect(try await fixture.crmContact(email: "gone@example.fi") == nil)
+    }
+
+    @Test func overdueRequestsAreFlagged() async throws {
+        let clock = ManualClock()  // 2026-01-01: a month later is long past
+        let fixture = try await EngineFixture(storeClock: clock)
+        defer { Task { await fixture.close() } }
+        let request = try fixture.store.recordErasureRequest(
+            email: email("late@example.fi"), requestId: "r-late", reason: nil)
+        #expect(request.deadline.timeIntervalSince(request.receivedAt) >= 28 * 86_400)
+        #expect(!request.isOverdue(at: clock.now))
+        clock.advance(by: .seconds(32 * 86_400))
+        #expect(try fixture.store.erasureRequests().first?.isOverdue(at: clock.now) == true)
+    }
+
+    @Test func retentionSweepFindsOnlyInactiveMarketingOnlyContacts() async throws {
+        let clock = ManualClock()
+        let fixture = try await EngineFixture(storeClock: clock)
+        defer { Task { await fixture.close() } }
+        try fixture.importCSV(
+            "email,lifecycleStage,newsletter\nold.lead@example.fi,lead,granted\nold.customer@example.fi,customer,\nold.none@example.fi,,\n"
+        )
+        clock.advance(by: .seconds(25 * 30 * 86_400))
+        try fixture.importCSV("email,lifecycleStage\nfresh.lead@example.fi,lead\n")
+        let cutoff = clock.now.addingTimeInterval(-24 * 30 * 86_400)
+        let candidates = try fixture.store.retentionCandidates(inactiveSince: cutoff).map(\.normalized)
+        #expect(candidates == ["old.lead@example.fi", "old.none@example.fi"])
+        for (index, candidate) in candidates.enumerated() {
+            let request = try await fixture.propagator().erase(
+                email: email(candidate), requestId: "ret-\(index)", reason: "retention")
+            #expect(request.state == .verified)
+        }
+        #expect(try fixture.store.contactCount() == 2)
+    }
+}
