@@ -105,6 +105,17 @@ extension MockCRM {
         return ids
     }
 
+    /// `POST /__mock/tamper {"id": "...", "properties": {...}}`: changes values without moving
+    /// `lastmodifieddate` or the history, as data changed behind the change feed's back would look.
+    func tamper(_ body: Data) -> MockReply {
+        guard case .success(let object) = RequestJSON.object(body), let id = object["id"] as? String,
+            let properties = object["properties"] as? [String: String], var record = contacts[id]
+        else { return .validation("tamper needs an existing id and properties") }
+        for (name, value) in properties { record.properties[name] = value.isEmpty ? nil : value }
+        contacts[id] = record
+        return .json(200, ["id": id])
+    }
+
     /// `PUT /__mock/config`: any subset of keys; faults restart from their seed.
     func configure(_ body: Data) -> MockReply {
         do {

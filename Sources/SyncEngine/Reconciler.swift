@@ -1,0 +1,139 @@
+import Foundation
+import HubSpotClient
+import SyncModel
+import SyncStore
+
+/// Drift between the two sides found without relying on the change feed, by category.
+public struct DriftReport: Sendable, Codable, Equatable {
+    public struct Missing: Sendable, Codable, Equatable {
+        /// Linked locally, archived in the CRM, not yet recorded.
+        public var archived = 0
+        /// Linked locally, merged in the CRM into another record.
+        public var merged = 0
+        /// Linked locally, gone from the CRM (deleted or GDPR-deleted there).
+        public var deleted = 0
+    }
+
+    public var complete = true
+    public var requests = 0
+    public var crmRecordsCompared = 0
+    public var missingInCRM = Missing()
+    /// In the CRM, not in the register.
+    public var onlyInCRM = 0
+    /// In the CRM and the register (same email) but not linked yet.
+    public var notLinked = 0
+    /// Field → records whose CRM value changed while `lastmodifieddate` stayed before the checkpoint:
+    /// the change feed will never bring these.
+    public var fieldDrift: [String: Int] = [:]
+    /// Field → records the CRM changed after the checkpoint: the next sync takes them (not drift).
+    public var pendingCRMChanges: [String: Int] = [:]
+    /// Records whose opt-out differs while neither side has an unsynced change.
+    public var optOutDrift = 0
+    /// Up to 20 masked examples per category.
+    public var examples: [String: [String]] = [:]
+
+    public var hasDrift: Bool {
+        missingInCRM != Missing() || !fieldDrift.isEmpty || optOutDrift > 0 || notLinked > 0
+    }
+
+    mutating func example(_ category: String, _ email: String?) {
+        guard let email, examples[category, default: []].count < 20 else { return }
+        examples[category, default: []].append(PersonalData.mask(email: email))
+    }
+}
+
+/// Compares the CRM and the register record by record: id sets (what is missing where) and field values
+/// against the agreed base (what changed behind the change feed's back), within a request budget.
+public struct Reconciler: Sendable {
+    let store: SyncStore
+    let client: HubSpotClient
+    let settings: SyncSettings
+
+    public init(store: SyncStore, client: HubSpotClient, settings: SyncSettings) {
+        self.store = store
+        self.client = client
+        self.settings = settings
+    }
+
+    public func run(requestBudget: Int = 2_000) async throws -> DriftReport {
+        var report = DriftReport()
+        let startRequests = client.metrics.requests
+        func spent() -> Int { client.metrics.requests - startRequests }
+        var linked = try store.linkedCRMIds()
+        let checkpoint =
+            try store.checkpoint(SyncEngine.modifiedSinceCheckpoint).flatMap(Int64.init)
+            .map(Date.init(millisecondsSince1970:)) ?? .distantPast
+        let fields = ContactField.allCases.filter { settings.mapping[$0] != nil && $0 != .email }
+
+        for try await page in client.allContacts(properties: settings.pulledProperties) {
+            report.crmRecordsCompared += page.contacts.count
+            let ids = page.contacts.flatMap { [$0.id] + $0.mergedIds }
+            let emails = page.contacts.compactMap { $0.email.flatMap { try? EmailAddress($0) } }
+            let locals = try store.localStates(crmIds: ids, emails: emails)
+            let byCrmId = Dictionary(
+                locals.compactMap { s in s.contact.crmId.map { ($0, s) } }, uniquingKeysWith: { a, _ in a })
+            let byEmail = Dictionary(locals.map { ($0.contact.email.normalized, $0) }, uniquingKeysWith: { a, _ in a })
+            for record in page.contacts {
+                guard let local = byCrmId[record.id] else {
+                    if let email = record.email?.lowercased(), byEmail[email] != nil {
+                        report.notLinked += 1
+                        report.example("notLinked", email)
+                    } else {
+                        report.onlyInCRM += 1
+                    }
+                    continue
+                }
+                linked.removeValue(forKey: record.id)
+                let remote = RemoteContact(record, settings: settings, statuses: nil)
+                let behindFeed = (remote.lastModified ?? .distantPast) < checkpoint
+                for field in fields where !remote.invalidFields.contains(field) {
+                    let crmValue = remote.values[field]
+                    guard let base = local.base[field.rawValue], crmValue != base, crmValue != local.contact[field]
+                    else { continue }
+                    if behindFeed && !local.isDirty {
+                        report.fieldDrift[field.rawValue, default: 0] += 1
+                        report.example("fieldDrift.\(field.rawValue)", local.contact.email.normalized)
+                    } else {
+                        report.pendingCRMChanges[field.rawValue, default: 0] += 1
+                    }
+                }
+                if remote.isOptedOut != local.isOptedOut && !local.isDirty && behindFeed {
+                    report.optOutDrift += 1
+                    report.example("optOutDrift", local.contact.email.normalized)
+                }
+            }
+            if spent() >= requestBudget {
+                report.complete = false
+                break
+            }
+        }
+        // Linked locally but not in the live listing: archived, merged away, or deleted.
+        if report.complete && !linked.isEmpty {
+            var archived: Set<String> = []
+            for try await page in client.allContacts(properties: ["email"], archived: true) {
+                for record in page.contacts where linked[record.id] != nil { archived.insert(record.id) }
+                if spent() >= requestBudget {
+                    report.complete = false
+                    break
+                }
+            }
+            let rest = linked.keys.filter { !archived.contains($0) }.sorted()
+            let alreadyRecorded = try Set(
+                store.localStates(crmIds: Array(archived), emails: []).filter { $0.crmArchivedAt != nil }.compactMap(
+                    \.contact.crmId))
+            report.missingInCRM.archived = archived.subtracting(alreadyRecorded).count
+            if !rest.isEmpty && spent() < requestBudget {
+                let (found, missing) = try await client.batchRead(rest, properties: ["email"])
+                report.missingInCRM.merged = found.filter { $0.key != $0.value.id }.count
+                report.missingInCRM.deleted = missing.count
+                for id in missing.prefix(20) {
+                    if let local = try store.localStates(crmIds: [id], emails: []).first {
+                        report.example("deleted", local.contact.email.normalized)
+                    }
+                }
+            }
+        }
+        report.requests = spent()
+        return report
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+import HubSpotClient
+import MockHubSpot
+import SyncEngine
+import SyncModel
+import SyncStore
+import Testing
+
+@Test func reconcileFindsDriftPlantedBehindTheChangeFeed() async throws {
+    let fixture = try await EngineFixture()
+    defer { Task { await fixture.close() } }
+    fixture.configuration.sync.consistencyHorizon = .seconds(0)
+    try fixture.importCSV(
+        "email,firstName,city\ntampered@example.fi,T,Oulu\ndeleted@example.fi,D,Oulu\narchived@example.fi,A,Oulu\nfine@example.fi,F,Oulu\n"
+    )
+    try await fixture.sync()
+    try await Task.sleep(for: .milliseconds(5))
+    try await fixture.sync()  // the checkpoint now lies after every record's last modification
+    let tampered = try #require(try fixture.local("tampered@example.fi")?.crmId)
+    let archived = try #require(try fixture.local("archived@example.fi")?.crmId)
+    try await fixture.crm("POST", "/__mock/tamper", ["id": tampered, "properties": ["city": "Nowhere"]])
+    try await fixture.crm(
+        "POST", "/crm/v3/objects/contacts/gdpr-delete", ["objectId": "deleted@example.fi", "idProperty": "email"])
+    try await fixture.crm("DELETE", "/crm/v3/objects/contacts/\(archived)")
+    _ = try await fixture.seedCRM([["email": "crm.only@example.fi"]])
+
+    // The change feed sees none of it: a sync changes nothing.
+    let sync = try await fixture.sync()
+    #expect(!sync.changes.contains { $0.field == "city" })
+
+    let report = try await Reconciler(
+        store: fixture.store, client: fixture.client(), settings: SyncSettings(fixture.configuration)
+    )
+    .run()
+    #expect(report.complete)
+    #expect(report.fieldDrift == ["city": 1])
+    #expect(report.examples["fieldDrift.city"] == ["t***@example.fi"])
+    #expect(report.missingInCRM.deleted == 1)
+    #expect(report.onlyInCRM == 0)  // the sync above already imported it
+    #expect(report.hasDrift)
+    let limited = try await Reconciler(
+        store: fixture.store, client: fixture.client(), settings: SyncSettings(fixture.configuration)
+    )
+    .run(requestBudget: 1)
+    #expect(!limited.complete)
+}
+
+@Test func twelveThousandContactsChangedInOneMillisecondAreAllSynced() async throws {
+    let fixture = try await EngineFixture()
+    defer { Task { await fixture.close() } }
+    fixture.configuration.sync.consistencyHorizon = .seconds(0)
+    try await fixture.sync()  // empty: sets the checkpoint, so the next run reads the change feed
+    let moment = Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(Date().addingTimeInterval(1))
+    let seeded = try await fixture.crm("POST", "/__mock/seed", ["generate": 12_000, "lastModified": moment])
+    #expect(seeded["count"] as? Int == 12_000)
+    let report = try await fixture.sync()
+    #expect(report.summary.toLocal.creates == 12_000)
+    #expect(try fixture.store.contactCount() == 12_000)
+    let searches = try await fixture.journal().filter { ($0["path"] as? String)?.hasSuffix("/search") == true }
+    #expect(searches.allSatisfy { $0["status"] as? Int == 200 })
+}
