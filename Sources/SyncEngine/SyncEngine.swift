@@ -14,6 +14,8 @@ public struct SyncRunOptions: Sendable {
     public var listChanges = true
     /// Who the audit log names.
     public var actor = "sync"
+    /// Called after every batch: progress on a terminal, lease renewal.
+    public var progress: (@Sendable (SyncProgress) -> Void)?
 
     public init(dryRun: Bool = false, ignoreBudget: Bool = false, listChanges: Bool = true, actor: String = "sync") {
         self.dryRun = dryRun
@@ -21,6 +23,13 @@ public struct SyncRunOptions: Sendable {
         self.listChanges = listChanges
         self.actor = actor
     }
+}
+
+/// How far a run has come.
+public struct SyncProgress: Sendable {
+    public var batches = 0
+    public var contactsPlanned = 0
+    public var writeRequests = 0
 }
 
 /// A run that could not start or finish, with a reason a user can act on.
@@ -143,6 +152,7 @@ public final class SyncEngine: Sendable {
         let options: SyncRunOptions
         /// Local ids already planned this run, so a local edit is not planned twice.
         var processed: Set<String> = []
+        var progress = SyncProgress()
     }
 
     /// Plans (and, unless a dry run, applies) one batch: CRM records and/or local states.
@@ -216,6 +226,10 @@ public final class SyncEngine: Sendable {
         for plan in plans where plan.action != .none || !plan.changes.isEmpty || plan.note != nil {
             run.report.add(plan, listChanges: run.options.listChanges)
         }
+        run.progress.batches += 1
+        run.progress.contactsPlanned += plans.count
+        run.progress.writeRequests = run.report.cost.plannedWriteRequests
+        run.options.progress?(run.progress)
         run.report.summary.contactsExamined +=
             plans.filter { $0.action == .none && $0.changes.isEmpty && $0.note == nil }.count
     }

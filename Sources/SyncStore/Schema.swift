@@ -145,6 +145,16 @@ enum Schema {
                 t.column("lastError", .text)
             }
         }
+        migrator.registerMigration("v4: lease") { db in
+            // One writer at a time, whoever starts it (daemon, cron, a person); expires so a crashed holder
+            // does not block forever.
+            try db.create(table: "lease") { t in
+                t.primaryKey("name", .text)
+                t.column("holder", .text).notNull()
+                t.column("acquiredAt", .integer).notNull()
+                t.column("expiresAt", .integer).notNull()
+            }
+        }
         return migrator
     }
 }

@@ -9,7 +9,9 @@ struct CRMSync: AsyncParsableCommand {
         abstract: "Keeps a GDPR customer register and HubSpot in agreement: contacts, consent, opt-outs, erasure.",
         subcommands: [
             InitCommand.self, ImportCommand.self, ContactCommand.self, ConsentCommand.self, SuppressCommand.self,
-            RestrictCommand.self, ExportCommand.self, SyncCommand.self, ReconcileCommand.self, EraseCommand.self,
+            RestrictCommand.self, ExportCommand.self, SyncCommand.self, RunCommand.self, StatusCommand.self,
+            ReconcileCommand.self,
+            EraseCommand.self,
             ErasuresCommand.self,
             RetentionCommand.self, DemoCommand.self,
         ]

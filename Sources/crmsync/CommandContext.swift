@@ -93,10 +93,13 @@ struct CommandContext {
         )
     }
 
-    /// Runs CRM work, turning its errors into messages and exit codes.
-    func performRemote<T>(_ body: () async throws -> T) async throws -> T {
+    /// Runs CRM work holding the writer lease, turning errors into messages and exit codes.
+    func performRemote<T: Sendable>(store: SyncStore? = nil, _ body: () async throws -> T) async throws -> T {
         do {
+            if let store { return try await WriterLease(store: store).run(body) }
             return try await body()
+        } catch let error as LeaseHeld {
+            throw Self.fail(.leaseHeld, error.errorDescription ?? "another run holds the lease")
         } catch let error as HubSpotError where error.status == 401 || error.status == 403 {
             throw Self.fail(.configuration, (error.errorDescription ?? "") + ": check the token and its scopes")
         } catch let error as HubSpotError {
@@ -105,6 +108,19 @@ struct CommandContext {
             throw Self.fail(.crmUnavailable, error.detail)
         } catch let error as StoreError {
             throw Self.fail(.storeUnavailable, error.detail)
+        }
+    }
+
+    /// Prints progress on standard error when it is a terminal; silent otherwise (cron, logs).
+    static func progressPrinter(renewing lease: WriterLease?) -> @Sendable (SyncProgress) -> Void {
+        let isTerminal = isatty(STDERR_FILENO) == 1
+        return { progress in
+            lease?.renew()
+            guard isTerminal else { return }
+            FileHandle.standardError.write(
+                Data(
+                    "\r  batches \(progress.batches), contacts planned \(progress.contactsPlanned), write requests \(progress.writeRequests)   "
+                        .utf8))
         }
     }
 

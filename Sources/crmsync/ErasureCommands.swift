@@ -33,7 +33,7 @@ struct EraseCommand: AsyncParsableCommand {
             return
         }
         propagator = ErasurePropagator(store: store, client: try context.client())
-        let request = try await context.performRemote {
+        let request = try await context.performRemote(store: store) {
             try await propagator.erase(email: address, requestId: id, reason: reason)
         }
         print("erasure \(id): \(request.state.rawValue)" + (request.lastError.map { " (\($0))" } ?? ""))
@@ -112,7 +112,7 @@ struct RetentionCommand: AsyncParsableCommand {
         let stamp = Date().formatted(.iso8601.year().month().day())
         var unverified = 0
         for (index, email) in candidates.enumerated() {
-            let request = try await context.performRemote {
+            let request = try await context.performRemote(store: store) {
                 try await propagator.erase(
                     email: email, requestId: "retention-\(stamp)-\(index + 1)",
                     reason: "retention: marketing-only, inactive \(months) months")

@@ -9,7 +9,8 @@ struct SyncCommand: AsyncParsableCommand {
         abstract: "Two-way sync of contacts, consent and opt-outs with the CRM; --dry-run says what it would do.",
         discussion: """
             Exit 0 when everything agreed, 3 when some records failed (listed in the report), 6 when the CRM \
-            could not be reached or the day's budget would be exceeded, 78 when the token or sync.json is wrong.
+            could not be reached or the day's budget would be exceeded, 5 when another run holds the lease, 78 \
+            when the token or sync.json is wrong.
             """)
 
     @OptionGroup var global: GlobalOptions
@@ -28,10 +29,12 @@ struct SyncCommand: AsyncParsableCommand {
         let context = try CommandContext(global)
         let store = try context.openStore()
         let engine = try context.engine(store: store)
-        let result = try await context.performRemote {
-            try await engine.run(
-                SyncRunOptions(dryRun: dryRun, ignoreBudget: ignoreBudget, actor: "sync:\(context.actor)"))
-        }
+        // A dry run writes nothing and needs no lease.
+        let lease = dryRun ? nil : WriterLease(store: store)
+        var options = SyncRunOptions(dryRun: dryRun, ignoreBudget: ignoreBudget, actor: "sync:\(context.actor)")
+        options.progress = CommandContext.progressPrinter(renewing: lease)
+        let result = try await context.performRemote(store: dryRun ? nil : store) { try await engine.run(options) }
+        if isatty(STDERR_FILENO) == 1 { FileHandle.standardError.write(Data("\n".utf8)) }
         let rendered = ReportRenderer.render(result, format: format.renderer, showPII: showPII)
         print(rendered)
         if let report {

@@ -63,6 +63,34 @@ final class CommandLineRunner {
         }
     }
 
+    /// Starts `crmsync` without waiting (for signal tests); see ``wait(for:)``.
+    func start(_ arguments: String...) async throws -> Process {
+        let process = Process()
+        process.executableURL = try Self.executable
+        process.arguments = arguments
+        process.currentDirectoryURL = folder
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.standardOutput = Pipe()
+        process.standardError = Pipe()
+        try process.run()
+        return process
+    }
+
+    /// Waits for a started process on a thread of its own and collects its output.
+    static func wait(for process: Process) async throws -> Result {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                let output = (process.standardOutput as? Pipe)?.fileHandleForReading.readDataToEndOfFile() ?? Data()
+                let errors = (process.standardError as? Pipe)?.fileHandleForReading.readDataToEndOfFile() ?? Data()
+                process.waitUntilExit()
+                continuation.resume(
+                    returning: Result(
+                        status: process.terminationStatus, output: String(decoding: output, as: UTF8.self),
+                        errors: String(decoding: errors, as: UTF8.self)))
+            }.start()
+        }
+    }
+
     private static func runBlocking(
         _ executable: URL, _ arguments: [String], folder: URL, environment: [String: String]
     ) throws

@@ -1,0 +1,100 @@
+import ArgumentParser
+import Foundation
+import HubSpotClient
+import Logging
+import ServiceLifecycle
+import SyncEngine
+import SyncModel
+import SyncStore
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the two-way sync on a schedule until SIGTERM or SIGINT (a long-running service).",
+        discussion: """
+            Each run takes the writer lease (a run from cron or a terminal at the same time waits its turn), \
+            finishes erasures left unfinished, and syncs. While the CRM is unreachable the wait doubles, up to \
+            four periods. SIGTERM or SIGINT stop the current run between batches: the checkpoint stays where it \
+            was and the outbox keeps what was not confirmed, so the next run converges.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+    @Option(help: "Period, e.g. 15m (default: schedule.every in sync.json).") var every: String?
+    @Option(help: "Random extra wait up to this, e.g. 30s (default: schedule.jitter).") var jitter: String?
+
+    func run() async throws {
+        let context = try CommandContext(global)
+        let period = try Self.duration(every, option: "--every") ?? context.configuration.schedule.every
+        let spread = try Self.duration(jitter, option: "--jitter") ?? context.configuration.schedule.jitter
+        let store = try context.openStore()
+        let engine = try context.engine(store: store)
+        var logger = Logger(label: "crmsync.run")
+        logger.logLevel = .info
+        let service = ScheduledSync(
+            engine: engine, lease: WriterLease(store: store, ttl: max(.seconds(900), period.duration * 2)),
+            scheduler: SyncScheduler(every: period.duration, jitter: spread.duration), actor: "run:\(context.actor)",
+            logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        logger.notice("crmsync run started", metadata: ["schedule.every": "\(period)", "schedule.jitter": "\(spread)"])
+        try await group.run()
+        logger.notice("crmsync run stopped")
+    }
+
+    static func duration(_ text: String?, option: String) throws -> ConfiguredDuration? {
+        guard let text else { return nil }
+        guard let duration = ConfiguredDuration(parsing: text), duration.milliseconds > 0 else {
+            throw CommandContext.fail(.usage, "\(option): must be a duration like 30s, 15m or 1h")
+        }
+        return duration
+    }
+}
+
+/// The scheduled sync as a service of swift-service-lifecycle: graceful shutdown cancels the current run.
+struct ScheduledSync: Service {
+    let engine: SyncEngine
+    let lease: WriterLease
+    let scheduler: SyncScheduler
+    let actor: String
+    let logger: Logger
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            await scheduler.run { await runOnce() }
+        }
+    }
+
+    func runOnce() async -> ScheduledOutcome {
+        var options = SyncRunOptions(actor: actor)
+        options.progress = CommandContext.progressPrinter(renewing: lease)
+        do {
+            let report = try await lease.run { try await engine.run(options) }
+            logger.info(
+                "sync run finished",
+                metadata: [
+                    "sync.toCRM.creates": "\(report.summary.toCRM.creates)",
+                    "sync.toLocal.creates": "\(report.summary.toLocal.creates)",
+                    "sync.conflicts": "\(report.summary.conflicts)", "sync.failures": "\(report.summary.failures)",
+                    "crm.requests": "\(report.cost.requestsSent)", "crm.rateLimited": "\(report.cost.rateLimited)",
+                ])
+            return report.summary.failures == 0 ? .succeeded : .partial
+        } catch let held as LeaseHeld {
+            logger.notice(
+                "lease held by another run; waiting for the next period",
+                metadata: ["lease.expires": "\(held.holder.expiresAt)"])
+            return .leaseHeld
+        } catch is CancellationError {
+            logger.notice("sync run stopped by shutdown")
+            return .failed
+        } catch let error as HubSpotError where error.isUnavailable || error.isDailyLimit {
+            logger.warning("CRM unavailable; backing off", metadata: ["crm.error": "\(error.errorDescription ?? "")"])
+            return .crmUnavailable
+        } catch {
+            logger.error(
+                "sync run failed",
+                metadata: ["error": "\((error as? LocalizedError)?.errorDescription ?? "\(type(of: error))")"])
+            return .failed
+        }
+    }
+}

@@ -1,0 +1,75 @@
+import Foundation
+import MockHubSpot
+import SyncModel
+import SyncStore
+import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+@Suite(.serialized) struct DaemonTests {
+    @Test func sigtermMidRunStopsCleanlyAndTheNextRunConverges() async throws {
+        var mock = MockConfiguration()
+        mock.rateLimit = .init(max: 1_000_000, intervalMs: 10_000)
+        mock.searchPerSecond = 1_000_000
+        mock.latencyMs = 15  // a run long enough to be interrupted
+        let server = try await MockHubSpotServer.start(
+            .init(token: "test-token", seedContacts: 2_000, configuration: mock))
+        defer { Task { await server.stop() } }
+        let cli = try CommandLineRunner()
+        cli.environment["HUBSPOT_TOKEN"] = "test-token"
+        try cli.write("sync.json", #"{"crm": {"baseURL": "\#(server.baseURL.absoluteString)"}}"#)
+        let rows = (0..<300).map { "local\($0)@example.fi,L\($0)" }.joined(separator: "\n")
+        try cli.write("people.csv", "email,firstName\n" + rows + "\n")
+        #expect(try await cli.run("import", "people.csv").status == 0)
+
+        let daemon = try await cli.start("run", "--every", "1h")
+        try await Task.sleep(for: .milliseconds(1_500))
+        daemon.terminate()  // SIGTERM
+        let stopped = try await CommandLineRunner.wait(for: daemon)
+        #expect(stopped.status == 0, "\(stopped.errors)")
+        #expect(stopped.errors.contains("crmsync run stopped"))
+
+        let store = try SyncStore(path: cli.path("crmsync.sqlite"))
+        #expect(try store.currentLease("writer") == nil)
+        let again = try await cli.run("sync")
+        #expect(again.status == 0, "\(again.errors)")
+        let stats =
+            try JSONSerialization.jsonObject(
+                with: try await URLSession.shared.data(from: server.baseURL.appendingPathComponent("__mock/stats")).0)
+            as? [String: Any]
+        #expect(stats?["contacts"] as? Int == 2_300)
+        #expect(try store.contactCount() == 2_300)
+        #expect(try store.outboxCount() == 0)
+    }
+
+    @Test func aHeldLeaseGivesItsOwnExitCodeAndStatusMatchesTheJournal() async throws {
+        let server = try await MockHubSpotServer.start(.init(token: "test-token", seedContacts: 5))
+        defer { Task { await server.stop() } }
+        let cli = try CommandLineRunner()
+        cli.environment["HUBSPOT_TOKEN"] = "test-token"
+        try cli.write("sync.json", #"{"crm": {"baseURL": "\#(server.baseURL.absoluteString)"}}"#)
+        try await cli.run("init")
+        let store = try SyncStore(path: cli.path("crmsync.sqlite"))
+        _ = try store.acquireLease("writer", holder: "someone-else", ttl: .seconds(600))
+        let blocked = try await cli.run("sync")
+        #expect(blocked.status == 5)
+        #expect(blocked.errors.contains("another crmsync run holds the lease"))
+        try store.releaseLease("writer", holder: "someone-else")
+
+        #expect(try await cli.run("sync").status == 0)
+        let status = try await cli.run("status", "--format", "json")
+        let json = try JSONSerialization.jsonObject(with: Data(status.output.utf8)) as? [String: Any]
+        let run = try #require((json?["runs"] as? [[String: Any]])?.first)
+        let (data, _) = try await URLSession.shared.data(from: server.baseURL.appendingPathComponent("__mock/journal"))
+        let journal = try JSONSerialization.jsonObject(with: data) as? [[String: Any]]
+        #expect(run["requests"] as? Int == journal?.count)
+        #expect(run["status"] as? String == "ok")
+        #expect(((run["summary"] as? [String: Any])?["toLocal"] as? [String: Any])?["creates"] as? Int == 5)
+        #expect(json?["pendingOutbox"] as? Int == 0)
+        #expect(json?["leaseHolder"] == nil)
+        let text = try await cli.run("status")
+        #expect(text.output.contains("checkpoint:"))
+    }
+}
