@@ -76,8 +76,13 @@ public enum ReportRenderer {
                     lines.append("  \(change.contact)  \(arrow)  \(change.field): \(old) ⇒ \(new)  (\(rule))")
                 }
             }
-        } else if !report.changesListed {
-            lines.append("(changes not listed for a run this large; counts above are complete)")
+        }
+        if !report.changesListed {
+            lines.append(
+                report.changes.isEmpty
+                    ? "(changes not listed; the counts above are complete)"
+                    : "(\(report.changes.count) changes listed; the counts above are complete; --all-changes lists every one)"
+            )
         }
         if !report.notes.isEmpty {
             lines.append("")

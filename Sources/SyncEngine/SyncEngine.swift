@@ -10,8 +10,10 @@ public struct SyncRunOptions: Sendable {
     public var dryRun = false
     /// Run even when the estimated cost exceeds what the daily budget allows.
     public var ignoreBudget = false
-    /// List every change in the report (counts are always complete).
+    /// List changes in the report (counts are always complete).
     public var listChanges = true
+    /// At most this many changes are listed, so a large first sync keeps its memory bounded.
+    public var maxListedChanges = 5_000
     /// Who the audit log names.
     public var actor = "sync"
     /// Called after every batch: progress on a terminal, lease renewal.
@@ -224,7 +226,8 @@ public final class SyncEngine: Sendable {
             run.report.failures += failures
         }
         for plan in plans where plan.action != .none || !plan.changes.isEmpty || plan.note != nil {
-            run.report.add(plan, listChanges: run.options.listChanges)
+            let room = run.options.listChanges && run.report.changes.count < run.options.maxListedChanges
+            run.report.add(plan, listChanges: room)
         }
         run.progress.batches += 1
         run.progress.contactsPlanned += plans.count

@@ -19,6 +19,8 @@ struct SyncCommand: AsyncParsableCommand {
     @Option(help: "Report format: text, markdown or json.") var format: ReportFormat = .text
     @Flag(help: "Show personal data in the report instead of masking it.") var showPII = false
     @Flag(help: "Run even when the estimated cost exceeds what the daily budget allows.") var ignoreBudget = false
+    @Flag(help: "List every change in the report (by default the first 5,000; counts are always complete).")
+    var allChanges = false
 
     enum ReportFormat: String, ExpressibleByArgument, CaseIterable {
         case text, markdown, json
@@ -33,6 +35,7 @@ struct SyncCommand: AsyncParsableCommand {
         let lease = dryRun ? nil : WriterLease(store: store)
         var options = SyncRunOptions(dryRun: dryRun, ignoreBudget: ignoreBudget, actor: "sync:\(context.actor)")
         options.progress = CommandContext.progressPrinter(renewing: lease)
+        if allChanges { options.maxListedChanges = .max }
         let result = try await context.performRemote(store: dryRun ? nil : store) { try await engine.run(options) }
         if isatty(STDERR_FILENO) == 1 { FileHandle.standardError.write(Data("\n".utf8)) }
         let rendered = ReportRenderer.render(result, format: format.renderer, showPII: showPII)

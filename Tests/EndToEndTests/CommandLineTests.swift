@@ -108,13 +108,15 @@ import Testing
         #expect(!result.errors.contains("gone@"))
     }
 
-    @Test func demoRunsOnEmbeddedDefaults() async throws {
+    @Test func demoRunsTheMainJobOnEmbeddedDefaults() async throws {
         let cli = try CommandLineRunner()
         let result = try await cli.run("demo", "--contacts", "50")
-        #expect(result.status == 0)
-        #expect(result.output.contains("50 created"))
-        #expect(result.output.contains("line 53: same email as line 2"))
-        #expect(result.output.contains("0 created, 0 updated, 50 unchanged"))
-        #expect(!result.output.contains("Helmi") && !result.output.contains("Aino"))  // names are masked
+        #expect(result.status == 0, "\(result.errors)")
+        #expect(result.output.contains("Sync plan (dry run: nothing was changed)"))
+        #expect(result.output.contains("Sync report (applied)"))
+        #expect(result.output.contains("0 writing request(s) to the CRM"))
+        #expect(result.output.contains("erasure demo-erasure-2 verified"))
+        #expect(result.output.contains("in the CRM: 404, gone"))
+        #expect(!result.output.contains("aino.laine@example.fi") && !result.output.contains("Aino"))  // masked
     }
 }
