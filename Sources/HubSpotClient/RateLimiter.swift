@@ -114,9 +114,19 @@ public actor RateLimiter {
 
     private func adapt(to headers: RateLimitHeaders, now: Date) {
         if let dailyRemaining = headers.dailyRemaining { accountDailyRemaining = dailyRemaining }
-        if let max = headers.max, max > 0, max < configuredLimit { configuredLimit = max }
-        if let milliseconds = headers.intervalMilliseconds, milliseconds > 0 { interval = .milliseconds(milliseconds) }
-        if let remaining = headers.remaining {
+        // Adopt the server's limit only as a pair, and only when it is slower than what is configured:
+        // mixing the server's interval with the configured count would change the rate.
+        if let max = headers.max, max > 0 {
+            let serverInterval = headers.intervalMilliseconds.map { Duration.milliseconds($0) } ?? interval
+            if Double(max) / Self.seconds(serverInterval) < Double(configuredLimit) / Self.seconds(interval) {
+                configuredLimit = max
+                interval = serverInterval
+            }
+        }
+        // Others' usage can be read from `Remaining` only when the server's window is the client's window.
+        let sameWindow =
+            headers.intervalMilliseconds.map { abs(Double($0) / 1000 - Self.seconds(interval)) < 0.001 } ?? true
+        if let remaining = headers.remaining, sameWindow {
             let cutoff = now.addingTimeInterval(-Self.seconds(interval))
             let ours = standard.filter { $0 > cutoff }.count + inFlight.standard
             othersInWindow = Swift.max(0, (headers.max ?? configuredLimit) - remaining - ours)
@@ -170,7 +180,7 @@ public struct RateLimitHeaders: Sendable, Equatable {
     public var daily: Int?
     public var dailyRemaining: Int?
 
-    init?(_ response: HTTPResponse) {
+    public init?(_ response: HTTPResponse) {
         max = response.header("X-HubSpot-RateLimit-Max").flatMap(Int.init)
         remaining = response.header("X-HubSpot-RateLimit-Remaining").flatMap(Int.init)
         intervalMilliseconds = response.header("X-HubSpot-RateLimit-Interval-Milliseconds").flatMap(Int.init)

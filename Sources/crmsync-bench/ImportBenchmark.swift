@@ -34,7 +34,7 @@ struct ImportBenchmark: ParsableCommand {
             "  parse + validate only   \(parse.formatted(.units(allowed: [.seconds], fractionalPart: .show(length: 2)))) for \(batch.records.count) rows (in this process)"
         )
         for label in ["first import", "re-import (no change)"] {
-            let measured = try Self.measure(executable, arguments: ["import", csv.path], in: folder)
+            let measured = try ChildProcess.measure(executable, arguments: ["import", csv.path], in: folder)
             let rate = Double(contacts) / measured.seconds
             print(
                 "  \(label.padding(toLength: 22, withPad: " ", startingAt: 0))"
@@ -42,31 +42,5 @@ struct ImportBenchmark: ParsableCommand {
                         format: " %7.2f s  %9.0f contacts/s  peak RSS %6.1f MiB  exit %d", measured.seconds, rate,
                         Double(measured.peakKiB) / 1024, measured.status))
         }
-    }
-
-    /// Runs a child process to completion; returns its wall time, its peak RSS and exit status.
-    /// posix_spawn and wait4 rather than Foundation's Process, which may reap the child (and its rusage) first.
-    static func measure(_ executable: String, arguments: [String], in folder: URL) throws -> (
-        seconds: Double, peakKiB: Int, status: Int32
-    ) {
-        let previous = FileManager.default.currentDirectoryPath
-        FileManager.default.changeCurrentDirectoryPath(folder.path)
-        defer { FileManager.default.changeCurrentDirectoryPath(previous) }
-        var fileActions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&fileActions)
-        defer { posix_spawn_file_actions_destroy(&fileActions) }
-        posix_spawn_file_actions_addopen(&fileActions, 1, "/dev/null", O_WRONLY, 0)
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { for pointer in argv { free(pointer) } }
-        var pid: pid_t = 0
-        let start = ContinuousClock.now
-        let spawned = posix_spawn(&pid, executable, &fileActions, nil, argv, environ)
-        guard spawned == 0 else { throw ValidationError("cannot start \(executable): error \(spawned)") }
-        var status: Int32 = 0
-        var usage = rusage()
-        _ = wait4(pid, &status, 0, &usage)
-        let elapsed = ContinuousClock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        return (seconds, usage.ru_maxrss, (status >> 8) & 0xff)
     }
 }

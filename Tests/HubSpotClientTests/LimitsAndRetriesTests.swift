@@ -181,3 +181,37 @@ import Testing
     #expect(policy.delay(beforeRetry: 10, unit: 0.999) <= .seconds(4))
     #expect(policy.delay(beforeRetry: 10, unit: 0) == .zero)
 }
+
+@Test func serverHeadersOnlySlowTheClientWhenTheirRateIsLower() async throws {
+    let clock = ManualClock()
+    // The server allows 1,000 per 10 s; the configuration asks for 50 per 100 ms (a faster rate).
+    let fast = RateLimiter(
+        clock: clock, requestsPerInterval: 50, interval: .milliseconds(100), searchPerSecond: 5, headroomPercent: 0,
+        dailyBudget: 10_000)
+    let generous = HTTPResponse(
+        status: 200,
+        headers: [
+            "X-HubSpot-RateLimit-Max": "1000", "X-HubSpot-RateLimit-Remaining": "800",
+            "X-HubSpot-RateLimit-Interval-Milliseconds": "10000",
+        ],
+        body: Data())
+    let start = clock.now
+    for _ in 0..<200 {
+        try await fast.acquire(.standard)
+        await fast.complete(.standard, headers: RateLimitHeaders(generous))
+    }
+    #expect(clock.now.timeIntervalSince(start) < 1)  // still 50 per 100 ms, not 50 per 10 s
+    // A server that allows less than configured wins.
+    let strict = HTTPResponse(
+        status: 200, headers: ["X-HubSpot-RateLimit-Max": "10", "X-HubSpot-RateLimit-Interval-Milliseconds": "10000"],
+        body: Data())
+    let slowed = RateLimiter(
+        clock: clock, requestsPerInterval: 100, interval: .seconds(10), searchPerSecond: 5, headroomPercent: 0,
+        dailyBudget: 10_000)
+    let before = clock.now
+    for _ in 0..<11 {
+        try await slowed.acquire(.standard)
+        await slowed.complete(.standard, headers: RateLimitHeaders(strict))
+    }
+    #expect(clock.now.timeIntervalSince(before) >= 10)
+}

@@ -1,0 +1,65 @@
+import ArgumentParser
+import Foundation
+import SyncModel
+
+/// A two-way sync of N contacts (half only in the CRM, half only local) against the in-process mock with
+/// rate limits off, run as `crmsync sync` in a child process: planning throughput and peak memory, then a
+/// no-change re-sync.
+struct SyncBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sync",
+        abstract: "Two-way sync of N contacts with rate limits off: throughput, peak RSS, no-change re-sync time.")
+
+    @Option(help: "Sizes, comma-separated.") var contacts: String = "10000,100000"
+
+    func run() async throws {
+        let crmsync = ChildProcess.siblingExecutable("crmsync")
+        print(
+            "crmsync-bench sync: half the contacts only in the CRM, half only local; rate limits off; \(ProcessInfo.processInfo.activeProcessorCount) cores"
+        )
+        print("  contacts  run                  elapsed   contacts/s  peak RSS   exit")
+        for size in contacts.split(separator: ",").compactMap({ Int($0) }) {
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "crmsync-bench-sync-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: folder) }
+            // The mock runs as its own process: a child spawned from a large parent would count the parent's
+            // pages in its peak RSS until exec.
+            let (mockProcess, baseURL) = try MockProcess.start(
+                executable: ChildProcess.siblingExecutable("mock-hubspot"))
+            defer { mockProcess.terminate() }
+            let server = (baseURL: baseURL, token: "bench")
+            // CRM records last modified an hour ago: outside the trailing window of the next runs.
+            let hourAgo = Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(
+                Date().addingTimeInterval(-3600))
+            var seed = URLRequest(url: server.baseURL.appendingPathComponent("__mock/seed"))
+            seed.httpMethod = "POST"
+            seed.httpBody = try JSONSerialization.data(withJSONObject: ["generate": size / 2, "lastModified": hourAgo])
+            _ = try await URLSession.shared.data(for: seed)
+            let config = """
+                {"crm": {"baseURL": "\(server.baseURL.absoluteString)", "rateLimit": {"requestsPerInterval": 250, "intervalMilliseconds": 100, "searchPerSecond": 5, "dailyBudget": 2000000}},
+                 "sync": {"consistencyHorizon": "0s"}}
+                """
+            try Data(config.utf8).write(to: folder.appendingPathComponent("sync.json"))
+            var register = SyntheticRegister(seed: 7)
+            try Data(register.csv(count: size / 2).utf8).write(to: folder.appendingPathComponent("local.csv"))
+            _ = try ChildProcess.measure(crmsync, arguments: ["import", "local.csv"], in: folder)
+            // The first re-sync re-reads the trailing window (the sync's own writes included) and writes nothing;
+            // the second finds the window empty: the steady state of a scheduled run with nothing to do.
+            for label in ["first two-way sync", "re-sync (window)", "re-sync (steady)"] {
+                let run = try ChildProcess.measure(
+                    crmsync, arguments: ["sync", "--format", "json", "--report", "report.json"], in: folder,
+                    environment: ["HUBSPOT_TOKEN": "bench"])
+                print(
+                    String(format: "  %8d  ", size) + label.padding(toLength: 19, withPad: " ", startingAt: 0)
+                        + String(
+                            format: "  %6.1f s  %10.0f  %6.1f MiB  %4d", run.seconds, Double(size) / run.seconds,
+                            Double(run.peakKiB) / 1024, run.status))
+            }
+        }
+    }
+}
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
