@@ -11,6 +11,7 @@ extension MockCRM {
         subscribers = [:]
         configuration = initialConfiguration
         limits.reset()
+        limitClockOffset = 0
         faults.configure(configuration.faults)
         journal = []
         stats = TrafficStats()
@@ -114,6 +115,15 @@ extension MockCRM {
         for (name, value) in properties { record.properties[name] = value.isEmpty ? nil : value }
         contacts[id] = record
         return .json(200, ["id": id])
+    }
+
+    /// `POST /__mock/advance {"ms": 10000}`: moves the rate limits' clock forward (windows, daily budget).
+    func advance(_ body: Data) -> MockReply {
+        guard case .success(let object) = RequestJSON.object(body), let ms = object["ms"] as? Int, ms >= 0 else {
+            return .validation("advance needs {\"ms\": N} with N >= 0")
+        }
+        limitClockOffset += Double(ms) / 1000
+        return .json(200, ["offsetMs": Int(limitClockOffset * 1000)])
     }
 
     /// `PUT /__mock/config`: any subset of keys; faults restart from their seed.

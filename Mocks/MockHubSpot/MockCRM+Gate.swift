@@ -39,7 +39,9 @@ extension MockCRM {
                         : RateLimitWindows.stormHeaders(configuration: configuration, dailyUsed: limits.dailyUsed),
                     retryAfter: 1))
         }
-        switch limits.admit(isSearch: isSearch, now: Date().timeIntervalSince1970, configuration: configuration) {
+        switch limits.admit(
+            isSearch: isSearch, now: Date().timeIntervalSince1970 + limitClockOffset, configuration: configuration)
+        {
         case .limited(let policy, let headers, let retryAfter):
             return .answer(rateLimited(policy: policy, headers: headers, retryAfter: retryAfter))
         case .admitted(let headers):

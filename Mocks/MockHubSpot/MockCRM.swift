@@ -19,6 +19,9 @@ actor MockCRM {
     var limits = RateLimitWindows()
     var faults = FaultInjector()
     var journal: [JournalEntry] = []
+    /// Seconds added to the clock the rate limits read (`POST /__mock/advance`), so tests of windows
+    /// need not wait in real time.
+    var limitClockOffset: Double = 0
     var stats = TrafficStats()
 
     static let writableProperties: Set<String> = [

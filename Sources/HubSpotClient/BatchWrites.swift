@@ -48,12 +48,29 @@ extension HubSpotClient {
                 valid.append(input)
             }
         }
-        for chunk in valid.chunked(into: 100) {
-            try Task.checkCancellation()
-            try await upsert(Array(chunk), into: &outcome)
+        // Up to `maxBatchesInFlight` batches at once: one batch's latency no longer caps the rate below the limit.
+        try await withThrowingTaskGroup(of: BatchOutcome.self) { group in
+            var inFlight = 0
+            for chunk in valid.chunked(into: 100) {
+                try Task.checkCancellation()
+                if inFlight == Self.maxBatchesInFlight, let done = try await group.next() {
+                    outcome.merge(done)
+                    inFlight -= 1
+                }
+                group.addTask {
+                    var part = BatchOutcome()
+                    try await self.upsert(Array(chunk), into: &part)
+                    return part
+                }
+                inFlight += 1
+            }
+            for try await done in group { outcome.merge(done) }
         }
         return outcome
     }
+
+    /// Batch writes of one call that may be in flight at once.
+    static let maxBatchesInFlight = 4
 
     static func preflight(email: String, properties: [String: String]) -> BatchFailure? {
         do {

@@ -80,6 +80,13 @@ public struct BatchFailure: Sendable, Equatable, CustomStringConvertible {
 public struct BatchOutcome: Sendable {
     public var written: [String: CRMContact] = [:]
     public var failures: [BatchFailure] = []
+
+    public init() {}
+
+    mutating func merge(_ other: BatchOutcome) {
+        written.merge(other.written) { first, _ in first }
+        failures += other.failures
+    }
 }
 
 /// HubSpot's batch envelope.
