@@ -54,6 +54,8 @@ public struct MockConfiguration: Codable, Sendable, Equatable {
     public var rateLimit = RateLimit()
     public var dailyLimit = 250_000
     public var searchPerSecond = 5
+    /// The search bucket's window: one second at HubSpot; longer in tests that must not depend on timing.
+    public var searchWindowMs = 1_000
     /// Latency added to every API request.
     public var latencyMs = 0
     /// How long a write takes to reach the search index.
@@ -65,7 +67,20 @@ public struct MockConfiguration: Codable, Sendable, Equatable {
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case rateLimit, dailyLimit, searchPerSecond, latencyMs, searchLagMs, retryAfter, faults
+        case rateLimit, dailyLimit, searchPerSecond, searchWindowMs, latencyMs, searchLagMs, retryAfter, faults
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let d = MockConfiguration()
+        rateLimit = try c.decodeIfPresent(RateLimit.self, forKey: .rateLimit) ?? d.rateLimit
+        dailyLimit = try c.decodeIfPresent(Int.self, forKey: .dailyLimit) ?? d.dailyLimit
+        searchPerSecond = try c.decodeIfPresent(Int.self, forKey: .searchPerSecond) ?? d.searchPerSecond
+        searchWindowMs = try c.decodeIfPresent(Int.self, forKey: .searchWindowMs) ?? d.searchWindowMs
+        latencyMs = try c.decodeIfPresent(Int.self, forKey: .latencyMs) ?? d.latencyMs
+        searchLagMs = try c.decodeIfPresent(Int.self, forKey: .searchLagMs) ?? d.searchLagMs
+        retryAfter = try c.decodeIfPresent(Bool.self, forKey: .retryAfter) ?? d.retryAfter
+        faults = try c.decodeIfPresent(Faults.self, forKey: .faults) ?? d.faults
     }
 
     /// Decodes a subset of keys on top of `base`.
@@ -74,7 +89,8 @@ public struct MockConfiguration: Codable, Sendable, Equatable {
             throw ReplyError(.validation("config must be a JSON object"))
         }
         let known = Set([
-            "rateLimit", "dailyLimit", "searchPerSecond", "latencyMs", "searchLagMs", "retryAfter", "faults",
+            "rateLimit", "dailyLimit", "searchPerSecond", "searchWindowMs", "latencyMs", "searchLagMs", "retryAfter",
+            "faults",
         ])
         if let unknown = object.keys.first(where: { !known.contains($0) }) {
             throw ReplyError(.validation("unknown config key \(unknown)"))

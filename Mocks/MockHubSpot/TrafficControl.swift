@@ -26,7 +26,8 @@ struct RateLimitWindows {
         let limit = configuration.rateLimit
         let interval = Double(limit.intervalMs) / 1000
         Self.expire(&burst, start: &burstStart, before: now - interval)
-        Self.expire(&search, start: &searchStart, before: now - 1)
+        let searchWindow = Double(configuration.searchWindowMs) / 1000
+        Self.expire(&search, start: &searchStart, before: now - searchWindow)
         var headers: [String: String] = [:]
         func burstHeaders(remaining: Int) -> [String: String] {
             [
@@ -45,7 +46,7 @@ struct RateLimitWindows {
         if isSearch {
             let inWindow = search.count - searchStart
             if inWindow >= configuration.searchPerSecond {
-                let wait = search[searchStart] + 1 - now
+                let wait = search[searchStart] + searchWindow - now
                 return .limited(policy: "SECONDLY", headers: [:], retryAfterSeconds: max(1, Int(wait.rounded(.up))))
             }
             search.append(now)

@@ -77,22 +77,18 @@ public final class URLSessionTransport: HTTPTransport {
     ///   - resourceTimeout: total time of one request (`timeoutIntervalForResource`).
     public init(requestTimeout: Duration = .seconds(30), resourceTimeout: Duration = .seconds(120)) {
         let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = Self.seconds(requestTimeout)
-        configuration.timeoutIntervalForResource = Self.seconds(resourceTimeout)
+        configuration.timeoutIntervalForRequest = (requestTimeout).inSeconds
+        configuration.timeoutIntervalForResource = (resourceTimeout).inSeconds
         configuration.httpMaximumConnectionsPerHost = 4
         configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
         session = URLSession(configuration: configuration)
-    }
-
-    static func seconds(_ duration: Duration) -> TimeInterval {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
     public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
         var urlRequest = URLRequest(url: request.url)
         urlRequest.httpMethod = request.method
         urlRequest.httpBody = request.body
-        urlRequest.timeoutInterval = Self.seconds(request.timeout)
+        urlRequest.timeoutInterval = (request.timeout).inSeconds
         for (name, value) in request.headers { urlRequest.setValue(value, forHTTPHeaderField: name) }
         do {
             let (data, response) = try await session.data(for: urlRequest)

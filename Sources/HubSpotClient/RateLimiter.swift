@@ -108,7 +108,7 @@ public actor RateLimiter {
     /// After a 429: nothing leaves until `retryAfter` (or one window) has passed.
     public func backOff(for duration: Duration?) {
         let pause = duration ?? interval
-        let until = clock.now.addingTimeInterval(Self.seconds(pause))
+        let until = clock.now.addingTimeInterval((pause).inSeconds)
         if until > blockedUntil { blockedUntil = until }
     }
 
@@ -118,16 +118,16 @@ public actor RateLimiter {
         // mixing the server's interval with the configured count would change the rate.
         if let max = headers.max, max > 0 {
             let serverInterval = headers.intervalMilliseconds.map { Duration.milliseconds($0) } ?? interval
-            if Double(max) / Self.seconds(serverInterval) < Double(configuredLimit) / Self.seconds(interval) {
+            if Double(max) / (serverInterval).inSeconds < Double(configuredLimit) / (interval).inSeconds {
                 configuredLimit = max
                 interval = serverInterval
             }
         }
         // Others' usage can be read from `Remaining` only when the server's window is the client's window.
         let sameWindow =
-            headers.intervalMilliseconds.map { abs(Double($0) / 1000 - Self.seconds(interval)) < 0.001 } ?? true
+            headers.intervalMilliseconds.map { abs(Double($0) / 1000 - (interval).inSeconds) < 0.001 } ?? true
         if let remaining = headers.remaining, sameWindow {
-            let cutoff = now.addingTimeInterval(-Self.seconds(interval))
+            let cutoff = now.addingTimeInterval(-(interval).inSeconds)
             let ours = standard.filter { $0 > cutoff }.count + inFlight.standard
             othersInWindow = Swift.max(0, (headers.max ?? configuredLimit) - remaining - ours)
         }
@@ -137,7 +137,7 @@ public actor RateLimiter {
     private static func waitTime(_ times: inout [Date], inFlight: Int, limit: Int, window: Duration, now: Date)
         -> Duration
     {
-        let cutoff = now.addingTimeInterval(-seconds(window))
+        let cutoff = now.addingTimeInterval(-window.inSeconds)
         if let firstLive = times.firstIndex(where: { $0 > cutoff }) {
             if firstLive > 0 { times.removeFirst(firstLive) }
         } else {
@@ -145,7 +145,7 @@ public actor RateLimiter {
         }
         guard times.count + inFlight >= limit else { return .zero }
         guard let oldest = times.first else { return .milliseconds(5) }  // all places in flight
-        let freeAt = oldest.addingTimeInterval(seconds(window))
+        let freeAt = oldest.addingTimeInterval(window.inSeconds)
         return max(duration(from: now, to: freeAt), .milliseconds(1))
     }
 
@@ -156,10 +156,6 @@ public actor RateLimiter {
             usedToday = 0
             accountDailyRemaining = nil
         }
-    }
-
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
     static func duration(from start: Date, to end: Date) -> Duration {

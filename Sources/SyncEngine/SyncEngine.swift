@@ -121,7 +121,7 @@ public final class SyncEngine: Sendable {
                 Double(run.report.cost.plannedWriteRequests) / Double(max(1, run.report.cost.dailyBudgetRemaining))
             run.report.finishedAt = clock.now
             if !options.dryRun {
-                let horizonEnd = started.addingTimeInterval(-Self.seconds(settings.consistencyHorizon))
+                let horizonEnd = started.addingTimeInterval(-(settings.consistencyHorizon).inSeconds)
                 let next = min(watermark, horizonEnd)
                 let previous = checkpoint.map(Date.init(millisecondsSince1970:)) ?? .distantPast
                 // Never move backwards; a run with failures keeps its checkpoint so the failed records come again.
@@ -330,7 +330,7 @@ public final class SyncEngine: Sendable {
         let last = try store.checkpoint(Self.archiveSweepCheckpoint).flatMap(Int64.init).map(
             Date.init(millisecondsSince1970:))
         let now = clock.now
-        if let last, now.timeIntervalSince(last) < Self.seconds(settings.archiveSweepInterval) { return }
+        if let last, now.timeIntervalSince(last) < (settings.archiveSweepInterval).inSeconds { return }
         let linked = try store.linkedCRMIds()
         if !linked.isEmpty {
             for try await page in client.allContacts(properties: ["email"], archived: true) {
@@ -372,10 +372,6 @@ public final class SyncEngine: Sendable {
                     "the run would need about \(estimate) requests but \(remaining - reserve) are left today after the erasure reserve; run with --ignore-budget to go ahead"
             )
         }
-    }
-
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
     static func runSummary(_ report: SyncReport) -> String {

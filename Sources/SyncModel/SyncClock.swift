@@ -57,3 +57,8 @@ public final class ManualClock: SyncClock {
         state.withLock { $0.now = $0.now.addingTimeInterval(interval).roundedToMilliseconds }
     }
 }
+
+extension Duration {
+    /// The duration in seconds, as a Double.
+    public var inSeconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

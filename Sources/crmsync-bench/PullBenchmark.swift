@@ -25,17 +25,15 @@ struct PullBenchmark: AsyncParsableCommand {
         print(
             "crmsync-bench pull: page size \(pageSize), headroom \(headroom)%, \(ProcessInfo.processInfo.activeProcessorCount) cores"
         )
-        print("  limit      contacts  requests  elapsed   whole-run/s  sustained/s  ceiling/s  efficiency  429s")
-        for rate in rates.split(separator: ",") {
-            let parts = rate.split(separator: "/")
-            guard parts.count == 2, let requests = Int(parts[0]), let seconds = Int(parts[1].dropLast()) else {
-                throw ValidationError("--rates must look like 100/10s,190/10s")
-            }
-            try await measure(requests: requests, intervalSeconds: seconds, label: String(rate))
+        print(RateLimitRun.header)
+        for run in try RateLimitRun.parse(rates) {
+            try await measure(run)
         }
     }
 
-    private func measure(requests: Int, intervalSeconds: Int, label: String) async throws {
+    private func measure(_ run: RateLimitRun) async throws {
+        let requests = run.requests
+        let intervalSeconds = run.intervalSeconds
         let contacts = windows * requests * pageSize
         var mock = MockConfiguration()
         mock.rateLimit = .init(max: requests, intervalMs: intervalSeconds * 1000)
@@ -53,21 +51,11 @@ struct PullBenchmark: AsyncParsableCommand {
             completions.append((clock.now, page.contacts.count))
         }
         let total = completions.reduce(0) { $0 + $1.records }
-        let elapsed = Self.seconds(clock.now - start)
-        let ceiling = Double(requests * pageSize) / Double(intervalSeconds)
-        let steadyRecords = completions.dropFirst(requests).reduce(0) { $0 + $1.records }
-        let steadyTime = completions.count > requests ? Self.seconds(completions.last!.at - completions[0].at) : elapsed
-        let sustained = Double(steadyRecords) / steadyTime
-        let metrics = client.metrics
         print(
-            "  " + label.padding(toLength: 9, withPad: " ", startingAt: 0)
-                + String(
-                    format: "  %8d  %8d  %6.1f s  %11.0f  %11.0f  %9.0f  %10.3f  %4d", total, metrics.requests,
-                    elapsed, Double(total) / elapsed, sustained, ceiling, sustained / ceiling, metrics.rateLimited))
+            run.row(
+                completions: completions, started: start, requestsSent: client.metrics.requests,
+                rateLimited: client.metrics.rateLimited, recordsPerRequest: pageSize))
         guard total == contacts else { throw ValidationError("pulled \(total) of \(contacts)") }
     }
 
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
 }

@@ -14,19 +14,17 @@ struct PushBenchmark: AsyncParsableCommand {
 
     func run() async throws {
         print(
-            "crmsync-bench push: 100 inputs per batch upsert, headroom 0%, \(ProcessInfo.processInfo.activeProcessorCount) cores"
+            "crmsync-bench push: 100 inputs per batch upsert, 4 in flight, headroom 0%, \(ProcessInfo.processInfo.activeProcessorCount) cores"
         )
-        print("  limit      contacts  requests  elapsed   whole-run/s  sustained/s  ceiling/s  efficiency  429s")
-        for rate in rates.split(separator: ",") {
-            let parts = rate.split(separator: "/")
-            guard parts.count == 2, let requests = Int(parts[0]), let seconds = Int(parts[1].dropLast()) else {
-                throw ValidationError("--rates must look like 100/10s,190/10s")
-            }
-            try await measure(requests: requests, intervalSeconds: seconds, label: String(rate))
+        print(RateLimitRun.header)
+        for run in try RateLimitRun.parse(rates) {
+            try await measure(run)
         }
     }
 
-    private func measure(requests: Int, intervalSeconds: Int, label: String) async throws {
+    private func measure(_ run: RateLimitRun) async throws {
+        let requests = run.requests
+        let intervalSeconds = run.intervalSeconds
         let contacts = windows * requests * 100
         var mock = MockConfiguration()
         mock.rateLimit = .init(max: requests, intervalMs: intervalSeconds * 1000)
@@ -42,7 +40,7 @@ struct PushBenchmark: AsyncParsableCommand {
         }
         let clock = ContinuousClock()
         let start = clock.now
-        var completions: [ContinuousClock.Instant] = []
+        var completions: [(at: ContinuousClock.Instant, records: Int)] = []
         var written = 0
         // Batches of 100 with up to 4 in flight, as `upsertByEmail` sends them, each timed as it completes.
         try await withThrowingTaskGroup(of: Int.self) { group in
@@ -50,7 +48,7 @@ struct PushBenchmark: AsyncParsableCommand {
             for chunk in stride(from: 0, to: inputs.count, by: 100) {
                 if inFlight == 4, let done = try await group.next() {
                     written += done
-                    completions.append(clock.now)
+                    completions.append((clock.now, done))
                     inFlight -= 1
                 }
                 let batch = Array(inputs[chunk..<min(chunk + 100, inputs.count)])
@@ -59,21 +57,13 @@ struct PushBenchmark: AsyncParsableCommand {
             }
             for try await done in group {
                 written += done
-                completions.append(clock.now)
+                completions.append((clock.now, done))
             }
         }
-        let elapsed = PullBenchmark.seconds(clock.now - start)
-        let ceiling = Double(requests * 100) / Double(intervalSeconds)
-        let steadyRecords = max(0, completions.count - requests) * 100
-        let steadyTime =
-            completions.count > requests ? PullBenchmark.seconds(completions.last! - completions[0]) : elapsed
-        let sustained = Double(steadyRecords) / steadyTime
         print(
-            "  " + label.padding(toLength: 9, withPad: " ", startingAt: 0)
-                + String(
-                    format: "  %8d  %8d  %6.1f s  %11.0f  %11.0f  %9.0f  %10.3f  %4d", written, client.metrics.requests,
-                    elapsed, Double(written) / elapsed, sustained, ceiling, sustained / ceiling,
-                    client.metrics.rateLimited))
+            run.row(
+                completions: completions, started: start, requestsSent: client.metrics.requests,
+                rateLimited: client.metrics.rateLimited, recordsPerRequest: 100))
         guard written == contacts else { throw ValidationError("wrote \(written) of \(contacts)") }
     }
 }

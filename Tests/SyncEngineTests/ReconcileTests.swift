@@ -15,7 +15,18 @@ import Testing
     )
     try await fixture.sync()
     try await Task.sleep(for: .milliseconds(5))
-    try await fixture.sync()  // the checkpoint now lies after every record's last modification
+    // Setup: sync until the checkpoint lies after every record's last modification (normally one run).
+    let modified = try #require(
+        try await fixture.crmContact(email: "tampered@example.fi", properties: "lastmodifieddate"))
+    let text = try #require((modified["properties"] as? [String: Any])?["lastmodifieddate"] as? String)
+    let stamp = try #require(HubSpotTime.parse(text)).millisecondsSince1970
+    var checkpoint: Int64 = 0
+    for _ in 0..<3 where checkpoint <= stamp {
+        let again = try await fixture.sync()
+        #expect(again.summary.failures == 0, "\(again.failures)")
+        checkpoint = try fixture.store.checkpoint("contacts.modifiedSince").flatMap(Int64.init) ?? 0
+    }
+    #expect(stamp < checkpoint, "the precondition: the record lies behind the checkpoint")
     let tampered = try #require(try fixture.local("tampered@example.fi")?.crmId)
     let archived = try #require(try fixture.local("archived@example.fi")?.crmId)
     try await fixture.crm("POST", "/__mock/tamper", ["id": tampered, "properties": ["city": "Nowhere"]])
