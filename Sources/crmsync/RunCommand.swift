@@ -21,6 +21,8 @@ struct RunCommand: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Option(help: "Period, e.g. 15m (default: schedule.every in sync.json).") var every: String?
     @Option(help: "Random extra wait up to this, e.g. 30s (default: schedule.jitter).") var jitter: String?
+    @Option(help: "Requests a daily reconcile (drift report in the log) may spend; 0 turns it off.")
+    var reconcileBudget: Int = 2_000
 
     func run() async throws {
         let context = try CommandContext(global)
@@ -30,8 +32,16 @@ struct RunCommand: AsyncParsableCommand {
         let engine = try context.engine(store: store)
         var logger = Logger(label: "crmsync.run")
         logger.logLevel = .info
+        let reconciler =
+            reconcileBudget > 0
+            ? DailyReconcile(
+                reconciler: Reconciler(
+                    store: store, client: try context.client(), settings: SyncSettings(context.configuration)),
+                store: store, budget: reconcileBudget)
+            : nil
         let service = ScheduledSync(
-            engine: engine, lease: WriterLease(store: store, ttl: max(.seconds(900), period.duration * 2)),
+            engine: engine, reconcile: reconciler,
+            lease: WriterLease(store: store, ttl: max(.seconds(900), period.duration * 2)),
             scheduler: SyncScheduler(every: period.duration, jitter: spread.duration), actor: "run:\(context.actor)",
             logger: logger)
         let group = ServiceGroup(
@@ -54,6 +64,7 @@ struct RunCommand: AsyncParsableCommand {
 /// The scheduled sync as a service of swift-service-lifecycle: graceful shutdown cancels the current run.
 struct ScheduledSync: Service {
     let engine: SyncEngine
+    let reconcile: DailyReconcile?
     let lease: WriterLease
     let scheduler: SyncScheduler
     let actor: String
@@ -78,6 +89,7 @@ struct ScheduledSync: Service {
                     "sync.conflicts": "\(report.summary.conflicts)", "sync.failures": "\(report.summary.failures)",
                     "crm.requests": "\(report.cost.requestsSent)", "crm.rateLimited": "\(report.cost.rateLimited)",
                 ])
+            if let reconcile { await reconcile.runIfDue(logger: logger) }
             return report.summary.failures == 0 ? .succeeded : .partial
         } catch let held as LeaseHeld {
             logger.notice(
@@ -95,6 +107,41 @@ struct ScheduledSync: Service {
                 "sync run failed",
                 metadata: ["error": "\((error as? LocalizedError)?.errorDescription ?? "\(type(of: error))")"])
             return .failed
+        }
+    }
+}
+
+/// Reconciliation once a day, after a scheduled sync, within a request budget; drift goes to the log
+/// (counts by category, no personal data) for a person to look at.
+struct DailyReconcile: Sendable {
+    let reconciler: Reconciler
+    let store: SyncStore
+    let budget: Int
+    static let checkpoint = "reconcile.lastAt"
+
+    func runIfDue(logger: Logger, now: Date = Date()) async {
+        let last = (try? store.checkpoint(Self.checkpoint)).flatMap { $0.flatMap(Int64.init) }.map(
+            Date.init(millisecondsSince1970:))
+        if let last, now.timeIntervalSince(last) < 86_400 { return }
+        do {
+            let report = try await reconciler.run(requestBudget: budget)
+            try store.setCheckpoint(Self.checkpoint, to: String(now.millisecondsSince1970))
+            let level: Logger.Level = report.hasDrift ? .warning : .info
+            logger.log(
+                level: level, "daily reconcile",
+                metadata: [
+                    "reconcile.complete": "\(report.complete)", "reconcile.requests": "\(report.requests)",
+                    "reconcile.missing.archived": "\(report.missingInCRM.archived)",
+                    "reconcile.missing.merged": "\(report.missingInCRM.merged)",
+                    "reconcile.missing.deleted": "\(report.missingInCRM.deleted)",
+                    "reconcile.onlyInCRM": "\(report.onlyInCRM)", "reconcile.notLinked": "\(report.notLinked)",
+                    "reconcile.fieldDrift": "\(report.fieldDrift.values.reduce(0, +))",
+                    "reconcile.optOutDrift": "\(report.optOutDrift)",
+                ])
+        } catch {
+            logger.warning(
+                "daily reconcile failed",
+                metadata: ["error": "\((error as? LocalizedError)?.errorDescription ?? "\(type(of: error))")"])
         }
     }
 }

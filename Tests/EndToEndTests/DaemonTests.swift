@@ -72,4 +72,26 @@ import Testing
         let text = try await cli.run("status")
         #expect(text.output.contains("checkpoint:"))
     }
+
+    @Test func theDaemonReconcilesOnceADayAfterItsSync() async throws {
+        let server = try await MockHubSpotServer.start(.init(token: "test-token", seedContacts: 20))
+        defer { Task { await server.stop() } }
+        let cli = try CommandLineRunner()
+        cli.environment["HUBSPOT_TOKEN"] = "test-token"
+        try cli.write("sync.json", #"{"crm": {"baseURL": "\#(server.baseURL.absoluteString)"}}"#)
+        try await cli.run("init")
+        let daemon = try await cli.start("run", "--every", "1h", "--reconcile-budget", "50")
+        let store = try SyncStore(path: cli.path("crmsync.sqlite"))
+        var reconciled: String?
+        for _ in 0..<100 where reconciled == nil {
+            try await Task.sleep(for: .milliseconds(100))
+            reconciled = try store.checkpoint("reconcile.lastAt")
+        }
+        daemon.terminate()
+        let stopped = try await CommandLineRunner.wait(for: daemon)
+        #expect(reconciled != nil)
+        #expect(stopped.status == 0)
+        #expect(stopped.errors.contains("daily reconcile"))
+        #expect(try store.contactCount() == 20)
+    }
 }
