@@ -73,37 +73,34 @@ extension SyncStore {
             mergedIntoCrmId: row[offset + 4])
     }
 
-    /// Local states for CRM ids and emails (either may match), keyed by local id.
+    /// Local states for CRM ids and emails (either may match), each contact once.
     public func localStates(crmIds: [String], emails: [EmailAddress]) throws -> [LocalContactState] {
         try database.read { db in
             var found: [String: LocalContactState] = [:]
-            for chunk in stride(from: 0, to: crmIds.count, by: 500).map({
-                Array(crmIds[$0..<min($0 + 500, crmIds.count)])
-            }) {
-                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-                for row in try Row.fetchAll(
-                    db, sql: "SELECT \(Self.stateColumns) FROM contact WHERE crmId IN (\(marks))",
-                    arguments: StatementArguments(chunk))
-                {
-                    let state = try Self.state(from: row, in: db)
-                    found[state.contact.id] = state
-                }
-            }
-            let addresses = emails.map(\.normalized)
-            for chunk in stride(from: 0, to: addresses.count, by: 500).map({
-                Array(addresses[$0..<min($0 + 500, addresses.count)])
-            }) {
-                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-                for row in try Row.fetchAll(
-                    db, sql: "SELECT \(Self.stateColumns) FROM contact WHERE email IN (\(marks))",
-                    arguments: StatementArguments(chunk))
-                {
-                    let state = try Self.state(from: row, in: db)
-                    found[state.contact.id] = state
-                }
+            for state in try Self.states(where: "crmId", in: crmIds, db)
+                + Self.states(where: "email", in: emails.map(\.normalized), db)
+            {
+                found[state.contact.id] = state
             }
             return Array(found.values)
         }
+    }
+
+    /// States of the contacts whose `column` is one of `values`, 500 values per query.
+    private static func states(where column: String, in values: [String], _ db: Database) throws -> [LocalContactState]
+    {
+        var states: [LocalContactState] = []
+        for start in stride(from: 0, to: values.count, by: 500) {
+            let chunk = Array(values[start..<min(start + 500, values.count)])
+            let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+            for row in try Row.fetchAll(
+                db, sql: "SELECT \(stateColumns) FROM contact WHERE \(column) IN (\(marks))",
+                arguments: StatementArguments(chunk))
+            {
+                states.append(try state(from: row, in: db))
+            }
+        }
+        return states
     }
 
     /// Contacts with local edits not yet synced, in local-id order after `afterId`, at most `limit`.
