@@ -35,7 +35,7 @@ public struct ErasurePropagator: Sendable {
         if propagate, let pending = try store.pendingErasures().first(where: { $0.request.id == requestId }) {
             try await self.propagate(pending)
         }
-        return try store.erasureRequests().first { $0.id == requestId }!
+        return try store.erasureRequest(id: requestId)!
     }
 
     /// Finishes every unfinished request; returns how many were verified and the failures (masked).

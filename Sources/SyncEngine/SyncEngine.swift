@@ -127,8 +127,6 @@ public final class SyncEngine: Sendable {
                 // Never move backwards; a run with failures keeps its checkpoint so the failed records come again.
                 if run.report.summary.failures == 0 && next > previous {
                     try store.setCheckpoint(Self.modifiedSinceCheckpoint, to: String(next.millisecondsSince1970))
-                } else if checkpoint == nil && run.report.summary.failures == 0 {
-                    try store.setCheckpoint(Self.modifiedSinceCheckpoint, to: String(horizonEnd.millisecondsSince1970))
                 }
                 if let runId {
                     try store.finishRun(
@@ -361,7 +359,7 @@ public final class SyncEngine: Sendable {
         let remaining = await client.remainingDailyBudget()
         let reserve = remaining * settings.erasureReservePercent / 100
         let dirty = try store.dirtyCount()
-        let linked = try store.linkedCRMIds().count
+        let linked = try store.linkedCount()
         let pulls = checkpoint == nil ? max(linked, 1) : 0
         // Per 100 contacts: a read, a status read, and at most an upsert, a status write and an opt-out write.
         let estimate = (pulls + dirty + 99) / 100 * 5 + 2

@@ -152,6 +152,11 @@ extension SyncStore {
         }
     }
 
+    /// One request by id, or nil.
+    public func erasureRequest(id: String) throws -> ErasureRequest? {
+        try database.read { db in try Self.erasureRequest(id: id, in: db) }
+    }
+
     /// Every request, newest first.
     public func erasureRequests() throws -> [ErasureRequest] {
         try database.read { db in

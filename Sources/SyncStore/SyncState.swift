@@ -124,6 +124,12 @@ extension SyncStore {
         }
     }
 
+    /// How many contacts are linked to a CRM record.
+    public func linkedCount() throws -> Int {
+        try database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM contact WHERE crmId IS NOT NULL") ?? 0
+        }
+    }
+
     /// All contacts linked to the CRM, by CRM id, for reconciliation (ids only: bounded memory).
     public func linkedCRMIds() throws -> [String: String] {
         try database.read { db in

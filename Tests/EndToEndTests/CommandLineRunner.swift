@@ -1,4 +1,5 @@
 import Foundation
+import MockHubSpot
 import Testing
 
 /// Runs the built `crmsync` executable in a fresh temporary folder, as a user would.
@@ -19,6 +20,20 @@ final class CommandLineRunner {
     }
 
     deinit { try? FileManager.default.removeItem(at: folder) }
+
+    /// A mock CRM with token `test-token`, and a runner whose `sync.json` points at it; with `token`, the
+    /// runner's environment carries `HUBSPOT_TOKEN` too.
+    static func againstMock(_ options: MockHubSpotOptions, token: Bool = true) async throws
+        -> (CommandLineRunner, MockHubSpotServer)
+    {
+        var options = options
+        options.token = "test-token"
+        let server = try await MockHubSpotServer.start(options)
+        let cli = try CommandLineRunner()
+        if token { cli.environment["HUBSPOT_TOKEN"] = "test-token" }
+        try cli.write("sync.json", #"{"crm": {"baseURL": "\#(server.baseURL.absoluteString)"}}"#)
+        return (cli, server)
+    }
 
     /// The `crmsync` binary built next to the test bundle.
     static var executable: URL {

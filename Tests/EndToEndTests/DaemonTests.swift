@@ -14,12 +14,8 @@ import Testing
         mock.rateLimit = .init(max: 1_000_000, intervalMs: 10_000)
         mock.searchPerSecond = 1_000_000
         mock.latencyMs = 15  // a run long enough to be interrupted
-        let server = try await MockHubSpotServer.start(
-            .init(token: "test-token", seedContacts: 2_000, configuration: mock))
+        let (cli, server) = try await CommandLineRunner.againstMock(.init(seedContacts: 2_000, configuration: mock))
         defer { Task { await server.stop() } }
-        let cli = try CommandLineRunner()
-        cli.environment["HUBSPOT_TOKEN"] = "test-token"
-        try cli.write("sync.json", #"{"crm": {"baseURL": "\#(server.baseURL.absoluteString)"}}"#)
         let rows = (0..<300).map { "local\($0)@example.fi,L\($0)" }.joined(separator: "\n")
         try cli.write("people.csv", "email,firstName\n" + rows + "\n")
         #expect(try await cli.run("import", "people.csv").status == 0)
@@ -45,11 +41,8 @@ import Testing
     }
 
     @Test func aHeldLeaseGivesItsOwnExitCodeAndStatusMatchesTheJournal() async throws {
-        let server = try await MockHubSpotServer.start(.init(token: "test-token", seedContacts: 5))
+        let (cli, server) = try await CommandLineRunner.againstMock(.init(seedContacts: 5))
         defer { Task { await server.stop() } }
-        let cli = try CommandLineRunner()
-        cli.environment["HUBSPOT_TOKEN"] = "test-token"
-        try cli.write("sync.json", #"{"crm": {"baseURL": "\#(server.baseURL.absoluteString)"}}"#)
         try await cli.run("init")
         let store = try SyncStore(path: cli.path("crmsync.sqlite"))
         _ = try store.acquireLease("writer", holder: "someone-else", ttl: .seconds(600))
@@ -74,11 +67,8 @@ import Testing
     }
 
     @Test func theDaemonReconcilesOnceADayAfterItsSync() async throws {
-        let server = try await MockHubSpotServer.start(.init(token: "test-token", seedContacts: 20))
+        let (cli, server) = try await CommandLineRunner.againstMock(.init(seedContacts: 20))
         defer { Task { await server.stop() } }
-        let cli = try CommandLineRunner()
-        cli.environment["HUBSPOT_TOKEN"] = "test-token"
-        try cli.write("sync.json", #"{"crm": {"baseURL": "\#(server.baseURL.absoluteString)"}}"#)
         try await cli.run("init")
         let daemon = try await cli.start("run", "--every", "1h", "--reconcile-budget", "50")
         let store = try SyncStore(path: cli.path("crmsync.sqlite"))

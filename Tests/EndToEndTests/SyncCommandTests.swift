@@ -16,9 +16,7 @@ import Testing
     }
 
     static func prepare() async throws -> (CommandLineRunner, MockHubSpotServer) {
-        let server = try await MockHubSpotServer.start(.init(token: "test-token", seedContacts: 3))
-        let cli = try CommandLineRunner()
-        try cli.write("sync.json", #"{"crm": {"baseURL": "\#(server.baseURL.absoluteString)"}}"#)
+        let (cli, server) = try await CommandLineRunner.againstMock(.init(seedContacts: 3), token: false)
         try cli.write("people.csv", "email,firstName,newsletter\nsecret.person@example.fi,Zebulon,granted\n")
         try await cli.run("import", "people.csv")
         return (cli, server)
