@@ -119,6 +119,7 @@ struct SubscriptionDefinition: Sendable {
     var id: Int
     var name: String
     var description: String
+    var isActive = true
 
     static let defaults = [
         SubscriptionDefinition(id: 7, name: "Newsletter", description: "Uutiskirjeet / newsletters"),

@@ -28,6 +28,12 @@ enum HubSpotWire {
             + "\(pad(ms / 1000 % 60, 2)).\(pad(ms % 1000, 3))Z"
     }
 
+    /// An ISO 8601 time with or without milliseconds.
+    static func parseTimestamp(_ text: String) -> Date? {
+        (try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
+            ?? (try? Date(text, strategy: Date.ISO8601FormatStyle()))
+    }
+
     /// Milliseconds since 1970: how search filters and sorts compare dates.
     static func milliseconds(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded(.down)) }
 

@@ -69,11 +69,12 @@ extension MockCRM {
 
     /// `POST .../batch/create`: all-or-nothing (one 409 or 400) unless every input carries an
     /// `objectWriteTraceId`, in which case failures are per input (207).
-    func batchCreate(_ body: Data) -> MockReply {
+    func batchCreate(_ body: Data, generation: MockAPIGeneration = .legacy) -> MockReply {
         switch batchInputs(body) {
         case .failure(let error): return error.reply
         case .success(let (inputs, _)):
             let traced = inputs.allSatisfy { $0["objectWriteTraceId"] is String }
+            let perInput = configuration.requiredPropertyFailure == .perInput
             var planned: [(properties: [String: String?], trace: String?)] = []
             var errors: [[String: Any]] = []
             var emailsInBatch: Set<String> = []
@@ -91,6 +92,14 @@ extension MockCRM {
                         problem = (400, "VALIDATION_ERROR", "Email address is blocklisted after a GDPR delete")
                     } else if let email, !emailsInBatch.insert(email).inserted {
                         problem = (400, "VALIDATION_ERROR", "Duplicate email in batch")
+                    } else if let missing = missingRequiredProperties(after: properties, on: generation) {
+                        guard perInput else {
+                            return Self.requiredPropertyReply(code: missing.code, properties: missing.properties)
+                        }
+                        errors.append(
+                            Self.requiredPropertyBatchError(
+                                code: missing.code, properties: missing.properties, ids: [], traceId: trace))
+                        continue
                     } else {
                         problem = nil
                         planned.append((properties, trace))
@@ -116,10 +125,15 @@ extension MockCRM {
     }
 
     /// `POST .../batch/update`: unknown ids and invalid values fail their input only (207).
-    func batchUpdate(_ body: Data) -> MockReply {
+    func batchUpdate(_ body: Data, generation: MockAPIGeneration = .legacy) -> MockReply {
         switch batchInputs(body) {
         case .failure(let error): return error.reply
         case .success(let (inputs, _)):
+            if configuration.requiredPropertyFailure == .batch,
+                let (position, missing) = firstMissingRequired(inputs, generation: generation)
+            {
+                return Self.requiredPropertyReply(code: missing.code, properties: missing.properties, input: position)
+            }
             var results: [[String: Any]] = []
             var errors: [[String: Any]] = []
             var missing: [String] = []
@@ -137,6 +151,12 @@ extension MockCRM {
                         HubSpotWire.batchError(
                             category: problem.category, message: problem.message, ids: [key], traceId: trace))
                 case .success(let properties):
+                    if let missing = missingRequiredProperties(after: Self.merged(record, properties), on: generation) {
+                        errors.append(
+                            Self.requiredPropertyBatchError(
+                                code: missing.code, properties: missing.properties, ids: [key], traceId: trace))
+                        continue
+                    }
                     switch updateContact(record.id, properties) {
                     case .success(let updated):
                         var json = updated.json(properties: nil, withHistory: [])
@@ -159,11 +179,12 @@ extension MockCRM {
     }
 
     /// `POST .../batch/upsert` keyed by email: all-or-nothing, one bad input fails the batch (400).
-    func batchUpsert(_ body: Data) -> MockReply {
+    func batchUpsert(_ body: Data, generation: MockAPIGeneration = .legacy) -> MockReply {
         switch batchInputs(body) {
         case .failure(let error): return error.reply
         case .success(let (inputs, _)):
             var planned: [(email: String, properties: [String: String?], trace: String?)] = []
+            var errors: [[String: Any]] = []
             var seen: Set<String> = []
             for (position, input) in inputs.enumerated() {
                 guard (input["idProperty"] as? String) == "email", let key = input["id"] as? String else {
@@ -197,7 +218,20 @@ extension MockCRM {
                         return .validation("Input \(position): the email property must match the id")
                     }
                     properties["email"] = email
-                    planned.append((email, properties, input["objectWriteTraceId"] as? String))
+                    let trace = input["objectWriteTraceId"] as? String
+                    let existing = emailIndex[email].flatMap { contacts[$0] }
+                    if let missing = missingRequiredProperties(after: Self.merged(existing, properties), on: generation)
+                    {
+                        guard configuration.requiredPropertyFailure == .perInput else {
+                            return Self.requiredPropertyReply(
+                                code: missing.code, properties: missing.properties, input: position)
+                        }
+                        errors.append(
+                            Self.requiredPropertyBatchError(
+                                code: missing.code, properties: missing.properties, ids: [key], traceId: trace))
+                        continue
+                    }
+                    planned.append((email, properties, trace))
                 }
             }
             var results: [[String: Any]] = []
@@ -213,8 +247,23 @@ extension MockCRM {
                 if let trace { json["objectWriteTraceId"] = trace }
                 results.append(json)
             }
-            return envelope(results: results, errors: [])
+            return envelope(results: results, errors: errors)
         }
+    }
+
+    /// The first input of a batch update that would leave its record without a required property.
+    private func firstMissingRequired(_ inputs: [[String: Any]], generation: MockAPIGeneration) -> (
+        Int, (code: String, properties: [String])
+    )? {
+        for (position, input) in inputs.enumerated() {
+            guard let key = input["id"] as? String,
+                let record = resolve(key, byEmail: (input["idProperty"] as? String) == "email"),
+                case .success(let properties) = Self.validate(input["properties"]),
+                let missing = missingRequiredProperties(after: Self.merged(record, properties), on: generation)
+            else { continue }
+            return (position, missing)
+        }
+        return nil
     }
 
     /// `POST .../batch/archive`: `204`.

@@ -34,7 +34,9 @@ extension MockCRM {
             let id = orderedIds[index]
             index += 1
             guard let record = contacts[id], record.archived == archived else { continue }
-            results.append(record.json(properties: query.list("properties"), withHistory: history))
+            var json = record.json(properties: query.list("properties"), withHistory: history)
+            if let associations = Self.emptyAssociations(query) { json["associations"] = associations }
+            results.append(json)
             lastId = id
         }
         var body: [String: Any] = ["results": results]
@@ -71,18 +73,30 @@ extension MockCRM {
         guard let record = resolve(key, byEmail: byEmail, includeArchived: query.flag("archived")) else {
             return .notFound()
         }
-        return .json(
-            200,
-            record.json(properties: query.list("properties"), withHistory: query.list("propertiesWithHistory") ?? []))
+        var json = record.json(
+            properties: query.list("properties"), withHistory: query.list("propertiesWithHistory") ?? [])
+        if let associations = Self.emptyAssociations(query) { json["associations"] = associations }
+        return .json(200, json)
+    }
+
+    /// Asked-for associations (`associations=companies,deals`): none are modelled, so each is empty.
+    static func emptyAssociations(_ query: Query) -> [String: Any]? {
+        guard let types = query.list("associations") else { return nil }
+        var associations: [String: Any] = [:]
+        for type in types { associations[type] = ["results": [Any]()] }
+        return associations
     }
 
     /// `POST /crm/v3/objects/contacts`.
-    func createContact(_ body: Data) -> MockReply {
+    func createContact(_ body: Data, generation: MockAPIGeneration = .legacy) -> MockReply {
         guard case .success(let object) = RequestJSON.object(body) else { return .validation("Invalid input JSON") }
         switch Self.validate(object["properties"]) {
         case .failure(let problem):
             return .validation(problem.message, code: problem.code, field: problem.property)
         case .success(let properties):
+            if let missing = missingRequiredProperties(after: properties, on: generation) {
+                return Self.requiredPropertyReply(code: missing.code, properties: missing.properties)
+            }
             if let email = properties["email"] ?? nil {
                 if let existing = emailIndex[email] {
                     return .error(409, "CONFLICT", "Contact already exists. Existing ID: \(existing)")
@@ -97,13 +111,18 @@ extension MockCRM {
     }
 
     /// `PATCH /crm/v3/objects/contacts/{id}`.
-    func patchContact(_ key: String, _ query: Query, _ body: Data) -> MockReply {
+    func patchContact(_ key: String, _ query: Query, _ body: Data, generation: MockAPIGeneration = .legacy)
+        -> MockReply
+    {
         guard let record = resolve(key, byEmail: query["idProperty"] == "email") else { return .notFound() }
         guard case .success(let object) = RequestJSON.object(body) else { return .validation("Invalid input JSON") }
         switch Self.validate(object["properties"]) {
         case .failure(let problem):
             return .validation(problem.message, code: problem.code, field: problem.property)
         case .success(let properties):
+            if let missing = missingRequiredProperties(after: Self.merged(record, properties), on: generation) {
+                return Self.requiredPropertyReply(code: missing.code, properties: missing.properties)
+            }
             switch updateContact(record.id, properties) {
             case .success(let updated): return .json(200, updated.json(properties: nil, withHistory: []))
             case .failure(let problem) where problem.category == "CONFLICT":

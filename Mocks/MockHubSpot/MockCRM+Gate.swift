@@ -26,6 +26,15 @@ extension MockCRM {
                             "Authentication credentials not found. This API supports OAuth 2.0 authentication and you can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview"
                     )))
         }
+        if let scopes = configuration.scopes, let needed = Self.requiredScopes(method: method, path: path),
+            !needed.contains(where: scopes.contains)
+        {
+            return .answer(
+                .error(
+                    403, "MISSING_SCOPES",
+                    "This app hasn't been granted all required scopes to make this call. Read more about required scopes here: https://developers.hubspot.com/scopes.",
+                    context: ["requiredGranularScopes": needed]))
+        }
         let isSearch = path.hasSuffix("/search")
         let drawn = faults.draw(path: path, faults: configuration.faults)
         let latency = configuration.latencyMs + drawn.extraLatencyMs
@@ -79,6 +88,30 @@ extension MockCRM {
                 mutating: Self.isMutating(method: method, path: path)))
         stats.count(endpoint: "\(method) \(Self.endpointName(path))", at: now)
         if status == 429 { stats.tooManyRequests += 1 }
+    }
+
+    /// The scopes of which a token needs one for this call (nil: the mock checks none for it).
+    static func requiredScopes(method: String, path: String) -> [String]? {
+        let legacy = MockAPIGeneration.legacyForm(of: path)
+        let writes = isMutating(method: method, path: path)
+        if legacy.hasPrefix("/crm/v3/objects/contacts") {
+            return [writes ? "crm.objects.contacts.write" : "crm.objects.contacts.read"]
+        }
+        if legacy.hasPrefix("/crm/v3/properties/contacts") || legacy.hasPrefix("/crm/v3/properties/0-1") {
+            return ["crm.schemas.contacts.read"]
+        }
+        if legacy.hasPrefix("/communication-preferences/v4/statuses/batch/") {
+            return [
+                writes
+                    ? "communication_preferences.statuses.batch.write" : "communication_preferences.statuses.batch.read"
+            ]
+        }
+        if legacy.hasPrefix("/communication-preferences/") {
+            return writes
+                ? ["communication_preferences.write", "communication_preferences.read_write"]
+                : ["communication_preferences.read", "communication_preferences.read_write"]
+        }
+        return nil
     }
 
     /// Whether a call changes CRM state (reads that travel as POST are not writes).

@@ -15,19 +15,19 @@ extension MockCRM {
     }
 
     /// `GET /communication-preferences/v3/definitions`.
-    func definitionsReply() -> MockReply {
+    func definitionsReply(v4Shaped: Bool = false) -> MockReply {
         let created = HubSpotWire.timestamp(Date(timeIntervalSince1970: 1_600_000_000))
-        return .json(
-            200,
+        let entries = definitions.map { definition -> [String: Any] in
             [
-                "subscriptionDefinitions": definitions.map { definition -> [String: Any] in
-                    [
-                        "id": String(definition.id), "name": definition.name, "description": definition.description,
-                        "purpose": "Marketing", "communicationMethod": "Email", "isActive": true, "isDefault": false,
-                        "isInternal": false, "createdAt": created, "updatedAt": created,
-                    ]
-                }
-            ])
+                "id": v4Shaped ? definition.id as Any : String(definition.id), "name": definition.name,
+                "description": definition.description, "purpose": "Marketing", "communicationMethod": "Email",
+                "isActive": definition.isActive, "isDefault": false, "isInternal": false, "createdAt": created,
+                "updatedAt": created,
+            ]
+        }
+        guard v4Shaped else { return .json(200, ["subscriptionDefinitions": entries]) }
+        let now = HubSpotWire.timestamp(self.now)
+        return .json(200, ["status": "COMPLETE", "results": entries, "startedAt": now, "completedAt": now])
     }
 
     /// `GET /communication-preferences/v3/status/email/{email}`.

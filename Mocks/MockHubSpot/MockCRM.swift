@@ -24,14 +24,8 @@ actor MockCRM {
     var limitClockOffset: Double = 0
     var stats = TrafficStats()
 
-    static let writableProperties: Set<String> = [
-        "email", "firstname", "lastname", "phone", "mobilephone", "address", "city", "zip", "country", "jobtitle",
-        "company", "industry", "annualrevenue", "numemployees", "lifecyclestage", "hs_lead_status",
-    ]
-    static let readOnlyProperties: Set<String> = [
-        "hs_object_id", "createdate", "lastmodifieddate", "hs_email_optout", "hs_marketable_status",
-        "hs_merged_object_ids",
-    ]
+    /// Properties a write may set: the writable ones of the contact object's definitions.
+    static let writableProperties = Set(PropertyDefinition.contactDefaults.filter(\.isWritable).map(\.name))
 
     init(configuration: MockConfiguration) {
         initialConfiguration = configuration
@@ -87,16 +81,16 @@ actor MockCRM {
         }
         var result: [String: String?] = [:]
         for (name, value) in object {
-            if readOnlyProperties.contains(name) {
+            guard let definition = PropertyDefinition.contactsByName[name] else {
+                return .failure(
+                    .init(code: "PROPERTY_DOESNT_EXIST", message: "Property \"\(name)\" does not exist", property: name)
+                )
+            }
+            guard definition.isWritable else {
                 return .failure(
                     .init(
                         code: "READ_ONLY_VALUE", message: "\(name) is a read only property; its value cannot be set.",
                         property: name))
-            }
-            guard writableProperties.contains(name) else {
-                return .failure(
-                    .init(code: "PROPERTY_DOESNT_EXIST", message: "Property \"\(name)\" does not exist", property: name)
-                )
             }
             let text: String?
             switch value {
@@ -116,6 +110,9 @@ actor MockCRM {
                 }
                 result[name] = text.lowercased()
             } else {
+                if let text, let problem = definition.problem(with: text) {
+                    return .failure(.init(code: problem.code, message: problem.message, property: name))
+                }
                 result[name] = text
             }
         }

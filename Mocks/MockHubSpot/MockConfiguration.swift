@@ -51,6 +51,24 @@ public struct MockConfiguration: Codable, Sendable, Equatable {
         }
     }
 
+    /// A property that must have a value after a write when the record matches `when` (all of its values).
+    public struct ConditionalRequirement: Codable, Sendable, Equatable {
+        public var when: [String: String]
+        public var require: [String]
+
+        public init(when: [String: String], require: [String]) {
+            self.when = when
+            self.require = require
+        }
+    }
+
+    /// How a batch write that misses a required property fails: the whole batch (`400`, the default) or
+    /// only that input (`207`); HubSpot does not document which.
+    public enum RequiredPropertyFailure: String, Codable, Sendable, Equatable {
+        case batch
+        case perInput
+    }
+
     public var rateLimit = RateLimit()
     public var dailyLimit = 250_000
     public var searchPerSecond = 5
@@ -63,12 +81,24 @@ public struct MockConfiguration: Codable, Sendable, Equatable {
     /// Whether a 429 carries `Retry-After` (HubSpot does not promise one).
     public var retryAfter = true
     public var faults = Faults()
+    /// Properties the portal's admin made required: enforced on date-versioned writes from 2026-09 on.
+    public var requiredProperties: [String] = []
+    public var conditionalRequired: [ConditionalRequirement] = []
+    public var requiredPropertyFailure = RequiredPropertyFailure.batch
+    /// The token's scopes; nil grants every scope crmsync needs.
+    public var scopes: [String]?
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case rateLimit, dailyLimit, searchPerSecond, searchWindowMs, latencyMs, searchLagMs, retryAfter, faults
+        case requiredProperties, conditionalRequired, requiredPropertyFailure, scopes
     }
+
+    static let keys = [
+        "rateLimit", "dailyLimit", "searchPerSecond", "searchWindowMs", "latencyMs", "searchLagMs", "retryAfter",
+        "faults", "requiredProperties", "conditionalRequired", "requiredPropertyFailure", "scopes",
+    ]
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -81,6 +111,13 @@ public struct MockConfiguration: Codable, Sendable, Equatable {
         searchLagMs = try c.decodeIfPresent(Int.self, forKey: .searchLagMs) ?? d.searchLagMs
         retryAfter = try c.decodeIfPresent(Bool.self, forKey: .retryAfter) ?? d.retryAfter
         faults = try c.decodeIfPresent(Faults.self, forKey: .faults) ?? d.faults
+        requiredProperties = try c.decodeIfPresent([String].self, forKey: .requiredProperties) ?? d.requiredProperties
+        conditionalRequired =
+            try c.decodeIfPresent([ConditionalRequirement].self, forKey: .conditionalRequired) ?? d.conditionalRequired
+        requiredPropertyFailure =
+            try c.decodeIfPresent(RequiredPropertyFailure.self, forKey: .requiredPropertyFailure)
+            ?? d.requiredPropertyFailure
+        scopes = try c.decodeIfPresent([String].self, forKey: .scopes)
     }
 
     /// Decodes a subset of keys on top of `base`.
@@ -88,10 +125,7 @@ public struct MockConfiguration: Codable, Sendable, Equatable {
         guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw ReplyError(.validation("config must be a JSON object"))
         }
-        let known = Set([
-            "rateLimit", "dailyLimit", "searchPerSecond", "searchWindowMs", "latencyMs", "searchLagMs", "retryAfter",
-            "faults",
-        ])
+        let known = Set(keys)
         if let unknown = object.keys.first(where: { !known.contains($0) }) {
             throw ReplyError(.validation("unknown config key \(unknown)"))
         }

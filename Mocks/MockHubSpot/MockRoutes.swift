@@ -8,9 +8,37 @@ enum MockRoutes {
         let router = Router()
         router.add(middleware: GateMiddleware(crm: crm, token: token))
 
-        let contacts = "/crm/v3/objects/contacts"
+        for generation in MockAPIGeneration.served { addAPI(generation, to: router, crm: crm) }
+
+        // v3 single-address subscription calls exist only on the legacy generation.
+        let v3 = "/communication-preferences/v3"
+        router.get(RouterPath("\(v3)/status/email/:email")) { _, context in
+            await crm.v3Status(parameter("email", context)).response()
+        }
+        router.post(RouterPath("\(v3)/subscribe")) { request, _ in
+            await crm.v3Change(try await body(request), subscribe: true).response()
+        }
+        router.post(RouterPath("\(v3)/unsubscribe")) { request, _ in
+            await crm.v3Change(try await body(request), subscribe: false).response()
+        }
+
+        router.post("/__mock/reset") { _, _ in await crm.reset().response() }
+        router.post("/__mock/seed") { request, _ in await crm.seed(try await body(request)).response() }
+        router.post("/__mock/advance") { request, _ in await crm.advance(try await body(request)).response() }
+        router.post("/__mock/tamper") { request, _ in await crm.tamper(try await body(request)).response() }
+        router.put("/__mock/config") { request, _ in await crm.configure(try await body(request)).response() }
+        router.get("/__mock/journal") { request, _ in await crm.journalReply(query(request)).response() }
+        router.get("/__mock/stats") { _, _ in await crm.statsReply().response() }
+        return router
+    }
+
+    /// The contacts, properties and subscription endpoints of one API generation.
+    static func addAPI(_ generation: MockAPIGeneration, to router: Router<BasicRequestContext>, crm: MockCRM) {
+        let contacts = generation.contacts
         router.get(RouterPath(contacts)) { request, _ in await crm.listContacts(query(request)).response() }
-        router.post(RouterPath(contacts)) { request, _ in await crm.createContact(try await body(request)).response() }
+        router.post(RouterPath(contacts)) { request, _ in
+            await crm.createContact(try await body(request), generation: generation).response()
+        }
         router.post(RouterPath("\(contacts)/search")) { request, _ in
             await crm.search(try await body(request)).response()
         }
@@ -24,9 +52,9 @@ enum MockRoutes {
             let reply: MockReply
             switch context.parameters.get("operation") {
             case "read": reply = await crm.batchRead(data)
-            case "create": reply = await crm.batchCreate(data)
-            case "update": reply = await crm.batchUpdate(data)
-            case "upsert": reply = await crm.batchUpsert(data)
+            case "create": reply = await crm.batchCreate(data, generation: generation)
+            case "update": reply = await crm.batchUpdate(data, generation: generation)
+            case "upsert": reply = await crm.batchUpsert(data, generation: generation)
             case "archive": reply = await crm.batchArchive(data)
             default: reply = .notFound("Unknown batch operation")
             }
@@ -36,49 +64,39 @@ enum MockRoutes {
             await crm.getContact(parameter("id", context), query(request)).response()
         }
         router.patch(RouterPath("\(contacts)/:id")) { request, context in
-            await crm.patchContact(parameter("id", context), query(request), try await body(request)).response()
+            await crm.patchContact(
+                parameter("id", context), query(request), try await body(request), generation: generation
+            ).response()
         }
         router.delete(RouterPath("\(contacts)/:id")) { _, context in
             await crm.archiveContact(parameter("id", context)).response()
         }
-
-        let v3 = "/communication-preferences/v3"
-        router.get(RouterPath("\(v3)/definitions")) { _, _ in await crm.definitionsReply().response() }
-        router.get(RouterPath("\(v3)/status/email/:email")) { _, context in
-            await crm.v3Status(parameter("email", context)).response()
-        }
-        router.post(RouterPath("\(v3)/subscribe")) { request, _ in
-            await crm.v3Change(try await body(request), subscribe: true).response()
-        }
-        router.post(RouterPath("\(v3)/unsubscribe")) { request, _ in
-            await crm.v3Change(try await body(request), subscribe: false).response()
+        for path in generation.properties {
+            router.get(RouterPath(path)) { _, _ in await crm.propertiesReply().response() }
+            router.get(RouterPath("\(path)/:name")) { _, context in
+                await crm.propertyReply(parameter("name", context)).response()
+            }
         }
 
-        let v4 = "/communication-preferences/v4/statuses"
-        router.post(RouterPath("\(v4)/batch/read")) { request, _ in
+        router.get(RouterPath(generation.definitions)) { _, _ in
+            await crm.definitionsReply(v4Shaped: generation != .legacy).response()
+        }
+        let statuses = generation.statuses
+        router.post(RouterPath("\(statuses)/batch/read")) { request, _ in
             await crm.v4BatchRead(try await body(request)).response()
         }
-        router.post(RouterPath("\(v4)/batch/write")) { request, _ in
+        router.post(RouterPath("\(statuses)/batch/write")) { request, _ in
             await crm.v4BatchWrite(try await body(request)).response()
         }
-        router.post(RouterPath("\(v4)/batch/unsubscribe-all/read")) { request, _ in
+        router.post(RouterPath("\(statuses)/batch/unsubscribe-all/read")) { request, _ in
             await crm.v4UnsubscribeAllRead(try await body(request)).response()
         }
-        router.post(RouterPath("\(v4)/batch/unsubscribe-all")) { request, _ in
+        router.post(RouterPath("\(statuses)/batch/unsubscribe-all")) { request, _ in
             await crm.v4UnsubscribeAllBatch(try await body(request)).response()
         }
-        router.post(RouterPath("\(v4)/:subscriber/unsubscribe-all")) { _, context in
+        router.post(RouterPath("\(statuses)/:subscriber/unsubscribe-all")) { _, context in
             await crm.v4UnsubscribeAll(emails: [parameter("subscriber", context)]).response()
         }
-
-        router.post("/__mock/reset") { _, _ in await crm.reset().response() }
-        router.post("/__mock/seed") { request, _ in await crm.seed(try await body(request)).response() }
-        router.post("/__mock/advance") { request, _ in await crm.advance(try await body(request)).response() }
-        router.post("/__mock/tamper") { request, _ in await crm.tamper(try await body(request)).response() }
-        router.put("/__mock/config") { request, _ in await crm.configure(try await body(request)).response() }
-        router.get("/__mock/journal") { request, _ in await crm.journalReply(query(request)).response() }
-        router.get("/__mock/stats") { _, _ in await crm.statsReply().response() }
-        return router
     }
 
     static func body(_ request: Request) async throws -> Data {
@@ -87,10 +105,18 @@ enum MockRoutes {
         return Data(buffer.readableBytesView)
     }
 
+    /// Query parameters; a repeated one (`properties=email&properties=firstname`, as HubSpot's SDKs send
+    /// lists) is joined with commas, so it means the same as one comma-separated value.
     static func query(_ request: Request) -> Query {
         var query: Query = [:]
         for (key, value) in request.uri.queryParameters {
-            query[String(key)] = String(value).removingPercentEncoding ?? String(value)
+            let name = String(key)
+            let decoded = String(value).removingPercentEncoding ?? String(value)
+            if let earlier = query[name], !earlier.isEmpty {
+                query[name] = decoded.isEmpty ? earlier : "\(earlier),\(decoded)"
+            } else {
+                query[name] = decoded
+            }
         }
         return query
     }
@@ -125,9 +151,7 @@ struct GateMiddleware: RouterMiddleware {
             do {
                 response = try await next(request, context)
             } catch let error as HTTPError {
-                let category = error.status.code == 404 ? "OBJECT_NOT_FOUND" : "VALIDATION_ERROR"
-                response = MockReply.error(Int(error.status.code), category, "No route for \(method) \(path)")
-                    .response()
+                response = MockRoutes.unrouted(method: method, path: path, status: Int(error.status.code)).response()
             }
             for (name, value) in headers { response.headers[HTTPField.Name(name)!] = value }
             if let breakage { response = Self.broken(response, breakage) }
@@ -166,6 +190,31 @@ struct GateMiddleware: RouterMiddleware {
             if take > 0, let slice = part.readSlice(length: take) { buffer.writeImmutableBuffer(slice) }
         }
         func finish(_ trailingHeaders: HTTPFields?) async throws {}
+    }
+}
+
+extension MockRoutes {
+    /// What HubSpot answers a call the mock has no route for: other CRM objects and schemas need scopes a
+    /// contacts-only token lacks (`403 MISSING_SCOPES`); anything else is a JSON `404`.
+    static func unrouted(method: String, path: String, status: Int) -> MockReply {
+        if status == 404, let object = otherCRMObject(in: path) {
+            return .error(
+                403, "MISSING_SCOPES",
+                "This app hasn't been granted all required scopes to make this call. Read more about required scopes here: https://developers.hubspot.com/scopes.",
+                context: ["requiredGranularScopes": ["crm.objects.\(object).read"]])
+        }
+        let category = status == 404 ? "OBJECT_NOT_FOUND" : "VALIDATION_ERROR"
+        return .error(status, category, "No route for \(method) \(path)")
+    }
+
+    /// `companies` for `/crm/v3/objects/companies/1` or `/crm/objects/2026-09/deals`, `schemas` for the
+    /// schemas API, a property definitions path of another object; nil for contacts and non-CRM paths.
+    static func otherCRMObject(in path: String) -> String? {
+        let parts = MockAPIGeneration.legacyForm(of: path).split(separator: "/").map(String.init)
+        guard parts.count >= 3, parts[0] == "crm" else { return nil }
+        if parts[2] == "schemas" || parts[1] == "schemas" { return "schemas" }
+        guard parts.count >= 4, ["objects", "properties"].contains(parts[2]) else { return nil }
+        return ["contacts", "0-1"].contains(parts[3]) ? nil : parts[3]
     }
 }
 

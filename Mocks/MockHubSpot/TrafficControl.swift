@@ -124,7 +124,10 @@ struct FaultInjector {
     /// Draws the faults for one request. Every rate is drawn every time, so the sequence for one seed does
     /// not depend on which other rates are set.
     mutating func draw(path: String, faults: MockConfiguration.Faults) -> (fault: Fault?, extraLatencyMs: Int) {
-        guard faults.endpoints.isEmpty || faults.endpoints.contains(where: { path.hasPrefix($0) }) else {
+        let legacy = MockAPIGeneration.legacyForm(of: path)
+        guard
+            faults.endpoints.isEmpty || faults.endpoints.contains(where: { path.hasPrefix($0) || legacy.hasPrefix($0) })
+        else {
             return (nil, 0)
         }
         let server = generator.unit()

@@ -90,20 +90,46 @@ extension HubSpotClient {
             var id: String
             var idProperty = "email"
             var properties: [String: String]
+            var objectWriteTraceId: String
         }
         struct Body: Encodable { var inputs: [Input] }
         let body = try Self.body(
-            Body(inputs: chunk.map { Input(id: $0.email.lowercased(), properties: $0.properties) }))
+            Body(
+                inputs: chunk.enumerated().map {
+                    Input(
+                        id: $0.element.email.lowercased(), properties: $0.element.properties,
+                        objectWriteTraceId: "e\($0.offset)")
+                }))
         do {
             let envelope = try await perform(
-                Call(method: "POST", path: "\(Self.contactsPath)/batch/upsert", body: body),
+                Call(method: "POST", to: .contactsBatch(.upsert), body: body),
                 as: BatchEnvelope<CRMContact>.self)
             var byEmail: [String: CRMContact] = [:]
             for record in envelope.results { if let email = record.email?.lowercased() { byEmail[email] = record } }
+            // A 207 (HubSpot may answer per input, e.g. for the portal's required properties): tie each error
+            // to its input by trace id, else by the ids it names.
+            var refused: [String: BatchFailure] = [:]
+            for error in envelope.errors ?? [] {
+                var keys: [String] = []
+                if let trace = error.objectWriteTraceId, let index = Int(trace.dropFirst()),
+                    chunk.indices.contains(index)
+                {
+                    keys = [chunk[index].email.lowercased()]
+                } else {
+                    keys = (error.context?.ids ?? []).map { $0.lowercased() }
+                }
+                for key in keys {
+                    refused[key] = BatchFailure(
+                        key: key, category: error.category ?? "VALIDATION_ERROR", message: "refused by HubSpot (207)",
+                        requiredProperties: error.requiredProperties)
+                }
+            }
             for input in chunk {
                 let key = input.email.lowercased()
                 if let record = byEmail[key] {
                     outcome.written[key] = record
+                } else if let failure = refused[key] {
+                    outcome.failures.append(failure)
                 } else {
                     outcome.failures.append(
                         BatchFailure(
@@ -115,7 +141,8 @@ extension HubSpotClient {
                 outcome.failures.append(
                     BatchFailure(
                         key: chunk[0].email.lowercased(), category: error.category ?? "VALIDATION_ERROR",
-                        message: "refused by HubSpot (\(error.status ?? 0))"))
+                        message: "refused by HubSpot (\(error.status ?? 0))",
+                        requiredProperties: error.requiredProperties))
                 return
             }
             let middle = chunk.count / 2
@@ -146,11 +173,34 @@ extension HubSpotClient {
             while !remaining.isEmpty {
                 try Task.checkCancellation()
                 round += 1
-                let retry = try await updateOnce(remaining, into: &outcome, finalRound: round >= self.retry.maxAttempts)
-                remaining = retry
+                remaining = try await updateIsolating(
+                    remaining, into: &outcome, finalRound: round >= self.retry.maxAttempts)
             }
         }
         return outcome
+    }
+
+    /// Sends one batch update; a batch refused whole (`400`, as the portal's required properties may do)
+    /// is split in halves until the refused inputs stand alone. Returns the inputs to send again.
+    private func updateIsolating(_ chunk: [ContactUpdate], into outcome: inout BatchOutcome, finalRound: Bool)
+        async throws -> [ContactUpdate]
+    {
+        do {
+            return try await updateOnce(chunk, into: &outcome, finalRound: finalRound)
+        } catch let error as HubSpotError where error.status == 400 {
+            guard chunk.count > 1 else {
+                outcome.failures.append(
+                    BatchFailure(
+                        key: chunk[0].id, category: error.category ?? "VALIDATION_ERROR",
+                        message: "refused by HubSpot (400)",
+                        requiredProperties: error.requiredProperties))
+                return []
+            }
+            let middle = chunk.count / 2
+            let first = try await updateIsolating(Array(chunk[..<middle]), into: &outcome, finalRound: finalRound)
+            let second = try await updateIsolating(Array(chunk[middle...]), into: &outcome, finalRound: finalRound)
+            return first + second
+        }
     }
 
     /// Sends one batch update; returns the inputs to send again.
@@ -167,7 +217,7 @@ extension HubSpotClient {
             Input(id: $0.element.id, properties: $0.element.properties, objectWriteTraceId: "u\($0.offset)")
         }
         let envelope = try await perform(
-            Call(method: "POST", path: "\(Self.contactsPath)/batch/update", body: try Self.body(Body(inputs: traced))),
+            Call(method: "POST", to: .contactsBatch(.update), body: try Self.body(Body(inputs: traced))),
             as: BatchEnvelope<CRMContact>.self)
         var accounted: Set<Int> = []
         for record in envelope.results {
@@ -193,7 +243,9 @@ extension HubSpotClient {
                     again.append(chunk[index])
                 } else {
                     outcome.failures.append(
-                        BatchFailure(key: chunk[index].id, category: category, message: "not updated"))
+                        BatchFailure(
+                            key: chunk[index].id, category: category, message: "not updated",
+                            requiredProperties: error.requiredProperties))
                 }
             }
         }
@@ -213,7 +265,7 @@ extension HubSpotClient {
         for chunk in ids.chunked(into: 100) {
             try Task.checkCancellation()
             let body = try Self.body(Body(inputs: chunk.map(Input.init)))
-            _ = try await perform(Call(method: "POST", path: "\(Self.contactsPath)/batch/archive", body: body)) { _ in
+            _ = try await perform(Call(method: "POST", to: .contactsBatch(.archive), body: body)) { _ in
                 ()
             }
         }
@@ -229,7 +281,7 @@ extension HubSpotClient {
         }
         let body = try Self.body(Body(objectId: email.lowercased()))
         _ = try await perform(
-            Call(method: "POST", path: "\(Self.contactsPath)/gdpr-delete", body: body, safety: .unsafe)
+            Call(method: "POST", to: .contactsGDPRDelete, body: body, safety: .unsafe)
         ) { _ in () }
     }
 

@@ -67,13 +67,35 @@ public struct BatchFailure: Sendable, Equatable, CustomStringConvertible {
     /// HubSpot's category, or crmsync's own (`INVALID_EMAIL` found before sending, `MISSING_RESULT`).
     public var category: String
     public var message: String
+    /// Set when the portal refused the input for missing required properties (names only).
+    public var requiredProperties: RequiredPropertyRefusal?
+
+    public init(key: String, category: String, message: String, requiredProperties: RequiredPropertyRefusal? = nil) {
+        self.key = key
+        self.category = category
+        self.message = message
+        self.requiredProperties = requiredProperties
+    }
 
     public var maskedKey: String {
         key.contains("@") ? "\(key.first.map(String.init) ?? "")***\(key[key.lastIndex(of: "@")!...])" : key
     }
 
-    /// Masked key and category; the CRM's message may quote the address, so it is left out.
-    public var description: String { "\(maskedKey): \(category)" }
+    /// Whether sending the same input again cannot succeed: the CRM refused it (validation, a conflict, a
+    /// blocklisted address) rather than failing to process it.
+    public var isRefusal: Bool {
+        !HubSpotClient.retryableCategories.contains(category) && !["MISSING_RESULT", "UNKNOWN"].contains(category)
+    }
+
+    /// What a person must fix, without personal data: the category, or the missing properties by name.
+    public var reason: String {
+        guard let requiredProperties else { return category }
+        let noun = requiredProperties.properties.count == 1 ? "property" : "properties"
+        return "required \(noun) missing: \(requiredProperties.properties.joined(separator: ", "))"
+    }
+
+    /// Masked key and reason; the CRM's message may quote the address, so it is left out.
+    public var description: String { "\(maskedKey): \(reason)" }
 }
 
 /// What a batch write did: the records written, by key, and the inputs that failed.
@@ -97,12 +119,12 @@ struct BatchEnvelope<Result: Decodable & Sendable>: Decodable, Sendable {
 }
 
 struct BatchErrorBody: Decodable, Sendable {
-    struct Context: Decodable, Sendable {
-        var ids: [String]?
-    }
     var status: String?
     var category: String?
     var message: String?
-    var context: Context?
+    var context: ErrorContext?
+    var errors: [ErrorDetail]?
     var objectWriteTraceId: String?
+
+    var requiredProperties: RequiredPropertyRefusal? { RequiredPropertyRefusal(errors: errors, context: context) }
 }

@@ -141,7 +141,7 @@ public struct ContactChanges: AsyncSequence, Sendable {
                 limit: ContactChanges.searchPageSize, after: String(tie == nil ? offset : 0))
             return try await feed.client.perform(
                 HubSpotClient.Call(
-                    method: "POST", path: "\(HubSpotClient.contactsPath)/search", body: try HubSpotClient.body(body),
+                    method: "POST", to: .contactsSearch, body: try HubSpotClient.body(body),
                     bucket: .search),
                 as: SearchPage.self)
         }

@@ -1,8 +1,6 @@
 import Foundation
 
 extension HubSpotClient {
-    static let contactsPath = "/crm/v3/objects/contacts"
-
     /// One contact by id (following merges: the answer's id may differ) or nil when HubSpot says 404.
     public func contact(id: String, properties: [String] = [], withHistory: [String] = []) async throws -> CRMContact? {
         try await readOne(key: id, byEmail: false, properties: properties, withHistory: withHistory)
@@ -18,7 +16,7 @@ extension HubSpotClient {
     private func readOne(key: String, byEmail: Bool, properties: [String], withHistory: [String]) async throws
         -> CRMContact?
     {
-        var call = Call(method: "GET", path: "\(Self.contactsPath)/\(Self.pathSegment(key))")
+        var call = Call(method: "GET", to: .contact(Self.pathSegment(key)))
         if byEmail { call.query.append(("idProperty", "email")) }
         if !properties.isEmpty { call.query.append(("properties", properties.joined(separator: ","))) }
         if !withHistory.isEmpty { call.query.append(("propertiesWithHistory", withHistory.joined(separator: ","))) }
@@ -55,7 +53,7 @@ extension HubSpotClient {
                 inputs: chunk.map(Input.init), properties: properties,
                 propertiesWithHistory: withHistory.isEmpty ? nil : withHistory, idProperty: byEmail ? "email" : nil)
             let envelope = try await perform(
-                Call(method: "POST", path: "\(Self.contactsPath)/batch/read", body: try Self.body(body)),
+                Call(method: "POST", to: .contactsBatch(.read), body: try Self.body(body)),
                 as: BatchEnvelope<CRMContact>.self)
             var byId: [String: CRMContact] = [:]
             var byMail: [String: CRMContact] = [:]
@@ -118,7 +116,7 @@ public struct ContactListing: AsyncSequence, Sendable {
                 var results: [CRMContact]
                 var paging: Paging?
             }
-            var call = HubSpotClient.Call(method: "GET", path: HubSpotClient.contactsPath)
+            var call = HubSpotClient.Call(method: "GET", to: .contacts)
             call.query.append(("limit", String(listing.pageSize)))
             if !listing.properties.isEmpty {
                 call.query.append(("properties", listing.properties.joined(separator: ",")))

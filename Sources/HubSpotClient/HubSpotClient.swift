@@ -49,20 +49,23 @@ public final class HubSpotClient: Sendable {
     /// One HubSpot call.
     struct Call: Sendable {
         var method: String
-        var path: String
+        var to: Endpoint
         var query: [(String, String)] = []
         var body: Data?
         var bucket: RateBucket = .standard
         var safety: ReplaySafety = .idempotent
+    }
 
-        /// `POST /crm/v3/objects/contacts/{id}`: the path with ids and addresses replaced, for logs and counts.
-        var endpoint: String {
-            let segments = path.split(separator: "/").map { segment -> String in
-                segment.allSatisfy(\.isNumber) || segment.contains("@") || segment.contains("%40")
-                    ? "{id}" : String(segment)
-            }
-            return "\(method) /" + segments.joined(separator: "/")
+    /// The path of `endpoint` in the configured API generation.
+    func path(_ endpoint: Endpoint) -> String { configuration.apiVersion.path(for: endpoint) }
+
+    /// `POST /crm/objects/2026-09/contacts/{id}`: the path with ids and addresses replaced, for logs and counts.
+    static func label(method: String, path: String) -> String {
+        let segments = path.split(separator: "/").map { segment -> String in
+            segment.allSatisfy(\.isNumber) || segment.contains("@") || segment.contains("%40")
+                ? "{id}" : String(segment)
         }
+        return "\(method) /" + segments.joined(separator: "/")
     }
 
     static let encoder: JSONEncoder = {
@@ -85,8 +88,11 @@ public final class HubSpotClient: Sendable {
     /// Sends `call` until it succeeds, fails for good, or runs out of attempts; decodes the 2xx answer.
     /// A 2xx body that does not decode (a truncated body) counts as a broken response and is retried.
     func perform<T>(_ call: Call, decode: (HTTPResponse) throws -> T) async throws -> T {
+        let path = path(call.to)
+        let endpoint = Self.label(method: call.method, path: path)
         var request = HTTPRequest(
-            method: call.method, url: url(for: call), body: call.body, timeout: configuration.requestTimeout)
+            method: call.method, url: url(path: path, query: call.query), body: call.body,
+            timeout: configuration.requestTimeout)
         request.headers["Authorization"] = "Bearer \(configuration.token)"
         request.headers["Accept"] = "application/json"
         if call.body != nil { request.headers["Content-Type"] = "application/json" }
@@ -97,10 +103,10 @@ public final class HubSpotClient: Sendable {
             do {
                 try await limiter.acquire(call.bucket)
             } catch let exhausted as DailyBudgetExhausted {
-                throw HubSpotError.dailyBudget(endpoint: call.endpoint, budget: exhausted.budget)
+                throw HubSpotError.dailyBudget(endpoint: endpoint, budget: exhausted.budget)
             }
             count {
-                $0.requests += 1; $0.bytesSent += call.body?.count ?? 0; $0.byEndpoint[call.endpoint, default: 0] += 1
+                $0.requests += 1; $0.bytesSent += call.body?.count ?? 0; $0.byEndpoint[endpoint, default: 0] += 1
             }
             let response: HTTPResponse
             do {
@@ -109,11 +115,11 @@ public final class HubSpotClient: Sendable {
                 await limiter.complete(call.bucket, headers: nil)
                 count { $0.transportErrors += 1 }
                 failures += 1
-                let failure = HubSpotError.transport(error, endpoint: call.endpoint)
+                let failure = HubSpotError.transport(error, endpoint: endpoint)
                 logger.debug(
                     "transport failure",
                     metadata: [
-                        "crm.endpoint": "\(call.endpoint)", "crm.error": "\(error.kind)", "crm.attempt": "\(failures)",
+                        "crm.endpoint": "\(endpoint)", "crm.error": "\(error.kind)", "crm.attempt": "\(failures)",
                     ])
                 guard call.safety == .idempotent || error.kind == .cannotConnect else { throw failure }
                 try await backOff(after: failures, failure: failure)
@@ -122,7 +128,7 @@ public final class HubSpotClient: Sendable {
             await limiter.complete(call.bucket, headers: RateLimitHeaders(response))
             count { $0.bytesReceived += response.body.count }
             logger.debug(
-                "crm response", metadata: ["crm.endpoint": "\(call.endpoint)", "crm.http.status": "\(response.status)"])
+                "crm response", metadata: ["crm.endpoint": "\(endpoint)", "crm.http.status": "\(response.status)"])
             switch response.status {
             case 200..<300:
                 do {
@@ -130,16 +136,16 @@ public final class HubSpotClient: Sendable {
                 } catch {
                     failures += 1
                     let failure = HubSpotError.malformed(
-                        endpoint: call.endpoint, status: response.status, what: "\(type(of: error))")
+                        endpoint: endpoint, status: response.status, what: "\(type(of: error))")
                     guard call.safety == .idempotent else { throw failure }
                     try await backOff(after: failures, failure: failure)
                 }
             case 429:
                 count { $0.rateLimited += 1 }
                 let body = try? JSONDecoder().decode(ErrorBody.self, from: response.body)
-                if body?.policyName == "DAILY" { throw HubSpotError.dailyLimit(endpoint: call.endpoint) }
+                if body?.policyName == "DAILY" { throw HubSpotError.dailyLimit(endpoint: endpoint) }
                 rateLimitedTimes += 1
-                let error = HubSpotError.http(response, endpoint: call.endpoint)
+                let error = HubSpotError.http(response, endpoint: endpoint)
                 guard rateLimitedTimes < max(retry.maxAttempts, 3) else {
                     throw HubSpotError.retriesExhausted(after: rateLimitedTimes, last: error)
                 }
@@ -151,17 +157,17 @@ public final class HubSpotClient: Sendable {
                     ?? (call.bucket == .search ? .seconds(1) : nil)
                 logger.debug(
                     "rate limited",
-                    metadata: ["crm.endpoint": "\(call.endpoint)", "crm.policy": "\(body?.policyName ?? "?")"])
+                    metadata: ["crm.endpoint": "\(endpoint)", "crm.policy": "\(body?.policyName ?? "?")"])
                 await limiter.backOff(for: pause)
                 count { $0.retries += 1 }
             case 500..<600:
                 count { $0.serverErrors += 1 }
                 failures += 1
-                let failure = HubSpotError.http(response, endpoint: call.endpoint)
+                let failure = HubSpotError.http(response, endpoint: endpoint)
                 guard call.safety == .idempotent else { throw failure }
                 try await backOff(after: failures, failure: failure)
             default:
-                throw HubSpotError.http(response, endpoint: call.endpoint)
+                throw HubSpotError.http(response, endpoint: endpoint)
             }
         }
     }
@@ -181,10 +187,10 @@ public final class HubSpotClient: Sendable {
         try await perform(call) { response in try Self.decoder.decode(T.self, from: response.body) }
     }
 
-    private func url(for call: Call) -> URL {
+    private func url(path: String, query: [(String, String)]) -> URL {
         var components = URLComponents(url: configuration.baseURL, resolvingAgainstBaseURL: false)!
-        components.percentEncodedPath = configuration.baseURL.path.trimmingSuffix("/") + call.path
-        if !call.query.isEmpty { components.queryItems = call.query.map { URLQueryItem(name: $0.0, value: $0.1) } }
+        components.percentEncodedPath = configuration.baseURL.path.trimmingSuffix("/") + path
+        if !query.isEmpty { components.queryItems = query.map { URLQueryItem(name: $0.0, value: $0.1) } }
         return components.url!
     }
 

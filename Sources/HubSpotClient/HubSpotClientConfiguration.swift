@@ -1,9 +1,12 @@
 import Foundation
+import SyncModel
 
 /// What the client needs to know, built from `sync.json` by the engine (or directly by tests).
 public struct HubSpotClientConfiguration: Sendable {
     public var baseURL: URL
-    /// The private-app token, from the environment. Never logged.
+    /// The generation of HubSpot's paths to speak (`2026-09` unless told otherwise).
+    public var apiVersion: CRMAPIVersion
+    /// The Service Key or legacy private-app token, from the environment. Never logged.
     public var token: String
     public var requestsPerInterval: Int
     public var interval: Duration
@@ -18,12 +21,14 @@ public struct HubSpotClientConfiguration: Sendable {
     public var maxDelay: Duration
 
     public init(
-        baseURL: URL, token: String, requestsPerInterval: Int = 100, interval: Duration = .seconds(10),
+        baseURL: URL, token: String, apiVersion: CRMAPIVersion = .v2026_09, requestsPerInterval: Int = 100,
+        interval: Duration = .seconds(10),
         searchPerSecond: Int = 5, headroomPercent: Int = 10, dailyBudget: Int = 200_000,
         requestTimeout: Duration = .seconds(30), maxAttempts: Int = 6, baseDelay: Duration = .milliseconds(500),
         maxDelay: Duration = .seconds(30)
     ) {
         self.baseURL = baseURL
+        self.apiVersion = apiVersion
         self.token = token
         self.requestsPerInterval = requestsPerInterval
         self.interval = interval

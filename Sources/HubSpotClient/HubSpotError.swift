@@ -17,6 +17,8 @@ public struct HubSpotError: Error, LocalizedError, Sendable {
     public let status: Int?
     /// HubSpot's category (`VALIDATION_ERROR`, `OBJECT_NOT_FOUND`, …), when the body said one.
     public let category: String?
+    /// Set when the portal refused a write for missing required properties.
+    public let requiredProperties: RequiredPropertyRefusal?
     /// `X-HubSpot-Correlation-Id`, to quote to HubSpot support.
     public let correlationId: String?
     /// The operation, e.g. `POST /crm/v3/objects/contacts/batch/upsert`.
@@ -25,12 +27,13 @@ public struct HubSpotError: Error, LocalizedError, Sendable {
 
     private init(
         _ code: Code, endpoint: String, status: Int? = nil, category: String? = nil, correlationId: String? = nil,
-        detail: String
+        requiredProperties: RequiredPropertyRefusal? = nil, detail: String
     ) {
         self.code = code
         self.endpoint = endpoint
         self.status = status
         self.category = category
+        self.requiredProperties = requiredProperties
         self.correlationId = correlationId
         self.detail = detail
     }
@@ -38,10 +41,13 @@ public struct HubSpotError: Error, LocalizedError, Sendable {
     static func http(_ response: HTTPResponse, endpoint: String) -> HubSpotError {
         let body = try? JSONDecoder().decode(ErrorBody.self, from: response.body)
         let category = body?.category ?? body?.policyName.map { _ in "RATE_LIMITS" }
+        let refusal = RequiredPropertyRefusal(errors: body?.errors, context: body?.context)
+        var detail = body == nil ? "non-JSON error body" : "category \(category ?? "unknown")"
+        if let refusal { detail += ", \(refusal.code) \(refusal.properties.joined(separator: ", "))" }
         return HubSpotError(
             .http, endpoint: endpoint, status: response.status, category: category,
             correlationId: response.header("X-HubSpot-Correlation-Id") ?? body?.correlationId,
-            detail: body == nil ? "non-JSON error body" : "category \(category ?? "unknown")")
+            requiredProperties: refusal, detail: detail)
     }
 
     static func dailyLimit(endpoint: String) -> HubSpotError {
@@ -67,7 +73,8 @@ public struct HubSpotError: Error, LocalizedError, Sendable {
     static func retriesExhausted(after attempts: Int, last: HubSpotError) -> HubSpotError {
         .init(
             .retriesExhausted, endpoint: last.endpoint, status: last.status, category: last.category,
-            correlationId: last.correlationId, detail: "gave up after \(attempts) attempts; last: \(last.detail)")
+            correlationId: last.correlationId, requiredProperties: last.requiredProperties,
+            detail: "gave up after \(attempts) attempts; last: \(last.detail)")
     }
 
     /// The account's daily limit or crmsync's own daily budget is spent: stop, do not retry.
@@ -95,4 +102,44 @@ struct ErrorBody: Decodable {
     var correlationId: String?
     var policyName: String?
     var errorType: String?
+    var errors: [ErrorDetail]?
+    var context: ErrorContext?
+}
+
+/// One entry of an error body's `errors`: a code such as `MISSING_REQUIRED_PROPERTY`, and its context.
+struct ErrorDetail: Decodable, Sendable {
+    var code: String?
+    var message: String?
+    var context: ErrorContext?
+}
+
+/// The context of an error: ids of batch inputs, property names of a validation failure.
+struct ErrorContext: Decodable, Sendable {
+    var ids: [String]?
+    var propertyName: [String]?
+}
+
+/// The portal refused a write because it lacks properties the admin made required (HubSpot 2026-09 on).
+public struct RequiredPropertyRefusal: Sendable, Equatable {
+    /// `MISSING_REQUIRED_PROPERTY` or `MISSING_CONDITIONAL_REQUIRED_PROPERTY`.
+    public var code: String
+    /// Property names, never values.
+    public var properties: [String]
+
+    static let codes: Set<String> = ["MISSING_REQUIRED_PROPERTY", "MISSING_CONDITIONAL_REQUIRED_PROPERTY"]
+
+    public init(code: String, properties: [String]) {
+        self.code = code
+        self.properties = properties
+    }
+
+    /// The refusal an error body describes, if it is one.
+    init?(errors: [ErrorDetail]?, context: ErrorContext?) {
+        let details = (errors ?? []).filter { $0.code.map(Self.codes.contains) ?? false }
+        guard let first = details.first?.code else { return nil }
+        var names = details.flatMap { $0.context?.propertyName ?? [] }
+        if names.isEmpty { names = context?.propertyName ?? [] }
+        code = first
+        properties = Array(Set(names)).sorted()
+    }
 }

@@ -2,9 +2,29 @@ import Foundation
 
 /// A subscription type of the portal (a purpose of the privacy notice).
 public struct SubscriptionDefinition: Decodable, Sendable, Equatable {
+    /// The id as text: the legacy v3 answer sends `"7"`, the date versions send `7`.
     public var id: String
     public var name: String
     public var isActive: Bool?
+
+    public init(id: String, name: String, isActive: Bool?) {
+        self.id = id
+        self.name = name
+        self.isActive = isActive
+    }
+
+    enum CodingKeys: String, CodingKey { case id, name, isActive }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        if let number = try? container.decode(Int64.self, forKey: .id) {
+            id = String(number)
+        } else {
+            id = try container.decode(String.self, forKey: .id)
+        }
+        name = try container.decodeIfPresent(String.self, forKey: .name) ?? ""
+        isActive = try container.decodeIfPresent(Bool.self, forKey: .isActive)
+    }
 }
 
 /// One subscription status of one address (v4).
@@ -39,14 +59,15 @@ public struct SubscriptionWrite: Sendable, Equatable {
 }
 
 extension HubSpotClient {
-    static let v4Statuses = "/communication-preferences/v4/statuses"
-
     /// The portal's subscription types.
     public func subscriptionDefinitions() async throws -> [SubscriptionDefinition] {
-        struct Reply: Decodable { var subscriptionDefinitions: [SubscriptionDefinition] }
-        return try await perform(
-            Call(method: "GET", path: "/communication-preferences/v3/definitions"), as: Reply.self
-        ).subscriptionDefinitions
+        struct Legacy: Decodable { var subscriptionDefinitions: [SubscriptionDefinition] }
+        struct Dated: Decodable { var results: [SubscriptionDefinition] }
+        let call = Call(method: "GET", to: .subscriptionDefinitions)
+        if configuration.apiVersion.definitionsAreV4Shaped {
+            return try await perform(call, as: Dated.self).results
+        }
+        return try await perform(call, as: Legacy.self).subscriptionDefinitions
     }
 
     /// v4 statuses per address (lower-cased), 100 addresses per request.
@@ -61,7 +82,7 @@ extension HubSpotClient {
             try Task.checkCancellation()
             let envelope = try await perform(
                 Call(
-                    method: "POST", path: "\(Self.v4Statuses)/batch/read", query: [("channel", "EMAIL")],
+                    method: "POST", to: .statuses(.batchRead), query: [("channel", "EMAIL")],
                     body: try Self.body(Body(inputs: chunk.map { $0.lowercased() }))),
                 as: BatchEnvelope<Result>.self)
             for result in envelope.results { statuses[result.subscriberIdString.lowercased()] = result.statuses }
@@ -93,7 +114,7 @@ extension HubSpotClient {
                     legalBasis: $0.legalBasis, legalBasisExplanation: $0.legalBasisExplanation)
             }
             let envelope = try await perform(
-                Call(method: "POST", path: "\(Self.v4Statuses)/batch/write", body: try Self.body(Body(inputs: inputs))),
+                Call(method: "POST", to: .statuses(.batchWrite), body: try Self.body(Body(inputs: inputs))),
                 as: BatchEnvelope<Written>.self)
             let done = Set(envelope.results.map { "\($0.subscriberIdString.lowercased())#\($0.subscriptionId)" })
             for write in chunk where !done.contains("\(write.email.lowercased())#\(write.subscriptionId)") {
@@ -114,7 +135,7 @@ extension HubSpotClient {
             try Task.checkCancellation()
             _ = try await perform(
                 Call(
-                    method: "POST", path: "\(Self.v4Statuses)/batch/unsubscribe-all", query: [("channel", "EMAIL")],
+                    method: "POST", to: .statuses(.unsubscribeAll), query: [("channel", "EMAIL")],
                     body: try Self.body(Body(inputs: chunk.map { $0.lowercased() })))
             ) { _ in () }
         }
@@ -137,7 +158,7 @@ extension HubSpotClient {
             try Task.checkCancellation()
             let envelope = try await perform(
                 Call(
-                    method: "POST", path: "\(Self.v4Statuses)/batch/unsubscribe-all/read",
+                    method: "POST", to: .statuses(.unsubscribeAllRead),
                     query: [("channel", "EMAIL")],
                     body: try Self.body(Body(inputs: chunk.map { $0.lowercased() }))),
                 as: BatchEnvelope<Result>.self)

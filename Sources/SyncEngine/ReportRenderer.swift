@@ -49,7 +49,7 @@ public enum ReportRenderer {
         lines.append("")
         lines.append(
             "\(s.contactsExamined) contacts examined, \(s.conflicts) conflicting field(s) decided, \(s.archived) archived in the CRM, "
-                + "\(s.merged) merged, \(s.skipped) skipped, \(s.failures) failed")
+                + "\(s.merged) merged, \(s.skipped) skipped, \(s.failures) failed, \(s.refused) refused by the CRM")
         let c = report.cost
         let share = String(format: "%.2f", c.shareOfRemainingBudget * 100)
         lines.append(
@@ -88,6 +88,14 @@ public enum ReportRenderer {
             lines.append("")
             lines.append(markdown ? "### Notes" : "Notes")
             for note in report.notes { lines.append((markdown ? "- " : "  ") + "\(note.contact): \(note.note)") }
+        }
+        if !report.refused.isEmpty {
+            lines.append("")
+            lines.append(
+                markdown
+                    ? "### Refused by the CRM (quarantined, retried later)"
+                    : "Refused by the CRM (quarantined, retried later)")
+            for line in report.refused { lines.append((markdown ? "- " : "  ") + line) }
         }
         if !report.failures.isEmpty {
             lines.append("")

@@ -12,6 +12,8 @@ struct SyncApplier: Sendable {
     let settings: SyncSettings
     let clock: any SyncClock
     let actor: String
+    /// The portal's property definitions, to refuse a value that does not fit before it is sent.
+    var schema: PortalSchema?
 
     /// Write requests a set of plans needs: upserts and updates, status writes, opt-outs (100 per request),
     /// and two per erasure (delete and verification).
@@ -29,9 +31,18 @@ struct SyncApplier: Sendable {
         ErasurePropagator(store: store, client: client, clock: clock)
     }
 
-    /// Applies plans; returns masked failure lines.
-    func apply(_ plans: [ContactPlan]) async throws -> [String] {
+    /// What applying a batch of plans left undone, as masked lines.
+    struct Outcome: Sendable {
+        /// Failures worth retrying at once (the CRM did not process the input): they hold the checkpoint.
         var failures: [String] = []
+        /// Records the CRM refused for good: quarantined, retried on a slower schedule, holding back no one.
+        var refused: [String] = []
+    }
+
+    /// Applies plans; returns what failed and what the CRM refused.
+    func apply(_ plans: [ContactPlan]) async throws -> Outcome {
+        var failures: [String] = []
+        var refusals: [(plan: ContactPlan, reason: String)] = []
         let now = clock.now
         var updates: [String: LocalSyncUpdate] = [:]
         var createdIds: [Int: String] = [:]
@@ -58,13 +69,28 @@ struct SyncApplier: Sendable {
         try store.enqueue(pushes.compactMap(outboxEntry))
         var confirmed: [String: LocalSyncUpdate] = [:]
         var failed: Set<String> = []
-        func fail(_ plan: ContactPlan, _ reason: String) {
-            guard let id = plan.localId else { return }
+        func fail(_ plan: ContactPlan, _ reason: String, refused: Bool = false) {
+            guard let id = plan.localId, !failed.contains(id) else { return }
             failed.insert(id)
-            failures.append("\(plan.email?.masked ?? "?"): \(reason)")
+            if refused {
+                refusals.append((plan, reason))
+            } else {
+                failures.append("\(plan.email?.masked ?? "?"): \(reason)")
+            }
         }
+        func fail(_ plan: ContactPlan, _ failure: BatchFailure, _ what: String) {
+            fail(plan, "\(what) (\(failure.reason))", refused: failure.isRefusal)
+        }
+        // A value the portal's property definitions reject is refused before it is sent.
+        if let schema {
+            for plan in pushes {
+                let problems = schema.problems(in: plan.toCRMProperties)
+                if !problems.isEmpty { fail(plan, "not sent: " + problems.joined(separator: "; "), refused: true) }
+            }
+        }
+        let sendable = pushes.filter { !failed.contains($0.localId ?? "") }
 
-        let creates = pushes.filter { $0.action == .createInCRM || ($0.crmId == nil && !$0.toCRMProperties.isEmpty) }
+        let creates = sendable.filter { $0.action == .createInCRM || ($0.crmId == nil && !$0.toCRMProperties.isEmpty) }
         if !creates.isEmpty {
             let outcome = try await client.upsertByEmail(
                 creates.map {
@@ -73,7 +99,7 @@ struct SyncApplier: Sendable {
                 })
             for failure in outcome.failures {
                 if let plan = creates.first(where: { $0.email?.normalized == failure.key }) {
-                    fail(plan, "CRM refused the record (\(failure.category))")
+                    fail(plan, failure, "CRM refused the record")
                 }
             }
             for plan in creates {
@@ -86,7 +112,7 @@ struct SyncApplier: Sendable {
                 confirmed[id] = update
             }
         }
-        let linkedUpdates = pushes.filter {
+        let linkedUpdates = sendable.filter {
             $0.action != .createInCRM && $0.crmId != nil && !$0.toCRMProperties.isEmpty
         }
         if !linkedUpdates.isEmpty {
@@ -94,11 +120,11 @@ struct SyncApplier: Sendable {
                 linkedUpdates.map { ContactUpdate(id: $0.crmId!, properties: $0.toCRMProperties) })
             for failure in outcome.failures {
                 if let plan = linkedUpdates.first(where: { $0.crmId == failure.key }) {
-                    fail(plan, "CRM refused the update (\(failure.category))")
+                    fail(plan, failure, "CRM refused the update")
                 }
             }
         }
-        let writes = pushes.flatMap { plan in
+        let writes = sendable.flatMap { plan in
             plan.consentToCRM.compactMap { consent -> SubscriptionWrite? in
                 guard let email = plan.email,
                     let id = settings.subscriptions[consent.purpose].flatMap({ Int($0.subscriptionId) })
@@ -113,12 +139,12 @@ struct SyncApplier: Sendable {
         }
         if !writes.isEmpty {
             for failure in try await client.writeSubscriptionStatuses(writes) {
-                if let plan = pushes.first(where: { $0.email?.normalized == failure.key }) {
-                    fail(plan, "subscription not written (\(failure.category))")
+                if let plan = sendable.first(where: { $0.email?.normalized == failure.key }) {
+                    fail(plan, failure, "subscription not written")
                 }
             }
         }
-        let optOuts = pushes.filter(\.optOutToCRM).compactMap { $0.email?.normalized }
+        let optOuts = sendable.filter(\.optOutToCRM).compactMap { $0.email?.normalized }
         if !optOuts.isEmpty { try await client.unsubscribeFromAll(optOuts) }
 
         // 3. What the CRM confirmed: base, link, synced version; the outbox entry goes.
@@ -137,6 +163,13 @@ struct SyncApplier: Sendable {
         }
         try store.applySyncUpdates(Array(confirmed.values), actor: actor)
         try store.completeOutbox(dedupeKeys: done)
+        try store.releaseFromQuarantine(done.map { String($0.dropFirst("push:".count)) })
+        var refused: [String] = []
+        for (plan, reason) in refusals {
+            guard let id = plan.localId else { continue }
+            try store.quarantine(contactId: id, localVersion: plan.local?.localVersion ?? 0, reason: reason)
+            refused.append("\(plan.email?.masked ?? "?"): \(reason)")
+        }
 
         // 4. Erased subjects found in the CRM: a GDPR delete, never an import.
         for plan in erasures {
@@ -145,7 +178,7 @@ struct SyncApplier: Sendable {
                 failures.append("\(email.masked): GDPR delete of a stale CRM copy not yet verified")
             }
         }
-        return failures
+        return Outcome(failures: failures, refused: refused)
     }
 
     private func localUpdate(for plan: ContactPlan, now: Date) -> LocalSyncUpdate? {

@@ -38,6 +38,8 @@ public struct SyncProgress: Sendable {
 public struct SyncError: Error, LocalizedError, Sendable {
     public enum Kind: Sendable, Equatable {
         case budgetExceeded
+        /// `mapping` names a property the portal lacks or the API cannot write: fix `sync.json`.
+        case mappingInvalid
     }
 
     public var kind: Kind
@@ -78,10 +80,20 @@ public final class SyncEngine: Sendable {
         let started = clock.now
         let metricsAtStart = client.metrics
         var run = RunState(report: SyncReport(dryRun: options.dryRun, startedAt: started), options: options)
+        run.quarantinedNotDue = try store.quarantinedNotDue()
         let planner = SyncPlanner(settings: settings, now: started)
-        let applier = SyncApplier(store: store, client: client, settings: settings, clock: clock, actor: options.actor)
+        var applier = SyncApplier(store: store, client: client, settings: settings, clock: clock, actor: options.actor)
         let checkpoint = try store.checkpoint(Self.modifiedSinceCheckpoint).flatMap(Int64.init)
         if !options.dryRun && !options.ignoreBudget { try await checkBudget(checkpoint: checkpoint) }
+        // The portal's property definitions, once per run: a mapping it cannot take stops the run before any write.
+        let schema = try await PortalSchema.load(client: client, settings: settings)
+        let mappingProblems = schema.mappingProblems
+        guard mappingProblems.isEmpty else {
+            throw SyncError(
+                kind: .mappingInvalid,
+                detail: mappingProblems.map { "sync.json: \($0.key): \($0.problem)" }.joined(separator: "; "))
+        }
+        applier.schema = schema
         let runId = options.dryRun ? nil : try store.startRun(kind: "sync")
         logger.info(
             "sync started", metadata: ["sync.mode": "\(run.report.mode)", "sync.incremental": "\(checkpoint != nil)"])
@@ -153,6 +165,15 @@ public final class SyncEngine: Sendable {
         /// Local ids already planned this run, so a local edit is not planned twice.
         var processed: Set<String> = []
         var progress = SyncProgress()
+        /// Quarantined contacts whose next try is not due: left out of this run's pushes.
+        var quarantinedNotDue: Set<String> = []
+
+        mutating func record(_ outcome: SyncApplier.Outcome) {
+            report.summary.failures += outcome.failures.count
+            report.failures += outcome.failures
+            report.summary.refused += outcome.refused.count
+            report.refused += outcome.refused
+        }
     }
 
     /// Plans (and, unless a dry run, applies) one batch: CRM records and/or local states.
@@ -218,11 +239,7 @@ public final class SyncEngine: Sendable {
             if let id = pair.local?.contact.id { run.processed.insert(id) }
         }
         run.report.cost.plannedWriteRequests += SyncApplier.writeRequests(for: plans)
-        if !run.options.dryRun {
-            let failures = try await applier.apply(plans)
-            run.report.summary.failures += failures.count
-            run.report.failures += failures
-        }
+        if !run.options.dryRun { run.record(try await applier.apply(plans)) }
         for plan in plans where plan.action != .none || !plan.changes.isEmpty || plan.note != nil {
             let room = run.options.listChanges && run.report.changes.count < run.options.maxListedChanges
             run.report.add(plan, listChanges: room)
@@ -302,7 +319,9 @@ public final class SyncEngine: Sendable {
             let batch = try store.dirtyStates(after: after, limit: 100)
             guard let last = batch.last else { return }
             after = last.contact.id
-            let pending = batch.filter { !run.processed.contains($0.contact.id) }
+            let pending = batch.filter {
+                !run.processed.contains($0.contact.id) && !run.quarantinedNotDue.contains($0.contact.id)
+            }
             guard !pending.isEmpty else { continue }
             let linked = pending.compactMap(\.contact.crmId)
             let unlinked = pending.filter { $0.contact.crmId == nil }.map(\.contact.email.normalized)
@@ -344,7 +363,7 @@ public final class SyncEngine: Sendable {
                             remote: pair.record.map { RemoteContact($0, settings: settings, statuses: nil) },
                             context: .init(isErased: { _ in false }, isEmailTaken: { _, _ in false })))
                 }
-                if !run.options.dryRun { run.report.failures += try await applier.apply(plans) }
+                if !run.options.dryRun { run.record(try await applier.apply(plans)) }
                 for plan in plans { run.report.add(plan, listChanges: run.options.listChanges) }
             }
         }

@@ -21,7 +21,25 @@ public struct SyncReport: Sendable, Codable {
         public var merged = 0
         public var skipped = 0
         public var failures = 0
+        /// Records the CRM refused for good this run (quarantined, retried later; they do not hold the checkpoint).
+        public var refused = 0
         public var contactsExamined = 0
+
+        init() {}
+
+        /// Summaries stored by earlier versions lack newer counts: those read as 0.
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            toCRM = try c.decodeIfPresent(Direction.self, forKey: .toCRM) ?? Direction()
+            toLocal = try c.decodeIfPresent(Direction.self, forKey: .toLocal) ?? Direction()
+            conflicts = try c.decodeIfPresent(Int.self, forKey: .conflicts) ?? 0
+            archived = try c.decodeIfPresent(Int.self, forKey: .archived) ?? 0
+            merged = try c.decodeIfPresent(Int.self, forKey: .merged) ?? 0
+            skipped = try c.decodeIfPresent(Int.self, forKey: .skipped) ?? 0
+            failures = try c.decodeIfPresent(Int.self, forKey: .failures) ?? 0
+            refused = try c.decodeIfPresent(Int.self, forKey: .refused) ?? 0
+            contactsExamined = try c.decodeIfPresent(Int.self, forKey: .contactsExamined) ?? 0
+        }
     }
 
     public struct Change: Sendable, Codable, Equatable {
@@ -62,6 +80,8 @@ public struct SyncReport: Sendable, Codable {
     public var changes: [Change] = []
     public var notes: [Note] = []
     public var failures: [String] = []
+    /// One masked line per refused record: what the CRM (or the portal's property definitions) refused.
+    public var refused: [String] = []
     public var cost = Cost()
     /// Whether every change was listed (large runs may keep counts only).
     public var changesListed = true

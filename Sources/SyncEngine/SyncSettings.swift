@@ -49,7 +49,8 @@ public struct SyncSettings: Sendable {
             throw ConfigurationError(file: "sync.json", problems: [.init(path: "crm.baseURL", problem: "is not a URL")])
         }
         return HubSpotClientConfiguration(
-            baseURL: url, token: token, requestsPerInterval: crm.rateLimit.requestsPerInterval,
+            baseURL: url, token: token, apiVersion: crm.apiVersion,
+            requestsPerInterval: crm.rateLimit.requestsPerInterval,
             interval: .milliseconds(crm.rateLimit.intervalMilliseconds), searchPerSecond: crm.rateLimit.searchPerSecond,
             headroomPercent: crm.rateLimit.headroomPercent, dailyBudget: crm.rateLimit.dailyBudget,
             requestTimeout: crm.timeouts.request.duration, maxAttempts: crm.retry.maxAttempts,

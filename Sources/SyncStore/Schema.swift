@@ -155,6 +155,21 @@ enum Schema {
                 t.column("expiresAt", .integer).notNull()
             }
         }
+        migrator.registerMigration("v5: quarantine of records the CRM refuses") { db in
+            // A contact whose push the CRM refused for good (a required property, a value that does not fit,
+            // a blocklisted address): retried on a slower schedule, so it holds back no one else.
+            try db.create(table: "quarantine") { t in
+                t.primaryKey("contactId", .text).references("contact", onDelete: .cascade)
+                // What to fix, without personal data: a category or property names.
+                t.column("reason", .text).notNull()
+                // The local version refused: a later local edit makes the contact due at once.
+                t.column("localVersion", .integer).notNull()
+                t.column("attempts", .integer).notNull()
+                t.column("firstRefusedAt", .integer).notNull()
+                t.column("lastRefusedAt", .integer).notNull()
+                t.column("nextAttemptAt", .integer).notNull()
+            }
+        }
         return migrator
     }
 }

@@ -13,7 +13,7 @@ struct CRMSync: AsyncParsableCommand {
             ReconcileCommand.self,
             EraseCommand.self,
             ErasuresCommand.self,
-            RetentionCommand.self, DemoCommand.self,
+            RetentionCommand.self, DemoCommand.self, CheckCommand.self,
         ]
     )
 

@@ -68,7 +68,9 @@ struct CommandContext {
     func token() throws -> String {
         let name = configuration.crm.tokenEnvironmentVariable
         guard let token = ProcessInfo.processInfo.environment[name], !token.isEmpty else {
-            throw Self.fail(.configuration, "\(name) is not set: export the HubSpot private-app token in \(name)")
+            throw Self.fail(
+                .configuration,
+                "\(name) is not set: export the HubSpot Service Key (or legacy private-app token) in \(name)")
         }
         return token
     }
@@ -104,6 +106,8 @@ struct CommandContext {
             throw Self.fail(.configuration, (error.errorDescription ?? "") + ": check the token and its scopes")
         } catch let error as HubSpotError {
             throw Self.fail(.crmUnavailable, error.errorDescription ?? "the CRM failed")
+        } catch let error as SyncError where error.kind == .mappingInvalid {
+            throw Self.fail(.configuration, error.detail)
         } catch let error as SyncError {
             throw Self.fail(.crmUnavailable, error.detail)
         } catch let error as StoreError {

@@ -2,13 +2,16 @@ import ArgumentParser
 import Foundation
 import SyncModel
 
-struct InitCommand: ParsableCommand {
+struct InitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "init", abstract: "Create the store, and sync.json with every default if it is missing.")
+        commandName: "init",
+        abstract: "Create the store, and sync.json with every default if it is missing; --check then checks the portal."
+    )
 
     @OptionGroup var global: GlobalOptions
+    @Flag(help: "Then check the portal against sync.json, as `crmsync check` does.") var check = false
 
-    func run() throws {
+    func run() async throws {
         if !FileManager.default.fileExists(atPath: global.config) {
             let written = FileManager.default.createFile(
                 atPath: global.config, contents: SyncConfiguration().encodedJSON() + Data("\n".utf8))
@@ -19,5 +22,9 @@ struct InitCommand: ParsableCommand {
         let store = try context.openStore()
         let migrations = try context.perform { try store.appliedMigrations() }
         print("store ready at \(context.configuration.store.path) (\(migrations.count) migration(s) applied)")
+        if check {
+            var command = try CheckCommand.parse(["--config", global.config])
+            try await command.run()
+        }
     }
 }

@@ -87,10 +87,11 @@ struct ScheduledSync: Service {
                     "sync.toCRM.creates": "\(report.summary.toCRM.creates)",
                     "sync.toLocal.creates": "\(report.summary.toLocal.creates)",
                     "sync.conflicts": "\(report.summary.conflicts)", "sync.failures": "\(report.summary.failures)",
+                    "sync.refused": "\(report.summary.refused)",
                     "crm.requests": "\(report.cost.requestsSent)", "crm.rateLimited": "\(report.cost.rateLimited)",
                 ])
             if let reconcile { await reconcile.runIfDue(logger: logger) }
-            return report.summary.failures == 0 ? .succeeded : .partial
+            return report.summary.failures == 0 && report.summary.refused == 0 ? .succeeded : .partial
         } catch let held as LeaseHeld {
             logger.notice(
                 "lease held by another run; waiting for the next period",

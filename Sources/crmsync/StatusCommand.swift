@@ -33,6 +33,8 @@ struct StatusCommand: ParsableCommand {
         var requestsToday: Int
         var dailyBudget: Int
         var leaseHolder: String?
+        /// Contacts the CRM refused for good, waiting for their next try (local ids and reasons, no PII).
+        var quarantined: [QuarantineEntry]
     }
 
     struct StoredSummary: Decodable {
@@ -66,7 +68,8 @@ struct StatusCommand: ParsableCommand {
                 pendingOutbox: try store.outboxCount(),
                 pendingErasures: erasures.filter { $0.state != .verified }.count,
                 overdueErasures: erasures.filter { $0.isOverdue(at: now) }.count, requestsToday: requestsToday,
-                dailyBudget: context.configuration.crm.rateLimit.dailyBudget, leaseHolder: lease)
+                dailyBudget: context.configuration.crm.rateLimit.dailyBudget, leaseHolder: lease,
+                quarantined: try store.quarantined())
         }
         switch format {
         case .json: print(JSONOutput.render(status))
@@ -83,7 +86,8 @@ struct StatusCommand: ParsableCommand {
             if let s = run.summary {
                 line +=
                     "  to CRM \(s.toCRM.creates)+\(s.toCRM.updates)~ \(s.toCRM.consentChanges) consents; to local \(s.toLocal.creates)+\(s.toLocal.updates)~"
-                    + " \(s.toLocal.consentChanges) consents; \(s.conflicts) conflicts, \(s.failures) errors"
+                    + " \(s.toLocal.consentChanges) consents; \(s.conflicts) conflicts, \(s.failures) errors,"
+                    + " \(s.refused) refused"
             }
             if let requests = run.requests { line += "; \(requests) requests, \(run.rateLimited ?? 0) × 429" }
             lines.append(line)
@@ -95,6 +99,12 @@ struct StatusCommand: ParsableCommand {
         lines.append("erasures: \(status.pendingErasures) pending, \(status.overdueErasures) overdue")
         lines.append("requests today: \(status.requestsToday) of the daily budget \(status.dailyBudget)")
         lines.append("lease: " + (status.leaseHolder ?? "free"))
+        lines.append("refused by the CRM (quarantined): \(status.quarantined.count)")
+        for entry in status.quarantined {
+            lines.append(
+                "  contact \(entry.contactId): \(entry.reason); \(entry.attempts) attempt(s), next try after "
+                    + entry.nextAttemptAt.formatted(.iso8601))
+        }
         return lines.joined(separator: "\n")
     }
 }

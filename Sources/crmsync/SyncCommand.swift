@@ -45,6 +45,6 @@ struct SyncCommand: AsyncParsableCommand {
                 throw CommandContext.fail(.noInput, "\(report): cannot be written")
             }
         }
-        if result.summary.failures > 0 { throw ExitStatus.partialFailure.exitCode }
+        if result.summary.failures > 0 || result.summary.refused > 0 { throw ExitStatus.partialFailure.exitCode }
     }
 }

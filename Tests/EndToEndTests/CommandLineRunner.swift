@@ -23,7 +23,8 @@ final class CommandLineRunner {
 
     /// A mock CRM with token `test-token`, and a runner whose `sync.json` points at it; with `token`, the
     /// runner's environment carries `HUBSPOT_TOKEN` too.
-    static func againstMock(_ options: MockHubSpotOptions, token: Bool = true) async throws
+    /// `apiVersion` goes into `crm.apiVersion` (nil: the default, `2026-09`).
+    static func againstMock(_ options: MockHubSpotOptions, token: Bool = true, apiVersion: String? = nil) async throws
         -> (CommandLineRunner, MockHubSpotServer)
     {
         var options = options
@@ -31,7 +32,8 @@ final class CommandLineRunner {
         let server = try await MockHubSpotServer.start(options)
         let cli = try CommandLineRunner()
         if token { cli.environment["HUBSPOT_TOKEN"] = "test-token" }
-        try cli.write("sync.json", #"{"crm": {"baseURL": "\#(server.baseURL.absoluteString)"}}"#)
+        let version = apiVersion.map { #", "apiVersion": "\#($0)""# } ?? ""
+        try cli.write("sync.json", #"{"crm": {"baseURL": "\#(server.baseURL.absoluteString)"\#(version)}}"#)
         return (cli, server)
     }
 
@@ -60,7 +62,9 @@ final class CommandLineRunner {
     /// Runs `crmsync` and waits for it on a thread of its own: blocking a thread of Swift's small
     /// cooperative pool would starve the in-process mock server the child is talking to.
     @discardableResult
-    func run(_ arguments: String...) async throws -> Result {
+    func run(_ arguments: String...) async throws -> Result { try await run(arguments) }
+
+    func run(_ arguments: [String]) async throws -> Result {
         let executable = try Self.executable
         let folder = self.folder
         let environment = ProcessInfo.processInfo.environment.merging(self.environment) { $1 }

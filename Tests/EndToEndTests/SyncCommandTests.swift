@@ -15,15 +15,19 @@ import Testing
         return (try JSONSerialization.jsonObject(with: data) as? [[String: Any]]) ?? []
     }
 
-    static func prepare() async throws -> (CommandLineRunner, MockHubSpotServer) {
-        let (cli, server) = try await CommandLineRunner.againstMock(.init(seedContacts: 3), token: false)
+    /// The API generations the end-to-end runs cover: the default and the legacy paths.
+    static let apiVersions: [String?] = [nil, "legacy"]
+
+    static func prepare(apiVersion: String? = nil) async throws -> (CommandLineRunner, MockHubSpotServer) {
+        let (cli, server) = try await CommandLineRunner.againstMock(
+            .init(seedContacts: 3), token: false, apiVersion: apiVersion)
         try cli.write("people.csv", "email,firstName,newsletter\nsecret.person@example.fi,Zebulon,granted\n")
         try await cli.run("import", "people.csv")
         return (cli, server)
     }
 
-    @Test func dryRunThenSyncThenNothingLeft() async throws {
-        let (cli, server) = try await Self.prepare()
+    @Test(arguments: apiVersions) func dryRunThenSyncThenNothingLeft(apiVersion: String?) async throws {
+        let (cli, server) = try await Self.prepare(apiVersion: apiVersion)
         defer { Task { await server.stop() } }
         cli.environment["HUBSPOT_TOKEN"] = "test-token"
         let dry = try await cli.run("sync", "--dry-run")
@@ -71,8 +75,9 @@ import Testing
 }
 
 @Suite(.serialized) struct ErasureCommandTests {
-    @Test func eraseVerifiesAndErasuresListsAndFlagsOverdue() async throws {
-        let (cli, server) = try await SyncCommandTests.prepare()
+    @Test(arguments: SyncCommandTests.apiVersions)
+    func eraseVerifiesAndErasuresListsAndFlagsOverdue(apiVersion: String?) async throws {
+        let (cli, server) = try await SyncCommandTests.prepare(apiVersion: apiVersion)
         defer { Task { await server.stop() } }
         cli.environment["HUBSPOT_TOKEN"] = "test-token"
         #expect(try await cli.run("sync").status == 0)
@@ -101,5 +106,61 @@ import Testing
         let result = try await cli.run("erasures")
         #expect(result.status == 4)
         #expect(result.output.contains("OVERDUE"))
+    }
+}
+
+/// HubSpot's date-versioned API is the default: nothing crmsync sends uses a legacy `/v3/` or `/v4/` path.
+@Suite(.serialized) struct APIVersionCommandTests {
+    @Test func withTheDefaultConfigurationNoRequestUsesALegacyPath() async throws {
+        let (cli, server) = try await SyncCommandTests.prepare()
+        defer { Task { await server.stop() } }
+        cli.environment["HUBSPOT_TOKEN"] = "test-token"
+        let steps: [[String]] = [
+            ["check"], ["sync"],
+            [
+                "consent", "withdraw", "--email", "secret.person@example.fi", "--purpose", "newsletter", "--source",
+                "phone",
+            ],
+            ["suppress", "--email", "secret.person@example.fi", "--reason", "asked"], ["sync"], ["reconcile"],
+            ["erase", "--email", "secret.person@example.fi"], ["sync", "--dry-run"],
+        ]
+        for step in steps {
+            let result = try await cli.run(step)
+            #expect(result.status == 0, "\(step): \(result.errors)")
+        }
+        let journal = try await SyncCommandTests.journal(server)
+        let paths = journal.compactMap { $0["path"] as? String }
+        #expect(paths.contains { $0.hasSuffix("/gdpr-delete") })
+        #expect(paths.contains { $0.contains("/statuses/batch/write") })
+        #expect(paths.contains { $0.contains("/statuses/batch/unsubscribe-all") })
+        let legacy = paths.filter { $0.contains("/v3/") || $0.contains("/v4/") }
+        #expect(legacy.isEmpty, "\(Set(legacy))")
+        #expect(paths.allSatisfy { $0.contains("/2026-09/") })
+    }
+
+    @Test func checkNamesAReadOnlyAndAMissingMappedPropertyByTheirMappingKeys() async throws {
+        let (cli, server) = try await CommandLineRunner.againstMock(.init())
+        defer { Task { await server.stop() } }
+        try cli.write(
+            "sync.json",
+            #"{"crm": {"baseURL": "\#(server.baseURL.absoluteString)"}, "mapping": {"city": "hs_email_optout", "jobTitle": "no_such_property"}}"#
+        )
+        let check = try await cli.run("check")
+        #expect(check.status == 78)
+        #expect(check.output.contains("mapping.city: \"hs_email_optout\" is read-only"))
+        #expect(check.output.contains("mapping.jobTitle: the portal has no contact property \"no_such_property\""))
+        #expect(check.output.contains("ok      crm.objects.contacts.write"))
+        let sync = try await cli.run("sync")
+        #expect(sync.status == 78)
+        #expect(sync.errors.contains("mapping.city"))
+        // Only the scope probes' empty batches reached a writing endpoint; the sync stopped before any write.
+        let writes = try await SyncCommandTests.journal(server).filter { $0["mutating"] as? Bool == true }
+        #expect(writes.count == 2, "\(writes)")
+        #expect(
+            writes.allSatisfy {
+                ($0["path"] as? String).map {
+                    $0.hasSuffix("/contacts/batch/update") || $0.hasSuffix("/statuses/batch/write")
+                } == true
+            })
     }
 }

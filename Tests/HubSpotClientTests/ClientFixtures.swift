@@ -14,13 +14,15 @@ struct MockedClient {
 
     static func start(
         seed: Int = 0, mock: MockConfiguration = unlimitedMock(), requestsPerInterval: Int = 10_000,
-        searchPerSecond: Int = 10_000, headroomPercent: Int = 0, dailyBudget: Int = 1_000_000, maxAttempts: Int = 8
+        searchPerSecond: Int = 10_000, headroomPercent: Int = 0, dailyBudget: Int = 1_000_000, maxAttempts: Int = 8,
+        apiVersion: CRMAPIVersion = .v2026_09
     ) async throws -> MockedClient {
         let server = try await MockHubSpotServer.start(.init(seedContacts: seed, configuration: mock))
         let clock = ManualClock()
         let logs = CapturedLogs()
         let configuration = HubSpotClientConfiguration(
-            baseURL: server.baseURL, token: server.token, requestsPerInterval: requestsPerInterval,
+            baseURL: server.baseURL, token: server.token, apiVersion: apiVersion,
+            requestsPerInterval: requestsPerInterval,
             searchPerSecond: searchPerSecond, headroomPercent: headroomPercent, dailyBudget: dailyBudget,
             maxAttempts: maxAttempts, baseDelay: .milliseconds(100), maxDelay: .seconds(5))
         var logger = Logger(label: "test.hubspot") { _ in logs.handler }

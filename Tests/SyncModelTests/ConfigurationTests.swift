@@ -98,3 +98,16 @@ private func problems(_ json: String) -> [String] {
     let written = SyncConfiguration().encodedJSON()
     #expect(try SyncConfiguration.decode(written) == SyncConfiguration())
 }
+
+@Test(arguments: [("2026-09", CRMAPIVersion.v2026_09), ("2026-03", .v2026_03), ("legacy", .legacy)])
+func apiVersionAcceptsTheDateVersionsAndLegacy(word: String, version: CRMAPIVersion) throws {
+    #expect(try decode(#"{"crm": {"apiVersion": "\#(word)"}}"#).crm.apiVersion == version)
+    #expect(try decode("{}").crm.apiVersion == .v2026_09)
+}
+
+@Test(arguments: ["2025-01", "v3", "2026-9", ""])
+func anyOtherAPIVersionIsAnErrorNamingTheKey(word: String) {
+    let found = problems(#"{"crm": {"apiVersion": "\#(word)"}}"#)
+    #expect(found.count == 1)
+    #expect(found.first?.hasPrefix("crm.apiVersion: must be one of 2026-09, 2026-03, legacy") == true, "\(found)")
+}

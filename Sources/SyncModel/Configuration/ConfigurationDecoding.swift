@@ -202,3 +202,4 @@ extension ConflictPolicy: ConfigurationChoice {}
 extension ChangeOrigin: ConfigurationChoice {}
 extension LegalBasis: ConfigurationChoice {}
 extension ArchivedContactPolicy: ConfigurationChoice {}
+extension CRMAPIVersion: ConfigurationChoice {}

@@ -125,7 +125,9 @@ public struct StoreSettings: Codable, Sendable, Equatable {
 
 public struct CRMSettings: Codable, Sendable, Equatable {
     public var baseURL: String = "http://127.0.0.1:8089"
-    /// The environment variable holding the private-app token; tokens never live in files.
+    /// Which generation of HubSpot's API paths to speak: a date version, or the legacy v3/v4 paths.
+    public var apiVersion: CRMAPIVersion = .v2026_09
+    /// The environment variable holding the Service Key (or legacy private-app token); tokens never live in files.
     public var tokenEnvironmentVariable: String = "HUBSPOT_TOKEN"
     public var rateLimit: RateLimitSettings = .init()
     public var timeouts: TimeoutSettings = .init()
@@ -135,7 +137,7 @@ public struct CRMSettings: Codable, Sendable, Equatable {
 
     public init(from decoder: any Decoder) throws {
         let object = ConfigurationObject(
-            decoder, knownKeys: ["baseURL", "tokenEnvironmentVariable", "rateLimit", "timeouts", "retry"])
+            decoder, knownKeys: ["baseURL", "apiVersion", "tokenEnvironmentVariable", "rateLimit", "timeouts", "retry"])
         baseURL = object.value("baseURL", default: baseURL) { text in
             guard let url = URL(string: text), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
                 return "must be an http(s) URL such as \"https://api.hubapi.com\", found \"\(text.prefix(80))\""
@@ -151,6 +153,7 @@ public struct CRMSettings: Codable, Sendable, Equatable {
                 ? nil
                 : "must be an environment variable name such as HUBSPOT_TOKEN (the token itself never goes in a file)"
         }
+        apiVersion = object.value("apiVersion", default: apiVersion)
         rateLimit = object.value("rateLimit", default: rateLimit)
         timeouts = object.value("timeouts", default: timeouts)
         retry = object.value("retry", default: retry)
@@ -308,6 +311,20 @@ public struct ScheduleSettings: Codable, Sendable, Equatable {
 }
 
 /// What archived CRM records mean locally.
+/// A generation of HubSpot's REST paths (`/crm/objects/2026-09/contacts`, or legacy `/crm/v3/...`).
+///
+/// HubSpot's date versions are supported for 18 months after release; the legacy v4 paths end on
+/// 30 March 2027 and v1–v3 in September 2027.
+public enum CRMAPIVersion: String, Codable, Sendable, CaseIterable {
+    case v2026_09 = "2026-09"
+    case v2026_03 = "2026-03"
+    /// `/crm/v3/...` and `/communication-preferences/v3|v4/...`, for a portal or proxy that needs them.
+    case legacy
+
+    /// Whether the portal's required-property rules apply to API writes (HubSpot enforces them from 2026-09).
+    public var enforcesWriteValidation: Bool { self == .v2026_09 }
+}
+
 public enum ArchivedContactPolicy: String, Codable, Sendable, CaseIterable {
     /// Record the archive locally and never re-create the record in the CRM.
     case keepLocal
