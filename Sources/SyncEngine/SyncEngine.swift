@@ -16,7 +16,7 @@ public struct SyncRunOptions: Sendable {
     public var maxListedChanges = 5_000
     /// Who the audit log names.
     public var actor = "sync"
-    /// Called after every batch: progress on a terminal, lease renewal.
+    /// Called after every batch: progress on a terminal.
     public var progress: (@Sendable (SyncProgress) -> Void)?
 
     public init(dryRun: Bool = false, ignoreBudget: Bool = false, listChanges: Bool = true, actor: String = "sync") {

@@ -1,45 +1,79 @@
 import Foundation
 import SyncStore
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Another run holds the writer lease.
 public struct LeaseHeld: Error, LocalizedError, Sendable {
     public var holder: LeaseHolder
 
     public var errorDescription: String? {
-        "another crmsync run holds the lease (\(holder.holder), since \(holder.acquiredAt.formatted(.iso8601)), "
-            + "expires \(holder.expiresAt.formatted(.iso8601)))"
+        "another crmsync run holds the lease (\(holder.holder), since \(holder.acquiredAt.formatted(.iso8601)))"
     }
 }
 
-/// One writer at a time against a store, whether runs come from the daemon, cron or a terminal.
+/// The lease's lock file could not be opened (a folder crmsync cannot write to).
+public struct LeaseUnavailable: Error, LocalizedError, Sendable {
+    public var path: String
+    public var errorDescription: String? { "cannot open the lock file \(path)" }
+}
+
+/// One sync at a time against a store, whether runs come from the daemon, cron or a terminal.
+///
+/// The lease is an exclusive `flock` on `<store>.lock`, held for the duration of one run: the kernel releases
+/// it when the process ends, however it ends, so a run killed with SIGKILL never blocks the next one. A row in
+/// the store says who holds it and since when, for `crmsync status` and the "held" message.
 public struct WriterLease: Sendable {
     public static let name = "writer"
     let store: SyncStore
     public let holder: String
-    let ttl: Duration
 
     /// `holder` defaults to host and process id.
-    public init(store: SyncStore, holder: String? = nil, ttl: Duration = .seconds(900)) {
+    public init(store: SyncStore, holder: String? = nil) {
         self.store = store
         self.holder = holder ?? "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier)"
-        self.ttl = ttl
     }
 
-    /// Runs `body` holding the lease; throws ``LeaseHeld`` without running it when someone else holds it.
+    static func lockPath(of store: SyncStore) -> String { store.path + ".lock" }
+
+    /// Runs `body` holding the lease; throws ``LeaseHeld`` without running it when another run holds it.
     public func run<T: Sendable>(_ body: () async throws -> T) async throws -> T {
-        if let current = try store.acquireLease(Self.name, holder: holder, ttl: ttl) {
-            throw LeaseHeld(holder: current)
-        }
-        do {
-            let result = try await body()
-            try? store.releaseLease(Self.name, holder: holder)
-            return result
-        } catch {
-            try? store.releaseLease(Self.name, holder: holder)
-            throw error
-        }
+        let lock = try Self.tryLock(store)
+        guard let lock else { throw LeaseHeld(holder: try Self.recordedHolder(store)) }
+        defer { Self.unlock(lock) }
+        try store.recordLease(Self.name, holder: holder)
+        defer { try? store.releaseLease(Self.name, holder: holder) }
+        return try await body()
     }
 
-    /// Extends the lease during a long run (called between batches).
-    public func renew() { _ = try? store.renewLease(Self.name, holder: holder, ttl: ttl) }
+    /// Who holds the lease now, or nil when no live process does (a row left by a killed run is ignored).
+    public static func currentHolder(of store: SyncStore) throws -> LeaseHolder? {
+        guard let lock = try tryLock(store) else { return try recordedHolder(store) }
+        unlock(lock)
+        return nil
+    }
+
+    private static func recordedHolder(_ store: SyncStore) throws -> LeaseHolder {
+        try store.currentLease(name)
+            ?? LeaseHolder(holder: "a crmsync process starting up", acquiredAt: Date(), expiresAt: .distantFuture)
+    }
+
+    /// The locked file descriptor, or nil when another open file holds the lock.
+    private static func tryLock(_ store: SyncStore) throws -> Int32? {
+        let path = lockPath(of: store)
+        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw LeaseUnavailable(path: path) }
+        if flock(descriptor, LOCK_EX | LOCK_NB) == 0 { return descriptor }
+        close(descriptor)
+        return nil
+    }
+
+    private static func unlock(_ descriptor: Int32) {
+        flock(descriptor, LOCK_UN)
+        close(descriptor)
+    }
 }

@@ -10,6 +10,8 @@ import SyncModel
 /// audit entry, an erasure and its tombstone are written together or not at all.
 public final class SyncStore: Sendable {
     let database: DatabasePool
+    /// The SQLite file's path; the writer lease's lock file sits beside it.
+    public let path: String
     let clock: any SyncClock
     let logger: Logger
     private let subjectKey: SymmetricKey
@@ -18,6 +20,7 @@ public final class SyncStore: Sendable {
     public init(path: String, clock: any SyncClock = SystemClock(), logger: Logger = Logger(label: "crmsync.store"))
         throws
     {
+        self.path = path
         self.clock = clock
         self.logger = logger
         var configuration = Configuration()

@@ -102,6 +102,8 @@ struct CommandContext {
             return try await body()
         } catch let error as LeaseHeld {
             throw Self.fail(.leaseHeld, error.errorDescription ?? "another run holds the lease")
+        } catch let error as LeaseUnavailable {
+            throw Self.fail(.storeUnavailable, error.errorDescription ?? "cannot take the lease")
         } catch let error as HubSpotError where error.status == 401 || error.status == 403 {
             throw Self.fail(.configuration, (error.errorDescription ?? "") + ": check the token and its scopes")
         } catch let error as HubSpotError {
@@ -116,10 +118,9 @@ struct CommandContext {
     }
 
     /// Prints progress on standard error when it is a terminal; silent otherwise (cron, logs).
-    static func progressPrinter(renewing lease: WriterLease?) -> @Sendable (SyncProgress) -> Void {
+    static func progressPrinter() -> @Sendable (SyncProgress) -> Void {
         let isTerminal = isatty(STDERR_FILENO) == 1
         return { progress in
-            lease?.renew()
             guard isTerminal else { return }
             FileHandle.standardError.write(
                 Data(

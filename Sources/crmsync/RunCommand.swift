@@ -41,7 +41,7 @@ struct RunCommand: AsyncParsableCommand {
             : nil
         let service = ScheduledSync(
             engine: engine, reconcile: reconciler,
-            lease: WriterLease(store: store, ttl: max(.seconds(900), period.duration * 2)),
+            lease: WriterLease(store: store),
             scheduler: SyncScheduler(every: period.duration, jitter: spread.duration), actor: "run:\(context.actor)",
             logger: logger)
         let group = ServiceGroup(
@@ -78,7 +78,7 @@ struct ScheduledSync: Service {
 
     func runOnce() async -> ScheduledOutcome {
         var options = SyncRunOptions(actor: actor)
-        options.progress = CommandContext.progressPrinter(renewing: lease)
+        options.progress = CommandContext.progressPrinter()
         do {
             let report = try await lease.run { try await engine.run(options) }
             logger.info(
@@ -95,7 +95,7 @@ struct ScheduledSync: Service {
         } catch let held as LeaseHeld {
             logger.notice(
                 "lease held by another run; waiting for the next period",
-                metadata: ["lease.expires": "\(held.holder.expiresAt)"])
+                metadata: ["lease.holder.since": "\(held.holder.acquiredAt)"])
             return .leaseHeld
         } catch is CancellationError {
             logger.notice("sync run stopped by shutdown")

@@ -61,7 +61,7 @@ struct StatusCommand: ParsableCommand {
             let checkpoint = try store.checkpoint("contacts.modifiedSince").flatMap(Int64.init).map(
                 Date.init(millisecondsSince1970:))
             let erasures = try store.erasureRequests()
-            let lease = try store.currentLease(WriterLease.name).flatMap { $0.expiresAt > now ? $0.holder : nil }
+            let lease = try WriterLease.currentHolder(of: store)?.holder
             return Status(
                 runs: Array(lines.prefix(runs)), checkpoint: checkpoint,
                 checkpointAgeSeconds: checkpoint.map { now.timeIntervalSince($0) },

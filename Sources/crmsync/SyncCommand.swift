@@ -32,9 +32,8 @@ struct SyncCommand: AsyncParsableCommand {
         let store = try context.openStore()
         let engine = try context.engine(store: store)
         // A dry run writes nothing and needs no lease.
-        let lease = dryRun ? nil : WriterLease(store: store)
         var options = SyncRunOptions(dryRun: dryRun, ignoreBudget: ignoreBudget, actor: "sync:\(context.actor)")
-        options.progress = CommandContext.progressPrinter(renewing: lease)
+        options.progress = CommandContext.progressPrinter()
         if allChanges { options.maxListedChanges = .max }
         let result = try await context.performRemote(store: dryRun ? nil : store) { try await engine.run(options) }
         if isatty(STDERR_FILENO) == 1 { FileHandle.standardError.write(Data("\n".utf8)) }

@@ -1,5 +1,6 @@
 import Foundation
 import MockHubSpot
+import SyncEngine
 import SyncModel
 import SyncStore
 import Testing
@@ -40,16 +41,46 @@ import Testing
         #expect(try store.outboxCount() == 0)
     }
 
+    @Test func aSyncKilledWithSIGKILLNeverBlocksTheNextOne() async throws {
+        var mock = MockConfiguration()
+        mock.rateLimit = .init(max: 1_000_000, intervalMs: 10_000)
+        mock.searchPerSecond = 1_000_000
+        mock.latencyMs = 20  // a run long enough to be killed in the middle
+        let (cli, server) = try await CommandLineRunner.againstMock(.init(seedContacts: 1_000, configuration: mock))
+        defer { Task { await server.stop() } }
+        try await cli.run("init")
+        let store = try SyncStore(path: cli.path("crmsync.sqlite"))
+        let victim = try await cli.start("sync")
+        // Wait until the run holds the lease (its row says so), then kill it: no cleanup code runs.
+        for _ in 0..<200 where try store.currentLease(WriterLease.name) == nil {
+            try await Task.sleep(for: .milliseconds(25))
+        }
+        #expect(try store.currentLease(WriterLease.name) != nil)
+        kill(victim.processIdentifier, SIGKILL)
+        _ = try await CommandLineRunner.wait(for: victim)
+        // The row is left behind, but no live process holds the lock: status says free, the next run proceeds.
+        #expect(try store.currentLease(WriterLease.name) != nil)
+        let status = try await cli.run("status", "--format", "json")
+        #expect(
+            (try JSONSerialization.jsonObject(with: Data(status.output.utf8)) as? [String: Any])?["leaseHolder"] == nil)
+        let next = try await cli.run("sync")
+        #expect(next.status == 0, "\(next.errors)")
+        #expect(try store.contactCount() == 1_000)
+    }
+
     @Test func aHeldLeaseGivesItsOwnExitCodeAndStatusMatchesTheJournal() async throws {
         let (cli, server) = try await CommandLineRunner.againstMock(.init(seedContacts: 5))
         defer { Task { await server.stop() } }
         try await cli.run("init")
         let store = try SyncStore(path: cli.path("crmsync.sqlite"))
-        _ = try store.acquireLease("writer", holder: "someone-else", ttl: .seconds(600))
-        let blocked = try await cli.run("sync")
-        #expect(blocked.status == 5)
-        #expect(blocked.errors.contains("another crmsync run holds the lease"))
-        try store.releaseLease("writer", holder: "someone-else")
+        try await WriterLease(store: store, holder: "someone-else").run {
+            let blocked = try await cli.run("sync")
+            #expect(blocked.status == 5)
+            #expect(blocked.errors.contains("another crmsync run holds the lease (someone-else"))
+            let status = try await cli.run("status", "--format", "json")
+            let json = try JSONSerialization.jsonObject(with: Data(status.output.utf8)) as? [String: Any]
+            #expect(json?["leaseHolder"] as? String == "someone-else")
+        }
 
         #expect(try await cli.run("sync").status == 0)
         let status = try await cli.run("status", "--format", "json")

@@ -164,3 +164,29 @@ import Testing
             })
     }
 }
+
+/// A portal that requires a last name (HubSpot 2026-09 write validation), as a user meets it.
+@Suite(.serialized) struct RequiredPropertyCommandTests {
+    @Test func refusedContactsAreReportedAndShownInStatusWhileTheOthersSync() async throws {
+        var mock = MockConfiguration()
+        mock.requiredProperties = ["lastname"]
+        let (cli, server) = try await CommandLineRunner.againstMock(.init(configuration: mock))
+        defer { Task { await server.stop() } }
+        try cli.write(
+            "people.csv",
+            "email,firstName,lastName\nnamed.person@example.fi,Named,Person\nnolast.person@example.fi,Nolast,\n")
+        try await cli.run("import", "people.csv")
+        let sync = try await cli.run("sync")
+        #expect(sync.status == 3, "\(sync.errors)")
+        #expect(sync.output.contains("Refused by the CRM"))
+        #expect(sync.output.contains("required property missing: lastname"))
+        #expect(!sync.output.contains("nolast.person") && !sync.output.contains("Nolast"))
+        let status = try await cli.run("status")
+        #expect(status.output.contains("refused by the CRM (quarantined): 1"))
+        #expect(status.output.contains("lastname"))
+        let json = try await cli.run("status", "--format", "json")
+        let object = try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any]
+        #expect((object?["quarantined"] as? [[String: Any]])?.count == 1)
+        #expect(object?["checkpoint"] != nil)
+    }
+}
