@@ -103,6 +103,20 @@ public final class SyncEngine: Sendable {
                 run.report.summary.toCRM.erasures += verified
                 run.report.summary.failures += failures.count
                 run.report.failures += failures
+            } else {
+                // The real run finishes unfinished erasures first; the dry run reports them as planned.
+                let unfinished = try store.pendingErasures()
+                run.erasuresFinishedFirst = Set(unfinished.map(\.email.normalized))
+                run.report.summary.toCRM.erasures += unfinished.count
+                run.report.cost.plannedWriteRequests += unfinished.count * 2
+                for pending in unfinished {
+                    run.report.notes.append(
+                        .init(
+                            contact: pending.email.normalized,
+                            note:
+                                "erasure \(pending.request.id) (\(pending.request.state.rawValue)) would be finished in the CRM"
+                        ))
+                }
             }
             var watermark = started
             if let checkpoint {
@@ -167,6 +181,9 @@ public final class SyncEngine: Sendable {
         var progress = SyncProgress()
         /// Quarantined contacts whose next try is not due: left out of this run's pushes.
         var quarantinedNotDue: Set<String> = []
+        /// Dry run: subjects whose unfinished erasure the real run finishes before it pulls (so it never meets
+        /// their CRM copy); planned once, not again as a stale copy.
+        var erasuresFinishedFirst: Set<String> = []
 
         mutating func record(_ outcome: SyncApplier.Outcome) {
             report.summary.failures += outcome.failures.count
@@ -234,6 +251,10 @@ public final class SyncEngine: Sendable {
                     )
                 }
                 plan.note = "merged in the CRM into a record another local contact holds; kept for review"
+            }
+            if plan.action == .eraseInCRM, let email = plan.email, run.erasuresFinishedFirst.contains(email.normalized)
+            {
+                continue
             }
             plans.append(plan)
             if let id = pair.local?.contact.id { run.processed.insert(id) }

@@ -16,10 +16,15 @@ public final class SyncStore: Sendable {
     let logger: Logger
     private let subjectKey: SymmetricKey
 
-    /// Opens (creating if needed) the store at `path` and brings its schema up to date.
-    public init(path: String, clock: any SyncClock = SystemClock(), logger: Logger = Logger(label: "crmsync.store"))
-        throws
-    {
+    /// Opens (creating if needed) the store at `path` and brings its schema up to date. With `existingOnly`
+    /// (a dry run) it creates and migrates nothing: a missing or out-of-date store is an error.
+    public init(
+        path: String, clock: any SyncClock = SystemClock(), logger: Logger = Logger(label: "crmsync.store"),
+        existingOnly: Bool = false
+    ) throws {
+        if existingOnly && !FileManager.default.fileExists(atPath: path) {
+            throw StoreError.cannotOpen("there is no store at \(path) (a dry run creates none: run crmsync init first)")
+        }
         self.path = path
         self.clock = clock
         self.logger = logger
@@ -30,7 +35,15 @@ public final class SyncStore: Sendable {
         configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA secure_delete = ON") }
         do {
             database = try DatabasePool(path: path, configuration: configuration)
-            try Schema.migrator.migrate(database)
+            if existingOnly {
+                guard try database.read({ try Schema.migrator.hasCompletedMigrations($0) }) else {
+                    throw StoreError.cannotOpen(
+                        "the store at \(path) needs a newer schema (a dry run migrates nothing: run crmsync init first)"
+                    )
+                }
+            } else {
+                try Schema.migrator.migrate(database)
+            }
             subjectKey = try Self.loadOrCreateSubjectKey(in: database)
         } catch let error as DatabaseError {
             throw StoreError.cannotOpen(

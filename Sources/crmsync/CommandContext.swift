@@ -56,9 +56,11 @@ struct CommandContext {
         }
     }
 
-    func openStore() throws -> SyncStore {
+    /// The store; `existingOnly` (dry runs) creates and migrates nothing.
+    func openStore(existingOnly: Bool = false) throws -> SyncStore {
         do {
-            return try SyncStore(path: configuration.store.path, logger: Logger(label: "crmsync.store"))
+            return try SyncStore(
+                path: configuration.store.path, logger: Logger(label: "crmsync.store"), existingOnly: existingOnly)
         } catch {
             throw Self.fail(.storeUnavailable, (error as? LocalizedError)?.errorDescription ?? "cannot open the store")
         }

@@ -29,7 +29,7 @@ struct SyncCommand: AsyncParsableCommand {
 
     func run() async throws {
         let context = try CommandContext(global)
-        let store = try context.openStore()
+        let store = try context.openStore(existingOnly: dryRun)
         let engine = try context.engine(store: store)
         // A dry run writes nothing and needs no lease.
         var options = SyncRunOptions(dryRun: dryRun, ignoreBudget: ignoreBudget, actor: "sync:\(context.actor)")

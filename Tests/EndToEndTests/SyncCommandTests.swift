@@ -190,3 +190,15 @@ import Testing
         #expect(object?["checkpoint"] != nil)
     }
 }
+
+@Suite struct DryRunCommandTests {
+    @Test func aDryRunOnAFreshPathCreatesNoFileAndSaysSo() async throws {
+        let (cli, server) = try await CommandLineRunner.againstMock(.init(seedContacts: 2))
+        defer { Task { await server.stop() } }
+        let dry = try await cli.run("sync", "--dry-run")
+        #expect(dry.status == 74, "\(dry.errors)")
+        #expect(dry.errors.contains("a dry run creates none"))
+        let files = try FileManager.default.contentsOfDirectory(atPath: cli.path("."))
+        #expect(!files.contains { $0.hasPrefix("crmsync.sqlite") }, "\(files)")
+    }
+}
