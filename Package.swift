@@ -49,6 +49,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The model-based checker: generated histories of edits, syncs and crashes on both sides, and the
+        // README's promises checked after every sync. Used by the tests and `crmsync-bench check`; never shipped.
+        .target(
+            name: "SyncChecking",
+            dependencies: ["SyncModel", "SyncStore", "SyncEngine", "HubSpotClient", "MockHubSpot"]
+        ),
         .executableTarget(
             name: "crmsync",
             dependencies: [
@@ -61,7 +67,7 @@ let package = Package(
         .executableTarget(
             name: "crmsync-bench",
             dependencies: [
-                "SyncModel", "SyncStore", "SyncEngine", "HubSpotClient", "MockHubSpot",
+                "SyncModel", "SyncStore", "SyncEngine", "HubSpotClient", "MockHubSpot", "SyncChecking",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -90,7 +96,7 @@ let package = Package(
         .testTarget(name: "HubSpotClientTests", dependencies: ["HubSpotClient", "MockHubSpot"]),
         .testTarget(
             name: "SyncEngineTests",
-            dependencies: ["SyncEngine", "SyncStore", "SyncModel", "HubSpotClient", "MockHubSpot"]),
+            dependencies: ["SyncEngine", "SyncStore", "SyncModel", "HubSpotClient", "MockHubSpot", "SyncChecking"]),
         .testTarget(name: "MockHubSpotTests", dependencies: ["MockHubSpot"]),
         .testTarget(name: "EndToEndTests", dependencies: ["crmsync", "MockHubSpot", "SyncEngine", "SyncStore"]),
     ],

@@ -11,6 +11,8 @@ public struct SyncReport: Sendable, Codable {
         public var consentChanges = 0
         public var suppressions = 0
         public var erasures = 0
+
+        public init() {}
     }
 
     public struct Summary: Sendable, Codable, Equatable {

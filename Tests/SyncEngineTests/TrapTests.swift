@@ -1,32 +1,12 @@
 import Foundation
 import HubSpotClient
 import MockHubSpot
+import SyncChecking
 import SyncEngine
 import SyncModel
 import SyncStore
 import Synchronization
 import Testing
-
-/// A transport that dies (like a killed process) on the first request after `afterMutations` mutating
-/// requests went through: the CRM has the write, the store never heard back.
-final class DyingTransport: HTTPTransport {
-    struct Killed: Error {}
-    let inner = URLSessionTransport()
-    let afterMutations: Int
-    private let seen = Mutex(0)
-
-    init(afterMutations: Int) { self.afterMutations = afterMutations }
-
-    func send(_ request: HTTPRequest) async throws -> HTTPResponse {
-        if seen.withLock({ $0 }) >= afterMutations { throw Killed() }
-        let response = try await inner.send(request)
-        let mutating =
-            request.method != "GET" && !request.url.path.hasSuffix("/batch/read")
-            && !request.url.path.hasSuffix("/search")
-        if mutating { seen.withLock { $0 += 1 } }
-        return response
-    }
-}
 
 @Suite struct TrapTests {
     @Test func runKilledBetweenTheCRMWriteAndTheCheckpointConvergesWithoutDuplicates() async throws {

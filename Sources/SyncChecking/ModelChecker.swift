@@ -1,0 +1,413 @@
+import Foundation
+import HubSpotClient
+import SyncEngine
+import SyncModel
+import SyncStore
+
+/// An invariant that broke, with the step after which it was found.
+public struct CheckFailure: Error, Sendable, CustomStringConvertible {
+    /// The invariant's name: `convergence`, `no-duplicates`, `erasure`, `consent`, `erasure-requests`, `dry-run`.
+    public var invariant: String
+    public var detail: String
+    /// Index of the operation after which the check ran (the history's length for the quiet end).
+    public var step: Int
+
+    public var description: String { "\(invariant) broke after step \(step): \(detail)" }
+}
+
+/// What the checker expects, kept from the operations alone (never read back from the system under test).
+struct CheckModel {
+    struct Decision {
+        var granted: Bool
+        var order: Int
+    }
+
+    /// Emails each subject was known under before it was erased (local or CRM).
+    var emails: [Int: Set<String>] = [:]
+    var erased: Set<Int> = []
+    var erasedEmails: Set<String> = []
+    var existsLocally: Set<Int> = []
+    var existsInCRM: Set<Int> = []
+    var archived: Set<Int> = []
+    var emailChanged: Set<Int> = []
+    var restricted: Set<Int> = []
+    var everRestricted: Set<Int> = []
+    /// The last explicit decision per subject and purpose (either side).
+    var decisions: [Int: [Int: Decision]] = [:]
+    /// When each subject last opted out (either side), and whether it was ever lifted since.
+    var optedOutAt: [Int: Int] = [:]
+    var liftedAt: [Int: Int] = [:]
+    /// Purposes granted explicitly after the last lift (the only ones a lift may make granted).
+    var grantedSinceLift: [Int: Set<Int>] = [:]
+    var createdWithoutLastName: Set<Int> = []
+
+    var isOptedOut: (Int) -> Bool { { s in (optedOutAt[s] ?? -1) > (liftedAt[s] ?? -1) } }
+}
+
+/// Runs a history of operations against a store and a mock CRM, syncing where the history says, and checks
+/// the README's promises after every successful sync and after a quiet end (three syncs in a row).
+public struct ModelChecker {
+    public var lengthRange: ClosedRange<Int> = 8...24
+
+    public init() {}
+
+    /// Runs `history` in a fresh `world`; returns the first failure, or nil when every check held.
+    public func run(_ history: [CheckOperation], in world: CheckWorld, faults: Bool = false) async -> CheckFailure? {
+        var model = CheckModel()
+        do {
+            for (index, operation) in history.enumerated() {
+                if let failure = try await apply(operation, step: index, world: world, model: &model) {
+                    return failure
+                }
+            }
+            if faults {
+                try await world.control(
+                    "PUT", "/__mock/config",
+                    ["faults": ["serverErrorRate": 0, "stormRate": 0, "dropRate": 0, "truncateRate": 0]])
+            }
+            // The quiet end: two syncs to converge, then every promise, then a dry run that must plan nothing.
+            for _ in 0..<2 { _ = try await world.sync() }
+            if let failure = try await checkAfterSync(step: history.count, world: world, model: model) {
+                return failure
+            }
+            if let failure = try await checkQuiet(step: history.count, world: world, model: model) { return failure }
+        } catch {
+            return CheckFailure(invariant: "no-error", detail: "\(type(of: error)): \(error)", step: history.count)
+        }
+        return nil
+    }
+
+    // MARK: Operations
+
+    private func apply(_ operation: CheckOperation, step: Int, world: CheckWorld, model: inout CheckModel)
+        async throws -> CheckFailure?
+    {
+        let store = world.store
+        func address(_ s: Int) -> EmailAddress { try! EmailAddress(CheckOperation.email(s)) }
+        func importRows(_ csv: String) throws {
+            let batch = try ImportFileReader(purposes: Purpose.standard).read(Data(csv.utf8), format: .csv)
+            _ = try store.importContacts(batch, actor: "check")
+        }
+        func ignoringRefusals(_ body: () throws -> Void) {
+            do { try body() } catch {}
+        }
+        func decide(_ s: Int, _ p: Int, granted: Bool) {
+            model.decisions[s, default: [:]][p] = .init(granted: granted, order: step)
+            if granted, model.liftedAt[s] != nil { model.grantedSinceLift[s, default: []].insert(p) }
+            if !granted { model.grantedSinceLift[s]?.remove(p) }
+        }
+        // Decisions are compared by time on both sides: keep two of them out of the same millisecond.
+        try await Task.sleep(for: .milliseconds(2))
+        switch operation {
+        case .localCreate(let s, let lastName):
+            guard !model.erased.contains(s) else { return nil }
+            try importRows(
+                "email,firstName,lastName\n\(CheckOperation.email(s)),First\(s),\(lastName ? "Last\(s)" : "")\n")
+            model.existsLocally.insert(s)
+            model.emails[s, default: []].insert(CheckOperation.email(s))
+        case .localEdit(let s, let c):
+            guard model.existsLocally.contains(s), !model.erased.contains(s) else { return nil }
+            try importRows("email,city\n\(CheckOperation.email(s)),\(CheckOperation.cities[c])\n")
+        case .importConsent(let s, let p, let word):
+            guard model.existsLocally.contains(s), !model.erased.contains(s), !model.isOptedOut(s) else { return nil }
+            let column = CheckOperation.purposes[p].rawValue
+            let before = (try? store.consents(contactId: try store.contact(email: address(s))?.id ?? ""))?.first {
+                $0.purpose == CheckOperation.purposes[p]
+            }?.state
+            try importRows("email,\(column),consentSource\n\(CheckOperation.email(s)),\(word),check\n")
+            let after = (try? store.consents(contactId: try store.contact(email: address(s))?.id ?? ""))?.first {
+                $0.purpose == CheckOperation.purposes[p]
+            }?.state
+            // Only what the store accepted is a decision (an old file never re-grants; unknown decides nothing).
+            if after != before, let after, after != .unknown { decide(s, p, granted: after == .granted) }
+        case .crmCreate(let s):
+            guard !model.existsInCRM.contains(s) else { return nil }
+            try await world.control(
+                "POST", "/__mock/seed",
+                ["contacts": [["email": CheckOperation.email(s), "firstname": "Crm\(s)", "lastname": "Side\(s)"]]])
+            model.existsInCRM.insert(s)
+            if !model.erased.contains(s) { model.emails[s, default: []].insert(CheckOperation.email(s)) }
+        case .crmEdit(let s, let c):
+            try await patch(s, ["city": CheckOperation.cities[c]], world: world)
+        case .crmEmailChange(let s):
+            guard !model.erased.contains(s), !model.emailChanged.contains(s),
+                try await world.crmRecord(email: CheckOperation.email(s)) != nil
+            else { return nil }
+            try await patch(s, ["email": CheckOperation.alternateEmail(s)], world: world)
+            model.emailChanged.insert(s)
+            model.emails[s, default: []].insert(CheckOperation.alternateEmail(s))
+        case .crmArchive(let s):
+            guard let record = try await world.crmRecord(email: CheckOperation.email(s)),
+                let id = record["id"] as? String
+            else { return nil }
+            try await world.control("DELETE", "/crm/v3/objects/contacts/\(id)")
+            model.archived.insert(s)
+        case .localGrant(let s, let p):
+            guard model.existsLocally.contains(s), !model.erased.contains(s), !model.isOptedOut(s) else { return nil }
+            ignoringRefusals {
+                _ = try store.recordConsent(
+                    email: address(s), purpose: CheckOperation.purposes[p], state: .granted, source: "check",
+                    actor: "check")
+                decide(s, p, granted: true)
+            }
+        case .localWithdraw(let s, let p):
+            guard model.existsLocally.contains(s), !model.erased.contains(s) else { return nil }
+            ignoringRefusals {
+                _ = try store.recordConsent(
+                    email: address(s), purpose: CheckOperation.purposes[p], state: .withdrawn, source: "check",
+                    actor: "check")
+                decide(s, p, granted: false)
+            }
+        case .crmSubscription(let s, let p, let subscribed):
+            guard !model.erased.contains(s), model.existsInCRM.contains(s) || model.existsLocally.contains(s),
+                !model.isOptedOut(s)
+            else { return nil }
+            let id = Int(SyncConfiguration().purposes[CheckOperation.purposes[p].rawValue]?.subscriptionId ?? "0") ?? 0
+            try await world.control(
+                "POST", "/communication-preferences/v4/statuses/batch/write",
+                [
+                    "inputs": [
+                        [
+                            "subscriberIdString": CheckOperation.email(s), "subscriptionId": id, "channel": "EMAIL",
+                            "statusState": subscribed ? "SUBSCRIBED" : "UNSUBSCRIBED",
+                            "legalBasis": "CONSENT_WITH_NOTICE",
+                        ]
+                    ]
+                ])
+            decide(s, p, granted: subscribed)
+        case .localOptOut(let s):
+            guard model.existsLocally.contains(s), !model.erased.contains(s) else { return nil }
+            ignoringRefusals {
+                _ = try store.setSuppression(
+                    .optedOutOfAll, active: true, email: address(s), reason: "check", actor: "check")
+                model.optedOutAt[s] = step
+                model.grantedSinceLift[s] = []
+            }
+        case .crmOptOut(let s):
+            guard !model.erased.contains(s), model.existsInCRM.contains(s) else { return nil }
+            try await world.control(
+                "POST", "/communication-preferences/v4/statuses/batch/unsubscribe-all?channel=EMAIL",
+                ["inputs": [CheckOperation.email(s)]])
+            model.optedOutAt[s] = step
+            model.grantedSinceLift[s] = []
+        case .liftOptOut(let s, let p):
+            guard model.existsLocally.contains(s), !model.erased.contains(s), model.isOptedOut(s) else { return nil }
+            ignoringRefusals {
+                _ = try store.recordConsent(
+                    email: address(s), purpose: CheckOperation.purposes[p], state: .granted, source: "check re-consent",
+                    liftingOptOut: true, actor: "check")
+                model.liftedAt[s] = step
+                model.grantedSinceLift[s] = [p]
+                decide(s, p, granted: true)
+            }
+        case .restrict(let s), .liftRestriction(let s):
+            guard model.existsLocally.contains(s), !model.erased.contains(s) else { return nil }
+            let active = operation == .restrict(subject: s)
+            ignoringRefusals {
+                _ = try store.setSuppression(
+                    .processingRestricted, active: active, email: address(s), reason: "check", actor: "check")
+                if active {
+                    model.restricted.insert(s)
+                    model.everRestricted.insert(s)
+                } else {
+                    model.restricted.remove(s)
+                }
+            }
+        case .erase(let s, let wait):
+            guard model.existsLocally.contains(s) || model.existsInCRM.contains(s) else { return nil }
+            let id = "check-\(step)"
+            if wait {
+                let propagator = ErasurePropagator(
+                    store: store, client: try world.client(), clock: ManualClock(), maxAttempts: 3,
+                    baseDelay: .milliseconds(1))
+                _ = try await propagator.erase(email: address(s), requestId: id, reason: "check")
+            } else {
+                _ = try store.recordErasureRequest(email: address(s), requestId: id, reason: "check")
+                try store.eraseLocally(requestId: id)
+            }
+            model.erased.insert(s)
+            model.erasedEmails.formUnion(model.emails[s] ?? [CheckOperation.email(s)])
+            model.erasedEmails.insert(CheckOperation.email(s))
+            model.existsLocally.remove(s)
+        case .sync:
+            _ = try await world.sync()
+            return try await checkAfterSync(step: step, world: world, model: model)
+        case .dryRunThenSync:
+            let dry = try await world.sync(dryRun: true)
+            let real = try await world.sync()
+            if dry.summary.toCRM != real.summary.toCRM || dry.summary.toLocal != real.summary.toLocal
+                || dry.summary.conflicts != real.summary.conflicts
+            {
+                return CheckFailure(
+                    invariant: "dry-run",
+                    detail: "the dry run planned \(dry.summary) but the real run did \(real.summary)", step: step)
+            }
+            return try await checkAfterSync(step: step, world: world, model: model)
+        case .crashingSync(let k):
+            _ = try? await world.sync(transport: DyingTransport(afterMutations: k))
+        }
+        return nil
+    }
+
+    private func patch(_ s: Int, _ properties: [String: String], world: CheckWorld) async throws {
+        for email in [CheckOperation.email(s), CheckOperation.alternateEmail(s)] {
+            if try await world.crmRecord(email: email) != nil {
+                try await world.control(
+                    "PATCH", "/crm/v3/objects/contacts/\(email)?idProperty=email", ["properties": properties])
+                return
+            }
+        }
+    }
+
+    // MARK: Invariants
+
+    /// What must hold after every completed sync: no duplicates, and erased subjects gone from both sides.
+    func checkAfterSync(step: Int, world: CheckWorld, model: CheckModel) async throws -> CheckFailure? {
+        let records = try await world.crmRecords()
+        var seen: [String: Int] = [:]
+        for record in records {
+            let email = ((record["properties"] as? [String: Any])?["email"] as? String)?.lowercased() ?? ""
+            seen[email, default: 0] += 1
+        }
+        if let duplicate = seen.first(where: { $0.value > 1 && !$0.key.isEmpty }) {
+            return CheckFailure(
+                invariant: "no-duplicates", detail: "\(duplicate.key) is in the CRM \(duplicate.value) times",
+                step: step)
+        }
+        var links: [String: String] = [:]
+        for s in 0..<CheckOperation.subjects {
+            for email in [CheckOperation.email(s), CheckOperation.alternateEmail(s)] {
+                guard let contact = try world.store.contact(email: EmailAddress(email)), let crmId = contact.crmId
+                else {
+                    continue
+                }
+                if let other = links[crmId], other != contact.id {
+                    return CheckFailure(
+                        invariant: "no-duplicates", detail: "CRM id \(crmId) is linked to two local contacts",
+                        step: step)
+                }
+                links[crmId] = contact.id
+            }
+        }
+        for email in model.erasedEmails.sorted() {
+            if try world.store.contact(email: EmailAddress(email)) != nil {
+                return CheckFailure(
+                    invariant: "erasure", detail: "\(email) exists locally after its erasure", step: step)
+            }
+            if seen[email] != nil {
+                return CheckFailure(
+                    invariant: "erasure", detail: "\(email) exists in the CRM after a sync following its erasure",
+                    step: step)
+            }
+            if world.storeBytes().range(of: Data(email.utf8)) != nil, !hasUnfinishedErasure(world) {
+                return CheckFailure(
+                    invariant: "erasure", detail: "the store file still holds \(email) in plain text", step: step)
+            }
+        }
+        return nil
+    }
+
+    private func hasUnfinishedErasure(_ world: CheckWorld) -> Bool {
+        ((try? world.store.erasureRequests()) ?? []).contains { $0.state != .verified }
+    }
+
+    /// What must hold after the quiet end: converged fields, consent and opt-outs, finished erasures, an empty plan.
+    func checkQuiet(step: Int, world: CheckWorld, model: CheckModel) async throws -> CheckFailure? {
+        for request in try world.store.erasureRequests() where request.state != .verified {
+            return CheckFailure(
+                invariant: "erasure-requests", detail: "request \(request.id) ended \(request.state.rawValue)",
+                step: step)
+        }
+        let plan = try await world.sync(dryRun: true)
+        let nothing = SyncReport.Direction()
+        if plan.summary.toCRM != nothing || plan.summary.toLocal != nothing || !plan.changes.isEmpty {
+            return CheckFailure(
+                invariant: "convergence",
+                detail:
+                    "after two quiet syncs the next plan is not empty: \(plan.summary); \(plan.changes.prefix(5).map { "\($0.field) \($0.direction) (\($0.rule))" })",
+                step: step)
+        }
+        for s in 0..<CheckOperation.subjects where !model.erased.contains(s) {
+            guard
+                let local = try world.store.contact(email: EmailAddress(CheckOperation.email(s)))
+                    ?? world.store.contact(email: EmailAddress(CheckOperation.alternateEmail(s)))
+            else { continue }
+            let states = try world.store.consents(contactId: local.id)
+            let suppressions = try world.store.suppressions(contactId: local.id)
+            let optedOut = suppressions.contains { $0.kind == .optedOutOfAll && $0.isActive }
+            let restricted = suppressions.contains { $0.kind == .processingRestricted && $0.isActive }
+            func granted(_ p: Int) -> Bool {
+                states.contains { $0.purpose == CheckOperation.purposes[p] && $0.state == .granted }
+            }
+            // Consent: a purpose is granted only by an explicit grant that no later decision overrode.
+            for p in 0..<CheckOperation.purposes.count {
+                let decision = model.decisions[s]?[p]
+                if granted(p) && decision?.granted != true {
+                    return CheckFailure(
+                        invariant: "consent",
+                        detail:
+                            "p\(s) is granted \(CheckOperation.purposes[p].rawValue) but its last decision was \(decision.map { $0.granted ? "a grant" : "a withdrawal" } ?? "none")",
+                        step: step)
+                }
+                if !optedOut && !restricted && model.optedOutAt[s] == nil, let decision, decision.granted != granted(p),
+                    !model.archived.contains(s)
+                {
+                    return CheckFailure(
+                        invariant: "consent",
+                        detail:
+                            "p\(s)'s last decision for \(CheckOperation.purposes[p].rawValue) was \(decision.granted ? "a grant" : "a withdrawal") at step \(decision.order) but the store says otherwise",
+                        step: step)
+                }
+            }
+            // After an opt-out, only purposes explicitly re-consented since the lift are granted.
+            if model.optedOutAt[s] != nil {
+                let allowed = model.grantedSinceLift[s] ?? []
+                if let p = (0..<CheckOperation.purposes.count).first(where: { granted($0) && !allowed.contains($0) }),
+                    let decision = model.decisions[s]?[p], decision.order < (model.optedOutAt[s] ?? 0)
+                {
+                    return CheckFailure(
+                        invariant: "consent",
+                        detail:
+                            "p\(s) has \(CheckOperation.purposes[p].rawValue) granted from before its opt-out, never re-consented",
+                        step: step)
+                }
+            }
+            // Restriction fabricates nothing: no opt-out that nobody made.
+            if optedOut && model.optedOutAt[s] == nil && !restricted {
+                return CheckFailure(
+                    invariant: "consent", detail: "p\(s) is opted out, but no one opted it out (a restriction spread?)",
+                    step: step)
+            }
+        }
+        return nil
+    }
+
+    // MARK: Shrinking
+
+    /// The shortest history found (removing one operation at a time) that still breaks an invariant.
+    public func shrink(
+        _ history: [CheckOperation], makeWorld: () async throws -> CheckWorld
+    ) async throws -> (history: [CheckOperation], failure: CheckFailure)? {
+        let world = try await makeWorld()
+        guard let failure = await run(history, in: world) else {
+            await world.close()
+            return nil
+        }
+        await world.close()
+        var best = (history: history, failure: failure)
+        var index = 0
+        while index < best.history.count {
+            var candidate = best.history
+            candidate.remove(at: index)
+            let world = try await makeWorld()
+            let found = await run(candidate, in: world)
+            await world.close()
+            if let found, found.invariant == best.failure.invariant {
+                best = (candidate, found)
+            } else {
+                index += 1
+            }
+        }
+        return best
+    }
+}
