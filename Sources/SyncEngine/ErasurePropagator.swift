@@ -63,13 +63,16 @@ public struct ErasurePropagator: Sendable {
         return try await propagate(pending)
     }
 
-    /// One request from wherever it stands to `verified` (or `failed`, to be retried later).
+    /// One request from wherever it stands to `verified` (or `failed`, to be retried later: the delete if it
+    /// was never accepted, else only the verification read).
     @discardableResult
     func propagate(_ pending: PendingErasure) async throws -> ErasureState {
         let id = pending.request.id
         let email = pending.email.normalized
         if pending.request.state == .received { try store.eraseLocally(requestId: id) }
-        var sent = pending.request.state == .sent
+        // Once the CRM accepted a delete, later attempts only verify: a second delete by email that matches no
+        // record any more would blocklist the address. A failed verification (index lag) keeps `sentAt`.
+        var sent = pending.request.sentAt != nil
         var attempt = 0
         while true {
             attempt += 1
@@ -83,8 +86,8 @@ public struct ErasurePropagator: Sendable {
                     try store.updateErasure(id, state: .verified)
                     return .verified
                 }
-                sent = false  // still readable: the delete did not take; send it again
-                try store.updateErasure(id, state: .failed, error: "still readable after GDPR delete")
+                try store.updateErasure(
+                    id, state: .failed, error: "still readable after the GDPR delete; verified again, not resent")
             } catch let error as HubSpotError where !error.isDailyLimit {
                 try store.updateErasure(
                     id, state: .failed,
