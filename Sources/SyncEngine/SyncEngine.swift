@@ -286,9 +286,15 @@ public final class SyncEngine: Sendable {
                 erased.insert(email.normalized)
             }
         }
+        // A record is an erased subject's when its id, or an id merged into it, was tombstoned.
+        let records = pairs.compactMap(\.record)
+        let erasedIds = try store.erasedCRMIds(among: records.flatMap { [$0.id] + $0.mergedIds })
+        let erasedRecords = Set(
+            records.filter { ([$0.id] + $0.mergedIds).contains(where: erasedIds.contains) }.map(\.id))
         let store = self.store
         return SyncPlanner.Context(
             isErased: { erased.contains($0.normalized) },
+            isErasedRecord: { erasedRecords.contains($0) },
             isEmailTaken: { email, except in
                 guard let holder = try? store.contact(email: email) else { return false }
                 return holder.id != except

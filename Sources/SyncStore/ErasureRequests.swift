@@ -34,19 +34,50 @@ public struct ErasureRequest: Sendable, Equatable, Codable {
     public func isOverdue(at now: Date) -> Bool { state != .verified && now > deadline }
 }
 
-/// The work an unfinished erasure still needs: the address is read from the outbox, where it stays only
-/// until the CRM delete is verified.
+/// The work an unfinished erasure still needs: the address and the CRM ids are read from the outbox, where
+/// they stay only until the CRM delete is verified.
 public struct PendingErasure: Sendable {
     public var request: ErasureRequest
     public var email: EmailAddress
-    public var crmId: String?
+    /// Every CRM record the subject was linked to: each is GDPR-deleted by id and must read 404.
+    public var crmIds: [String]
+    /// Whether the CRM delete also goes by email: only when no CRM record of the subject is known and the
+    /// subject was not erased before, since HubSpot blocklists an address that matches no record.
+    public var deletesByEmail: Bool
+}
+
+/// What an erasure's outbox entry carries to the CRM. v3 entries hold `email`, `crmId` ("" for none) and
+/// `requestId` only.
+struct ErasurePayload: Codable {
+    var email: String
+    var requestId: String?
+    var crmId: String?
+    var crmIds: [String]?
+    var deletesByEmail: Bool?
+
+    var allCRMIds: [String] {
+        var ids = crmIds ?? []
+        if let crmId, !crmId.isEmpty, !ids.contains(crmId) { ids.append(crmId) }
+        return ids
+    }
+
+    mutating func add(crmIds more: [String]) {
+        var ids = allCRMIds
+        for id in more where !ids.contains(id) { ids.append(id) }
+        crmIds = ids
+        crmId = nil
+    }
+
+    static func decode(_ data: Data) -> ErasurePayload? { try? JSONDecoder().decode(ErasurePayload.self, from: data) }
+    func encoded() throws -> Data { try JSONEncoder().encode(self) }
 }
 
 extension SyncStore {
     static let erasureOutboxKind = "erasure"
 
-    /// Step 1, durable before anything else: the request and the outbox entry that carries the address
-    /// to the CRM. Re-recording the same request id changes nothing.
+    /// Step 1, durable before anything else: the request and the outbox entry that carries the address and
+    /// the CRM ids the subject is linked to (its record and, after a merge, the survivor) to the CRM.
+    /// Re-recording the same request id changes nothing.
     public func recordErasureRequest(email: EmailAddress, requestId: String, reason: String?) throws -> ErasureRequest {
         let hash = subjectHash(of: email)
         let now = self.now
@@ -55,17 +86,24 @@ extension SyncStore {
             ?? now.addingTimeInterval(30 * 86_400)
         return try database.write { db in
             if let existing = try Self.erasureRequest(id: requestId, in: db) { return existing }
-            let crmId = try String.fetchOne(
-                db, sql: "SELECT crmId FROM contact WHERE email = ?", arguments: [email.normalized])
+            let dedupeKey = "erase:\(hash)"
+            let linked = try Self.linkedCRMIds(email: email, in: db)
+            var payload =
+                try Data.fetchOne(db, sql: "SELECT payload FROM outbox WHERE dedupeKey = ?", arguments: [dedupeKey])
+                .flatMap(ErasurePayload.decode) ?? ErasurePayload(email: email.normalized)
+            if payload.deletesByEmail == nil {
+                let erasedBefore = try Tombstones.isErased(hash, in: db)
+                payload.deletesByEmail = linked.isEmpty && payload.allCRMIds.isEmpty && !erasedBefore
+            }
+            if !linked.isEmpty { payload.deletesByEmail = false }
+            payload.add(crmIds: linked)
+            payload.requestId = requestId
             try db.execute(
                 sql: """
                     INSERT INTO erasureRequest (id, subjectHash, reason, receivedAt, deadline, state)
                     VALUES (?, ?, ?, ?, ?, 'received')
                     """,
                 arguments: [requestId, hash, reason, now.millisecondsSince1970, deadline.millisecondsSince1970])
-            let payload = try JSONEncoder().encode([
-                "email": email.normalized, "crmId": crmId ?? "", "requestId": requestId,
-            ])
             try db.execute(
                 sql: """
                     INSERT INTO outbox (kind, contactId, dedupeKey, payload, state, attempts, createdAt, nextAttemptAt)
@@ -73,7 +111,7 @@ extension SyncStore {
                     ON CONFLICT(dedupeKey) DO UPDATE SET payload = excluded.payload, state = 'pending'
                     """,
                 arguments: [
-                    Self.erasureOutboxKind, "erase:\(hash)", payload, now.millisecondsSince1970,
+                    Self.erasureOutboxKind, dedupeKey, try payload.encoded(), now.millisecondsSince1970,
                     now.millisecondsSince1970,
                 ])
             try AuditLog.append(
@@ -88,7 +126,7 @@ extension SyncStore {
     public func eraseLocally(requestId: String) throws {
         guard let pending = try pendingErasures().first(where: { $0.request.id == requestId }) else { return }
         guard pending.request.state == .received else { return }
-        try eraseLocally(email: pending.email, requestId: requestId, actor: "erasure")
+        try eraseLocally(email: pending.email, requestId: requestId, actor: "erasure", crmIds: pending.crmIds)
         try updateErasure(requestId, state: .pending)
     }
 
@@ -100,19 +138,41 @@ extension SyncStore {
                 db, sql: "SELECT payload, dedupeKey FROM outbox WHERE kind = ? ORDER BY id",
                 arguments: [Self.erasureOutboxKind])
             {
-                let data: Data = row[0]
-                guard let payload = try? JSONDecoder().decode([String: String].self, from: data),
-                    let raw = payload["email"], let email = try? EmailAddress(raw)
+                guard let payload = ErasurePayload.decode(row[0]), let email = try? EmailAddress(payload.email)
                 else { continue }
                 let hash = String((row[1] as String).dropFirst("erase:".count))
                 let request =
-                    try payload["requestId"].flatMap { try Self.erasureRequest(id: $0, in: db) }
+                    try payload.requestId.flatMap { try Self.erasureRequest(id: $0, in: db) }
                     ?? Self.latestRequest(subjectHash: hash, in: db)
                 guard let request, request.state != .verified else { continue }
-                let crmId = payload["crmId"].flatMap { $0.isEmpty ? nil : $0 }
-                result.append(PendingErasure(request: request, email: email, crmId: crmId))
+                let ids = payload.allCRMIds
+                result.append(
+                    PendingErasure(
+                        request: request, email: email, crmIds: ids,
+                        deletesByEmail: payload.deletesByEmail ?? ids.isEmpty))
             }
             return result
+        }
+    }
+
+    /// Adds CRM records found to hold the subject (e.g. a record the CRM holds under the address but never
+    /// linked) to its erasure: tombstoned by id at once, deleted and verified with the others.
+    public func addCRMRecords(_ crmIds: [String], toErasureOf email: EmailAddress, requestId: String) throws {
+        guard !crmIds.isEmpty else { return }
+        let dedupeKey = "erase:\(subjectHash(of: email))"
+        let now = self.now
+        try database.write { db in
+            guard
+                var payload = try Data.fetchOne(
+                    db, sql: "SELECT payload FROM outbox WHERE dedupeKey = ?", arguments: [dedupeKey]
+                ).flatMap(ErasurePayload.decode)
+            else { return }
+            payload.add(crmIds: crmIds)
+            try db.execute(
+                sql: "UPDATE outbox SET payload = ? WHERE dedupeKey = ?", arguments: [try payload.encoded(), dedupeKey])
+            for crmId in crmIds {
+                try Tombstones.insert(crmIdHash: crmIdHash(of: crmId), erasedAt: now, requestId: requestId, in: db)
+            }
         }
     }
 

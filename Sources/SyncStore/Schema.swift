@@ -155,6 +155,15 @@ enum Schema {
                 t.column("expiresAt", .integer).notNull()
             }
         }
+        migrator.registerMigration("v5: CRM id tombstones") { db in
+            // The CRM records of erased subjects, known only by the keyed hash of their id: a pulled record with
+            // one of these ids (or merged from one) is refused, whatever address it carries now.
+            try db.create(table: "crmTombstone") { t in
+                t.primaryKey("idHash", .text)
+                t.column("erasedAt", .integer).notNull()
+                t.column("requestId", .text).notNull()
+            }
+        }
         return migrator
     }
 }

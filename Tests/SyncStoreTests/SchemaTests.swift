@@ -8,7 +8,7 @@ import Testing
     let fixture = try StoreFixture()
     #expect(try fixture.store.isUpToDate())
     let applied = try fixture.store.appliedMigrations()
-    #expect(applied.count == 4)
+    #expect(applied.count == 5)
     let reopened = try fixture.reopen()
     #expect(try reopened.appliedMigrations() == applied)
     let tables = try reopened.database.read { db in
@@ -20,7 +20,8 @@ import Testing
     }
     #expect(
         tables == [
-            "auditLog", "checkpoint", "consent", "consentEvent", "contact", "erasureRequest", "lease", "metadata",
+            "auditLog", "checkpoint", "consent", "consentEvent", "contact", "crmTombstone", "erasureRequest", "lease",
+            "metadata",
             "outbox",
             "run", "suppression",
             "syncBase", "tombstone",
