@@ -32,7 +32,7 @@ public struct ErasurePropagator: Sendable {
     {
         _ = try store.recordErasureRequest(email: email, requestId: requestId, reason: reason)
         try store.eraseLocally(requestId: requestId)
-        if propagate, let pending = try store.pendingErasures().first(where: { $0.request.id == requestId }) {
+        if propagate, let pending = try store.pendingErasure(requestId: requestId) {
             try await self.propagate(pending)
         }
         return try store.erasureRequest(id: requestId)!
@@ -48,7 +48,8 @@ public struct ErasurePropagator: Sendable {
             if try await propagate(pending) == .verified {
                 verified += 1
             } else {
-                failures.append("\(pending.email.masked): erasure \(pending.request.id) not yet verified in the CRM")
+                let ids = pending.requests.map(\.id).joined(separator: ", ")
+                failures.append("\(pending.email.masked): erasure \(ids) not yet verified in the CRM")
             }
         }
         return (verified, failures)
@@ -71,12 +72,15 @@ public struct ErasurePropagator: Sendable {
     /// was never accepted, else only the verification read).
     @discardableResult
     func propagate(_ pending: PendingErasure) async throws -> ErasureState {
-        let id = pending.request.id
+        // Every unfinished request for the subject moves on together (a second request joins the first).
+        let ids = pending.requests.map(\.id)
         let email = pending.email.normalized
-        if pending.request.state == .received { try store.eraseLocally(requestId: id) }
+        for request in pending.requests where request.state == .received {
+            try store.eraseLocally(requestId: request.id)
+        }
         // Once the CRM accepted a delete, later attempts only verify: a second delete by email that matches no
         // record any more would blocklist the address. A failed verification (index lag) keeps `sentAt`.
-        var sent = pending.request.sentAt != nil
+        var sent = pending.requests.contains { $0.sentAt != nil }
         var crmIds = pending.crmIds
         var attempt = 0
         while true {
@@ -84,22 +88,22 @@ public struct ErasurePropagator: Sendable {
             do {
                 if !sent {
                     crmIds = try await sendDeletes(pending, crmIds: crmIds)
-                    try store.updateErasure(id, state: .sent)
+                    try store.updateErasures(ids, state: .sent)
                     sent = true
                 }
                 if try await isErasedEverywhere(email: email, crmIds: crmIds) {
-                    try store.updateErasure(id, state: .verified)
+                    try store.updateErasures(ids, state: .verified)
                     return .verified
                 }
-                try store.updateErasure(
-                    id, state: .failed, error: "still readable after the GDPR delete; verified again, not resent")
+                try store.updateErasures(
+                    ids, state: .failed, error: "still readable after the GDPR delete; verified again, not resent")
             } catch let error as HubSpotError where !error.isDailyLimit {
-                try store.updateErasure(
-                    id, state: .failed,
+                try store.updateErasures(
+                    ids, state: .failed,
                     error: "\(error.category ?? "HTTP") \(error.status.map(String.init) ?? "no answer")")
                 // An ambiguous failure: the delete may have gone through. Read before sending again.
                 if !sent, (try? await isErasedEverywhere(email: email, crmIds: crmIds)) == true {
-                    try store.updateErasure(id, state: .sent)
+                    try store.updateErasures(ids, state: .sent)
                     sent = true
                     continue
                 }

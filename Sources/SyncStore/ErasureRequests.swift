@@ -30,14 +30,21 @@ public struct ErasureRequest: Sendable, Equatable, Codable {
     public var attempts: Int
     /// The CRM's category and a message without personal data.
     public var lastError: String?
+    /// Why the request ends as it does when that is not its own story (carried out together with another
+    /// request for the same subject, or the subject was already erased). No personal data.
+    public var note: String?
 
     public func isOverdue(at now: Date) -> Bool { state != .verified && now > deadline }
 }
 
-/// The work an unfinished erasure still needs: the address and the CRM ids are read from the outbox, where
-/// they stay only until the CRM delete is verified.
+/// The work an unfinished erasure of one subject still needs: the address and the CRM ids are read from the
+/// outbox, where they stay only until the CRM delete is verified. Every unfinished request for the subject
+/// is carried out together, so none is left behind.
 public struct PendingErasure: Sendable {
+    /// The earliest unfinished request (whose deadline comes first).
     public var request: ErasureRequest
+    /// Every unfinished request for the subject, oldest first; they move on together.
+    public var requests: [ErasureRequest]
     public var email: EmailAddress
     /// Every CRM record the subject was linked to: each is GDPR-deleted by id and must read 404.
     public var crmIds: [String]
@@ -88,9 +95,21 @@ extension SyncStore {
             if let existing = try Self.erasureRequest(id: requestId, in: db) { return existing }
             let dedupeKey = "erase:\(hash)"
             let linked = try Self.linkedCRMIds(email: email, in: db)
-            var payload =
-                try Data.fetchOne(db, sql: "SELECT payload FROM outbox WHERE dedupeKey = ?", arguments: [dedupeKey])
-                .flatMap(ErasurePayload.decode) ?? ErasurePayload(email: email.normalized)
+            let unfinished = try Data.fetchOne(
+                db, sql: "SELECT payload FROM outbox WHERE dedupeKey = ?", arguments: [dedupeKey]
+            ).flatMap(ErasurePayload.decode)
+            var payload = unfinished ?? ErasurePayload(email: email.normalized)
+            // A second request for the subject joins the unfinished one; after a finished one, the CRM is
+            // checked again (and a record found there deleted by id), without a delete by email.
+            let earlier = try Self.latestRequest(subjectHash: hash, in: db)
+            let note: String? =
+                if let earlier, unfinished != nil {
+                    "same subject as request \(earlier.id): carried out together"
+                } else if let earlier, earlier.state == .verified {
+                    "subject already erased by request \(earlier.id): the CRM is checked again"
+                } else {
+                    nil
+                }
             if payload.deletesByEmail == nil {
                 let erasedBefore = try Tombstones.isErased(hash, in: db)
                 payload.deletesByEmail = linked.isEmpty && payload.allCRMIds.isEmpty && !erasedBefore
@@ -100,10 +119,10 @@ extension SyncStore {
             payload.requestId = requestId
             try db.execute(
                 sql: """
-                    INSERT INTO erasureRequest (id, subjectHash, reason, receivedAt, deadline, state)
-                    VALUES (?, ?, ?, ?, ?, 'received')
+                    INSERT INTO erasureRequest (id, subjectHash, reason, receivedAt, deadline, state, note)
+                    VALUES (?, ?, ?, ?, ?, 'received', ?)
                     """,
-                arguments: [requestId, hash, reason, now.millisecondsSince1970, deadline.millisecondsSince1970])
+                arguments: [requestId, hash, reason, now.millisecondsSince1970, deadline.millisecondsSince1970, note])
             try db.execute(
                 sql: """
                     INSERT INTO outbox (kind, contactId, dedupeKey, payload, state, attempts, createdAt, nextAttemptAt)
@@ -124,13 +143,19 @@ extension SyncStore {
     /// Step 2, one transaction: the contact, its consent evidence and suppressions go, its audit entries
     /// lose their link and detail, the tombstone is written, the request moves to `pending`.
     public func eraseLocally(requestId: String) throws {
-        guard let pending = try pendingErasures().first(where: { $0.request.id == requestId }) else { return }
-        guard pending.request.state == .received else { return }
+        guard let pending = try pendingErasure(requestId: requestId),
+            pending.requests.first(where: { $0.id == requestId })?.state == .received
+        else { return }
         try eraseLocally(email: pending.email, requestId: requestId, actor: "erasure", crmIds: pending.crmIds)
         try updateErasure(requestId, state: .pending)
     }
 
-    /// Unfinished requests (not verified), with the address from the outbox.
+    /// The unfinished erasure a request belongs to, or nil when it is finished.
+    public func pendingErasure(requestId: String) throws -> PendingErasure? {
+        try pendingErasures().first { $0.requests.contains { $0.id == requestId } }
+    }
+
+    /// Unfinished erasures (some request not verified), one per subject, with the address from the outbox.
     public func pendingErasures() throws -> [PendingErasure] {
         try database.read { db in
             var result: [PendingErasure] = []
@@ -141,14 +166,17 @@ extension SyncStore {
                 guard let payload = ErasurePayload.decode(row[0]), let email = try? EmailAddress(payload.email)
                 else { continue }
                 let hash = String((row[1] as String).dropFirst("erase:".count))
-                let request =
-                    try payload.requestId.flatMap { try Self.erasureRequest(id: $0, in: db) }
-                    ?? Self.latestRequest(subjectHash: hash, in: db)
-                guard let request, request.state != .verified else { continue }
+                let requests = try Row.fetchAll(
+                    db,
+                    sql:
+                        "SELECT * FROM erasureRequest WHERE subjectHash = ? AND state != 'verified' ORDER BY receivedAt, id",
+                    arguments: [hash]
+                ).map(Self.erasureRequest(from:))
+                guard let request = requests.first else { continue }
                 let ids = payload.allCRMIds
                 result.append(
                     PendingErasure(
-                        request: request, email: email, crmIds: ids,
+                        request: request, requests: requests, email: email, crmIds: ids,
                         deletesByEmail: payload.deletesByEmail ?? ids.isEmpty))
             }
             return result
@@ -179,36 +207,48 @@ extension SyncStore {
     /// Moves a request on; `verified` also removes the outbox entry (and with it the last copy of the address)
     /// and checkpoints the write-ahead log so no copy lingers there.
     public func updateErasure(_ requestId: String, state: ErasureState, error: String? = nil) throws {
+        try updateErasures([requestId], state: state, error: error)
+    }
+
+    /// Moves requests on together, in one transaction (the requests of one subject: `verified` removes the
+    /// subject's outbox entry, so none may be left behind).
+    public func updateErasures(_ requestIds: [String], state: ErasureState, error: String? = nil) throws {
         let now = self.now.millisecondsSince1970
         try database.write { db in
-            guard let request = try Self.erasureRequest(id: requestId, in: db) else { return }
-            switch state {
-            case .sent:
-                try db.execute(
-                    sql:
-                        "UPDATE erasureRequest SET state = 'sent', sentAt = ?, attempts = attempts + 1, lastError = NULL WHERE id = ?",
-                    arguments: [now, requestId])
-            case .verified:
-                try db.execute(
-                    sql: "UPDATE erasureRequest SET state = 'verified', verifiedAt = ?, lastError = NULL WHERE id = ?",
-                    arguments: [now, requestId])
-                try db.execute(
-                    sql: "DELETE FROM outbox WHERE dedupeKey = ?", arguments: ["erase:\(request.subjectHash)"])
-                try AuditLog.append(
-                    action: "erasure.verified", actor: "erasure", contactId: nil, detail: "request=\(requestId)",
-                    at: Date(millisecondsSince1970: now), in: db)
-            case .failed:
-                try db.execute(
-                    sql:
-                        "UPDATE erasureRequest SET state = 'failed', attempts = attempts + 1, lastError = ? WHERE id = ?",
-                    arguments: [error, requestId])
-            case .pending, .received:
-                try db.execute(
-                    sql: "UPDATE erasureRequest SET state = ? WHERE id = ?", arguments: [state.rawValue, requestId])
-            }
+            for requestId in requestIds { try updateErasure(requestId, state: state, error: error, now: now, in: db) }
         }
         if state == .verified {
             try database.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+        }
+    }
+
+    private func updateErasure(_ requestId: String, state: ErasureState, error: String?, now: Int64, in db: Database)
+        throws
+    {
+        guard let request = try Self.erasureRequest(id: requestId, in: db) else { return }
+        switch state {
+        case .sent:
+            try db.execute(
+                sql:
+                    "UPDATE erasureRequest SET state = 'sent', sentAt = ?, attempts = attempts + 1, lastError = NULL WHERE id = ?",
+                arguments: [now, requestId])
+        case .verified:
+            try db.execute(
+                sql: "UPDATE erasureRequest SET state = 'verified', verifiedAt = ?, lastError = NULL WHERE id = ?",
+                arguments: [now, requestId])
+            try db.execute(
+                sql: "DELETE FROM outbox WHERE dedupeKey = ?", arguments: ["erase:\(request.subjectHash)"])
+            try AuditLog.append(
+                action: "erasure.verified", actor: "erasure", contactId: nil, detail: "request=\(requestId)",
+                at: Date(millisecondsSince1970: now), in: db)
+        case .failed:
+            try db.execute(
+                sql:
+                    "UPDATE erasureRequest SET state = 'failed', attempts = attempts + 1, lastError = ? WHERE id = ?",
+                arguments: [error, requestId])
+        case .pending, .received:
+            try db.execute(
+                sql: "UPDATE erasureRequest SET state = ? WHERE id = ?", arguments: [state.rawValue, requestId])
         }
     }
 
@@ -245,7 +285,7 @@ extension SyncStore {
             state: ErasureState(rawValue: row["state"]) ?? .failed,
             sentAt: (row["sentAt"] as Int64?).map(Date.init(millisecondsSince1970:)),
             verifiedAt: (row["verifiedAt"] as Int64?).map(Date.init(millisecondsSince1970:)), attempts: row["attempts"],
-            lastError: row["lastError"])
+            lastError: row["lastError"], note: row["note"])
     }
 
     /// Marketing-only contacts with no activity since `cutoff`: candidates of the retention sweep.

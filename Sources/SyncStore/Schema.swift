@@ -164,6 +164,29 @@ enum Schema {
                 t.column("requestId", .text).notNull()
             }
         }
+        migrator.registerMigration("v6: erasure request notes; requests a later one for the same subject orphaned") {
+            db in
+            try db.alter(table: "erasureRequest") { t in
+                // Why a request ended as it did when it is not its own story: carried out with another request
+                // for the same subject, or for a subject already erased. No personal data.
+                t.add(column: "note", .text)
+            }
+            // v3 kept one outbox entry per subject, so a second request took the first one's entry over and the
+            // first was never finished. When a later request for the subject was verified, so was the erasure.
+            try db.execute(
+                sql: """
+                    UPDATE erasureRequest SET state = 'verified',
+                        verifiedAt = (SELECT MIN(later.verifiedAt) FROM erasureRequest later
+                            WHERE later.subjectHash = erasureRequest.subjectHash AND later.state = 'verified'
+                            AND later.receivedAt >= erasureRequest.receivedAt),
+                        note = 'verified with a later request for the same subject', lastError = NULL
+                    WHERE state != 'verified'
+                    AND EXISTS (SELECT 1 FROM erasureRequest later
+                        WHERE later.subjectHash = erasureRequest.subjectHash AND later.state = 'verified'
+                        AND later.receivedAt >= erasureRequest.receivedAt)
+                    AND NOT EXISTS (SELECT 1 FROM outbox WHERE outbox.dedupeKey = 'erase:' || erasureRequest.subjectHash)
+                    """)
+        }
         return migrator
     }
 }

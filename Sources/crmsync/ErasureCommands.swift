@@ -58,6 +58,7 @@ struct ErasuresCommand: ParsableCommand {
         var verifiedAt: Date?
         var attempts: Int
         var lastError: String?
+        var note: String?
         var overdue: Bool
     }
 
@@ -69,7 +70,7 @@ struct ErasuresCommand: ParsableCommand {
             Line(
                 id: $0.id, state: $0.state.rawValue, receivedAt: $0.receivedAt, deadline: $0.deadline,
                 sentAt: $0.sentAt,
-                verifiedAt: $0.verifiedAt, attempts: $0.attempts, lastError: $0.lastError,
+                verifiedAt: $0.verifiedAt, attempts: $0.attempts, lastError: $0.lastError, note: $0.note,
                 overdue: $0.isOverdue(at: now))
         }
         switch format {
@@ -81,7 +82,7 @@ struct ErasuresCommand: ParsableCommand {
                 print(
                     "\(line.id)  \(line.state.padding(toLength: 8, withPad: " ", startingAt: 0))  received \(line.receivedAt.formatted(.iso8601))"
                         + "  deadline \(line.deadline.formatted(.iso8601))\(flag)"
-                        + (line.lastError.map { "  last error: \($0)" } ?? ""))
+                        + (line.lastError.map { "  last error: \($0)" } ?? "") + (line.note.map { "  (\($0))" } ?? ""))
             }
         }
         if lines.contains(where: \.overdue) { throw ExitStatus.erasuresOverdue.exitCode }
