@@ -84,7 +84,7 @@ extension SyncStore {
 
     /// Step 1, durable before anything else: the request and the outbox entry that carries the address and
     /// the CRM ids the subject is linked to (its record and, after a merge, the survivor) to the CRM.
-    /// Re-recording the same request id changes nothing.
+    /// Re-recording the same request id for the same subject changes nothing; for another subject it is refused.
     public func recordErasureRequest(email: EmailAddress, requestId: String, reason: String?) throws -> ErasureRequest {
         let hash = subjectHash(of: email)
         let now = self.now
@@ -92,7 +92,12 @@ extension SyncStore {
             Calendar(identifier: .gregorian).date(byAdding: .month, value: 1, to: now)
             ?? now.addingTimeInterval(30 * 86_400)
         return try database.write { db in
-            if let existing = try Self.erasureRequest(id: requestId, in: db) { return existing }
+            if let existing = try Self.erasureRequest(id: requestId, in: db) {
+                guard existing.subjectHash == hash else {
+                    throw StoreError.invalidValue("request id \(requestId) already names another subject's erasure")
+                }
+                return existing
+            }
             let dedupeKey = "erase:\(hash)"
             let linked = try Self.linkedCRMIds(email: email, in: db)
             let unfinished = try Data.fetchOne(
@@ -290,6 +295,9 @@ extension SyncStore {
 
     /// Marketing-only contacts with no activity since `cutoff`: candidates of the retention sweep.
     /// Marketing-only: no customer relationship (lifecycle stage empty, subscriber, lead, marketing-qualified or other).
+    /// No activity: the contact's last activity (its last write in the register, from an edit, an import or a
+    /// sync, or the `lastActivityAt` an import row gave) and every consent decision it has (when it was made)
+    /// are older than `cutoff`.
     public func retentionCandidates(inactiveSince cutoff: Date) throws -> [EmailAddress] {
         try database.read { db in
             try String.fetchAll(
@@ -297,11 +305,11 @@ extension SyncStore {
                 sql: """
                     SELECT c.email FROM contact c
                     WHERE (c.lifecycleStage IS NULL OR c.lifecycleStage IN ('subscriber', 'lead', 'marketingqualifiedlead', 'other'))
-                    AND c.updatedAt < ?
-                    AND NOT EXISTS (SELECT 1 FROM consentEvent e WHERE e.contactId = c.id AND (e.occurredAt >= ? OR e.recordedAt >= ?))
+                    AND COALESCE(c.lastActivityAt, c.updatedAt) < ?
+                    AND NOT EXISTS (SELECT 1 FROM consentEvent e WHERE e.contactId = c.id AND e.occurredAt >= ?)
                     ORDER BY c.email
                     """,
-                arguments: [cutoff.millisecondsSince1970, cutoff.millisecondsSince1970, cutoff.millisecondsSince1970]
+                arguments: [cutoff.millisecondsSince1970, cutoff.millisecondsSince1970]
             ).compactMap { try? EmailAddress($0) }
         }
     }

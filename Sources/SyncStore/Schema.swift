@@ -187,6 +187,14 @@ enum Schema {
                     AND NOT EXISTS (SELECT 1 FROM outbox WHERE outbox.dedupeKey = 'erase:' || erasureRequest.subjectHash)
                     """)
         }
+        migrator.registerMigration("v7: contact last activity") { db in
+            try db.alter(table: "contact") { t in
+                // When the subject was last active (epoch ms): every write of the contact, or the time an import
+                // row gives (`lastActivityAt`); what the retention sweep measures inactivity by.
+                t.add(column: "lastActivityAt", .integer)
+            }
+            try db.execute(sql: "UPDATE contact SET lastActivityAt = updatedAt")
+        }
         return migrator
     }
 }

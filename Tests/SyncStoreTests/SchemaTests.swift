@@ -9,7 +9,7 @@ import Testing
     let fixture = try StoreFixture()
     #expect(try fixture.store.isUpToDate())
     let applied = try fixture.store.appliedMigrations()
-    #expect(applied.count == 6)
+    #expect(applied.count == 7)
     let reopened = try fixture.reopen()
     #expect(try reopened.appliedMigrations() == applied)
     let tables = try reopened.database.read { db in
