@@ -53,8 +53,8 @@ public struct PendingErasure: Sendable {
     public var deletesByEmail: Bool
 }
 
-/// What an erasure's outbox entry carries to the CRM. v3 entries hold `email`, `crmId` ("" for none) and
-/// `requestId` only.
+/// What an erasure's outbox entry (one per subject) carries to the CRM. v3 entries hold `email`, `crmId`
+/// ("" for none) and `requestId` only; the requests of the subject are found by its hash now.
 struct ErasurePayload: Codable {
     var email: String
     var requestId: String?
@@ -121,7 +121,6 @@ extension SyncStore {
             }
             if !linked.isEmpty { payload.deletesByEmail = false }
             payload.add(crmIds: linked)
-            payload.requestId = requestId
             try db.execute(
                 sql: """
                     INSERT INTO erasureRequest (id, subjectHash, reason, receivedAt, deadline, state, note)

@@ -1,4 +1,5 @@
 import Foundation
+import HubSpotClient
 import MockHubSpot
 import SyncEngine
 import SyncModel
@@ -77,5 +78,28 @@ import Testing
         try await fixture.sync()
         #expect(try fixture.store.contactCount() == 0)
         #expect(try await fixture.crmCount() == 0)
+    }
+
+    @Test func aCrashBetweenTheLocalErasureAndTheCRMDeleteIsFinishedByIdAfterAnEmailChange() async throws {
+        let fixture = try await EngineFixture()
+        defer { Task { await fixture.close() } }
+        try fixture.importCSV("email,firstName\naino@example.fi,Ainoliina\n")
+        try await fixture.sync()
+        let crmId = try #require(try fixture.local("aino@example.fi")?.crmId)
+        try await fixture.crm(
+            "PATCH", "/crm/v3/objects/contacts/\(crmId)", ["properties": ["email": "aino.changed@example.fi"]])
+        fixture.transport = DyingTransport(afterMutations: 0)  // dies on the first CRM request of the erasure
+        await #expect(throws: DyingTransport.Killed.self) {
+            try await fixture.erase("aino@example.fi", requestId: "r-crash", wait: true)
+        }
+        #expect(try fixture.store.erasureRequest(id: "r-crash")?.state == .pending)
+        #expect(try fixture.store.contactCount() == 0)
+        fixture.transport = URLSessionTransport()
+        let report = try await fixture.sync()
+        #expect(report.summary.failures == 0, "\(report.failures)")
+        #expect(try fixture.store.erasureRequest(id: "r-crash")?.state == .verified)
+        #expect(try await fixture.crmRecord(id: crmId) == nil)
+        #expect(try fixture.store.contactCount() == 0)
+        #expect(try await fixture.isBlocklisted("aino@example.fi") == false)
     }
 }
