@@ -155,7 +155,7 @@ enum Schema {
                 t.column("expiresAt", .integer).notNull()
             }
         }
-        migrator.registerMigration("v5: CRM id tombstones") { db in
+        migrator.registerMigration("v6: CRM id tombstones") { db in
             // The CRM records of erased subjects, known only by the keyed hash of their id: a pulled record with
             // one of these ids (or merged from one) is refused, whatever address it carries now.
             try db.create(table: "crmTombstone") { t in
@@ -164,14 +164,14 @@ enum Schema {
                 t.column("requestId", .text).notNull()
             }
         }
-        migrator.registerMigration("v6: erasure request notes; requests a later one for the same subject orphaned") {
+        migrator.registerMigration("v7: erasure request notes; requests a later one for the same subject orphaned") {
             db in
             try db.alter(table: "erasureRequest") { t in
                 // Why a request ended as it did when it is not its own story: carried out with another request
                 // for the same subject, or for a subject already erased. No personal data.
                 t.add(column: "note", .text)
             }
-            // v3 kept one outbox entry per subject, so a second request took the first one's entry over and the
+            // Before this version a second request for a subject took the first one's outbox entry over, so the
             // first was never finished. When a later request for the subject was verified, so was the erasure.
             try db.execute(
                 sql: """
@@ -187,7 +187,7 @@ enum Schema {
                     AND NOT EXISTS (SELECT 1 FROM outbox WHERE outbox.dedupeKey = 'erase:' || erasureRequest.subjectHash)
                     """)
         }
-        migrator.registerMigration("v7: contact last activity") { db in
+        migrator.registerMigration("v8: contact last activity") { db in
             try db.alter(table: "contact") { t in
                 // When the subject was last active (epoch ms): every write of the contact, or the time an import
                 // row gives (`lastActivityAt`); what the retention sweep measures inactivity by.

@@ -68,7 +68,7 @@ import Testing
 
 @Test func theErasureNotesMigrationFinishesRequestsALaterRequestForTheSameSubjectOrphaned() throws {
     let queue = try DatabaseQueue()
-    try Schema.migrator.migrate(queue, upTo: "v5: CRM id tombstones")
+    try Schema.migrator.migrate(queue, upTo: "v6: CRM id tombstones")
     try queue.write { db in
         // Subject a: r1 was taken over by r2 (one outbox entry per subject) and r2 was verified. Subject b: still
         // under way, its outbox entry is there.
