@@ -99,7 +99,7 @@ extension SyncStore {
                 return existing
             }
             let dedupeKey = "erase:\(hash)"
-            let linked = try Self.linkedCRMIds(email: email, in: db)
+            let linked = try linkedCRMIds(email: email, in: db)
             let unfinished = try Data.fetchOne(
                 db, sql: "SELECT payload FROM outbox WHERE dedupeKey = ?", arguments: [dedupeKey]
             ).flatMap(ErasurePayload.decode)

@@ -195,6 +195,15 @@ enum Schema {
             }
             try db.execute(sql: "UPDATE contact SET lastActivityAt = updatedAt")
         }
+        migrator.registerMigration("v9: former addresses") { db in
+            // The keyed hash of an address a contact had before a change (a sync taking the CRM's new address):
+            // an erasure request naming the old address still finds the subject. Goes with the contact.
+            try db.create(table: "formerAddress") { t in
+                t.primaryKey("addressHash", .text)
+                t.column("contactId", .text).notNull().indexed().references("contact", onDelete: .cascade)
+                t.column("changedAt", .integer).notNull()
+            }
+        }
         return migrator
     }
 }

@@ -102,4 +102,33 @@ import Testing
         #expect(try fixture.store.contactCount() == 0)
         #expect(try await fixture.isBlocklisted("aino@example.fi") == false)
     }
+
+    /// The subject names the address they know; a sync already took the CRM's new one into the register.
+    @Test(arguments: [true, false])
+    func erasureByAFormerAddressFindsTheSubjectAfterASyncTookTheCRMsNewOne(wait: Bool) async throws {
+        let fixture = try await EngineFixture()
+        defer { Task { await fixture.close() } }
+        try fixture.importCSV("email,firstName,phone\naino@example.fi,Ainoliina,+358401234567\n")
+        try await fixture.sync()
+        let crmId = try #require(try fixture.local("aino@example.fi")?.crmId)
+        try await fixture.crm(
+            "PATCH", "/crm/v3/objects/contacts/\(crmId)", ["properties": ["email": "aino.changed@example.fi"]])
+        try await fixture.sync()
+        #expect(try fixture.local("aino.changed@example.fi")?.crmId == crmId)
+        try await fixture.erase("aino@example.fi", requestId: "r-former", wait: wait)
+        #expect(try fixture.store.contactCount() == 0)
+        try await fixture.sync()
+        #expect(try fixture.store.erasureRequest(id: "r-former")?.state == .verified)
+        #expect(try await fixture.crmRecord(id: crmId) == nil)
+        #expect(try fixture.store.isErased(email("aino.changed@example.fi")))
+        let bytes = try fixture.storeBytes()
+        for text in ["Ainoliina", "+358401234567", "aino.changed", "aino@example.fi"] {
+            #expect(bytes.range(of: Data(text.utf8)) == nil, "the store holds \(text)")
+        }
+        // The address the CRM gave the subject is refused too when it comes back.
+        _ = try await fixture.seedCRM([["email": "aino.changed@example.fi", "firstname": "Ainoliina"]])
+        try await fixture.sync()
+        #expect(try fixture.store.contactCount() == 0)
+        #expect(try await fixture.crmContact(email: "aino.changed@example.fi") == nil)
+    }
 }

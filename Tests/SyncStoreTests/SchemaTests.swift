@@ -9,7 +9,7 @@ import Testing
     let fixture = try StoreFixture()
     #expect(try fixture.store.isUpToDate())
     let applied = try fixture.store.appliedMigrations()
-    #expect(applied.count == 7)
+    #expect(applied.count == 8)
     let reopened = try fixture.reopen()
     #expect(try reopened.appliedMigrations() == applied)
     let tables = try reopened.database.read { db in
@@ -21,7 +21,9 @@ import Testing
     }
     #expect(
         tables == [
-            "auditLog", "checkpoint", "consent", "consentEvent", "contact", "crmTombstone", "erasureRequest", "lease",
+            "auditLog", "checkpoint", "consent", "consentEvent", "contact", "crmTombstone", "erasureRequest",
+            "formerAddress",
+            "lease",
             "metadata",
             "outbox",
             "run", "suppression",
