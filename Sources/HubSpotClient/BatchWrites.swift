@@ -289,4 +289,25 @@ extension HubSpotClient {
     public func isErased(email: String) async throws -> Bool {
         try await contact(email: email, properties: ["email"]) == nil
     }
+
+    /// Permanently deletes the record with `crmId` (GDPR delete by id; a merged id deletes its survivor).
+    /// Never blocklists an address, so a replay is harmless (retried like a read); an id HubSpot no longer
+    /// knows answers 404, reported as `false`.
+    @discardableResult
+    public func gdprDelete(crmId: String) async throws -> Bool {
+        struct Body: Encodable { var objectId: String }
+        let body = try Self.body(Body(objectId: crmId))
+        do {
+            _ = try await perform(Call(method: "POST", to: .contactsGDPRDelete, body: body)) { _ in ()
+            }
+            return true
+        } catch let error as HubSpotError where error.isNotFound {
+            return false
+        }
+    }
+
+    /// The verification read after a GDPR delete by id: true when HubSpot answers 404 for the id.
+    public func isErased(crmId: String) async throws -> Bool {
+        try await contact(id: crmId, properties: ["email"]) == nil
+    }
 }

@@ -20,7 +20,11 @@ struct CheckModel {
     struct Decision {
         var granted: Bool
         var order: Int
+        var inCRM = false
     }
+
+    /// The step of the last completed sync.
+    var lastSync = -1
 
     /// Emails each subject was known under before it was erased (local or CRM).
     var emails: [Int: Set<String>] = [:]
@@ -91,8 +95,8 @@ public struct ModelChecker {
         func ignoringRefusals(_ body: () throws -> Void) {
             do { try body() } catch {}
         }
-        func decide(_ s: Int, _ p: Int, granted: Bool) {
-            model.decisions[s, default: [:]][p] = .init(granted: granted, order: step)
+        func decide(_ s: Int, _ p: Int, granted: Bool, inCRM: Bool = false) {
+            model.decisions[s, default: [:]][p] = .init(granted: granted, order: step, inCRM: inCRM)
             if granted, model.liftedAt[s] != nil { model.grantedSinceLift[s, default: []].insert(p) }
             if !granted { model.grantedSinceLift[s]?.remove(p) }
         }
@@ -135,6 +139,8 @@ public struct ModelChecker {
             else { return nil }
             try await patch(s, ["email": CheckOperation.alternateEmail(s)], world: world)
             model.emailChanged.insert(s)
+            // HubSpot keeps subscriptions per address: a CRM decision no sync has carried over stays with the old one.
+            model.decisions[s] = model.decisions[s]?.filter { !($0.value.inCRM && $0.value.order > model.lastSync) }
             model.emails[s, default: []].insert(CheckOperation.alternateEmail(s))
         case .crmArchive(let s):
             guard let record = try await world.crmRecord(email: CheckOperation.email(s)),
@@ -174,7 +180,7 @@ public struct ModelChecker {
                         ]
                     ]
                 ])
-            decide(s, p, granted: subscribed)
+            decide(s, p, granted: subscribed, inCRM: true)
         case .localOptOut(let s):
             guard model.existsLocally.contains(s), !model.erased.contains(s) else { return nil }
             ignoringRefusals {
@@ -231,10 +237,12 @@ public struct ModelChecker {
             model.existsLocally.remove(s)
         case .sync:
             _ = try await world.sync()
+            model.lastSync = step
             return try await checkAfterSync(step: step, world: world, model: model)
         case .dryRunThenSync:
             let dry = try await world.sync(dryRun: true)
             let real = try await world.sync()
+            model.lastSync = step
             if dry.summary.toCRM != real.summary.toCRM || dry.summary.toLocal != real.summary.toLocal
                 || dry.summary.conflicts != real.summary.conflicts
             {
@@ -359,8 +367,8 @@ public struct ModelChecker {
                         step: step)
                 }
             }
-            // After an opt-out, only purposes explicitly re-consented since the lift are granted.
-            if model.optedOutAt[s] != nil {
+            // Once an opt-out is lifted, only purposes explicitly re-consented since the lift are granted.
+            if let optedOut = model.optedOutAt[s], let lifted = model.liftedAt[s], lifted > optedOut {
                 let allowed = model.grantedSinceLift[s] ?? []
                 if let p = (0..<CheckOperation.purposes.count).first(where: { granted($0) && !allowed.contains($0) }),
                     let decision = model.decisions[s]?[p], decision.order < (model.optedOutAt[s] ?? 0)

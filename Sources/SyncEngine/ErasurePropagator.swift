@@ -4,8 +4,8 @@ import Logging
 import SyncModel
 import SyncStore
 
-/// Carries erasures through: recorded durably, erased locally (tombstone), GDPR-deleted in the CRM, then
-/// verified by a read that must answer 404. Every step is resumable: a crash between any two leaves a
+/// Carries erasures through: recorded durably, erased locally (tombstones), GDPR-deleted in the CRM by every
+/// record id the subject was linked to, then verified by reads (each id and the address) that must answer 404. Every step is resumable: a crash between any two leaves a
 /// request whose state says what is left, and the next `erase` or sync run finishes it.
 public struct ErasurePropagator: Sendable {
     let store: SyncStore
@@ -32,7 +32,7 @@ public struct ErasurePropagator: Sendable {
     {
         _ = try store.recordErasureRequest(email: email, requestId: requestId, reason: reason)
         try store.eraseLocally(requestId: requestId)
-        if propagate, let pending = try store.pendingErasures().first(where: { $0.request.id == requestId }) {
+        if propagate, let pending = try store.pendingErasure(requestId: requestId) {
             try await self.propagate(pending)
         }
         return try store.erasureRequest(id: requestId)!
@@ -48,50 +48,62 @@ public struct ErasurePropagator: Sendable {
             if try await propagate(pending) == .verified {
                 verified += 1
             } else {
-                failures.append("\(pending.email.masked): erasure \(pending.request.id) not yet verified in the CRM")
+                let ids = pending.requests.map(\.id).joined(separator: ", ")
+                failures.append("\(pending.email.masked): erasure \(ids) not yet verified in the CRM")
             }
         }
         return (verified, failures)
     }
 
-    /// A stale CRM copy of an erased subject: a new request that goes straight to the CRM delete.
-    func eraseStaleCopy(email: EmailAddress) async throws -> ErasureState {
-        let id = "stale-\(store.subjectHash(of: email).prefix(12))-\(clock.now.millisecondsSince1970)"
-        _ = try store.recordErasureRequest(email: email, requestId: id, reason: "stale CRM copy of an erased subject")
-        try store.eraseLocally(requestId: id)
-        guard let pending = try store.pendingErasures().first(where: { $0.request.id == id }) else { return .verified }
-        return try await propagate(pending)
+    /// A stale CRM copy of an erased subject, found by its address or by the id of a record the subject was
+    /// linked to: tombstoned by id, GDPR-deleted by id (which never blocklists an address) and verified by a
+    /// read of that id. Returns whether it reads 404; if not, the next pull finds it again.
+    func eraseStaleCopy(crmId: String) async throws -> Bool {
+        try store.tombstoneStaleCopy(crmId: crmId)
+        do {
+            try await client.gdprDelete(crmId: crmId)
+            return try await client.isErased(crmId: crmId)
+        } catch let error as HubSpotError where !error.isDailyLimit {
+            return false
+        }
     }
 
-    /// One request from wherever it stands to `verified` (or `failed`, to be retried later).
+    /// One request from wherever it stands to `verified` (or `failed`, to be retried later: the delete if it
+    /// was never accepted, else only the verification read).
     @discardableResult
     func propagate(_ pending: PendingErasure) async throws -> ErasureState {
-        let id = pending.request.id
+        // Every unfinished request for the subject moves on together (a second request joins the first).
+        let ids = pending.requests.map(\.id)
         let email = pending.email.normalized
-        if pending.request.state == .received { try store.eraseLocally(requestId: id) }
-        var sent = pending.request.state == .sent
+        for request in pending.requests where request.state == .received {
+            try store.eraseLocally(requestId: request.id)
+        }
+        // Once the CRM accepted a delete, later attempts only verify: a second delete by email that matches no
+        // record any more would blocklist the address. A failed verification (index lag) keeps `sentAt`.
+        var sent = pending.requests.contains { $0.sentAt != nil }
+        var crmIds = pending.crmIds
         var attempt = 0
         while true {
             attempt += 1
             do {
                 if !sent {
-                    try await client.gdprDelete(email: email)
-                    try store.updateErasure(id, state: .sent)
+                    crmIds = try await sendDeletes(pending, crmIds: crmIds)
+                    try store.updateErasures(ids, state: .sent)
                     sent = true
                 }
-                if try await client.isErased(email: email) {
-                    try store.updateErasure(id, state: .verified)
+                if try await isErasedEverywhere(email: email, crmIds: crmIds) {
+                    try store.updateErasures(ids, state: .verified)
                     return .verified
                 }
-                sent = false  // still readable: the delete did not take; send it again
-                try store.updateErasure(id, state: .failed, error: "still readable after GDPR delete")
+                try store.updateErasures(
+                    ids, state: .failed, error: "still readable after the GDPR delete; verified again, not resent")
             } catch let error as HubSpotError where !error.isDailyLimit {
-                try store.updateErasure(
-                    id, state: .failed,
+                try store.updateErasures(
+                    ids, state: .failed,
                     error: "\(error.category ?? "HTTP") \(error.status.map(String.init) ?? "no answer")")
                 // An ambiguous failure: the delete may have gone through. Read before sending again.
-                if !sent, (try? await client.isErased(email: email)) == true {
-                    try store.updateErasure(id, state: .sent)
+                if !sent, (try? await isErasedEverywhere(email: email, crmIds: crmIds)) == true {
+                    try store.updateErasures(ids, state: .sent)
                     sent = true
                     continue
                 }
@@ -100,5 +112,28 @@ public struct ErasurePropagator: Sendable {
             let factor = Int64(1) << Int64(min(attempt - 1, 10))
             try await clock.sleep(for: baseDelay * Int(factor))
         }
+    }
+
+    /// The GDPR deletes: by id for every record the subject was linked to (a merged id deletes its survivor)
+    /// and for a record the CRM holds under the address; by email only when neither exists and the subject
+    /// was not erased before, so HubSpot blocklists the address as it does for an unknown subject. Deleting
+    /// by id never blocklists: an address the CRM changed, or one already erased, is left off the blocklist.
+    private func sendDeletes(_ pending: PendingErasure, crmIds: [String]) async throws -> [String] {
+        var crmIds = crmIds
+        if let record = try await client.contact(email: pending.email.normalized, properties: ["email"]),
+            !crmIds.contains(record.id)
+        {
+            try store.addCRMRecords([record.id], toErasureOf: pending.email, requestId: pending.request.id)
+            crmIds.append(record.id)
+        }
+        for crmId in crmIds { try await client.gdprDelete(crmId: crmId) }
+        if crmIds.isEmpty && pending.deletesByEmail { try await client.gdprDelete(email: pending.email.normalized) }
+        return crmIds
+    }
+
+    /// The verification: every CRM id and the address read 404.
+    private func isErasedEverywhere(email: String, crmIds: [String]) async throws -> Bool {
+        for crmId in crmIds where try await !client.isErased(crmId: crmId) { return false }
+        return try await client.isErased(email: email)
     }
 }

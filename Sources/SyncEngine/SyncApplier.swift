@@ -173,9 +173,9 @@ struct SyncApplier: Sendable {
 
         // 4. Erased subjects found in the CRM: a GDPR delete, never an import.
         for plan in erasures {
-            guard let email = plan.email else { continue }
-            if try await self.erasures(clock: clock).eraseStaleCopy(email: email) != .verified {
-                failures.append("\(email.masked): GDPR delete of a stale CRM copy not yet verified")
+            guard let crmId = plan.crmId else { continue }
+            if try await !self.erasures(clock: clock).eraseStaleCopy(crmId: crmId) {
+                failures.append("a stale CRM copy of an erased subject: GDPR delete not yet verified")
             }
         }
         return Outcome(failures: failures, refused: refused)

@@ -106,7 +106,7 @@ public final class SyncEngine: Sendable {
             } else {
                 // The real run finishes unfinished erasures first; the dry run reports them as planned.
                 let unfinished = try store.pendingErasures()
-                run.erasuresFinishedFirst = Set(unfinished.map(\.email.normalized))
+                run.erasuresFinishedFirst = Set(unfinished.map(\.email.normalized) + unfinished.flatMap(\.crmIds))
                 run.report.summary.toCRM.erasures += unfinished.count
                 run.report.cost.plannedWriteRequests += unfinished.count * 2
                 for pending in unfinished {
@@ -181,8 +181,8 @@ public final class SyncEngine: Sendable {
         var progress = SyncProgress()
         /// Quarantined contacts whose next try is not due: left out of this run's pushes.
         var quarantinedNotDue: Set<String> = []
-        /// Dry run: subjects whose unfinished erasure the real run finishes before it pulls (so it never meets
-        /// their CRM copy); planned once, not again as a stale copy.
+        /// Dry run: subjects (addresses and CRM ids) whose unfinished erasure the real run finishes before it
+        /// pulls (so it never meets their CRM copy); planned once, not again as a stale copy.
         var erasuresFinishedFirst: Set<String> = []
 
         mutating func record(_ outcome: SyncApplier.Outcome) {
@@ -252,8 +252,8 @@ public final class SyncEngine: Sendable {
                 }
                 plan.note = "merged in the CRM into a record another local contact holds; kept for review"
             }
-            if plan.action == .eraseInCRM, let email = plan.email, run.erasuresFinishedFirst.contains(email.normalized)
-            {
+            let finishedFirst = [plan.email?.normalized, plan.crmId].compactMap { $0 }
+            if plan.action == .eraseInCRM, finishedFirst.contains(where: run.erasuresFinishedFirst.contains) {
                 continue
             }
             plans.append(plan)
@@ -324,9 +324,15 @@ public final class SyncEngine: Sendable {
                 erased.insert(email.normalized)
             }
         }
+        // A record is an erased subject's when its id, or an id merged into it, was tombstoned.
+        let records = pairs.compactMap(\.record)
+        let erasedIds = try store.erasedCRMIds(among: records.flatMap { [$0.id] + $0.mergedIds })
+        let erasedRecords = Set(
+            records.filter { ([$0.id] + $0.mergedIds).contains(where: erasedIds.contains) }.map(\.id))
         let store = self.store
         return SyncPlanner.Context(
             isErased: { erased.contains($0.normalized) },
+            isErasedRecord: { erasedRecords.contains($0) },
             isEmailTaken: { email, except in
                 guard let holder = try? store.contact(email: email) else { return false }
                 return holder.id != except

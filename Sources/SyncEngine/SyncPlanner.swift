@@ -17,6 +17,8 @@ struct SyncPlanner: Sendable {
     struct Context {
         /// Whether the email belongs to an erased subject.
         var isErased: (EmailAddress) -> Bool
+        /// Whether the CRM record (by id) is, or was merged from, a record of an erased subject.
+        var isErasedRecord: (String) -> Bool = { _ in false }
         /// Whether another local contact already holds the email.
         var isEmailTaken: (EmailAddress, _ exceptLocalId: String?) -> Bool
     }
@@ -35,6 +37,7 @@ struct SyncPlanner: Sendable {
     private var fieldOrder: [ContactField] { ContactField.allCases.filter { settings.mapping[$0] != nil } }
 
     func plan(local: LocalContactState?, remote: RemoteContact?, context: Context) -> ContactPlan {
+        if let remote, context.isErasedRecord(remote.crmId) { return planErasedRecord(remote) }
         switch (local, remote) {
         case (nil, nil):
             return ContactPlan(action: .none)
@@ -106,6 +109,18 @@ struct SyncPlanner: Sendable {
                     isConflict: false))
         }
         plan.newBase["optedOutOfAll"] = remote.isOptedOut ? "true" : "false"
+        return plan
+    }
+
+    /// A record of an erased subject known by its id, whatever address it carries now (the CRM may have
+    /// changed it): deleted there, never imported, never matched to another local contact.
+    private func planErasedRecord(_ remote: RemoteContact) -> ContactPlan {
+        var plan = ContactPlan(action: .eraseInCRM, crmId: remote.crmId)
+        plan.note = "CRM record of an erased subject (by its id): GDPR delete, never import"
+        plan.changes.append(
+            .init(
+                key: "record", direction: .toCRM, old: "present", new: "erased", rule: "erasure wins",
+                isConflict: false))
         return plan
     }
 

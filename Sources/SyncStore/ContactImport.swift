@@ -22,7 +22,8 @@ extension SyncStore {
     /// Idempotent: a row that matches the store changes nothing, not even a timestamp. An empty cell leaves
     /// the stored value alone. An erased subject's row is refused without saying more. A grant that would
     /// override a recorded withdrawal is refused unless the row's `consentedAt` is later than the withdrawal:
-    /// an old file must never re-subscribe someone who withdrew.
+    /// an old file must never re-subscribe someone who withdrew. A row's `lastActivityAt` becomes the
+    /// contact's last activity, so a migrated register is not taken for all-new by the retention sweep.
     public func importContacts(_ batch: ImportBatch, allOrNothing: Bool = false, actor: String = "import") throws
         -> ImportSummary
     {
@@ -67,6 +68,7 @@ extension SyncStore {
         }
         let stamp = FieldStamp(at: now, origin: .local)
         let existing = try ContactRow.fetch(email: record.email, in: db)
+        let activityBefore = try existing.flatMap { try ContactRow.lastActivity(id: $0.id, in: db) }
         var contact = existing ?? Contact(email: record.email, createdAt: now)
         var changedFields: [ContactField] = []
         for field in ContactField.allCases where field != .email {
@@ -115,6 +117,13 @@ extension SyncStore {
         for event in events where try ConsentLedger.record(event, actor: actor, recordedAt: now, in: db) {
             summary.consentEvents += 1
             consentChanged = true
+        }
+        if let given = record.lastActivityAt?.millisecondsSince1970 {
+            // The file says when the subject was last active: that, not this import, is the activity (an older
+            // file never moves it back).
+            try db.execute(
+                sql: "UPDATE contact SET lastActivityAt = ? WHERE id = ?",
+                arguments: [max(activityBefore ?? given, given), contact.id])
         }
         var suppressionChanged = false
         if record.optedOutOfAll {

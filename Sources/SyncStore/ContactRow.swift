@@ -77,12 +77,26 @@ enum ContactRow {
         let statement = try db.cachedStatement(
             sql: "INSERT INTO contact (\(columnList.joined(separator: ", "))) VALUES (\(placeholders))")
         try statement.execute(arguments: StatementArguments(values(of: contact)))
+        try markActive(contact.id, in: db)
+    }
+
+    /// Every write of a contact is activity: its last activity moves up to `updatedAt` (never back).
+    private static func markActive(_ id: String, in db: Database) throws {
+        try db.cachedStatement(
+            sql: "UPDATE contact SET lastActivityAt = MAX(COALESCE(lastActivityAt, 0), updatedAt) WHERE id = ?"
+        ).execute(arguments: [id])
+    }
+
+    /// The contact's last activity (epoch ms), or nil when it has none recorded.
+    static func lastActivity(id: String, in db: Database) throws -> Int64? {
+        try Int64.fetchOne(db, sql: "SELECT lastActivityAt FROM contact WHERE id = ?", arguments: [id])
     }
 
     static func update(_ contact: Contact, in db: Database) throws {
         let assignments = columnList.dropFirst().map { "\($0) = ?" }.joined(separator: ", ")
         let statement = try db.cachedStatement(sql: "UPDATE contact SET \(assignments) WHERE id = ?")
         try statement.execute(arguments: StatementArguments(Array(values(of: contact).dropFirst()) + [contact.id]))
+        try markActive(contact.id, in: db)
     }
 
     static func fetch(email: EmailAddress, in db: Database) throws -> Contact? {

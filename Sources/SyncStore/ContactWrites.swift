@@ -10,11 +10,13 @@ extension SyncStore {
         let now = self.now
         try database.write { db in
             if try Tombstones.isErased(hash, in: db) { throw StoreError.subjectErased() }
-            if try ContactRow.fetch(id: contact.id, in: db) == nil {
+            let previous = try ContactRow.fetch(id: contact.id, in: db)
+            if previous == nil {
                 try ContactRow.insert(contact, in: db)
                 try AuditLog.append(action: "contact.created", actor: actor, contactId: contact.id, at: now, in: db)
             } else {
                 try ContactRow.update(contact, in: db)
+                try noteAddressChange(from: previous, to: contact, at: now, in: db)
                 try AuditLog.append(action: "contact.updated", actor: actor, contactId: contact.id, at: now, in: db)
             }
         }

@@ -30,23 +30,61 @@ public struct ErasureRequest: Sendable, Equatable, Codable {
     public var attempts: Int
     /// The CRM's category and a message without personal data.
     public var lastError: String?
+    /// Why the request ends as it does when that is not its own story (carried out together with another
+    /// request for the same subject, or the subject was already erased). No personal data.
+    public var note: String?
 
     public func isOverdue(at now: Date) -> Bool { state != .verified && now > deadline }
 }
 
-/// The work an unfinished erasure still needs: the address is read from the outbox, where it stays only
-/// until the CRM delete is verified.
+/// The work an unfinished erasure of one subject still needs: the address and the CRM ids are read from the
+/// outbox, where they stay only until the CRM delete is verified. Every unfinished request for the subject
+/// is carried out together, so none is left behind.
 public struct PendingErasure: Sendable {
+    /// The earliest unfinished request (whose deadline comes first).
     public var request: ErasureRequest
+    /// Every unfinished request for the subject, oldest first; they move on together.
+    public var requests: [ErasureRequest]
     public var email: EmailAddress
-    public var crmId: String?
+    /// Every CRM record the subject was linked to: each is GDPR-deleted by id and must read 404.
+    public var crmIds: [String]
+    /// Whether the CRM delete also goes by email: only when no CRM record of the subject is known and the
+    /// subject was not erased before, since HubSpot blocklists an address that matches no record.
+    public var deletesByEmail: Bool
+}
+
+/// What an erasure's outbox entry (one per subject) carries to the CRM. v3 entries hold `email`, `crmId`
+/// ("" for none) and `requestId` only; the requests of the subject are found by its hash now.
+struct ErasurePayload: Codable {
+    var email: String
+    var requestId: String?
+    var crmId: String?
+    var crmIds: [String]?
+    var deletesByEmail: Bool?
+
+    var allCRMIds: [String] {
+        var ids = crmIds ?? []
+        if let crmId, !crmId.isEmpty, !ids.contains(crmId) { ids.append(crmId) }
+        return ids
+    }
+
+    mutating func add(crmIds more: [String]) {
+        var ids = allCRMIds
+        for id in more where !ids.contains(id) { ids.append(id) }
+        crmIds = ids
+        crmId = nil
+    }
+
+    static func decode(_ data: Data) -> ErasurePayload? { try? JSONDecoder().decode(ErasurePayload.self, from: data) }
+    func encoded() throws -> Data { try JSONEncoder().encode(self) }
 }
 
 extension SyncStore {
     static let erasureOutboxKind = "erasure"
 
-    /// Step 1, durable before anything else: the request and the outbox entry that carries the address
-    /// to the CRM. Re-recording the same request id changes nothing.
+    /// Step 1, durable before anything else: the request and the outbox entry that carries the address and
+    /// the CRM ids the subject is linked to (its record and, after a merge, the survivor) to the CRM.
+    /// Re-recording the same request id for the same subject changes nothing; for another subject it is refused.
     public func recordErasureRequest(email: EmailAddress, requestId: String, reason: String?) throws -> ErasureRequest {
         let hash = subjectHash(of: email)
         let now = self.now
@@ -54,18 +92,41 @@ extension SyncStore {
             Calendar(identifier: .gregorian).date(byAdding: .month, value: 1, to: now)
             ?? now.addingTimeInterval(30 * 86_400)
         return try database.write { db in
-            if let existing = try Self.erasureRequest(id: requestId, in: db) { return existing }
-            let crmId = try String.fetchOne(
-                db, sql: "SELECT crmId FROM contact WHERE email = ?", arguments: [email.normalized])
+            if let existing = try Self.erasureRequest(id: requestId, in: db) {
+                guard existing.subjectHash == hash else {
+                    throw StoreError.invalidValue("request id \(requestId) already names another subject's erasure")
+                }
+                return existing
+            }
+            let dedupeKey = "erase:\(hash)"
+            let linked = try linkedCRMIds(email: email, in: db)
+            let unfinished = try Data.fetchOne(
+                db, sql: "SELECT payload FROM outbox WHERE dedupeKey = ?", arguments: [dedupeKey]
+            ).flatMap(ErasurePayload.decode)
+            var payload = unfinished ?? ErasurePayload(email: email.normalized)
+            // A second request for the subject joins the unfinished one; after a finished one, the CRM is
+            // checked again (and a record found there deleted by id), without a delete by email.
+            let earlier = try Self.latestRequest(subjectHash: hash, in: db)
+            let note: String? =
+                if let earlier, unfinished != nil {
+                    "same subject as request \(earlier.id): carried out together"
+                } else if let earlier, earlier.state == .verified {
+                    "subject already erased by request \(earlier.id): the CRM is checked again"
+                } else {
+                    nil
+                }
+            if payload.deletesByEmail == nil {
+                let erasedBefore = try Tombstones.isErased(hash, in: db)
+                payload.deletesByEmail = linked.isEmpty && payload.allCRMIds.isEmpty && !erasedBefore
+            }
+            if !linked.isEmpty { payload.deletesByEmail = false }
+            payload.add(crmIds: linked)
             try db.execute(
                 sql: """
-                    INSERT INTO erasureRequest (id, subjectHash, reason, receivedAt, deadline, state)
-                    VALUES (?, ?, ?, ?, ?, 'received')
+                    INSERT INTO erasureRequest (id, subjectHash, reason, receivedAt, deadline, state, note)
+                    VALUES (?, ?, ?, ?, ?, 'received', ?)
                     """,
-                arguments: [requestId, hash, reason, now.millisecondsSince1970, deadline.millisecondsSince1970])
-            let payload = try JSONEncoder().encode([
-                "email": email.normalized, "crmId": crmId ?? "", "requestId": requestId,
-            ])
+                arguments: [requestId, hash, reason, now.millisecondsSince1970, deadline.millisecondsSince1970, note])
             try db.execute(
                 sql: """
                     INSERT INTO outbox (kind, contactId, dedupeKey, payload, state, attempts, createdAt, nextAttemptAt)
@@ -73,7 +134,7 @@ extension SyncStore {
                     ON CONFLICT(dedupeKey) DO UPDATE SET payload = excluded.payload, state = 'pending'
                     """,
                 arguments: [
-                    Self.erasureOutboxKind, "erase:\(hash)", payload, now.millisecondsSince1970,
+                    Self.erasureOutboxKind, dedupeKey, try payload.encoded(), now.millisecondsSince1970,
                     now.millisecondsSince1970,
                 ])
             try AuditLog.append(
@@ -86,13 +147,19 @@ extension SyncStore {
     /// Step 2, one transaction: the contact, its consent evidence and suppressions go, its audit entries
     /// lose their link and detail, the tombstone is written, the request moves to `pending`.
     public func eraseLocally(requestId: String) throws {
-        guard let pending = try pendingErasures().first(where: { $0.request.id == requestId }) else { return }
-        guard pending.request.state == .received else { return }
-        try eraseLocally(email: pending.email, requestId: requestId, actor: "erasure")
+        guard let pending = try pendingErasure(requestId: requestId),
+            pending.requests.first(where: { $0.id == requestId })?.state == .received
+        else { return }
+        try eraseLocally(email: pending.email, requestId: requestId, actor: "erasure", crmIds: pending.crmIds)
         try updateErasure(requestId, state: .pending)
     }
 
-    /// Unfinished requests (not verified), with the address from the outbox.
+    /// The unfinished erasure a request belongs to, or nil when it is finished.
+    public func pendingErasure(requestId: String) throws -> PendingErasure? {
+        try pendingErasures().first { $0.requests.contains { $0.id == requestId } }
+    }
+
+    /// Unfinished erasures (some request not verified), one per subject, with the address from the outbox.
     public func pendingErasures() throws -> [PendingErasure] {
         try database.read { db in
             var result: [PendingErasure] = []
@@ -100,55 +167,92 @@ extension SyncStore {
                 db, sql: "SELECT payload, dedupeKey FROM outbox WHERE kind = ? ORDER BY id",
                 arguments: [Self.erasureOutboxKind])
             {
-                let data: Data = row[0]
-                guard let payload = try? JSONDecoder().decode([String: String].self, from: data),
-                    let raw = payload["email"], let email = try? EmailAddress(raw)
+                guard let payload = ErasurePayload.decode(row[0]), let email = try? EmailAddress(payload.email)
                 else { continue }
                 let hash = String((row[1] as String).dropFirst("erase:".count))
-                let request =
-                    try payload["requestId"].flatMap { try Self.erasureRequest(id: $0, in: db) }
-                    ?? Self.latestRequest(subjectHash: hash, in: db)
-                guard let request, request.state != .verified else { continue }
-                let crmId = payload["crmId"].flatMap { $0.isEmpty ? nil : $0 }
-                result.append(PendingErasure(request: request, email: email, crmId: crmId))
+                let requests = try Row.fetchAll(
+                    db,
+                    sql:
+                        "SELECT * FROM erasureRequest WHERE subjectHash = ? AND state != 'verified' ORDER BY receivedAt, id",
+                    arguments: [hash]
+                ).map(Self.erasureRequest(from:))
+                guard let request = requests.first else { continue }
+                let ids = payload.allCRMIds
+                result.append(
+                    PendingErasure(
+                        request: request, requests: requests, email: email, crmIds: ids,
+                        deletesByEmail: payload.deletesByEmail ?? ids.isEmpty))
             }
             return result
+        }
+    }
+
+    /// Adds CRM records found to hold the subject (e.g. a record the CRM holds under the address but never
+    /// linked) to its erasure: tombstoned by id at once, deleted and verified with the others.
+    public func addCRMRecords(_ crmIds: [String], toErasureOf email: EmailAddress, requestId: String) throws {
+        guard !crmIds.isEmpty else { return }
+        let dedupeKey = "erase:\(subjectHash(of: email))"
+        let now = self.now
+        try database.write { db in
+            guard
+                var payload = try Data.fetchOne(
+                    db, sql: "SELECT payload FROM outbox WHERE dedupeKey = ?", arguments: [dedupeKey]
+                ).flatMap(ErasurePayload.decode)
+            else { return }
+            payload.add(crmIds: crmIds)
+            try db.execute(
+                sql: "UPDATE outbox SET payload = ? WHERE dedupeKey = ?", arguments: [try payload.encoded(), dedupeKey])
+            for crmId in crmIds {
+                try Tombstones.insert(crmIdHash: crmIdHash(of: crmId), erasedAt: now, requestId: requestId, in: db)
+            }
         }
     }
 
     /// Moves a request on; `verified` also removes the outbox entry (and with it the last copy of the address)
     /// and checkpoints the write-ahead log so no copy lingers there.
     public func updateErasure(_ requestId: String, state: ErasureState, error: String? = nil) throws {
+        try updateErasures([requestId], state: state, error: error)
+    }
+
+    /// Moves requests on together, in one transaction (the requests of one subject: `verified` removes the
+    /// subject's outbox entry, so none may be left behind).
+    public func updateErasures(_ requestIds: [String], state: ErasureState, error: String? = nil) throws {
         let now = self.now.millisecondsSince1970
         try database.write { db in
-            guard let request = try Self.erasureRequest(id: requestId, in: db) else { return }
-            switch state {
-            case .sent:
-                try db.execute(
-                    sql:
-                        "UPDATE erasureRequest SET state = 'sent', sentAt = ?, attempts = attempts + 1, lastError = NULL WHERE id = ?",
-                    arguments: [now, requestId])
-            case .verified:
-                try db.execute(
-                    sql: "UPDATE erasureRequest SET state = 'verified', verifiedAt = ?, lastError = NULL WHERE id = ?",
-                    arguments: [now, requestId])
-                try db.execute(
-                    sql: "DELETE FROM outbox WHERE dedupeKey = ?", arguments: ["erase:\(request.subjectHash)"])
-                try AuditLog.append(
-                    action: "erasure.verified", actor: "erasure", contactId: nil, detail: "request=\(requestId)",
-                    at: Date(millisecondsSince1970: now), in: db)
-            case .failed:
-                try db.execute(
-                    sql:
-                        "UPDATE erasureRequest SET state = 'failed', attempts = attempts + 1, lastError = ? WHERE id = ?",
-                    arguments: [error, requestId])
-            case .pending, .received:
-                try db.execute(
-                    sql: "UPDATE erasureRequest SET state = ? WHERE id = ?", arguments: [state.rawValue, requestId])
-            }
+            for requestId in requestIds { try updateErasure(requestId, state: state, error: error, now: now, in: db) }
         }
         if state == .verified {
             try database.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+        }
+    }
+
+    private func updateErasure(_ requestId: String, state: ErasureState, error: String?, now: Int64, in db: Database)
+        throws
+    {
+        guard let request = try Self.erasureRequest(id: requestId, in: db) else { return }
+        switch state {
+        case .sent:
+            try db.execute(
+                sql:
+                    "UPDATE erasureRequest SET state = 'sent', sentAt = ?, attempts = attempts + 1, lastError = NULL WHERE id = ?",
+                arguments: [now, requestId])
+        case .verified:
+            try db.execute(
+                sql: "UPDATE erasureRequest SET state = 'verified', verifiedAt = ?, lastError = NULL WHERE id = ?",
+                arguments: [now, requestId])
+            try db.execute(
+                sql: "DELETE FROM outbox WHERE dedupeKey = ?", arguments: ["erase:\(request.subjectHash)"])
+            try AuditLog.append(
+                action: "erasure.verified", actor: "erasure", contactId: nil, detail: "request=\(requestId)",
+                at: Date(millisecondsSince1970: now), in: db)
+        case .failed:
+            try db.execute(
+                sql:
+                    "UPDATE erasureRequest SET state = 'failed', attempts = attempts + 1, lastError = ? WHERE id = ?",
+                arguments: [error, requestId])
+        case .pending, .received:
+            try db.execute(
+                sql: "UPDATE erasureRequest SET state = ? WHERE id = ?", arguments: [state.rawValue, requestId])
         }
     }
 
@@ -185,11 +289,14 @@ extension SyncStore {
             state: ErasureState(rawValue: row["state"]) ?? .failed,
             sentAt: (row["sentAt"] as Int64?).map(Date.init(millisecondsSince1970:)),
             verifiedAt: (row["verifiedAt"] as Int64?).map(Date.init(millisecondsSince1970:)), attempts: row["attempts"],
-            lastError: row["lastError"])
+            lastError: row["lastError"], note: row["note"])
     }
 
     /// Marketing-only contacts with no activity since `cutoff`: candidates of the retention sweep.
     /// Marketing-only: no customer relationship (lifecycle stage empty, subscriber, lead, marketing-qualified or other).
+    /// No activity: the contact's last activity (its last write in the register, from an edit, an import or a
+    /// sync, or the `lastActivityAt` an import row gave) and every consent decision it has (when it was made)
+    /// are older than `cutoff`.
     public func retentionCandidates(inactiveSince cutoff: Date) throws -> [EmailAddress] {
         try database.read { db in
             try String.fetchAll(
@@ -197,11 +304,11 @@ extension SyncStore {
                 sql: """
                     SELECT c.email FROM contact c
                     WHERE (c.lifecycleStage IS NULL OR c.lifecycleStage IN ('subscriber', 'lead', 'marketingqualifiedlead', 'other'))
-                    AND c.updatedAt < ?
-                    AND NOT EXISTS (SELECT 1 FROM consentEvent e WHERE e.contactId = c.id AND (e.occurredAt >= ? OR e.recordedAt >= ?))
+                    AND COALESCE(c.lastActivityAt, c.updatedAt) < ?
+                    AND NOT EXISTS (SELECT 1 FROM consentEvent e WHERE e.contactId = c.id AND e.occurredAt >= ?)
                     ORDER BY c.email
                     """,
-                arguments: [cutoff.millisecondsSince1970, cutoff.millisecondsSince1970, cutoff.millisecondsSince1970]
+                arguments: [cutoff.millisecondsSince1970, cutoff.millisecondsSince1970]
             ).compactMap { try? EmailAddress($0) }
         }
     }

@@ -4,24 +4,71 @@ import SyncModel
 
 extension SyncStore {
     /// Erases a subject from the store in one transaction: the contact, its consent evidence and
-    /// suppressions go; its audit entries lose their link and detail; a tombstone (keyed hash only) stays.
-    /// Erasing an unknown email still writes the tombstone. Returns whether a contact was removed.
+    /// suppressions go; its audit entries lose their link and detail; tombstones (keyed hashes only) stay:
+    /// one of the address, of the contact's current and former addresses, and of every CRM record id the
+    /// subject was linked to (`crmIds` and the contact's own links). The contact is found by the address or by
+    /// an address it had before (the CRM may have changed it and a sync taken the change). Erasing an unknown
+    /// email still writes the tombstone. Returns whether a contact was removed.
     @discardableResult
-    public func eraseLocally(email: EmailAddress, requestId: String, actor: String) throws -> Bool {
+    public func eraseLocally(email: EmailAddress, requestId: String, actor: String, crmIds: [String] = []) throws
+        -> Bool
+    {
         let hash = subjectHash(of: email)
         let now = self.now
         return try database.write { db in
-            let contact = try ContactRow.fetch(email: email, in: db)
+            let contact = try subjectContact(email: email, in: db)
+            for crmId in Set(crmIds + (try linkedCRMIds(email: email, in: db))) {
+                try Tombstones.insert(crmIdHash: crmIdHash(of: crmId), erasedAt: now, requestId: requestId, in: db)
+            }
+            var addressHashes = [hash]
             if let contact {
+                addressHashes.append(subjectHash(of: contact.email))
+                addressHashes += try String.fetchAll(
+                    db, sql: "SELECT addressHash FROM formerAddress WHERE contactId = ?", arguments: [contact.id])
                 try db.execute(
                     sql: "UPDATE auditLog SET contactId = NULL, detail = NULL WHERE contactId = ?",
                     arguments: [contact.id])
                 try db.execute(sql: "DELETE FROM contact WHERE id = ?", arguments: [contact.id])
             }
-            try Tombstones.insert(Tombstone(subjectHash: hash, erasedAt: now, requestId: requestId), in: db)
+            for addressHash in Set(addressHashes) {
+                try Tombstones.insert(Tombstone(subjectHash: addressHash, erasedAt: now, requestId: requestId), in: db)
+            }
             try AuditLog.append(
                 action: "erasure.local", actor: actor, contactId: nil, detail: "request=\(requestId)", at: now, in: db)
             return contact != nil
         }
+    }
+}
+
+extension SyncStore {
+    /// The contact an erasure of `email` is about: the one holding the address now, else the one that held it
+    /// before a change of address.
+    func subjectContact(email: EmailAddress, in db: Database) throws -> Contact? {
+        if let contact = try ContactRow.fetch(email: email, in: db) { return contact }
+        guard
+            let id = try String.fetchOne(
+                db, sql: "SELECT contactId FROM formerAddress WHERE addressHash = ?",
+                arguments: [subjectHash(of: email)])
+        else { return nil }
+        return try ContactRow.fetch(id: id, in: db)
+    }
+
+    /// The CRM records the subject with `email` is linked to: its own and, after a merge into a record another
+    /// local contact holds, the survivor (which holds the subject's data too).
+    func linkedCRMIds(email: EmailAddress, in db: Database) throws -> [String] {
+        guard let contact = try subjectContact(email: email, in: db),
+            let row = try Row.fetchOne(
+                db, sql: "SELECT crmId, mergedIntoCrmId FROM contact WHERE id = ?", arguments: [contact.id])
+        else { return [] }
+        return [row[0] as String?, row[1] as String?].compactMap { $0 }
+    }
+
+    /// Keeps the keyed hash of the address a contact had before `contact` changed it, so an erasure request
+    /// naming the old address still finds the subject.
+    func noteAddressChange(from previous: Contact?, to contact: Contact, at now: Date, in db: Database) throws {
+        guard let previous, previous.email != contact.email else { return }
+        try db.execute(
+            sql: "INSERT OR REPLACE INTO formerAddress (addressHash, contactId, changedAt) VALUES (?, ?, ?)",
+            arguments: [subjectHash(of: previous.email), contact.id, now.millisecondsSince1970])
     }
 }

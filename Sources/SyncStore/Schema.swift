@@ -170,6 +170,55 @@ enum Schema {
                 t.column("nextAttemptAt", .integer).notNull()
             }
         }
+        migrator.registerMigration("v6: CRM id tombstones") { db in
+            // The CRM records of erased subjects, known only by the keyed hash of their id: a pulled record with
+            // one of these ids (or merged from one) is refused, whatever address it carries now.
+            try db.create(table: "crmTombstone") { t in
+                t.primaryKey("idHash", .text)
+                t.column("erasedAt", .integer).notNull()
+                t.column("requestId", .text).notNull()
+            }
+        }
+        migrator.registerMigration("v7: erasure request notes; requests a later one for the same subject orphaned") {
+            db in
+            try db.alter(table: "erasureRequest") { t in
+                // Why a request ended as it did when it is not its own story: carried out with another request
+                // for the same subject, or for a subject already erased. No personal data.
+                t.add(column: "note", .text)
+            }
+            // Before this version a second request for a subject took the first one's outbox entry over, so the
+            // first was never finished. When a later request for the subject was verified, so was the erasure.
+            try db.execute(
+                sql: """
+                    UPDATE erasureRequest SET state = 'verified',
+                        verifiedAt = (SELECT MIN(later.verifiedAt) FROM erasureRequest later
+                            WHERE later.subjectHash = erasureRequest.subjectHash AND later.state = 'verified'
+                            AND later.receivedAt >= erasureRequest.receivedAt),
+                        note = 'verified with a later request for the same subject', lastError = NULL
+                    WHERE state != 'verified'
+                    AND EXISTS (SELECT 1 FROM erasureRequest later
+                        WHERE later.subjectHash = erasureRequest.subjectHash AND later.state = 'verified'
+                        AND later.receivedAt >= erasureRequest.receivedAt)
+                    AND NOT EXISTS (SELECT 1 FROM outbox WHERE outbox.dedupeKey = 'erase:' || erasureRequest.subjectHash)
+                    """)
+        }
+        migrator.registerMigration("v8: contact last activity") { db in
+            try db.alter(table: "contact") { t in
+                // When the subject was last active (epoch ms): every write of the contact, or the time an import
+                // row gives (`lastActivityAt`); what the retention sweep measures inactivity by.
+                t.add(column: "lastActivityAt", .integer)
+            }
+            try db.execute(sql: "UPDATE contact SET lastActivityAt = updatedAt")
+        }
+        migrator.registerMigration("v9: former addresses") { db in
+            // The keyed hash of an address a contact had before a change (a sync taking the CRM's new address):
+            // an erasure request naming the old address still finds the subject. Goes with the contact.
+            try db.create(table: "formerAddress") { t in
+                t.primaryKey("addressHash", .text)
+                t.column("contactId", .text).notNull().indexed().references("contact", onDelete: .cascade)
+                t.column("changedAt", .integer).notNull()
+            }
+        }
         return migrator
     }
 }

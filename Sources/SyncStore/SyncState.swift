@@ -156,7 +156,8 @@ extension SyncStore {
     private func apply(_ update: LocalSyncUpdate, now: Date, actor: String, in db: Database) throws {
         if let contact = update.contact {
             if try Tombstones.isErased(subjectHash(of: contact.email), in: db) { throw StoreError.subjectErased() }
-            if try ContactRow.fetch(id: contact.id, in: db) == nil {
+            let previous = try ContactRow.fetch(id: contact.id, in: db)
+            if previous == nil {
                 try ContactRow.insert(contact, in: db)
                 try db.execute(sql: "UPDATE contact SET localVersion = 0 WHERE id = ?", arguments: [contact.id])
                 try AuditLog.append(
@@ -164,6 +165,7 @@ extension SyncStore {
                     in: db)
             } else {
                 try ContactRow.update(contact, in: db)
+                try noteAddressChange(from: previous, to: contact, at: now, in: db)
                 try AuditLog.append(
                     action: "contact.updated", actor: actor, contactId: contact.id, detail: "origin=crm", at: now,
                     in: db)

@@ -63,8 +63,14 @@ public final class SyncStore: Sendable {
     }
 
     /// HMAC-SHA256 of the normalised email under this store's secret, as hex: how tombstones name a subject.
-    public func subjectHash(of email: EmailAddress) -> String {
-        let mac = HMAC<SHA256>.authenticationCode(for: Data(email.normalized.utf8), using: subjectKey)
+    public func subjectHash(of email: EmailAddress) -> String { keyedHash(email.normalized) }
+
+    /// HMAC-SHA256 of a CRM record id under the same secret, as hex: how tombstones name an erased subject's
+    /// CRM record without keeping its id.
+    public func crmIdHash(of crmId: String) -> String { keyedHash(crmId) }
+
+    private func keyedHash(_ text: String) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Data(text.utf8), using: subjectKey)
         let digits = Array("0123456789abcdef".utf8)
         var hex = [UInt8]()
         hex.reserveCapacity(64)

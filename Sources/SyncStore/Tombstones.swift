@@ -10,6 +10,18 @@ enum Tombstones {
             arguments: [subjectHash]) ?? false
     }
 
+    static func isErased(crmIdHash: String, in db: Database) throws -> Bool {
+        try Bool.fetchOne(
+            db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM crmTombstone WHERE idHash = ?)"),
+            arguments: [crmIdHash]) ?? false
+    }
+
+    static func insert(crmIdHash: String, erasedAt: Date, requestId: String, in db: Database) throws {
+        try db.execute(
+            sql: "INSERT OR IGNORE INTO crmTombstone (idHash, erasedAt, requestId) VALUES (?, ?, ?)",
+            arguments: [crmIdHash, erasedAt.millisecondsSince1970, requestId])
+    }
+
     static func insert(_ tombstone: Tombstone, in db: Database) throws {
         try db.execute(
             sql: "INSERT OR IGNORE INTO tombstone (subjectHash, erasedAt, requestId) VALUES (?, ?, ?)",
@@ -22,6 +34,25 @@ extension SyncStore {
     public func isErased(_ email: EmailAddress) throws -> Bool {
         let hash = subjectHash(of: email)
         return try database.read { db in try Tombstones.isErased(hash, in: db) }
+    }
+
+    /// The ids among `crmIds` that name a CRM record of an erased subject.
+    public func erasedCRMIds(among crmIds: [String]) throws -> Set<String> {
+        let hashes = crmIds.map { ($0, crmIdHash(of: $0)) }
+        return try database.read { db in
+            Set(try hashes.filter { try Tombstones.isErased(crmIdHash: $0.1, in: db) }.map(\.0))
+        }
+    }
+
+    /// Tombstones a CRM record of an erased subject found in a pull (a stale copy), so it stays refused by
+    /// its id whatever address it carries.
+    public func tombstoneStaleCopy(crmId: String) throws {
+        let hash = crmIdHash(of: crmId)
+        let now = self.now
+        try database.write { db in
+            try Tombstones.insert(crmIdHash: hash, erasedAt: now, requestId: "stale-copy", in: db)
+            try AuditLog.append(action: "erasure.staleCopy", actor: "erasure", contactId: nil, at: now, in: db)
+        }
     }
 
     /// All tombstones, oldest first.

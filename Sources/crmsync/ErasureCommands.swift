@@ -58,6 +58,7 @@ struct ErasuresCommand: ParsableCommand {
         var verifiedAt: Date?
         var attempts: Int
         var lastError: String?
+        var note: String?
         var overdue: Bool
     }
 
@@ -69,7 +70,7 @@ struct ErasuresCommand: ParsableCommand {
             Line(
                 id: $0.id, state: $0.state.rawValue, receivedAt: $0.receivedAt, deadline: $0.deadline,
                 sentAt: $0.sentAt,
-                verifiedAt: $0.verifiedAt, attempts: $0.attempts, lastError: $0.lastError,
+                verifiedAt: $0.verifiedAt, attempts: $0.attempts, lastError: $0.lastError, note: $0.note,
                 overdue: $0.isOverdue(at: now))
         }
         switch format {
@@ -81,7 +82,7 @@ struct ErasuresCommand: ParsableCommand {
                 print(
                     "\(line.id)  \(line.state.padding(toLength: 8, withPad: " ", startingAt: 0))  received \(line.receivedAt.formatted(.iso8601))"
                         + "  deadline \(line.deadline.formatted(.iso8601))\(flag)"
-                        + (line.lastError.map { "  last error: \($0)" } ?? ""))
+                        + (line.lastError.map { "  last error: \($0)" } ?? "") + (line.note.map { "  (\($0))" } ?? ""))
             }
         }
         if lines.contains(where: \.overdue) { throw ExitStatus.erasuresOverdue.exitCode }
@@ -107,19 +108,17 @@ struct RetentionCommand: AsyncParsableCommand {
             "\(candidates.count) marketing-only contact(s) inactive for \(months) months"
                 + (dryRun ? " would be erased" : ""))
         for email in candidates.prefix(50) { print("  \(showPII ? email.normalized : email.masked)") }
-        guard !dryRun, !candidates.isEmpty else { return }
+        // An earlier run that was cut short may have left erasures unfinished: this run finishes them too.
+        let unfinished = try context.perform { try store.pendingErasures().count }
+        guard !dryRun, !candidates.isEmpty || unfinished > 0 else { return }
         let propagator = ErasurePropagator(store: store, client: try context.client())
-        let stamp = Date().formatted(.iso8601.year().month().day())
-        var unverified = 0
-        for (index, email) in candidates.enumerated() {
-            let request = try await context.performRemote(store: store) {
-                try await propagator.erase(
-                    email: email, requestId: "retention-\(stamp)-\(index + 1)",
-                    reason: "retention: marketing-only, inactive \(months) months")
-            }
-            if request.state != .verified { unverified += 1 }
+        let outcome = try await context.performRemote(store: store) {
+            try await propagator.eraseForRetention(candidates, months: months, on: Date())
         }
-        print("erased \(candidates.count); \(candidates.count - unverified) verified in the CRM, \(unverified) pending")
+        let unverified = outcome.erased - outcome.verified
+        print(
+            "erased \(outcome.erased); \(outcome.verified) verified in the CRM, \(unverified) pending"
+                + (outcome.resumed > 0 ? "; \(outcome.resumed) left by an earlier run verified" : ""))
         if unverified > 0 { throw ExitStatus.partialFailure.exitCode }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import SyncModel
 import Testing
 
@@ -8,7 +9,7 @@ import Testing
     let fixture = try StoreFixture()
     #expect(try fixture.store.isUpToDate())
     let applied = try fixture.store.appliedMigrations()
-    #expect(applied.count == 5)
+    #expect(applied.count == 9)
     let reopened = try fixture.reopen()
     #expect(try reopened.appliedMigrations() == applied)
     let tables = try reopened.database.read { db in
@@ -20,8 +21,8 @@ import Testing
     }
     #expect(
         tables == [
-            "auditLog", "checkpoint", "consent", "consentEvent", "contact", "erasureRequest", "lease", "metadata",
-            "outbox", "quarantine",
+            "auditLog", "checkpoint", "consent", "consentEvent", "contact", "crmTombstone", "erasureRequest",
+            "formerAddress", "lease", "metadata", "outbox", "quarantine",
             "run", "suppression",
             "syncBase", "tombstone",
         ])
@@ -62,4 +63,39 @@ import Testing
     for field in ContactField.allCases where field != .email { #expect(loaded[field] == values[field]) }
     #expect(loaded.stamps.count == ContactField.allCases.count)
     #expect(try fixture.store.contact(id: contact.id) == contact)
+}
+
+@Test func theErasureNotesMigrationFinishesRequestsALaterRequestForTheSameSubjectOrphaned() throws {
+    let queue = try DatabaseQueue()
+    try Schema.migrator.migrate(queue, upTo: "v6: CRM id tombstones")
+    try queue.write { db in
+        // Subject a: r1 was taken over by r2 (one outbox entry per subject) and r2 was verified. Subject b: still
+        // under way, its outbox entry is there.
+        for (id, subject, state, receivedAt, verifiedAt) in [
+            ("r1", "a", "failed", 1, nil), ("r2", "a", "verified", 2, 3 as Int?), ("r3", "b", "failed", 4, nil),
+        ] {
+            try db.execute(
+                sql: """
+                    INSERT INTO erasureRequest (id, subjectHash, receivedAt, deadline, state, verifiedAt)
+                    VALUES (?, ?, ?, 99, ?, ?)
+                    """,
+                arguments: [id, subject, receivedAt, state, verifiedAt])
+        }
+        try db.execute(
+            sql: """
+                INSERT INTO outbox (kind, dedupeKey, payload, createdAt, nextAttemptAt)
+                VALUES ('erasure', 'erase:b', x'7B7D', 0, 0)
+                """)
+    }
+    try Schema.migrator.migrate(queue)
+    let rows = try queue.read { db in
+        try Row.fetchAll(db, sql: "SELECT id, state, verifiedAt, note FROM erasureRequest ORDER BY id").map {
+            "\($0["id"] as String) \($0["state"] as String) \(($0["verifiedAt"] as Int?).map(String.init) ?? "-")"
+                + " \(($0["note"] as String?) ?? "-")"
+        }
+    }
+    #expect(
+        rows == [
+            "r1 verified 3 verified with a later request for the same subject", "r2 verified 3 -", "r3 failed - -",
+        ])
 }

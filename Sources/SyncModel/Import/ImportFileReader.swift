@@ -4,7 +4,8 @@ import Foundation
 ///
 /// Columns: every ``ContactField`` (loosely spelt: `first_name`, `First Name`), one column per purpose
 /// (`newsletter`, `marketingEmail`, … or `consent.<purpose>`), and optionally `consentSource`,
-/// `legalBasis`, `consentedAt` (ISO 8601) and `optedOutOfAll`. An unknown column fails the whole file.
+/// `legalBasis`, `consentedAt` (ISO 8601), `optedOutOfAll` and `lastActivityAt` (ISO 8601: when the subject
+/// was last active, e.g. in the system a register is migrated from). An unknown column fails the whole file.
 public struct ImportFileReader: Sendable {
     public enum Format: String, Sendable, CaseIterable {
         case csv
@@ -24,7 +25,7 @@ public struct ImportFileReader: Sendable {
     private enum Column: Equatable {
         case field(ContactField)
         case consent(Purpose)
-        case consentSource, legalBasis, consentedAt, optedOutOfAll
+        case consentSource, legalBasis, consentedAt, optedOutOfAll, lastActivityAt
     }
 
     public func read(_ data: Data, format: Format) throws(ImportFileError) -> ImportBatch {
@@ -42,6 +43,7 @@ public struct ImportFileReader: Sendable {
         case "legalbasis": return .legalBasis
         case "consentedat", "consentat": return .consentedAt
         case "optedoutofall", "optedout", "markkinointikielto": return .optedOutOfAll
+        case "lastactivityat", "lastactivity": return .lastActivityAt
         default: break
         }
         if let field = ContactField(looseName: name) { return .field(field) }
@@ -58,7 +60,7 @@ public struct ImportFileReader: Sendable {
     private var knownColumnsHint: String {
         "expected contact fields (\(ContactField.allCases.map(\.rawValue).joined(separator: ", "))), purposes ("
             + purposes.map(\.rawValue).joined(separator: ", ")
-            + "), consentSource, legalBasis, consentedAt, optedOutOfAll"
+            + "), consentSource, legalBasis, consentedAt, optedOutOfAll, lastActivityAt"
     }
 
     private func readCSV(_ data: Data) throws(ImportFileError) -> ImportBatch {
@@ -160,6 +162,7 @@ public struct ImportFileReader: Sendable {
             var source = "import"
             var legalBasis: LegalBasis?
             var consentedAt: Date?
+            var lastActivityAt: Date?
             var optedOut = false
             var problems: [String] = []
             for (column, raw) in cells {
@@ -197,6 +200,13 @@ public struct ImportFileReader: Sendable {
                     } else {
                         problems.append("consentedAt must be an ISO 8601 time such as 2025-06-02T10:11:12Z")
                     }
+                case .lastActivityAt:
+                    guard !value.isEmpty else { continue }
+                    if let date = Self.parseDate(value) {
+                        lastActivityAt = date
+                    } else {
+                        problems.append("lastActivityAt must be an ISO 8601 time such as 2025-06-02T10:11:12Z")
+                    }
                 case .optedOutOfAll:
                     guard !value.isEmpty else { continue }
                     switch value.lowercased() {
@@ -219,7 +229,8 @@ public struct ImportFileReader: Sendable {
             records.append(
                 ImportRecord(
                     line: line, email: email, fields: fields, consents: consents, consentSource: source,
-                    legalBasis: legalBasis, consentedAt: consentedAt, optedOutOfAll: optedOut))
+                    legalBasis: legalBasis, consentedAt: consentedAt, optedOutOfAll: optedOut,
+                    lastActivityAt: lastActivityAt))
         }
 
         static func parseDate(_ text: String) -> Date? {

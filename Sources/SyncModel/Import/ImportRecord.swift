@@ -13,6 +13,9 @@ public struct ImportRecord: Sendable, Equatable {
     public var consentedAt: Date?
     /// True to record an opt-out of all marketing.
     public var optedOutOfAll: Bool
+    /// When the subject was last active, as the file says (a register migrated from another system); the
+    /// retention sweep counts it instead of the import itself.
+    public var lastActivityAt: Date?
 }
 
 /// A row that was not imported, by its line in the file (the header is line 1).
