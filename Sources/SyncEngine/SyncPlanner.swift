@@ -365,7 +365,8 @@ struct SyncPlanner: Sendable {
             return
         }
         if crmOut && !localOut {
-            // Only an explicit local re-consent recorded after the CRM's opt-out lifts it.
+            // Only an explicit local re-consent recorded after the CRM's opt-out lifts it; an opt-out the CRM
+            // gives no time for counts as the newest (safety first), so no re-consent lifts it.
             if let lift = local.suppressions[.optedOutOfAll], !lift.isActive, lift.origin == .local,
                 let crmAt = remote.optedOutAt, lift.changedAt > crmAt
             {
