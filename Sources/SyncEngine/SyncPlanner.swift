@@ -7,7 +7,8 @@ import SyncStore
 ///
 /// Fields merge three ways against the base agreed at the last sync: a field changed on one side only
 /// is taken from that side; a field changed on both sides is a conflict for the configured policy.
-/// Consent: the newest decision per purpose wins; on a tie or an unknown time the more restrictive.
+/// Consent: the newest decision per purpose wins; on a tie or an unknown time the more restrictive; `unknown`
+/// is never a decision.
 /// Opt-out of all marketing is sticky both ways. Restricted contacts are not pushed except to spread
 /// the restriction. Erased subjects are never created or updated anywhere.
 struct SyncPlanner: Sendable {
@@ -311,12 +312,13 @@ struct SyncPlanner: Sendable {
                 if local.base[key] != .some(localState.rawValue) { plan.newBase[key] = localState.rawValue }
                 continue
             }
-            // A side that never stated anything is absent, not a competing decision.
+            // A side that never stated anything, or says `unknown`, has no decision: it never competes with
+            // one (NOT_SPECIFIED never overrides a withdrawal, and an `unknown` is never pushed over one).
             let winner: ChangeOrigin
             let rule: String
-            if l == nil || localState == .unknown && l?.origin == .crm {
+            if localState == .unknown {
                 (winner, rule) = (.crm, "consent: only the CRM has a decision")
-            } else if c == nil || (crmState == .unknown && c?.at == nil) {
+            } else if crmState == .unknown {
                 (winner, rule) = (.local, "consent: only local has a decision")
             } else if let lt = l?.occurredAt, let ct = c?.at, lt != ct {
                 (winner, rule) = lt > ct ? (.local, "consent: newest (local)") : (.crm, "consent: newest (crm)")

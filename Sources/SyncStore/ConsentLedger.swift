@@ -60,7 +60,9 @@ enum ConsentLedger {
     }
 
     /// Whether `candidate` replaces `current` as the current state: newer, or as new and more restrictive.
+    /// `unknown` is never a decision, so it never replaces a grant or a withdrawal.
     static func supersedes(_ candidate: ConsentEvent, _ current: ConsentEvent) -> Bool {
+        if candidate.state == .unknown && current.state != .unknown { return false }
         if candidate.occurredAt != current.occurredAt { return candidate.occurredAt > current.occurredAt }
         return candidate.state.restrictiveness > current.state.restrictiveness
     }

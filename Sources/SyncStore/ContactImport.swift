@@ -81,6 +81,8 @@ extension SyncStore {
         let occurredAt = record.consentedAt ?? now
         var events: [ConsentEvent] = []
         for (purpose, state) in record.consents.sorted(by: { $0.key < $1.key }) {
+            // `unknown` is never a decision: it neither records nor overrides anything.
+            if state == .unknown { continue }
             let current =
                 existing == nil ? nil : try ConsentLedger.current(contactId: contact.id, purpose: purpose, in: db)
             if current?.state == state { continue }
