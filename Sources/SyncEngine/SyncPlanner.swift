@@ -372,13 +372,30 @@ struct SyncPlanner: Sendable {
             if let lift = local.suppressions[.optedOutOfAll], !lift.isActive, lift.origin == .local,
                 let crmAt = remote.optedOutAt, lift.changedAt > crmAt
             {
-                for (purpose, consent) in local.consents.sorted(by: { $0.key < $1.key }) where consent.state == .granted
+                // Only purposes re-consented locally after the CRM's opt-out are granted again; the others stay
+                // as the opt-out left them (HubSpot keeps them unsubscribed when one v4 write lifts it).
+                func isReConsented(_ purpose: Purpose) -> Bool {
+                    guard let consent = local.consents[purpose] else { return false }
+                    return consent.state == .granted && consent.origin == .local && consent.occurredAt > crmAt
+                }
+                let dropped = Set(
+                    plan.consentToCRM.filter { $0.state == .granted && !isReConsented($0.purpose) }.map(\.purpose))
+                plan.consentToCRM.removeAll { dropped.contains($0.purpose) }
+                plan.changes.removeAll { change in dropped.contains { change.key == "consent.\($0)" } }
+                for purpose in dropped { plan.newBase.removeValue(forKey: "consent.\(purpose)") }
+                for (purpose, consent) in local.consents.sorted(by: { $0.key < $1.key })
+                where isReConsented(purpose) && settings.subscriptions[purpose] != nil
+                    && !plan.consentToCRM.contains(where: { $0.purpose == purpose })
                 {
-                    guard settings.subscriptions[purpose] != nil else { continue }
-                    plan.consentToCRM.removeAll { $0.purpose == purpose }
+                    let crmState = remote.consents[purpose]?.state ?? .unknown
                     plan.consentToCRM.append(
                         (purpose, .granted, consent.legalBasis ?? settings.subscriptions[purpose]?.legalBasis))
                     plan.newBase["consent.\(purpose)"] = ConsentState.granted.rawValue
+                    plan.changes.append(
+                        .init(
+                            key: "consent.\(purpose)", direction: .toCRM, old: crmState.rawValue,
+                            new: ConsentState.granted.rawValue, rule: "re-consent after the opt-out", isConflict: false)
+                    )
                 }
                 plan.newBase[key] = "false"
                 plan.changes.append(

@@ -4,11 +4,18 @@ import SyncModel
 
 /// Opt-out of all marketing and restriction of processing, one row per contact and kind; every change
 /// is also written to the audit log with its reason.
+///
+/// An opt-out of all marketing withdraws every purpose granted before it (recorded as withdrawals with
+/// the source ``optOutSource``), as HubSpot's unsubscribe-all does: lifting it later grants only the
+/// purposes re-consented. A restriction of processing changes no consent.
 enum Suppressions {
+    /// The source of the withdrawals an opt-out of all marketing records.
+    static let optOutSource = "opt-out of all marketing"
+
     @discardableResult
     static func set(
         _ kind: SuppressionKind, active: Bool, contactId: String, reason: String?, origin: ChangeOrigin, at: Date,
-        actor: String, in db: Database, bumpsVersion: Bool = true
+        actor: String, in db: Database, bumpsVersion: Bool = true, recordedAt: Date? = nil
     ) throws -> Bool {
         if try isActive(kind, contactId: contactId, in: db) == active {
             return false
@@ -31,6 +38,16 @@ enum Suppressions {
         try AuditLog.append(
             action: "suppression.\(kind.rawValue).\(active ? "set" : "lifted")", actor: actor, contactId: contactId,
             detail: "origin=\(origin.rawValue)", at: at, in: db)
+        if kind == .optedOutOfAll && active {
+            for current in try ConsentLedger.current(contactId: contactId, in: db) where current.state == .granted {
+                // Never older than the grant it ends, so it always supersedes it (on a tie, withdrawn wins).
+                let withdrawal = ConsentEvent(
+                    contactId: contactId, purpose: current.purpose, state: .withdrawn, legalBasis: current.legalBasis,
+                    source: optOutSource, occurredAt: max(at, current.occurredAt), origin: origin)
+                try ConsentLedger.record(
+                    withdrawal, actor: actor, recordedAt: recordedAt ?? at, in: db, bumpsVersion: bumpsVersion)
+            }
+        }
         return true
     }
 

@@ -54,6 +54,28 @@ final class LostReplyTransport: HTTPTransport {
     }
 }
 
+/// A transport that fails the first request whose path ends with `suffix` before sending it, as a process
+/// killed between its local transaction and the CRM write would.
+final class KilledBeforeWriteTransport: HTTPTransport {
+    struct Killed: Error {}
+    let inner = URLSessionTransport()
+    let suffix: String
+    private let done = Mutex(false)
+
+    init(killedBefore suffix: String) { self.suffix = suffix }
+
+    func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        if request.url.path.hasSuffix(suffix),
+            done.withLock({ done in
+                defer { done = true }; return !done
+            })
+        {
+            throw Killed()
+        }
+        return try await inner.send(request)
+    }
+}
+
 /// Subscription ids of the mock's definitions.
 let subscriptionIds: [Purpose: Int] = [
     .newsletter: 7, .marketingEmail: 8, .eventInvitations: 9, .blog: 10,
