@@ -193,6 +193,7 @@ struct SyncApplier: Sendable {
             // Keys decided toward local (or found equal) join the base now; keys pushed join it once confirmed.
             let pushedKeys = Set(plan.changes.filter { $0.direction == .toCRM }.map(\.key))
             update.base = plan.newBase.filter { !pushedKeys.contains($0.key) }
+            update.base.merge(plan.baseBeforeConfirmation) { _, marker in marker }
             if let crmId = plan.crmId, local.crmId != crmId { update.crmId = .some(crmId) }
             if !plan.changes.isEmpty { update.crmLastModified = plan.remote?.lastModified }
             return update

@@ -301,6 +301,27 @@ struct SyncPlanner: Sendable {
 
     // MARK: Consent and suppression
 
+    /// The base value of `optedOutOfAll` saying the CRM's opt-out of all email is the restriction crmsync spread,
+    /// not the subject's decision.
+    static let restrictionSpread = "restriction"
+
+    static func isRestrictionSpread(_ base: [String: String?]) -> Bool {
+        base["optedOutOfAll"] == .some(restrictionSpread)
+    }
+
+    /// Whether the CRM shows `status` only because crmsync spread a restriction there: a withdrawal stamped no later
+    /// than the opt-out that spread it (unsubscribe-all stamps every subscription). Without the opt-out's time
+    /// this cannot be told, and the withdrawal counts as the subject's (safety first).
+    private func isRestrictionEcho(
+        _ status: (state: ConsentState, at: Date?, legalBasis: LegalBasis?), _ local: LocalContactState,
+        _ remote: RemoteContact
+    ) -> Bool {
+        guard remote.isOptedOut, Self.isRestrictionSpread(local.base), status.state == .withdrawn,
+            let at = status.at, let spreadAt = remote.optedOutAt
+        else { return false }
+        return at <= spreadAt
+    }
+
     private func planConsents(_ local: LocalContactState, _ remote: RemoteContact, into plan: inout ContactPlan) {
         for purpose in settings.subscriptions.keys.sorted() {
             let key = "consent.\(purpose)"
@@ -310,6 +331,19 @@ struct SyncPlanner: Sendable {
             let crmState = c?.state ?? .unknown
             if localState == crmState {
                 if local.base[key] != .some(localState.rawValue) { plan.newBase[key] = localState.rawValue }
+                continue
+            }
+            if let c, isRestrictionEcho(c, local, remote) {
+                // Not the subject's decision: never taken locally. Once the restriction is lifted, the state from
+                // before it (the local one) is restored in the CRM; a grant is not pushed while opted out.
+                if local.isRestricted || local.isOptedOut && localState == .granted { continue }
+                plan.consentToCRM.append(
+                    (purpose, localState, l?.legalBasis ?? settings.subscriptions[purpose]?.legalBasis))
+                plan.newBase[key] = localState.rawValue
+                plan.changes.append(
+                    .init(
+                        key: key, direction: .toCRM, old: crmState.rawValue, new: localState.rawValue,
+                        rule: "restriction lifted: consent restored", isConflict: false))
                 continue
             }
             // A side that never stated anything, or says `unknown`, has no decision: it never competes with
@@ -360,10 +394,27 @@ struct SyncPlanner: Sendable {
         let key = "optedOutOfAll"
         if localOut && !crmOut || local.isRestricted && !crmOut {
             plan.optOutToCRM = true
-            plan.newBase[key] = "true"
+            if localOut {
+                plan.newBase[key] = "true"
+            } else {
+                // Marked before the write, so the CRM's opt-out is known as crmsync's even if the reply is lost.
+                plan.baseBeforeConfirmation[key] = Self.restrictionSpread
+            }
             let rule = localOut ? "opt-out is sticky" : "restriction spread as suppression"
             plan.changes.append(
                 .init(key: key, direction: .toCRM, old: "false", new: "true", rule: rule, isConflict: false))
+            return
+        }
+        if crmOut && Self.isRestrictionSpread(local.base) && (local.isRestricted || !localOut) {
+            // The CRM's opt-out is the restriction crmsync spread, not the subject's decision: never taken locally.
+            // Lifted, the grants restored above end it (a v4 subscription write lifts an opt-out of all email); with
+            // none to restore, the CRM stays opted out, which is harmless.
+            guard !local.isRestricted, plan.consentToCRM.contains(where: { $0.state == .granted }) else { return }
+            plan.newBase[key] = "false"
+            plan.changes.append(
+                .init(
+                    key: key, direction: .toCRM, old: "true", new: "false",
+                    rule: "restriction lifted: its opt-out removed", isConflict: false))
             return
         }
         if crmOut && !localOut {
