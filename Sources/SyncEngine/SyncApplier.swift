@@ -51,6 +51,12 @@ struct SyncApplier: Sendable {
         } catch let error as StoreError where error.isSubjectErased {
             failures.append("a CRM record of an erased subject was refused locally")
         }
+        // A contact that needs no CRM write now has nothing left to confirm: an entry of an earlier run whose
+        // reply was lost (the CRM already holds its result) goes.
+        try store.completeOutbox(
+            dedupeKeys: plans.filter { !$0.hasCRMWrites && $0.action != .eraseInCRM }.compactMap {
+                $0.localId.map { "push:\($0)" }
+            })
 
         // 2. CRM side, recorded in the outbox first.
         let pushes = plans.filter { $0.hasCRMWrites && $0.action != .eraseInCRM }

@@ -83,6 +83,7 @@ import Testing
         #expect(try fixture.consent(address, .newsletter) == .granted)
         #expect(try fixture.consent(address, .marketingEmail) == .withdrawn)
         #expect(try !fixture.isOptedOut(address))
+        #expect(try fixture.store.outboxCount() == 0)
         try await fixture.expectSettled()
     }
 
