@@ -5,8 +5,9 @@ import SyncModel
 /// Opt-out of all marketing and restriction of processing, one row per contact and kind; every change
 /// is also written to the audit log with its reason.
 ///
-/// An opt-out of all marketing withdraws every purpose granted before it (recorded as withdrawals with
-/// the source ``optOutSource``), as HubSpot's unsubscribe-all does: lifting it later grants only the
+/// An opt-out of all marketing withdraws every purpose (recorded as withdrawals with the source
+/// ``optOutSource``, for the standard purposes and any other the contact has a state for), as HubSpot's
+/// unsubscribe-all does: it is a decision newer than any before it, and lifting it later grants only the
 /// purposes re-consented. A restriction of processing changes no consent.
 enum Suppressions {
     /// The source of the withdrawals an opt-out of all marketing records.
@@ -39,11 +40,17 @@ enum Suppressions {
             action: "suppression.\(kind.rawValue).\(active ? "set" : "lifted")", actor: actor, contactId: contactId,
             detail: "origin=\(origin.rawValue)", at: at, in: db)
         if kind == .optedOutOfAll && active {
-            for current in try ConsentLedger.current(contactId: contactId, in: db) where current.state == .granted {
+            let currents = Dictionary(
+                try ConsentLedger.current(contactId: contactId, in: db).map { ($0.purpose, $0) },
+                uniquingKeysWith: { a, _ in a })
+            for purpose in Set(Purpose.standard).union(currents.keys).sorted() {
+                let current = currents[purpose]
+                // Already withdrawn at (or after) the opt-out: nothing to add.
+                if let current, current.state == .withdrawn && current.occurredAt >= at { continue }
                 // Never older than the grant it ends, so it always supersedes it (on a tie, withdrawn wins).
                 let withdrawal = ConsentEvent(
-                    contactId: contactId, purpose: current.purpose, state: .withdrawn, legalBasis: current.legalBasis,
-                    source: optOutSource, occurredAt: max(at, current.occurredAt), origin: origin)
+                    contactId: contactId, purpose: purpose, state: .withdrawn, legalBasis: current?.legalBasis,
+                    source: optOutSource, occurredAt: max(at, current?.occurredAt ?? at), origin: origin)
                 try ConsentLedger.record(
                     withdrawal, actor: actor, recordedAt: recordedAt ?? at, in: db, bumpsVersion: bumpsVersion)
             }

@@ -60,11 +60,12 @@ import Testing
         #expect(try await fixture.crmStatus(address, .blog) == "UNSUBSCRIBED")
         #expect(
             try await fixture.crmStatus(address, .newsletter) == (newsletterGranted ? "SUBSCRIBED" : "UNSUBSCRIBED"))
-        // The subject's own opt-out withdrew the marketing email; nothing else changed it.
+        // The subject's own opt-out withdrew every purpose; nothing else changed them.
         #expect(try fixture.consent(address, .marketingEmail) == (optedOut ? .withdrawn : .granted))
         #expect(try await fixture.crmStatus(address, .marketingEmail) == (optedOut ? "UNSUBSCRIBED" : "SUBSCRIBED"))
-        #expect(try fixture.consent(address, .eventInvitations) == nil)
-        #expect(try await fixture.crmStatus(address, .eventInvitations) == "NOT_SPECIFIED")
+        #expect(try fixture.consent(address, .eventInvitations) == (optedOut ? .withdrawn : nil))
+        #expect(
+            try await fixture.crmStatus(address, .eventInvitations) == (optedOut ? "UNSUBSCRIBED" : "NOT_SPECIFIED"))
         // Only the subject's own decisions are in the evidence: none from the CRM unless made there.
         let fromCRM = try fixture.history(address).filter { $0.origin == .crm }
         #expect(fromCRM.map(\.purpose) == (meanwhile == .crmWithdrawal ? [.newsletter] : []), "\(fromCRM)")

@@ -4,17 +4,20 @@ import Testing
 
 @testable import SyncStore
 
-@Test func optOutWithdrawsEveryGrantedPurposeAndALiftGrantsOnlyTheNamedOne() throws {
+@Test func optOutWithdrawsEveryPurposeAndALiftGrantsOnlyTheNamedOne() throws {
     let fixture = try StoreFixture()
-    _ = try fixture.importCSV(
-        "email,newsletter,marketingEmail,eventInvitations,blog\naino@example.fi,granted,granted,granted,withdrawn\n")
+    _ = try fixture.importCSV("email,newsletter,marketingEmail,blog\naino@example.fi,granted,granted,withdrawn\n")
     let aino = email("aino@example.fi")
     let id = try #require(try fixture.store.contact(email: aino)).id
     fixture.clock.advance(by: .seconds(60))
     #expect(
         try fixture.store.setSuppression(.optedOutOfAll, active: true, email: aino, reason: "asked", actor: "t")
             == .changed)
-    #expect(try fixture.store.consents(contactId: id).allSatisfy { $0.state == .withdrawn })
+    // Granted, withdrawn before or never decided: each is withdrawn by the opt-out, as of the opt-out.
+    let optedOutAt = fixture.clock.now
+    let afterOptOut = try fixture.store.consents(contactId: id)
+    #expect(Set(afterOptOut.map(\.purpose)) == Set(Purpose.standard))
+    #expect(afterOptOut.allSatisfy { $0.state == .withdrawn && $0.occurredAt == optedOutAt })
     fixture.clock.advance(by: .seconds(60))
     let outcome = try fixture.store.recordConsent(
         email: aino, purpose: .marketingEmail, state: .granted, source: "web form", liftingOptOut: true, actor: "t")
@@ -33,22 +36,27 @@ import Testing
     let aino = email("aino@example.fi")
     let id = try #require(try fixture.store.contact(email: aino)).id
     fixture.clock.advance(by: .seconds(60))
-    // The opt-out as the CRM reports it: the grant is still the purpose's current state.
-    try fixture.store.applySyncUpdates(
-        [
-            {
-                var update = LocalSyncUpdate(contactId: id)
-                update.suppressionChanges = [(.optedOutOfAll, true, "opted out in the CRM", fixture.clock.now)]
-                return update
-            }()
-        ], actor: "sync")
+    // An opt-out from the CRM, then a grant that reached the store during it (as earlier versions let one):
+    // the purpose is current granted, from the same source, while opted out.
+    var optOut = LocalSyncUpdate(contactId: id)
+    optOut.suppressionChanges = [(.optedOutOfAll, true, "opted out in the CRM", fixture.clock.now)]
+    try fixture.store.applySyncUpdates([optOut], actor: "sync")
+    fixture.clock.advance(by: .seconds(60))
+    var grant = LocalSyncUpdate(contactId: id)
+    grant.consentEvents = [
+        ConsentEvent(
+            contactId: id, purpose: .newsletter, state: .granted, source: "web form", occurredAt: fixture.clock.now,
+            origin: .crm)
+    ]
+    try fixture.store.applySyncUpdates([grant], actor: "sync")
+    #expect(try fixture.store.consents(contactId: id).first { $0.purpose == .newsletter }?.state == .granted)
     fixture.clock.advance(by: .seconds(60))
     let liftedAt = fixture.clock.now
     let outcome = try fixture.store.recordConsent(
         email: aino, purpose: .newsletter, state: .granted, source: "web form", liftingOptOut: true, actor: "t")
     #expect(outcome == .changed)
-    let current = try #require(try fixture.store.consents(contactId: id).first)
-    #expect(current.state == .granted && current.occurredAt == liftedAt)
+    let current = try #require(try fixture.store.consents(contactId: id).first { $0.purpose == .newsletter })
+    #expect(current.state == .granted && current.occurredAt == liftedAt && current.origin == .local)
 }
 
 @Test func importedGrantForAnOptedOutContactIsNotRecordedAndReImportChangesNothing() throws {
