@@ -322,6 +322,15 @@ struct SyncPlanner: Sendable {
         return at <= spreadAt
     }
 
+    /// Whether a CRM decision at `at` falls while the contact was opted out here: it is opted out now, or the
+    /// decision is no later than the local re-consent that lifted the opt-out (earlier ones the opt-out withdrew).
+    private func isDuringLocalOptOut(_ at: Date?, _ local: LocalContactState) -> Bool {
+        guard let optOut = local.suppressions[.optedOutOfAll] else { return false }
+        if optOut.isActive { return true }
+        guard optOut.origin == .local else { return false }
+        return at.map { $0 <= optOut.changedAt } ?? true
+    }
+
     private func planConsents(_ local: LocalContactState, _ remote: RemoteContact, into plan: inout ContactPlan) {
         for purpose in settings.subscriptions.keys.sorted() {
             let key = "consent.\(purpose)"
@@ -350,7 +359,12 @@ struct SyncPlanner: Sendable {
             // one (NOT_SPECIFIED never overrides a withdrawal, and an `unknown` is never pushed over one).
             let winner: ChangeOrigin
             let rule: String
-            if localState == .unknown {
+            if crmState == .granted && isDuringLocalOptOut(c?.at, local) {
+                // A CRM-side grant made while opted out here is answered by opting out again, never taken; once a
+                // re-consent lifted the opt-out, the purpose's own state (withdrawn by the opt-out) stands.
+                if local.isOptedOut || localState != .withdrawn { continue }
+                (winner, rule) = (.local, "consent: a CRM grant during the opt-out is refused")
+            } else if localState == .unknown {
                 (winner, rule) = (.crm, "consent: only the CRM has a decision")
             } else if crmState == .unknown {
                 (winner, rule) = (.local, "consent: only local has a decision")
@@ -423,10 +437,18 @@ struct SyncPlanner: Sendable {
             if let lift = local.suppressions[.optedOutOfAll], !lift.isActive, lift.origin == .local,
                 let crmAt = remote.optedOutAt, lift.changedAt > crmAt
             {
+                if local.isRestricted {
+                    // The restriction keeps the CRM opted out: that opt-out is now the restriction's spread, and
+                    // lifting the restriction restores the re-consented grants.
+                    if !Self.isRestrictionSpread(local.base) { plan.newBase[key] = Self.restrictionSpread }
+                    return
+                }
                 // Only purposes re-consented locally after the CRM's opt-out are granted again; the others stay
                 // as the opt-out left them (HubSpot keeps them unsubscribed when one v4 write lifts it).
+                // A CRM decision newer than the re-consent (taken locally in this plan) stands.
+                let decidedInCRM = Set(plan.consentToLocal.map(\.purpose))
                 func isReConsented(_ purpose: Purpose) -> Bool {
-                    guard let consent = local.consents[purpose] else { return false }
+                    guard let consent = local.consents[purpose], !decidedInCRM.contains(purpose) else { return false }
                     return consent.state == .granted && consent.origin == .local && consent.occurredAt > crmAt
                 }
                 let dropped = Set(
@@ -448,6 +470,8 @@ struct SyncPlanner: Sendable {
                             new: ConsentState.granted.rawValue, rule: "re-consent after the opt-out", isConflict: false)
                     )
                 }
+                // With nothing re-consented left to grant (withdrawn again since), the CRM keeps its opt-out.
+                guard plan.consentToCRM.contains(where: { $0.state == .granted }) else { return }
                 plan.newBase[key] = "false"
                 plan.changes.append(
                     .init(
