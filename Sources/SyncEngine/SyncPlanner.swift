@@ -338,7 +338,8 @@ struct SyncPlanner: Sendable {
             let c = remote.consents[purpose]
             let localState = l?.state ?? .unknown
             let crmState = c?.state ?? .unknown
-            if localState == crmState {
+            // An opt-out of all email withdraws every purpose, so under it NOT_SPECIFIED agrees with a withdrawal.
+            if localState == crmState || remote.isOptedOut && crmState == .unknown && localState == .withdrawn {
                 if local.base[key] != .some(localState.rawValue) { plan.newBase[key] = localState.rawValue }
                 continue
             }
@@ -482,6 +483,9 @@ struct SyncPlanner: Sendable {
             plan.optOutToLocal = remote.optedOutAt ?? remote.lastModified ?? now
             plan.newBase[key] = "true"
             // Grants pushed in the same plan would re-subscribe someone who opted out: drop them.
+            for grant in plan.consentToCRM where grant.state == .granted {
+                plan.newBase.removeValue(forKey: "consent.\(grant.purpose)")
+            }
             plan.consentToCRM.removeAll { $0.state == .granted }
             plan.changes.removeAll {
                 $0.direction == .toCRM && $0.key.hasPrefix("consent.") && $0.new == ConsentState.granted.rawValue

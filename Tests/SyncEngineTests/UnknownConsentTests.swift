@@ -38,4 +38,17 @@ import Testing
         #expect(try await fixture.crmStatus(address, .newsletter) == "UNSUBSCRIBED")
         try await fixture.expectSettled()
     }
+
+    @Test func notSpecifiedUnderACRMOptOutAgreesWithTheWithdrawalItCaused() async throws {
+        let fixture = try await EngineFixture()
+        defer { Task { await fixture.close() } }
+        let address = "outed@example.fi"
+        try fixture.importCSV("email,newsletter\n\(address),granted\n")
+        _ = try await fixture.seedCRM([["email": address, "optedOutOfAll": true]])
+        try await fixture.sync()
+        #expect(try fixture.isOptedOut(address))
+        #expect(try fixture.consent(address, .newsletter) == .withdrawn)
+        #expect(try await fixture.crmStatus(address, .newsletter) == "NOT_SPECIFIED")
+        try await fixture.expectSettled()
+    }
 }
