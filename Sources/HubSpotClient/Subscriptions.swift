@@ -141,7 +141,9 @@ extension HubSpotClient {
         }
     }
 
-    /// When each address opted out of all email, for those that did (lower-cased keys).
+    /// When each address opted out of all email, for those that did and whose opt-out HubSpot dates
+    /// (lower-cased keys). An opt-out without a time is left out rather than given one: the caller treats
+    /// an unknown time as the newest, never as the oldest.
     public func optedOutOfAll(_ emails: [String]) async throws -> [String: Date] {
         struct Wide: Decodable, Sendable {
             var status: String
@@ -163,8 +165,10 @@ extension HubSpotClient {
                     body: try Self.body(Body(inputs: chunk.map { $0.lowercased() }))),
                 as: BatchEnvelope<Result>.self)
             for result in envelope.results {
-                if let wide = result.wideStatuses.first(where: { $0.status == "UNSUBSCRIBED" }) {
-                    optedOut[result.subscriberIdString.lowercased()] = wide.timestamp ?? .distantPast
+                if let wide = result.wideStatuses.first(where: { $0.status == "UNSUBSCRIBED" }),
+                    let timestamp = wide.timestamp
+                {
+                    optedOut[result.subscriberIdString.lowercased()] = timestamp
                 }
             }
         }

@@ -70,6 +70,22 @@ public final class CheckWorld: @unchecked Sendable {
         configuration.sync.consistencyHorizon = .seconds(1)
     }
 
+    /// Raises the running mock's limits and sets (or clears) seeded transport faults for the history.
+    public func configureMock(faults seed: UInt64?) async throws {
+        var config: [String: Any] = [
+            "rateLimit": ["max": 100_000_000, "intervalMs": 10_000], "searchPerSecond": 1_000_000,
+            "dailyLimit": 100_000_000,
+        ]
+        config["faults"] =
+            seed.map {
+                [
+                    "seed": $0, "serverErrorRate": 0.03, "stormRate": 0.01, "stormLength": 2, "dropRate": 0.01,
+                    "truncateRate": 0.01,
+                ] as [String: Any]
+            } ?? ["serverErrorRate": 0, "stormRate": 0, "dropRate": 0, "truncateRate": 0]
+        try await control("PUT", "/__mock/config", config)
+    }
+
     public func close() async {
         await server?.stop()
         try? FileManager.default.removeItem(at: folder)
@@ -98,14 +114,28 @@ public final class CheckWorld: @unchecked Sendable {
 
     // MARK: The CRM, through plain HTTP (never the client under test)
 
+    /// Someone else's call to the CRM (or the control surface). Injected faults hit these too, so a 5xx, a 429
+    /// or a broken connection is tried again: the history's edits happen as the model records them.
     @discardableResult
     func control(_ method: String, _ path: String, _ body: Any? = nil) async throws -> Any? {
         var request = URLRequest(url: URL(string: baseURL.absoluteString + path)!)
         request.httpMethod = method
         request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
         if let body { request.httpBody = try JSONSerialization.data(withJSONObject: body) }
-        let (data, _) = try await URLSession.shared.data(for: request)
-        return try? JSONSerialization.jsonObject(with: data)
+        for attempt in 1...20 {
+            do {
+                let (data, response) = try await URLSession.shared.data(for: request)
+                let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+                if status == 429 || status >= 500 {
+                    try await Task.sleep(for: .milliseconds(attempt * 5))
+                    continue
+                }
+                return try? JSONSerialization.jsonObject(with: data)
+            } catch  where attempt < 20 {
+                try await Task.sleep(for: .milliseconds(attempt * 5))
+            }
+        }
+        throw URLError(.cannotConnectToHost)
     }
 
     /// Every record in the CRM (live, or archived with `archived`), with the properties the checks read.

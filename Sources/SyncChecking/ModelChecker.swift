@@ -60,15 +60,15 @@ public struct ModelChecker {
         var model = CheckModel()
         do {
             for (index, operation) in history.enumerated() {
-                if let failure = try await apply(operation, step: index, world: world, model: &model) {
-                    return failure
+                do {
+                    if let failure = try await apply(operation, step: index, world: world, model: &model) {
+                        return failure
+                    }
+                } catch  where faults {
+                    // A fault the client gave up on ends that step like a crash; the next sync must recover.
                 }
             }
-            if faults {
-                try await world.control(
-                    "PUT", "/__mock/config",
-                    ["faults": ["serverErrorRate": 0, "stormRate": 0, "dropRate": 0, "truncateRate": 0]])
-            }
+            if faults { try await world.configureMock(faults: nil) }
             // The quiet end: two syncs to converge, then every promise, then a dry run that must plan nothing.
             for _ in 0..<2 { _ = try await world.sync() }
             if let failure = try await checkAfterSync(step: history.count, world: world, model: model) {
@@ -188,6 +188,8 @@ public struct ModelChecker {
                     .optedOutOfAll, active: true, email: address(s), reason: "check", actor: "check")
                 model.optedOutAt[s] = step
                 model.grantedSinceLift[s] = []
+                // An opt-out withdraws every purpose as of the opt-out (README, "Opt-out is sticky").
+                for p in 0..<CheckOperation.purposes.count { decide(s, p, granted: false) }
             }
         case .crmOptOut(let s):
             guard !model.erased.contains(s), model.existsInCRM.contains(s) else { return nil }
@@ -196,6 +198,7 @@ public struct ModelChecker {
                 ["inputs": [CheckOperation.email(s)]])
             model.optedOutAt[s] = step
             model.grantedSinceLift[s] = []
+            for p in 0..<CheckOperation.purposes.count { decide(s, p, granted: false, inCRM: true) }
         case .liftOptOut(let s, let p):
             guard model.existsLocally.contains(s), !model.erased.contains(s), model.isOptedOut(s) else { return nil }
             ignoringRefusals {
@@ -357,8 +360,8 @@ public struct ModelChecker {
                             "p\(s) is granted \(CheckOperation.purposes[p].rawValue) but its last decision was \(decision.map { $0.granted ? "a grant" : "a withdrawal" } ?? "none")",
                         step: step)
                 }
-                if !optedOut && !restricted && model.optedOutAt[s] == nil, let decision, decision.granted != granted(p),
-                    !model.archived.contains(s)
+                if !optedOut && !restricted && model.optedOutAt[s] == nil, let decision,
+                    decision.granted != granted(p), !model.archived.contains(s)
                 {
                     return CheckFailure(
                         invariant: "consent",
@@ -394,10 +397,10 @@ public struct ModelChecker {
 
     /// The shortest history found (removing one operation at a time) that still breaks an invariant.
     public func shrink(
-        _ history: [CheckOperation], makeWorld: () async throws -> CheckWorld
+        _ history: [CheckOperation], faults: Bool = false, makeWorld: () async throws -> CheckWorld
     ) async throws -> (history: [CheckOperation], failure: CheckFailure)? {
         let world = try await makeWorld()
-        guard let failure = await run(history, in: world) else {
+        guard let failure = await run(history, in: world, faults: faults) else {
             await world.close()
             return nil
         }
@@ -408,7 +411,7 @@ public struct ModelChecker {
             var candidate = best.history
             candidate.remove(at: index)
             let world = try await makeWorld()
-            let found = await run(candidate, in: world)
+            let found = await run(candidate, in: world, faults: faults)
             await world.close()
             if let found, found.invariant == best.failure.invariant {
                 best = (candidate, found)

@@ -97,7 +97,9 @@ public struct Reconciler: Sendable {
                         report.pendingCRMChanges[field.rawValue, default: 0] += 1
                     }
                 }
-                if remote.isOptedOut != local.isOptedOut && !local.isDirty && behindFeed {
+                // A CRM opt-out that spreads a restriction is expected there, not drift.
+                let spreadsRestriction = remote.isOptedOut && SyncPlanner.isRestrictionSpread(local.base)
+                if remote.isOptedOut != local.isOptedOut && !spreadsRestriction && !local.isDirty && behindFeed {
                     report.optOutDrift += 1
                     report.example("optOutDrift", local.contact.email.normalized)
                 }

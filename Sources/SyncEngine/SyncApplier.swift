@@ -62,6 +62,12 @@ struct SyncApplier: Sendable {
         } catch let error as StoreError where error.isSubjectErased {
             failures.append("a CRM record of an erased subject was refused locally")
         }
+        // A contact that needs no CRM write now has nothing left to confirm: an entry of an earlier run whose
+        // reply was lost (the CRM already holds its result) goes.
+        try store.completeOutbox(
+            dedupeKeys: plans.filter { !$0.hasCRMWrites && $0.action != .eraseInCRM }.compactMap {
+                $0.localId.map { "push:\($0)" }
+            })
 
         // 2. CRM side, recorded in the outbox first.
         let pushes = plans.filter { $0.hasCRMWrites && $0.action != .eraseInCRM }
@@ -226,6 +232,7 @@ struct SyncApplier: Sendable {
             // Keys decided toward local (or found equal) join the base now; keys pushed join it once confirmed.
             let pushedKeys = Set(plan.changes.filter { $0.direction == .toCRM }.map(\.key))
             update.base = plan.newBase.filter { !pushedKeys.contains($0.key) }
+            update.base.merge(plan.baseBeforeConfirmation) { _, marker in marker }
             if let crmId = plan.crmId, local.crmId != crmId { update.crmId = .some(crmId) }
             if !plan.changes.isEmpty { update.crmLastModified = plan.remote?.lastModified }
             return update

@@ -212,10 +212,12 @@ public final class SyncEngine: Sendable {
         var pairs = match(records, locals: Array(locals.values))
         pairs = pairs.filter { pair in !(pair.local.map { run.processed.contains($0.contact.id) } ?? false) }
 
-        // The CRM's opt-out time matters only where a local re-consent may have lifted it.
+        // The CRM's opt-out time matters only where a local re-consent may have lifted it, or where the opt-out
+        // is the restriction crmsync spread (its time tells its echo from later decisions).
         let needOptOutTimes = pairs.compactMap { pair -> String? in
             guard let record = pair.record, record.properties["hs_email_optout"] == "true", let local = pair.local,
-                !local.isOptedOut, local.suppressions[.optedOutOfAll] != nil
+                !local.isOptedOut && local.suppressions[.optedOutOfAll] != nil
+                    || SyncPlanner.isRestrictionSpread(local.base)
             else { return nil }
             return record.email?.lowercased()
         }

@@ -7,7 +7,8 @@ import SyncStore
 ///
 /// Fields merge three ways against the base agreed at the last sync: a field changed on one side only
 /// is taken from that side; a field changed on both sides is a conflict for the configured policy.
-/// Consent: the newest decision per purpose wins; on a tie or an unknown time the more restrictive.
+/// Consent: the newest decision per purpose wins; on a tie or an unknown time the more restrictive; `unknown`
+/// is never a decision.
 /// Opt-out of all marketing is sticky both ways. Restricted contacts are not pushed except to spread
 /// the restriction. Erased subjects are never created or updated anywhere.
 struct SyncPlanner: Sendable {
@@ -315,6 +316,36 @@ struct SyncPlanner: Sendable {
 
     // MARK: Consent and suppression
 
+    /// The base value of `optedOutOfAll` saying the CRM's opt-out of all email is the restriction crmsync spread,
+    /// not the subject's decision.
+    static let restrictionSpread = "restriction"
+
+    static func isRestrictionSpread(_ base: [String: String?]) -> Bool {
+        base["optedOutOfAll"] == .some(restrictionSpread)
+    }
+
+    /// Whether the CRM shows `status` only because crmsync spread a restriction there: a withdrawal stamped no later
+    /// than the opt-out that spread it (unsubscribe-all stamps every subscription). Without the opt-out's time
+    /// this cannot be told, and the withdrawal counts as the subject's (safety first).
+    private func isRestrictionEcho(
+        _ status: (state: ConsentState, at: Date?, legalBasis: LegalBasis?), _ local: LocalContactState,
+        _ remote: RemoteContact
+    ) -> Bool {
+        guard remote.isOptedOut, Self.isRestrictionSpread(local.base), status.state == .withdrawn,
+            let at = status.at, let spreadAt = remote.optedOutAt
+        else { return false }
+        return at <= spreadAt
+    }
+
+    /// Whether a CRM decision at `at` falls while the contact was opted out here: it is opted out now, or the
+    /// decision is no later than the local re-consent that lifted the opt-out (earlier ones the opt-out withdrew).
+    private func isDuringLocalOptOut(_ at: Date?, _ local: LocalContactState) -> Bool {
+        guard let optOut = local.suppressions[.optedOutOfAll] else { return false }
+        if optOut.isActive { return true }
+        guard optOut.origin == .local else { return false }
+        return at.map { $0 <= optOut.changedAt } ?? true
+    }
+
     private func planConsents(_ local: LocalContactState, _ remote: RemoteContact, into plan: inout ContactPlan) {
         for purpose in settings.subscriptions.keys.sorted() {
             let key = "consent.\(purpose)"
@@ -322,16 +353,36 @@ struct SyncPlanner: Sendable {
             let c = remote.consents[purpose]
             let localState = l?.state ?? .unknown
             let crmState = c?.state ?? .unknown
-            if localState == crmState {
+            // An opt-out of all email withdraws every purpose, so under it NOT_SPECIFIED agrees with a withdrawal.
+            if localState == crmState || remote.isOptedOut && crmState == .unknown && localState == .withdrawn {
                 if local.base[key] != .some(localState.rawValue) { plan.newBase[key] = localState.rawValue }
                 continue
             }
-            // A side that never stated anything is absent, not a competing decision.
+            if let c, isRestrictionEcho(c, local, remote) {
+                // Not the subject's decision: never taken locally. Once the restriction is lifted, the state from
+                // before it (the local one) is restored in the CRM; a grant is not pushed while opted out.
+                if local.isRestricted || local.isOptedOut && localState == .granted { continue }
+                plan.consentToCRM.append(
+                    (purpose, localState, l?.legalBasis ?? settings.subscriptions[purpose]?.legalBasis))
+                plan.newBase[key] = localState.rawValue
+                plan.changes.append(
+                    .init(
+                        key: key, direction: .toCRM, old: crmState.rawValue, new: localState.rawValue,
+                        rule: "restriction lifted: consent restored", isConflict: false))
+                continue
+            }
+            // A side that never stated anything, or says `unknown`, has no decision: it never competes with
+            // one (NOT_SPECIFIED never overrides a withdrawal, and an `unknown` is never pushed over one).
             let winner: ChangeOrigin
             let rule: String
-            if l == nil || localState == .unknown && l?.origin == .crm {
+            if crmState == .granted && isDuringLocalOptOut(c?.at, local) {
+                // A CRM-side grant made while opted out here is answered by opting out again, never taken; once a
+                // re-consent lifted the opt-out, the purpose's own state (withdrawn by the opt-out) stands.
+                if local.isOptedOut || localState != .withdrawn { continue }
+                (winner, rule) = (.local, "consent: a CRM grant during the opt-out is refused")
+            } else if localState == .unknown {
                 (winner, rule) = (.crm, "consent: only the CRM has a decision")
-            } else if c == nil || (crmState == .unknown && c?.at == nil) {
+            } else if crmState == .unknown {
                 (winner, rule) = (.local, "consent: only local has a decision")
             } else if let lt = l?.occurredAt, let ct = c?.at, lt != ct {
                 (winner, rule) = lt > ct ? (.local, "consent: newest (local)") : (.crm, "consent: newest (crm)")
@@ -373,25 +424,70 @@ struct SyncPlanner: Sendable {
         let key = "optedOutOfAll"
         if localOut && !crmOut || local.isRestricted && !crmOut {
             plan.optOutToCRM = true
-            plan.newBase[key] = "true"
+            if localOut {
+                plan.newBase[key] = "true"
+            } else {
+                // Marked before the write, so the CRM's opt-out is known as crmsync's even if the reply is lost.
+                plan.baseBeforeConfirmation[key] = Self.restrictionSpread
+            }
             let rule = localOut ? "opt-out is sticky" : "restriction spread as suppression"
             plan.changes.append(
                 .init(key: key, direction: .toCRM, old: "false", new: "true", rule: rule, isConflict: false))
             return
         }
+        if crmOut && Self.isRestrictionSpread(local.base) && (local.isRestricted || !localOut) {
+            // The CRM's opt-out is the restriction crmsync spread, not the subject's decision: never taken locally.
+            // Lifted, the grants restored above end it (a v4 subscription write lifts an opt-out of all email); with
+            // none to restore, the CRM stays opted out, which is harmless.
+            guard !local.isRestricted, plan.consentToCRM.contains(where: { $0.state == .granted }) else { return }
+            plan.newBase[key] = "false"
+            plan.changes.append(
+                .init(
+                    key: key, direction: .toCRM, old: "true", new: "false",
+                    rule: "restriction lifted: its opt-out removed", isConflict: false))
+            return
+        }
         if crmOut && !localOut {
-            // Only an explicit local re-consent recorded after the CRM's opt-out lifts it.
+            // Only an explicit local re-consent recorded after the CRM's opt-out lifts it; an opt-out the CRM
+            // gives no time for counts as the newest (safety first), so no re-consent lifts it.
             if let lift = local.suppressions[.optedOutOfAll], !lift.isActive, lift.origin == .local,
                 let crmAt = remote.optedOutAt, lift.changedAt > crmAt
             {
-                for (purpose, consent) in local.consents.sorted(by: { $0.key < $1.key }) where consent.state == .granted
+                if local.isRestricted {
+                    // The restriction keeps the CRM opted out: that opt-out is now the restriction's spread, and
+                    // lifting the restriction restores the re-consented grants.
+                    if !Self.isRestrictionSpread(local.base) { plan.newBase[key] = Self.restrictionSpread }
+                    return
+                }
+                // Only purposes re-consented locally after the CRM's opt-out are granted again; the others stay
+                // as the opt-out left them (HubSpot keeps them unsubscribed when one v4 write lifts it).
+                // A CRM decision newer than the re-consent (taken locally in this plan) stands.
+                let decidedInCRM = Set(plan.consentToLocal.map(\.purpose))
+                func isReConsented(_ purpose: Purpose) -> Bool {
+                    guard let consent = local.consents[purpose], !decidedInCRM.contains(purpose) else { return false }
+                    return consent.state == .granted && consent.origin == .local && consent.occurredAt > crmAt
+                }
+                let dropped = Set(
+                    plan.consentToCRM.filter { $0.state == .granted && !isReConsented($0.purpose) }.map(\.purpose))
+                plan.consentToCRM.removeAll { dropped.contains($0.purpose) }
+                plan.changes.removeAll { change in dropped.contains { change.key == "consent.\($0)" } }
+                for purpose in dropped { plan.newBase.removeValue(forKey: "consent.\(purpose)") }
+                for (purpose, consent) in local.consents.sorted(by: { $0.key < $1.key })
+                where isReConsented(purpose) && settings.subscriptions[purpose] != nil
+                    && !plan.consentToCRM.contains(where: { $0.purpose == purpose })
                 {
-                    guard settings.subscriptions[purpose] != nil else { continue }
-                    plan.consentToCRM.removeAll { $0.purpose == purpose }
+                    let crmState = remote.consents[purpose]?.state ?? .unknown
                     plan.consentToCRM.append(
                         (purpose, .granted, consent.legalBasis ?? settings.subscriptions[purpose]?.legalBasis))
                     plan.newBase["consent.\(purpose)"] = ConsentState.granted.rawValue
+                    plan.changes.append(
+                        .init(
+                            key: "consent.\(purpose)", direction: .toCRM, old: crmState.rawValue,
+                            new: ConsentState.granted.rawValue, rule: "re-consent after the opt-out", isConflict: false)
+                    )
                 }
+                // With nothing re-consented left to grant (withdrawn again since), the CRM keeps its opt-out.
+                guard plan.consentToCRM.contains(where: { $0.state == .granted }) else { return }
                 plan.newBase[key] = "false"
                 plan.changes.append(
                     .init(
@@ -402,6 +498,9 @@ struct SyncPlanner: Sendable {
             plan.optOutToLocal = remote.optedOutAt ?? remote.lastModified ?? now
             plan.newBase[key] = "true"
             // Grants pushed in the same plan would re-subscribe someone who opted out: drop them.
+            for grant in plan.consentToCRM where grant.state == .granted {
+                plan.newBase.removeValue(forKey: "consent.\(grant.purpose)")
+            }
             plan.consentToCRM.removeAll { $0.state == .granted }
             plan.changes.removeAll {
                 $0.direction == .toCRM && $0.key.hasPrefix("consent.") && $0.new == ConsentState.granted.rawValue

@@ -60,7 +60,9 @@ enum ConsentLedger {
     }
 
     /// Whether `candidate` replaces `current` as the current state: newer, or as new and more restrictive.
+    /// `unknown` is never a decision, so it never replaces a grant or a withdrawal.
     static func supersedes(_ candidate: ConsentEvent, _ current: ConsentEvent) -> Bool {
+        if candidate.state == .unknown && current.state != .unknown { return false }
         if candidate.occurredAt != current.occurredAt { return candidate.occurredAt > current.occurredAt }
         return candidate.state.restrictiveness > current.state.restrictiveness
     }
@@ -117,7 +119,9 @@ extension SyncStore {
     /// Records a consent decision made now for the contact with `email` (the register's own edit).
     ///
     /// A grant while the contact has opted out of all marketing is refused unless `liftingOptOut` is true:
-    /// then the grant is the explicit re-consent that lifts the opt-out, and both are recorded together.
+    /// then the grant is the explicit re-consent that lifts the opt-out, and both are recorded together
+    /// (the grant always, even over a purpose already granted, since it is the proof of the re-consent).
+    /// Only the purpose named is granted again: the opt-out withdrew the others.
     public func recordConsent(
         email: EmailAddress, purpose: Purpose, state: ConsentState, source: String, legalBasis: LegalBasis? = nil,
         explanation: String? = nil, liftingOptOut: Bool = false, actor: String
@@ -129,6 +133,7 @@ extension SyncStore {
                     ? StoreError.subjectErased() : StoreError.subjectNotFound()
             }
             let current = try ConsentLedger.current(contactId: contact.id, purpose: purpose, in: db)
+            var isReConsent = false
             if state == .granted, try Suppressions.isActive(.optedOutOfAll, contactId: contact.id, in: db) {
                 guard liftingOptOut else {
                     throw StoreError.invalidValue(
@@ -139,8 +144,9 @@ extension SyncStore {
                     .optedOutOfAll, active: false, contactId: contact.id, reason: "re-consent: \(source)",
                     origin: .local,
                     at: now, actor: actor, in: db)
+                isReConsent = true
             }
-            if current?.state == state && current?.source == source { return .unchanged }
+            if !isReConsent && current?.state == state && current?.source == source { return .unchanged }
             let event = ConsentEvent(
                 contactId: contact.id, purpose: purpose, state: state, legalBasis: legalBasis, explanation: explanation,
                 source: source, occurredAt: now, origin: .local)

@@ -81,8 +81,14 @@ extension SyncStore {
 
         // Check consents before writing anything for this row, so a refused row leaves no trace.
         let occurredAt = record.consentedAt ?? now
+        // Only `consent grant --lift-opt-out` lifts an opt-out: a file's grant for an opted-out contact is void.
+        let isOptedOut =
+            try record.optedOutOfAll
+            || existing != nil && Suppressions.isActive(.optedOutOfAll, contactId: contact.id, in: db)
         var events: [ConsentEvent] = []
         for (purpose, state) in record.consents.sorted(by: { $0.key < $1.key }) {
+            // `unknown` is never a decision: it neither records nor overrides anything.
+            if state == .unknown || state == .granted && isOptedOut { continue }
             let current =
                 existing == nil ? nil : try ConsentLedger.current(contactId: contact.id, purpose: purpose, in: db)
             if current?.state == state { continue }

@@ -4,11 +4,19 @@ import SyncModel
 
 /// Opt-out of all marketing and restriction of processing, one row per contact and kind; every change
 /// is also written to the audit log with its reason.
+///
+/// An opt-out of all marketing withdraws every purpose (recorded as withdrawals with the source
+/// ``optOutSource``, for the standard purposes and any other the contact has a state for), as HubSpot's
+/// unsubscribe-all does: it is a decision newer than any before it, and lifting it later grants only the
+/// purposes re-consented. A restriction of processing changes no consent.
 enum Suppressions {
+    /// The source of the withdrawals an opt-out of all marketing records.
+    static let optOutSource = "opt-out of all marketing"
+
     @discardableResult
     static func set(
         _ kind: SuppressionKind, active: Bool, contactId: String, reason: String?, origin: ChangeOrigin, at: Date,
-        actor: String, in db: Database, bumpsVersion: Bool = true
+        actor: String, in db: Database, bumpsVersion: Bool = true, recordedAt: Date? = nil
     ) throws -> Bool {
         if try isActive(kind, contactId: contactId, in: db) == active {
             return false
@@ -31,6 +39,22 @@ enum Suppressions {
         try AuditLog.append(
             action: "suppression.\(kind.rawValue).\(active ? "set" : "lifted")", actor: actor, contactId: contactId,
             detail: "origin=\(origin.rawValue)", at: at, in: db)
+        if kind == .optedOutOfAll && active {
+            let currents = Dictionary(
+                try ConsentLedger.current(contactId: contactId, in: db).map { ($0.purpose, $0) },
+                uniquingKeysWith: { a, _ in a })
+            for purpose in Set(Purpose.standard).union(currents.keys).sorted() {
+                let current = currents[purpose]
+                // Already withdrawn at (or after) the opt-out: nothing to add.
+                if let current, current.state == .withdrawn && current.occurredAt >= at { continue }
+                // Never older than the grant it ends, so it always supersedes it (on a tie, withdrawn wins).
+                let withdrawal = ConsentEvent(
+                    contactId: contactId, purpose: purpose, state: .withdrawn, legalBasis: current?.legalBasis,
+                    source: optOutSource, occurredAt: max(at, current?.occurredAt ?? at), origin: origin)
+                try ConsentLedger.record(
+                    withdrawal, actor: actor, recordedAt: recordedAt ?? at, in: db, bumpsVersion: bumpsVersion)
+            }
+        }
         return true
     }
 

@@ -177,7 +177,7 @@ extension SyncStore {
         for change in update.suppressionChanges {
             try Suppressions.set(
                 change.kind, active: change.active, contactId: update.contactId, reason: change.reason, origin: .crm,
-                at: change.at, actor: actor, in: db, bumpsVersion: false)
+                at: change.at, actor: actor, in: db, bumpsVersion: false, recordedAt: now)
         }
         for (key, value) in update.base {
             try db.cachedStatement(sql: "INSERT OR REPLACE INTO syncBase (contactId, key, value) VALUES (?, ?, ?)")

@@ -87,7 +87,8 @@ import Testing
 
         let shown = try await cli.run("contact", "show", "--email", "aino@example.fi", "--format", "json")
         let contact = try #require(try JSONSerialization.jsonObject(with: Data(shown.output.utf8)) as? [String: Any])
-        #expect((contact["consentHistory"] as? [Any])?.count == 2)
+        // The blog grant, the opt-out's withdrawal of each of the four purposes, the re-consent to the newsletter.
+        #expect((contact["consentHistory"] as? [Any])?.count == 6)
         #expect((contact["suppressions"] as? [Any])?.count == 2)
 
         let exported = try await cli.run("export", "--email", "AINO@example.fi", "--output", "aino.json")

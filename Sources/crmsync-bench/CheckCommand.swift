@@ -1,0 +1,77 @@
+import ArgumentParser
+import Foundation
+import SyncChecking
+
+/// The model-based checker's long run: many generated histories, each failure printed with its seed and
+/// shrunk history for replay.
+struct CheckCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Runs the model-based checker over many generated histories; prints failing seeds, shrunk.",
+        discussion: """
+            Each sequence is a history of edits on both sides, consent and opt-out changes, restrictions, \
+            erasures, syncs, dry runs and crashes, generated from its seed (seed S, S+1, ...), with the \
+            README's promises checked after every sync and after a quiet end. --process runs the CRM as a \
+            mock-hubspot process (reset between sequences) and, with --faults, injects 5xx, 429 storms, \
+            dropped and truncated responses during the history (off for the quiet end).
+            """)
+
+    @Option(help: "How many sequences.") var sequences = 1_000
+    @Option(help: "The first seed.") var seed: UInt64 = 1
+    @Flag(help: "Run the CRM as a mock-hubspot process instead of in-process.") var process = false
+    @Flag(help: "Inject transport faults during each history (with --process).") var faults = false
+    @Option(help: "Stop after this many failures.") var maxFailures = 5
+
+    func run() async throws {
+        let started = ContinuousClock.now
+        var mock: (Process, URL)?
+        if process {
+            mock = try MockProcess.start(executable: ChildProcess.siblingExecutable("mock-hubspot"))
+        }
+        defer { mock?.0.terminate() }
+        let checker = ModelChecker()
+        var operations = 0
+        var syncs = 0
+        var failures = 0
+        for offset in 0..<UInt64(sequences) {
+            let seed = seed + offset
+            var generator = SeededGenerator(seed: seed)
+            let history = CheckOperation.history(
+                length: Int.random(in: checker.lengthRange, using: &generator), using: &generator)
+            operations += history.count
+            syncs += history.filter(\.isSync).count + 3
+            let makeWorld = { () async throws -> CheckWorld in
+                guard let (_, url) = mock else { return try await CheckWorld.inProcess() }
+                let world = try await CheckWorld.against(baseURL: url, token: "bench")
+                try await world.configureMock(faults: faults ? seed : nil)
+                return world
+            }
+            let world = try await makeWorld()
+            let failure = await checker.run(history, in: world, faults: faults)
+            await world.close()
+            guard let failure else { continue }
+            failures += 1
+            print("FAIL seed \(seed): \(failure)")
+            print("  history: \(history.map(\.description).joined(separator: ", "))")
+            if let shrunk = try await checker.shrink(history, faults: faults, makeWorld: makeWorld) {
+                print("  shrunk:  \(shrunk.history.map(\.description).joined(separator: ", ")) → \(shrunk.failure)")
+            }
+            if failures >= maxFailures { break }
+        }
+        let elapsed = ContinuousClock.now - started
+        print(
+            "crmsync-bench check: \(sequences) sequences from seed \(seed) (\(process ? "mock-hubspot process" : "in-process mock")\(faults ? ", faults on" : "")), "
+                + "\(operations) operations, \(syncs) syncs, \(failures) failure(s), \(elapsed.formatted(.units(allowed: [.seconds, .minutes])))"
+        )
+        if failures > 0 { throw ExitCode(1) }
+    }
+}
+
+extension CheckOperation {
+    var isSync: Bool {
+        switch self {
+        case .sync, .dryRunThenSync, .crashingSync: true
+        default: false
+        }
+    }
+}

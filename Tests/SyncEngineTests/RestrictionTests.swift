@@ -1,0 +1,132 @@
+import Foundation
+import HubSpotClient
+import SyncEngine
+import SyncModel
+import SyncStore
+import Testing
+
+/// Issue 13, item 4: a restriction of processing, and its lifting, never fabricate consent decisions.
+@Suite struct RestrictionTests {
+    enum DecisionDuringRestriction: String, CaseIterable, Sendable {
+        case none
+        case localWithdrawal
+        case crmWithdrawal
+        case localOptOut
+    }
+
+    @Test(arguments: DecisionDuringRestriction.allCases)
+    func restrictionAndItsLiftFabricateNoConsentDecisions(meanwhile: DecisionDuringRestriction) async throws {
+        let fixture = try await EngineFixture()
+        defer { Task { await fixture.close() } }
+        let address = "restricted@example.fi"
+        try fixture.importCSV("email,newsletter,marketingEmail,blog\n\(address),granted,granted,withdrawn\n")
+        try await fixture.sync()
+        try await tick()
+        _ = try fixture.store.setSuppression(
+            .processingRestricted, active: true, email: email(address), reason: "asked", actor: "t")
+        try await fixture.sync()
+        try await fixture.sync()
+        #expect(try await fixture.crmProperty(address, "hs_email_optout") == "true")  // the restriction spread
+        #expect(try !fixture.isOptedOut(address))
+        #expect(try fixture.consent(address, .newsletter) == .granted)
+        #expect(try fixture.consent(address, .marketingEmail) == .granted)
+
+        try await tick()
+        switch meanwhile {
+        case .none: break
+        case .localWithdrawal:
+            _ = try fixture.store.recordConsent(
+                email: email(address), purpose: .newsletter, state: .withdrawn, source: "phone", actor: "t")
+        case .crmWithdrawal:
+            try await fixture.crmWriteStatus(address, .newsletter, "UNSUBSCRIBED")
+        case .localOptOut:
+            _ = try fixture.store.setSuppression(
+                .optedOutOfAll, active: true, email: email(address), reason: "asked", actor: "t")
+        }
+        try await fixture.sync()
+        try await tick()
+        _ = try fixture.store.setSuppression(
+            .processingRestricted, active: false, email: email(address), reason: "lifted", actor: "t")
+        let lifted = try await fixture.sync()
+        #expect(lifted.summary.failures == 0, "\(lifted.failures)")
+        try await fixture.sync()
+
+        let optedOut = meanwhile == .localOptOut
+        let newsletterGranted = meanwhile == .none
+        #expect(try fixture.isOptedOut(address) == optedOut)
+        #expect(try await fixture.crmProperty(address, "hs_email_optout") == (optedOut ? "true" : "false"))
+        #expect(try fixture.consent(address, .newsletter) == (newsletterGranted ? .granted : .withdrawn))
+        #expect(try fixture.consent(address, .blog) == .withdrawn)
+        #expect(try await fixture.crmStatus(address, .blog) == "UNSUBSCRIBED")
+        #expect(
+            try await fixture.crmStatus(address, .newsletter) == (newsletterGranted ? "SUBSCRIBED" : "UNSUBSCRIBED"))
+        // The subject's own opt-out withdrew every purpose; nothing else changed them.
+        #expect(try fixture.consent(address, .marketingEmail) == (optedOut ? .withdrawn : .granted))
+        #expect(try await fixture.crmStatus(address, .marketingEmail) == (optedOut ? "UNSUBSCRIBED" : "SUBSCRIBED"))
+        #expect(try fixture.consent(address, .eventInvitations) == (optedOut ? .withdrawn : nil))
+        #expect(
+            try await fixture.crmStatus(address, .eventInvitations) == (optedOut ? "UNSUBSCRIBED" : "NOT_SPECIFIED"))
+        // Only the subject's own decisions are in the evidence: none from the CRM unless made there.
+        let fromCRM = try fixture.history(address).filter { $0.origin == .crm }
+        #expect(fromCRM.map(\.purpose) == (meanwhile == .crmWithdrawal ? [.newsletter] : []), "\(fromCRM)")
+        let suppressions = try fixture.store.suppressions(contactId: try #require(try fixture.local(address)).id)
+        #expect(!suppressions.contains { $0.kind == .optedOutOfAll && $0.origin == .crm })
+        try await fixture.expectSettled()
+    }
+
+    @Test func restrictionSpreadWhoseReplyWasLostIsNotTakenForAnOptOut() async throws {
+        let fixture = try await EngineFixture()
+        defer { Task { await fixture.close() } }
+        let address = "lost@example.fi"
+        try fixture.importCSV("email,newsletter\n\(address),granted\n")
+        try await fixture.sync()
+        _ = try fixture.store.setSuppression(
+            .processingRestricted, active: true, email: email(address), reason: "asked", actor: "t")
+        fixture.transport = LostReplyTransport(losingTheReplyTo: "/batch/unsubscribe-all")
+        await #expect(throws: LostReplyTransport.Lost.self) { try await fixture.sync() }
+        #expect(try await fixture.crmProperty(address, "hs_email_optout") == "true")
+        fixture.transport = URLSessionTransport()
+        try await fixture.sync()
+        try await fixture.sync()
+        #expect(try !fixture.isOptedOut(address))
+        #expect(try fixture.consent(address, .newsletter) == .granted)
+        try await tick()
+        _ = try fixture.store.setSuppression(
+            .processingRestricted, active: false, email: email(address), reason: "lifted", actor: "t")
+        try await fixture.sync()
+        #expect(try await fixture.crmProperty(address, "hs_email_optout") == "false")
+        #expect(try await fixture.crmStatus(address, .newsletter) == "SUBSCRIBED")
+        #expect(try !fixture.isOptedOut(address))
+        try await fixture.expectSettled()
+    }
+
+    @Test func reconcileDoesNotReportARestrictionSpreadAsOptOutDrift() async throws {
+        let fixture = try await EngineFixture()
+        defer { Task { await fixture.close() } }
+        fixture.configuration.sync.consistencyHorizon = .seconds(0)
+        let address = "spread@example.fi"
+        try fixture.importCSV("email,newsletter\n\(address),granted\n")
+        try await fixture.sync()
+        _ = try fixture.store.setSuppression(
+            .processingRestricted, active: true, email: email(address), reason: "asked", actor: "t")
+        try await fixture.sync()
+        // Sync until the checkpoint lies after the record's last modification, so reconcile looks at it.
+        var stamp: Int64 = .max
+        var checkpoint: Int64 = 0
+        for _ in 0..<4 where checkpoint <= stamp {
+            try await tick()
+            try await fixture.sync()
+            checkpoint = try fixture.store.checkpoint("contacts.modifiedSince").flatMap(Int64.init) ?? 0
+            let modified = try #require(try await fixture.crmContact(email: address, properties: "lastmodifieddate"))
+            let text = try #require((modified["properties"] as? [String: Any])?["lastmodifieddate"] as? String)
+            stamp = try #require(HubSpotTime.parse(text)).millisecondsSince1970
+        }
+        #expect(stamp < checkpoint, "the precondition: the record lies behind the checkpoint")
+        #expect(try await fixture.crmProperty(address, "hs_email_optout") == "true")
+        let report = try await Reconciler(
+            store: fixture.store, client: fixture.client(), settings: SyncSettings(fixture.configuration)
+        )
+        .run()
+        #expect(report.optOutDrift == 0)
+    }
+}
