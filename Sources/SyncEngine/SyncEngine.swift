@@ -106,8 +106,10 @@ public final class SyncEngine: Sendable {
             }
             var watermark = started
             if let checkpoint {
+                // The change feed reads up to the run's start: this run's own writes (newer) wait for the next
+                // run, as echoes, instead of being read again now.
                 for try await page in client.changedContacts(
-                    since: Date(millisecondsSince1970: checkpoint), properties: ["email"])
+                    since: Date(millisecondsSince1970: checkpoint), until: started, properties: ["email"])
                 {
                     let (found, _) = try await client.batchRead(
                         page.contacts.map(\.id), properties: settings.pulledProperties)
