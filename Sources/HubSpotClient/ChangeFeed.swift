@@ -15,6 +15,22 @@ extension HubSpotClient {
             client: self, since: since.millisecondsSinceEpoch, until: until?.millisecondsSinceEpoch,
             properties: properties)
     }
+
+    /// How many contacts the change feed from `since` (to `until`) holds, by the search answer's `total`:
+    /// one search request of one result, to estimate a run's cost before it starts.
+    public func changedContactCount(since: Date, until: Date? = nil) async throws -> Int {
+        let body = SearchBody(
+            filterGroups: [
+                SearchGroup(
+                    filters: ContactChanges.window(
+                        from: since.millisecondsSinceEpoch, until: until?.millisecondsSinceEpoch))
+            ],
+            sorts: [SearchSort(propertyName: "lastmodifieddate", direction: "ASCENDING")],
+            properties: ["hs_object_id"], limit: 1, after: "0")
+        let page = try await perform(
+            Call(method: "POST", to: .contactsSearch, body: try Self.body(body), bucket: .search), as: SearchPage.self)
+        return page.total ?? page.results.count
+    }
 }
 
 /// One page of changes, with the watermark to resume from: every record modified before it was returned.

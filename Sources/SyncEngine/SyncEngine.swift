@@ -375,15 +375,23 @@ public final class SyncEngine: Sendable {
     }
 
     /// Stops before starting when the run would spend more than the daily budget allows, keeping the
-    /// erasure reserve: an estimate from the change feed's size and the local edits waiting.
+    /// erasure reserve: an estimate from the change feed's size (one search request of one result, on an
+    /// incremental run) or the linked contacts (on the first), and the local edits waiting.
     private func checkBudget(checkpoint: Int64?) async throws {
+        let dirty = try store.dirtyCount()
+        let pulls: Int
+        var searches = 0
+        if let checkpoint {
+            pulls = try await client.changedContactCount(since: Date(millisecondsSince1970: checkpoint))
+            searches = pulls / ContactChanges.searchPageSize + 1
+        } else {
+            pulls = max(try store.linkedCount(), 1)
+        }
         let remaining = await client.remainingDailyBudget()
         let reserve = remaining * settings.erasureReservePercent / 100
-        let dirty = try store.dirtyCount()
-        let linked = try store.linkedCount()
-        let pulls = checkpoint == nil ? max(linked, 1) : 0
-        // Per 100 contacts: a read, a status read, and at most an upsert, a status write and an opt-out write.
-        let estimate = (pulls + dirty + 99) / 100 * 5 + 2
+        // Per 100 contacts: a read, a status read, and at most an upsert, a status write and an opt-out write;
+        // plus the change feed's search pages.
+        let estimate = (pulls + dirty + 99) / 100 * 5 + searches + 2
         if estimate > remaining - reserve {
             throw SyncError(
                 kind: .budgetExceeded,

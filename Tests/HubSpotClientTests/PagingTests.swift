@@ -135,3 +135,12 @@ func changeFeedSkipsNoRecordWhileTheCallerRewritesEachPageItReads(groups: [Int])
     #expect(Set(ids) == seeded)
     #expect(searches.allSatisfy { $0["status"] as? Int == 200 })
 }
+
+@Test func changedContactCountIsOneSearchOfOneResult() async throws {
+    let fixture = try await MockedClient.start(seed: 450)
+    let count = try await fixture.client.changedContactCount(since: Date(millisecondsSince1970: 0))
+    let journal = try await fixture.journal()
+    await fixture.stop()
+    #expect(count == 450)
+    #expect(journal.count == 1)
+}

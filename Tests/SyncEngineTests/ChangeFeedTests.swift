@@ -5,7 +5,7 @@ import SyncModel
 import Testing
 
 /// The change feed's promises under everything a run does while it reads: no change skipped, the
-/// checkpoint never past an unread record.
+/// checkpoint never past an unread record, its cost counted before the run starts.
 @Suite struct ChangeFeedTests {
     static func iso(_ date: Date) -> String {
         date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
@@ -44,5 +44,29 @@ import Testing
         let pulled = try (0..<200).filter { try fixture.local("other\($0)@example.fi") != nil }.count
         #expect(pulled == 200)
         #expect(try fixture.store.contactCount() == pushed + 200)
+    }
+
+    @Test(arguments: [1_200, 3_000])
+    func anIncrementalRunWhoseChangeFeedExceedsTheBudgetIsRefusedBeforeItWrites(changed: Int) async throws {
+        let fixture = try await EngineFixture()
+        defer { Task { await fixture.close() } }
+        try fixture.importCSV("email,firstName\naino@example.fi,Aino\n")
+        try await fixture.sync()
+        let checkpoint = try fixture.store.checkpoint("contacts.modifiedSince")
+        try await fixture.crm("POST", "/__mock/seed", ["generate": changed])
+        fixture.dailyBudget = 40
+        let before = try await fixture.journal().count
+
+        let error = await #expect(throws: SyncError.self) { try await fixture.sync() }
+
+        #expect(error?.kind == .budgetExceeded)
+        #expect(error?.errorDescription?.contains("--ignore-budget") == true)
+        let sent = try await fixture.journal().dropFirst(before)
+        #expect(sent.count == 1 && (sent.first?["path"] as? String)?.hasSuffix("/search") == true)
+        #expect(try fixture.store.contactCount() == 1)
+        #expect(try fixture.store.checkpoint("contacts.modifiedSince") == checkpoint)
+        // With --ignore-budget the run goes ahead (and stops where the client's daily budget ends).
+        _ = try? await fixture.sync(ignoreBudget: true)
+        #expect(try fixture.store.contactCount() > 1)
     }
 }

@@ -79,8 +79,8 @@ final class EngineFixture: @unchecked Sendable {
     }
 
     @discardableResult
-    func sync(dryRun: Bool = false) async throws -> SyncReport {
-        try await engine().run(SyncRunOptions(dryRun: dryRun))
+    func sync(dryRun: Bool = false, ignoreBudget: Bool = false) async throws -> SyncReport {
+        try await engine().run(SyncRunOptions(dryRun: dryRun, ignoreBudget: ignoreBudget))
     }
 
     // MARK: The CRM, through the control surface and plain HTTP (not the client under test)
