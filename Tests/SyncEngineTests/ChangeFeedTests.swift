@@ -5,7 +5,8 @@ import SyncModel
 import Testing
 
 /// The change feed's promises under everything a run does while it reads: no change skipped, the
-/// checkpoint never past an unread record, its cost counted before the run starts.
+/// checkpoint never past an unread record, its cost counted before the run starts, HubSpot's clock over
+/// the local one.
 @Suite struct ChangeFeedTests {
     static func iso(_ date: Date) -> String {
         date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
@@ -68,5 +69,27 @@ import Testing
         // With --ignore-budget the run goes ahead (and stops where the client's daily budget ends).
         _ = try? await fixture.sync(ignoreBudget: true)
         #expect(try fixture.store.contactCount() > 1)
+    }
+
+    /// The local clock (the engine's and its client's) is ahead of, or behind, the mock's by `skew` seconds.
+    @Test(arguments: [360.0, 3_600, -3_600])
+    func aCRMEditMadeAfterTheFirstSyncIsPulledWhateverTheLocalClockSkew(skew: Double) async throws {
+        let fixture = try await EngineFixture()
+        defer { Task { await fixture.close() } }
+        fixture.clock = ManualClock(now: Date().addingTimeInterval(skew).roundedToMilliseconds)
+        _ = try await fixture.seedCRM([["email": "aino@example.fi", "firstname": "Aino"]])
+        let first = try await fixture.sync()
+        #expect(
+            first.clockSkewSeconds.map { abs($0 - skew) <= 3 } == true, "skew reported: \(first.clockSkewSeconds ?? 0)")
+        #expect(ReportRenderer.render(first, format: .text, showPII: false).contains("clock: the local clock is"))
+        let checkpoint = try #require(try fixture.store.checkpoint("contacts.modifiedSince").flatMap(Int64.init))
+        #expect(checkpoint <= Date().millisecondsSince1970, "the checkpoint is in HubSpot's future")
+
+        let id = try #require(try await fixture.crmContact(email: "aino@example.fi")?["id"] as? String)
+        try await fixture.crm("PATCH", "/crm/v3/objects/contacts/\(id)", ["properties": ["firstname": "Aino-CRM"]])
+        let second = try await fixture.sync()
+
+        #expect(second.summary.toLocal.updates == 1)
+        #expect(try fixture.local("aino@example.fi")?.firstName == "Aino-CRM")
     }
 }

@@ -1,0 +1,38 @@
+import Foundation
+import HubSpotClient
+import SyncModel
+import Testing
+
+@Test func theClientReadsHubSpotsClockFromTheDateHeader() async throws {
+    let fixture = try await MockedClient.start(seed: 1)
+    fixture.clock.advance(by: .seconds(600))
+    _ = try await fixture.client.changedContactCount(since: Date(millisecondsSince1970: 0))
+    await fixture.stop()
+    let reading = try #require(fixture.client.serverClock)
+    #expect(reading.receivedAt == fixture.clock.now)
+    #expect(abs(reading.serverDate.timeIntervalSinceNow) < 5)
+}
+
+struct ClockCase: Sendable, CustomTestStringConvertible {
+    /// Local minus HubSpot's true time, in seconds.
+    var skew: Double
+    var agrees: Bool
+    var testDescription: String { "local clock \(skew) s off" }
+}
+
+@Test(arguments: [
+    ClockCase(skew: 0, agrees: true), ClockCase(skew: 0.9, agrees: true), ClockCase(skew: 600, agrees: false),
+    ClockCase(skew: -600, agrees: false), ClockCase(skew: -1.5, agrees: false),
+])
+func hubSpotsTimeComesFromTheHeaderWhenTheLocalClockDisagrees(_ row: ClockCase) {
+    let crmNow = Date(millisecondsSince1970: 1_780_000_000_250)  // HubSpot's true time when it answered
+    let header = Date(millisecondsSince1970: 1_780_000_000_000)  // its Date header: whole seconds
+    let local = crmNow.addingTimeInterval(row.skew)
+    let reading = ServerClockReading(serverDate: header, receivedAt: local)
+    #expect(reading.agrees(atLocal: local) == row.agrees)
+    let later = local.addingTimeInterval(30)
+    let range = reading.crmTimeRange(atLocal: later)
+    // HubSpot's true time 30 s later lies in the range.
+    #expect(range.contains(crmNow.addingTimeInterval(30)))
+    #expect(abs(reading.skew - row.skew - 0.25) < 0.001)
+}
