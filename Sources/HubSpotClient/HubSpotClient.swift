@@ -113,6 +113,7 @@ public final class HubSpotClient: Sendable {
                 $0.requests += 1; $0.bytesSent += call.body?.count ?? 0; $0.byEndpoint[endpoint, default: 0] += 1
             }
             let response: HTTPResponse
+            let sentAt = clock.now
             do {
                 response = try await transport.send(request)
             } catch let error as TransportError {
@@ -131,7 +132,7 @@ public final class HubSpotClient: Sendable {
             }
             await limiter.complete(call.bucket, headers: RateLimitHeaders(response))
             if let date = response.header("Date").flatMap(HTTPDate.parse) {
-                let reading = ServerClockReading(serverDate: date, receivedAt: clock.now)
+                let reading = ServerClockReading(serverDate: date, sentAt: sentAt, receivedAt: clock.now)
                 lastServerClock.withLock { $0 = reading }
             }
             count { $0.bytesReceived += response.body.count }

@@ -9,30 +9,35 @@ import SyncModel
 public struct ServerClockReading: Sendable, Equatable {
     /// HubSpot's time when it answered, to the whole second (RFC 9110 dates carry no fraction).
     public var serverDate: Date
+    /// The client's clock when the request left.
+    public var sentAt: Date
     /// The client's clock when the answer arrived.
     public var receivedAt: Date
 
-    /// The header is truncated to the second and may trail the server's clock a little: a local clock
-    /// within this much after the header is as right as the header can tell.
+    /// The header is truncated to the second and may trail the server's clock a little more: HubSpot's
+    /// clock read at most this much past the header when it answered.
     public static let resolution: TimeInterval = 2
 
-    public init(serverDate: Date, receivedAt: Date) {
+    public init(serverDate: Date, sentAt: Date, receivedAt: Date) {
         self.serverDate = serverDate
+        self.sentAt = sentAt
         self.receivedAt = receivedAt
     }
 
-    /// Local minus HubSpot, in seconds: positive when the local clock is ahead. Up to ``resolution``
-    /// of it may be the header's truncation.
+    /// Local minus HubSpot, in seconds: positive when the local clock is ahead. Up to ``resolution`` plus
+    /// the round trip of it may be the header's truncation and the network.
     public var skew: TimeInterval { receivedAt.timeIntervalSince(serverDate) }
 
-    /// HubSpot's time at the local instant `now`, as far as the header tells: from the header's time plus
-    /// the local time elapsed since (HubSpot's clock is at least that) to ``resolution`` later.
+    /// HubSpot's time at the local instant `now`, as far as the header tells. HubSpot answered between
+    /// `sentAt` and `receivedAt`, its clock reading between `serverDate` and ``resolution`` later: so it
+    /// reads at least `serverDate` at `receivedAt`, and less than `serverDate + resolution` at `sentAt`.
     public func crmTimeRange(atLocal now: Date) -> ClosedRange<Date> {
         let earliest = serverDate.addingTimeInterval(now.timeIntervalSince(receivedAt)).roundedToMilliseconds
-        return earliest...earliest.addingTimeInterval(Self.resolution)
+        let latest = serverDate.addingTimeInterval(Self.resolution + now.timeIntervalSince(sentAt))
+        return earliest...max(earliest, latest.roundedToMilliseconds)
     }
 
-    /// Whether the local clock agrees with HubSpot's as closely as the header can tell.
+    /// Whether the local clock agrees with HubSpot's as closely as the header and the round trip can tell.
     public func agrees(atLocal now: Date) -> Bool { crmTimeRange(atLocal: now).contains(now) }
 }
 

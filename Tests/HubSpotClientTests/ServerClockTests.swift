@@ -16,23 +16,26 @@ import Testing
 struct ClockCase: Sendable, CustomTestStringConvertible {
     /// Local minus HubSpot's true time, in seconds.
     var skew: Double
+    /// Seconds between sending the request and receiving the answer.
+    var roundTrip = 0.05
     var agrees: Bool
-    var testDescription: String { "local clock \(skew) s off" }
+    var testDescription: String { "local clock \(skew) s off, round trip \(roundTrip) s" }
 }
 
 @Test(arguments: [
     ClockCase(skew: 0, agrees: true), ClockCase(skew: 0.9, agrees: true), ClockCase(skew: 600, agrees: false),
     ClockCase(skew: -600, agrees: false), ClockCase(skew: -1.5, agrees: false),
+    ClockCase(skew: 0, roundTrip: 5, agrees: true), ClockCase(skew: 600, roundTrip: 5, agrees: false),
 ])
 func hubSpotsTimeComesFromTheHeaderWhenTheLocalClockDisagrees(_ row: ClockCase) {
     let crmNow = Date(millisecondsSince1970: 1_780_000_000_250)  // HubSpot's true time when it answered
     let header = Date(millisecondsSince1970: 1_780_000_000_000)  // its Date header: whole seconds
-    let local = crmNow.addingTimeInterval(row.skew)
-    let reading = ServerClockReading(serverDate: header, receivedAt: local)
-    #expect(reading.agrees(atLocal: local) == row.agrees)
-    let later = local.addingTimeInterval(30)
-    let range = reading.crmTimeRange(atLocal: later)
+    let sent = crmNow.addingTimeInterval(row.skew - row.roundTrip / 2)
+    let received = crmNow.addingTimeInterval(row.skew + row.roundTrip / 2)
+    let reading = ServerClockReading(serverDate: header, sentAt: sent, receivedAt: received)
+    #expect(reading.agrees(atLocal: received) == row.agrees)
     // HubSpot's true time 30 s later lies in the range.
-    #expect(range.contains(crmNow.addingTimeInterval(30)))
-    #expect(abs(reading.skew - row.skew - 0.25) < 0.001)
+    let range = reading.crmTimeRange(atLocal: received.addingTimeInterval(30))
+    #expect(range.contains(crmNow.addingTimeInterval(30 + row.roundTrip / 2)))
+    #expect(abs(reading.skew - row.skew - 0.25 - row.roundTrip / 2) < 0.001)
 }
