@@ -4,14 +4,32 @@ extension HubSpotClient {
     /// Contacts whose `lastmodifieddate` is at or after `since` (and before `until`, when given), oldest
     /// first, through search.
     ///
-    /// A search can never page past 10,000 results, so the feed starts a new query from the last
-    /// timestamp seen and drops the records it already returned at that timestamp (the seam). When one
-    /// timestamp alone holds 10,000 records or more, it reads that timestamp by id instead, so no record is
+    /// The feed pages by key, never by offset: each query starts at the last timestamp returned and drops
+    /// the records it already returned at that timestamp. A write between two pages moves the record it
+    /// touches to the end of the result set, which would make an offset jump over as many unread records;
+    /// a key cannot be jumped over. No query pages past the first page, so none meets the 10,000-result
+    /// cap. When a full page shares one timestamp, the feed reads that timestamp by id, so no record is
     /// missed however many share a millisecond.
     public func changedContacts(since: Date, until: Date? = nil, properties: [String] = ["email"]) -> ContactChanges {
         ContactChanges(
             client: self, since: since.millisecondsSinceEpoch, until: until?.millisecondsSinceEpoch,
             properties: properties)
+    }
+
+    /// How many contacts the change feed from `since` (to `until`) holds, by the search answer's `total`:
+    /// one search request of one result, to estimate a run's cost before it starts.
+    public func changedContactCount(since: Date, until: Date? = nil) async throws -> Int {
+        let body = SearchBody(
+            filterGroups: [
+                SearchGroup(
+                    filters: ContactChanges.window(
+                        from: since.millisecondsSinceEpoch, until: until?.millisecondsSinceEpoch))
+            ],
+            sorts: [SearchSort(propertyName: "lastmodifieddate", direction: "ASCENDING")],
+            properties: ["hs_object_id"], limit: 1, after: "0")
+        let page = try await perform(
+            Call(method: "POST", to: .contactsSearch, body: try Self.body(body), bucket: .search), as: SearchPage.self)
+        return page.total ?? page.results.count
     }
 }
 
@@ -30,22 +48,30 @@ public struct ContactChanges: AsyncSequence, Sendable {
     let until: Int64?
     let properties: [String]
 
-    static let searchPageSize = 200
-    static let searchCap = 10_000
+    /// Records per search page (HubSpot's maximum).
+    public static let searchPageSize = 200
 
     public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(feed: self, lowerBound: since) }
 
+    /// The filters of a window: `lastmodifieddate` at or after `lowerBound`, and before `until` when given.
+    static func window(from lowerBound: Int64, until: Int64?) -> [SearchFilter] {
+        var filters = [SearchFilter(propertyName: "lastmodifieddate", operator: "GTE", value: String(lowerBound))]
+        if let until {
+            filters.append(SearchFilter(propertyName: "lastmodifieddate", operator: "LT", value: String(until)))
+        }
+        return filters
+    }
+
     public struct AsyncIterator: AsyncIteratorProtocol {
         let feed: ContactChanges
-        /// The query's inclusive lower bound on `lastmodifieddate` (epoch ms).
+        /// The next query's inclusive lower bound on `lastmodifieddate` (epoch ms): every record before it
+        /// has been returned.
         var lowerBound: Int64
-        /// Ids already returned whose timestamp equals `lowerBound`: dropped when a new window repeats them.
+        /// Ids already returned whose timestamp equals `lowerBound`: dropped when the next query repeats them.
         var seenAtBound: Set<String> = []
-        var offset = 0
         /// Set while one timestamp is read by id: the timestamp and the last id read.
         var tie: (timestamp: Int64, afterId: String)?
         var newest: Int64 = .min
-        var idsAtNewest: Set<String> = []
         var finished = false
 
         init(feed: ContactChanges, lowerBound: Int64) {
@@ -57,29 +83,37 @@ public struct ContactChanges: AsyncSequence, Sendable {
             while !finished {
                 try Task.checkCancellation()
                 let page = try await fetch()
+                let hasMore = page.paging?.next?.after != nil && !page.results.isEmpty
                 var returned: [CRMContact] = []
-                if let current = tie, let lastId = page.results.last?.id {
-                    // Advance the id cursor past every record of the page, returned or already seen.
-                    tie = (current.timestamp, lastId)
-                }
-                for record in page.results {
-                    let stamp = record.lastModified?.millisecondsSinceEpoch ?? lowerBound
-                    if tie != nil {
-                        if !seenAtBound.contains(record.id) { returned.append(record) }
-                        continue
+                if let current = tie {
+                    returned = page.results.filter { !seenAtBound.contains($0.id) }
+                    if let last = page.results.last?.id { tie = (current.timestamp, last) }
+                    if !hasMore {
+                        // The timestamp is exhausted: continue strictly after it.
+                        tie = nil
+                        lowerBound = current.timestamp + 1
+                        seenAtBound = []
                     }
-                    if stamp == lowerBound && seenAtBound.contains(record.id) { continue }
-                    returned.append(record)
-                    if stamp > newest {
-                        newest = stamp
-                        idsAtNewest = [record.id]
-                    } else if stamp == newest {
-                        idsAtNewest.insert(record.id)
+                } else {
+                    let stamps = page.results.map { $0.lastModifiedMilliseconds ?? lowerBound }
+                    for (record, stamp) in zip(page.results, stamps)
+                    where !(stamp == lowerBound && seenAtBound.contains(record.id)) {
+                        returned.append(record)
+                    }
+                    newest = Swift.max(newest, stamps.max() ?? .min)
+                    if !hasMore {
+                        finished = true
+                    } else if let top = stamps.max(), let bottom = stamps.min(), top == bottom {
+                        // A full page of one timestamp: read that timestamp by id.
+                        if top != lowerBound { seenAtBound = [] }
+                        seenAtBound.formUnion(page.results.map(\.id))
+                        tie = (top, "0")
+                    } else if let top = stamps.max() {
+                        // The next query starts at the newest timestamp of this page, dropping what it returned there.
+                        seenAtBound = Set(zip(page.results, stamps).filter { $0.1 == top }.map(\.0.id))
+                        lowerBound = top
                     }
                 }
-                let hasMore = page.paging?.next?.after != nil
-                offset += page.results.count
-                advance(hasMore: hasMore)
                 let end = feed.until ?? (newest == .min ? lowerBound : Swift.max(lowerBound, newest + 1))
                 let watermark = Date(millisecondsSince1970: tie?.timestamp ?? (finished ? end : lowerBound))
                 if !returned.isEmpty || finished { return ChangePage(contacts: returned, watermark: watermark) }
@@ -87,40 +121,8 @@ public struct ContactChanges: AsyncSequence, Sendable {
             return nil
         }
 
-        /// Decides the next query: the next page, a new window, a read of one timestamp by id, or the end.
-        private mutating func advance(hasMore: Bool) {
-            if let current = tie {
-                // Each tie query starts after the last id read, so it never meets the 10,000 cap.
-                offset = 0
-                if hasMore { return }
-                // The timestamp is exhausted: continue strictly after it.
-                tie = nil
-                lowerBound = current.timestamp + 1
-                seenAtBound = []
-                newest = .min
-                idsAtNewest = []
-                offset = 0
-                return
-            }
-            if hasMore && offset < ContactChanges.searchCap { return }
-            guard hasMore || offset >= ContactChanges.searchCap else {
-                finished = true
-                return
-            }
-            offset = 0
-            if newest > lowerBound {
-                // A new window from the newest timestamp seen, dropping what was already returned there.
-                lowerBound = newest
-                seenAtBound = idsAtNewest
-            } else {
-                // 10,000 or more records share `lowerBound`: read that timestamp by id.
-                seenAtBound.formUnion(idsAtNewest)
-                tie = (lowerBound, "0")
-            }
-        }
-
         private func fetch() async throws -> SearchPage {
-            var filters: [SearchFilter]
+            let filters: [SearchFilter]
             let sort: SearchSort
             if let tie {
                 filters = [
@@ -129,16 +131,13 @@ public struct ContactChanges: AsyncSequence, Sendable {
                 ]
                 sort = SearchSort(propertyName: "hs_object_id", direction: "ASCENDING")
             } else {
-                filters = [SearchFilter(propertyName: "lastmodifieddate", operator: "GTE", value: String(lowerBound))]
-                if let until = feed.until {
-                    filters.append(SearchFilter(propertyName: "lastmodifieddate", operator: "LT", value: String(until)))
-                }
+                filters = ContactChanges.window(from: lowerBound, until: feed.until)
                 sort = SearchSort(propertyName: "lastmodifieddate", direction: "ASCENDING")
             }
             let properties = Array(Set(feed.properties + ["lastmodifieddate", "hs_object_id"])).sorted()
             let body = SearchBody(
                 filterGroups: [SearchGroup(filters: filters)], sorts: [sort], properties: properties,
-                limit: ContactChanges.searchPageSize, after: String(tie == nil ? offset : 0))
+                limit: ContactChanges.searchPageSize, after: "0")
             return try await feed.client.perform(
                 HubSpotClient.Call(
                     method: "POST", to: .contactsSearch, body: try HubSpotClient.body(body),
@@ -181,4 +180,10 @@ struct SearchPage: Decodable, Sendable {
 
 extension Date {
     var millisecondsSinceEpoch: Int64 { Int64((timeIntervalSince1970 * 1000).rounded(.down)) }
+}
+
+extension CRMContact {
+    /// `lastmodifieddate` in epoch milliseconds, as search compares it. Rounded, not truncated: a parsed
+    /// `.345` may be held as `.34499…`, which truncation would make the millisecond before.
+    var lastModifiedMilliseconds: Int64? { lastModified.map { Int64(($0.timeIntervalSince1970 * 1000).rounded()) } }
 }

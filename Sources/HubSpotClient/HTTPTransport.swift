@@ -116,7 +116,7 @@ public final class URLSessionTransport: HTTPTransport {
 
     /// The headers the client reads, fetched with `value(forHTTPHeaderField:)` (case-insensitive).
     static let headersRead = [
-        "Content-Type", "Content-Length", "Retry-After", "X-HubSpot-Correlation-Id", "X-HubSpot-RateLimit-Max",
+        "Content-Type", "Content-Length", "Date", "Retry-After", "X-HubSpot-Correlation-Id", "X-HubSpot-RateLimit-Max",
         "X-HubSpot-RateLimit-Remaining", "X-HubSpot-RateLimit-Interval-Milliseconds", "X-HubSpot-RateLimit-Daily",
         "X-HubSpot-RateLimit-Daily-Remaining", "X-HubSpot-RateLimit-Secondly", "X-HubSpot-RateLimit-Secondly-Remaining",
     ]

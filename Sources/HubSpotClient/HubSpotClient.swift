@@ -18,6 +18,7 @@ public final class HubSpotClient: Sendable {
     let retry: RetryPolicy
     private let jitter: Mutex<SystemRandomNumberGeneratorOrSeeded>
     private let counters = Mutex(ClientMetrics())
+    private let lastServerClock = Mutex<ServerClockReading?>(nil)
 
     public init(
         configuration: HubSpotClientConfiguration, transport: (any HTTPTransport)? = nil,
@@ -42,6 +43,9 @@ public final class HubSpotClient: Sendable {
     public var metrics: ClientMetrics { counters.withLock { $0 } }
 
     public func resetMetrics() { counters.withLock { $0 = ClientMetrics() } }
+
+    /// HubSpot's clock as the latest answer with a `Date` header showed it, against this client's clock.
+    public var serverClock: ServerClockReading? { lastServerClock.withLock { $0 } }
 
     /// Requests left in today's budget.
     public func remainingDailyBudget() async -> Int { await limiter.remainingToday }
@@ -109,6 +113,7 @@ public final class HubSpotClient: Sendable {
                 $0.requests += 1; $0.bytesSent += call.body?.count ?? 0; $0.byEndpoint[endpoint, default: 0] += 1
             }
             let response: HTTPResponse
+            let sentAt = clock.now
             do {
                 response = try await transport.send(request)
             } catch let error as TransportError {
@@ -126,6 +131,10 @@ public final class HubSpotClient: Sendable {
                 continue
             }
             await limiter.complete(call.bucket, headers: RateLimitHeaders(response))
+            if let date = response.header("Date").flatMap(HTTPDate.parse) {
+                let reading = ServerClockReading(serverDate: date, sentAt: sentAt, receivedAt: clock.now)
+                lastServerClock.withLock { $0 = reading }
+            }
             count { $0.bytesReceived += response.body.count }
             logger.debug(
                 "crm response", metadata: ["crm.endpoint": "\(endpoint)", "crm.http.status": "\(response.status)"])

@@ -56,6 +56,12 @@ public enum ReportRenderer {
             "requests: \(c.requestsSent) sent, \(c.plannedWriteRequests) write request(s) "
                 + (report.isDryRun ? "planned" : "made") + " (\(share)% of the \(c.dailyBudgetRemaining) left today); "
                 + "\(c.retries) retries, \(c.rateLimited) rate-limited")
+        if let skew = report.clockSkewSeconds {
+            let side = skew > 0 ? "ahead of" : "behind"
+            lines.append(
+                "clock: the local clock is \(Int(abs(skew))) s \(side) HubSpot's; the checkpoint follows HubSpot's time, "
+                    + "local field and consent times do not")
+        }
         if !report.changes.isEmpty {
             lines.append("")
             lines.append(markdown ? "### Changes" : "Changes")

@@ -52,7 +52,8 @@ public struct SyncError: Error, LocalizedError, Sendable {
 ///
 /// Work streams page by page (a page of CRM changes, then batches of local edits), so memory stays bounded
 /// however many contacts there are. The checkpoint moves only after both sides hold the result, and only
-/// over windows that closed `consistencyHorizon` before the run started: the trailing window is read again
+/// over windows that closed `consistencyHorizon` before the run started by HubSpot's clock (its `Date` header,
+/// not the local clock, which may be off): the trailing window is read again
 /// next run, which is harmless because applying is idempotent.
 public final class SyncEngine: Sendable {
     let store: SyncStore
@@ -94,6 +95,9 @@ public final class SyncEngine: Sendable {
                 detail: mappingProblems.map { "sync.json: \($0.key): \($0.problem)" }.joined(separator: "; "))
         }
         applier.schema = schema
+        // Watermarks are HubSpot's time, read from its answers so far: a local clock ahead of HubSpot would
+        // put the checkpoint in HubSpot's future and skip the edits made before it.
+        let (crmStarted, feedEnd) = crmTime(run: &run)
         let runId = options.dryRun ? nil : try store.startRun(kind: "sync")
         logger.info(
             "sync started", metadata: ["sync.mode": "\(run.report.mode)", "sync.incremental": "\(checkpoint != nil)"])
@@ -118,10 +122,12 @@ public final class SyncEngine: Sendable {
                         ))
                 }
             }
-            var watermark = started
+            // The first run's listing holds every record modified before it started; the change feed reads up
+            // to the run's start, so this run's own writes (newer) wait for the next run, as echoes.
+            var watermark = crmStarted
             if let checkpoint {
                 for try await page in client.changedContacts(
-                    since: Date(millisecondsSince1970: checkpoint), properties: ["email"])
+                    since: Date(millisecondsSince1970: checkpoint), until: feedEnd, properties: ["email"])
                 {
                     let (found, _) = try await client.batchRead(
                         page.contacts.map(\.id), properties: settings.pulledProperties)
@@ -147,7 +153,7 @@ public final class SyncEngine: Sendable {
                 Double(run.report.cost.plannedWriteRequests) / Double(max(1, run.report.cost.dailyBudgetRemaining))
             run.report.finishedAt = clock.now
             if !options.dryRun {
-                let horizonEnd = started.addingTimeInterval(-(settings.consistencyHorizon).inSeconds)
+                let horizonEnd = crmStarted.addingTimeInterval(-(settings.consistencyHorizon).inSeconds)
                 let next = min(watermark, horizonEnd)
                 let previous = checkpoint.map(Date.init(millisecondsSince1970:)) ?? .distantPast
                 // Never move backwards; a run with failures keeps its checkpoint so the failed records come again.
@@ -401,16 +407,44 @@ public final class SyncEngine: Sendable {
         }
     }
 
+    /// HubSpot's time now, from the `Date` header of the latest answer (the local clock when there is none or
+    /// when it agrees with the header): the earliest it can be, which the checkpoint may not pass, and the
+    /// latest, where the change feed ends. A skew larger than the consistency horizon is logged and reported.
+    private func crmTime(run: inout RunState) -> (earliest: Date, latest: Date) {
+        let now = clock.now
+        guard let reading = client.serverClock, !reading.agrees(atLocal: now) else { return (now, now) }
+        let skew = reading.skew
+        if abs(skew) > max(settings.consistencyHorizon.inSeconds, ServerClockReading.resolution) {
+            run.report.clockSkewSeconds = skew.rounded()
+            logger.info(
+                "local clock differs from HubSpot's",
+                metadata: [
+                    "sync.clock.skewSeconds": "\(Int(skew.rounded()))",
+                    "sync.consistencyHorizonSeconds": "\(Int(settings.consistencyHorizon.inSeconds))",
+                ])
+        }
+        let range = reading.crmTimeRange(atLocal: now)
+        return (range.lowerBound, range.upperBound)
+    }
+
     /// Stops before starting when the run would spend more than the daily budget allows, keeping the
-    /// erasure reserve: an estimate from the change feed's size and the local edits waiting.
+    /// erasure reserve: an estimate from the change feed's size (one search request of one result, on an
+    /// incremental run) or the linked contacts (on the first), and the local edits waiting.
     private func checkBudget(checkpoint: Int64?) async throws {
+        let dirty = try store.dirtyCount()
+        let pulls: Int
+        var searches = 0
+        if let checkpoint {
+            pulls = try await client.changedContactCount(since: Date(millisecondsSince1970: checkpoint))
+            searches = pulls / ContactChanges.searchPageSize + 1
+        } else {
+            pulls = max(try store.linkedCount(), 1)
+        }
         let remaining = await client.remainingDailyBudget()
         let reserve = remaining * settings.erasureReservePercent / 100
-        let dirty = try store.dirtyCount()
-        let linked = try store.linkedCount()
-        let pulls = checkpoint == nil ? max(linked, 1) : 0
-        // Per 100 contacts: a read, a status read, and at most an upsert, a status write and an opt-out write.
-        let estimate = (pulls + dirty + 99) / 100 * 5 + 2
+        // Per 100 contacts: a read, a status read, and at most an upsert, a status write and an opt-out write;
+        // plus the change feed's search pages.
+        let estimate = (pulls + dirty + 99) / 100 * 5 + searches + 2
         if estimate > remaining - reserve {
             throw SyncError(
                 kind: .budgetExceeded,

@@ -87,6 +87,9 @@ public struct SyncReport: Sendable, Codable {
     public var cost = Cost()
     /// Whether every change was listed (large runs may keep counts only).
     public var changesListed = true
+    /// The local clock minus HubSpot's (by its `Date` header), in seconds, when it is larger than the
+    /// consistency horizon: watermarks follow HubSpot's time, but local stamps (field and consent times) do not.
+    public var clockSkewSeconds: Double?
 
     init(dryRun: Bool, startedAt: Date) {
         mode = dryRun ? "dry-run" : "applied"

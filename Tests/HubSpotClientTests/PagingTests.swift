@@ -107,3 +107,40 @@ import Testing
     #expect(fixture.client.metrics.requests == 3)
     await fixture.stop()
 }
+
+/// Records in groups sharing one `lastmodifieddate`, a second apart: single records, groups at a page's
+/// seam, more than a page in one millisecond.
+@Test(arguments: [[450], [1, 199, 200, 201, 3], [90, 90, 90, 90, 90], [120, 500, 7]])
+func changeFeedSkipsNoRecordWhileTheCallerRewritesEachPageItReads(groups: [Int]) async throws {
+    let fixture = try await MockedClient.start()
+    let start = try #require(HubSpotTime.parse("2026-03-01T12:00:00.000Z"))
+    var seeded: Set<String> = []
+    for (index, size) in groups.enumerated() {
+        let stamp = start.addingTimeInterval(Double(index)).formatted(
+            Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        let reply = try await fixture.control("POST", "/__mock/seed", ["generate": size, "lastModified": stamp])
+        seeded.formUnion(((reply as? [String: Any])?["ids"] as? [String]) ?? [])
+    }
+    let until = Date()
+    var ids: [String] = []
+    for try await page in fixture.client.changedContacts(since: start, until: until) {
+        ids += page.contacts.map(\.id)
+        // As a sync pushing what it read: each write moves its record past the end of the result set.
+        _ = try await fixture.client.update(
+            page.contacts.map { ContactUpdate(id: $0.id, properties: ["city": "Oulu"]) })
+    }
+    let searches = try await fixture.journal().filter { ($0["path"] as? String)?.hasSuffix("/search") == true }
+    await fixture.stop()
+    #expect(ids.count == seeded.count)
+    #expect(Set(ids) == seeded)
+    #expect(searches.allSatisfy { $0["status"] as? Int == 200 })
+}
+
+@Test func changedContactCountIsOneSearchOfOneResult() async throws {
+    let fixture = try await MockedClient.start(seed: 450)
+    let count = try await fixture.client.changedContactCount(since: Date(millisecondsSince1970: 0))
+    let journal = try await fixture.journal()
+    await fixture.stop()
+    #expect(count == 450)
+    #expect(journal.count == 1)
+}

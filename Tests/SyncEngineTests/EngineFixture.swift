@@ -18,6 +18,8 @@ final class EngineFixture: @unchecked Sendable {
     var configuration = SyncConfiguration()
     var transport: any HTTPTransport = URLSessionTransport()
     var dailyBudget = 1_000_000
+    /// The clock of the engine and its client: the system's, unless a test sets another (a skewed one).
+    var clock: any SyncClock = SystemClock()
 
     var storePath: String { folder.appendingPathComponent("crmsync.sqlite").path }
 
@@ -72,15 +74,15 @@ final class EngineFixture: @unchecked Sendable {
         clientConfiguration.dailyBudget = dailyBudget
         clientConfiguration.baseDelay = .milliseconds(5)
         clientConfiguration.maxDelay = .milliseconds(50)
-        let client = HubSpotClient(configuration: clientConfiguration, transport: transport)
+        let client = HubSpotClient(configuration: clientConfiguration, transport: transport, clock: clock)
         return SyncEngine(
             store: store ?? self.store, client: client,
-            settings: SyncSettings(configuration, archiveSweepInterval: .zero))
+            settings: SyncSettings(configuration, archiveSweepInterval: .zero), clock: clock)
     }
 
     @discardableResult
-    func sync(dryRun: Bool = false) async throws -> SyncReport {
-        try await engine().run(SyncRunOptions(dryRun: dryRun))
+    func sync(dryRun: Bool = false, ignoreBudget: Bool = false) async throws -> SyncReport {
+        try await engine().run(SyncRunOptions(dryRun: dryRun, ignoreBudget: ignoreBudget))
     }
 
     // MARK: The CRM, through the control surface and plain HTTP (not the client under test)

@@ -60,7 +60,8 @@ import Testing
     defer { Task { await fixture.close() } }
     fixture.configuration.sync.consistencyHorizon = .seconds(0)
     try await fixture.sync()  // empty: sets the checkpoint, so the next run reads the change feed
-    let moment = Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(Date().addingTimeInterval(1))
+    // A moment after the first run and before the next (the feed reads up to the run's start, not HubSpot's future).
+    let moment = Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(Date())
     let seeded = try await fixture.crm("POST", "/__mock/seed", ["generate": 12_000, "lastModified": moment])
     #expect(seeded["count"] as? Int == 12_000)
     let report = try await fixture.sync()

@@ -1,0 +1,42 @@
+import Foundation
+import HubSpotClient
+import SyncModel
+import Testing
+
+@Test func theClientReadsHubSpotsClockFromTheDateHeader() async throws {
+    let fixture = try await MockedClient.start(seed: 1)
+    fixture.clock.advance(by: .seconds(600))
+    _ = try await fixture.client.changedContactCount(since: Date(millisecondsSince1970: 0))
+    await fixture.stop()
+    let reading = try #require(fixture.client.serverClock)
+    #expect(reading.receivedAt == fixture.clock.now)
+    // The mock's own clock is the wall clock: a parsed header is within the request's seconds of it.
+    #expect(abs(reading.serverDate.timeIntervalSinceNow) < 60)
+}
+
+struct ClockCase: Sendable, CustomTestStringConvertible {
+    /// Local minus HubSpot's true time, in seconds.
+    var skew: Double
+    /// Seconds between sending the request and receiving the answer.
+    var roundTrip = 0.05
+    var agrees: Bool
+    var testDescription: String { "local clock \(skew) s off, round trip \(roundTrip) s" }
+}
+
+@Test(arguments: [
+    ClockCase(skew: 0, agrees: true), ClockCase(skew: 0.9, agrees: true), ClockCase(skew: 600, agrees: false),
+    ClockCase(skew: -600, agrees: false), ClockCase(skew: -1.5, agrees: false),
+    ClockCase(skew: 0, roundTrip: 5, agrees: true), ClockCase(skew: 600, roundTrip: 5, agrees: false),
+])
+func hubSpotsTimeComesFromTheHeaderWhenTheLocalClockDisagrees(_ row: ClockCase) {
+    let crmNow = Date(millisecondsSince1970: 1_780_000_000_250)  // HubSpot's true time when it answered
+    let header = Date(millisecondsSince1970: 1_780_000_000_000)  // its Date header: whole seconds
+    let sent = crmNow.addingTimeInterval(row.skew - row.roundTrip / 2)
+    let received = crmNow.addingTimeInterval(row.skew + row.roundTrip / 2)
+    let reading = ServerClockReading(serverDate: header, sentAt: sent, receivedAt: received)
+    #expect(reading.agrees(atLocal: received) == row.agrees)
+    // HubSpot's true time 30 s later lies in the range.
+    let range = reading.crmTimeRange(atLocal: received.addingTimeInterval(30))
+    #expect(range.contains(crmNow.addingTimeInterval(30 + row.roundTrip / 2)))
+    #expect(abs(reading.skew - row.skew - 0.25 - row.roundTrip / 2) < 0.001)
+}
