@@ -64,10 +64,7 @@ struct SyncPlanner: Sendable {
         if context.isErased(email) {
             plan.action = .eraseInCRM
             plan.note = "erased subject found in the CRM: GDPR delete, never import"
-            plan.changes.append(
-                .init(
-                    key: "record", direction: .toCRM, old: "present", new: "erased", rule: "erasure wins",
-                    isConflict: false))
+            plan.changes.append(Self.erasureWins)
             return plan
         }
         if remote.archived {
@@ -118,12 +115,13 @@ struct SyncPlanner: Sendable {
     private func planErasedRecord(_ remote: RemoteContact) -> ContactPlan {
         var plan = ContactPlan(action: .eraseInCRM, crmId: remote.crmId)
         plan.note = "CRM record of an erased subject (by its id): GDPR delete, never import"
-        plan.changes.append(
-            .init(
-                key: "record", direction: .toCRM, old: "present", new: "erased", rule: "erasure wins",
-                isConflict: false))
+        plan.changes.append(Self.erasureWins)
         return plan
     }
+
+    /// The change line of a CRM record of an erased subject: deleted there, never imported.
+    static let erasureWins = PlannedChange(
+        key: "record", direction: .toCRM, old: "present", new: "erased", rule: "erasure wins", isConflict: false)
 
     private func planLocalOnly(_ local: LocalContactState) -> ContactPlan {
         var plan = ContactPlan(

@@ -9,15 +9,21 @@ import Testing
 
 /// Erasure goes by every CRM id the subject was linked to, whatever happened to the record in the CRM.
 @Suite struct ErasureByCRMIdTests {
-    @Test(arguments: [true, false])
-    func erasureAfterAnEmailChangeInTheCRMDeletesTheLinkedRecordAndNothingComesBack(wait: Bool) async throws {
-        let fixture = try await EngineFixture()
-        defer { Task { await fixture.close() } }
+    /// Aino synced and linked to a CRM record, whose email someone then changes in HubSpot; returns its id.
+    static func linkAinoThenChangeHerEmailInTheCRM(_ fixture: EngineFixture) async throws -> String {
         try fixture.importCSV("email,firstName,phone\naino@example.fi,Ainoliina,+358401234567\n")
         try await fixture.sync()
         let crmId = try #require(try fixture.local("aino@example.fi")?.crmId)
         try await fixture.crm(
             "PATCH", "/crm/v3/objects/contacts/\(crmId)", ["properties": ["email": "aino.changed@example.fi"]])
+        return crmId
+    }
+
+    @Test(arguments: [true, false])
+    func erasureAfterAnEmailChangeInTheCRMDeletesTheLinkedRecordAndNothingComesBack(wait: Bool) async throws {
+        let fixture = try await EngineFixture()
+        defer { Task { await fixture.close() } }
+        let crmId = try await Self.linkAinoThenChangeHerEmailInTheCRM(fixture)
         try await fixture.erase("aino@example.fi", requestId: "r-moved", wait: wait)
         try await fixture.sync()
         #expect(try fixture.store.erasureRequest(id: "r-moved")?.state == .verified)
@@ -109,11 +115,7 @@ import Testing
     func erasureByAFormerAddressFindsTheSubjectAfterASyncTookTheCRMsNewOne(wait: Bool) async throws {
         let fixture = try await EngineFixture()
         defer { Task { await fixture.close() } }
-        try fixture.importCSV("email,firstName,phone\naino@example.fi,Ainoliina,+358401234567\n")
-        try await fixture.sync()
-        let crmId = try #require(try fixture.local("aino@example.fi")?.crmId)
-        try await fixture.crm(
-            "PATCH", "/crm/v3/objects/contacts/\(crmId)", ["properties": ["email": "aino.changed@example.fi"]])
+        let crmId = try await Self.linkAinoThenChangeHerEmailInTheCRM(fixture)
         try await fixture.sync()
         #expect(try fixture.local("aino.changed@example.fi")?.crmId == crmId)
         try await fixture.erase("aino@example.fi", requestId: "r-former", wait: wait)

@@ -57,7 +57,8 @@ import Testing
             email: email("aino@example.fi"), requestId: "r-503", reason: nil)
         #expect(failed.state == .failed)
         #expect(failed.attempts >= 3)
-        #expect(failed.lastError?.contains("503") == true || failed.lastError?.contains("50") == true)
+        // The injected 5xx is one of HubSpot's load-balancer answers, named with its status.
+        #expect(["HTTP 500", "HTTP 502", "HTTP 503"].contains(failed.lastError ?? ""), "\(failed.lastError ?? "")")
         #expect(failed.lastError?.contains("aino") == false)
         #expect(try fixture.local("aino@example.fi") == nil)  // erased here at once regardless
         #expect(try await fixture.crmContact(email: "aino@example.fi") != nil)
