@@ -51,8 +51,11 @@ struct CheckModel {
     var emailChanged: Set<Int> = []
     var restricted: Set<Int> = []
     var everRestricted: Set<Int> = []
-    /// The last explicit decision per subject and purpose (either side).
+    /// The last explicit decision per subject and purpose (either side), and every one before it.
     var decisions: [Int: [Int: Decision]] = [:]
+    var decisionHistory: [Int: [Int: [Decision]]] = [:]
+    /// Every opt-out of each subject: its step and whether it was made in the CRM.
+    var optOuts: [Int: [(step: Int, inCRM: Bool)]] = [:]
     /// When each subject last opted out (either side), and whether it was ever lifted since.
     var optedOutAt: [Int: Int] = [:]
     var liftedAt: [Int: Int] = [:]
@@ -121,6 +124,8 @@ public struct ModelChecker {
         }
         func decide(_ s: Int, _ p: Int, granted: Bool, inCRM: Bool = false) {
             model.decisions[s, default: [:]][p] = .init(granted: granted, order: step, inCRM: inCRM)
+            model.decisionHistory[s, default: [:]][p, default: []].append(
+                .init(granted: granted, order: step, inCRM: inCRM))
             model.uncertain.remove([s, p])
             if granted, model.liftedAt[s] != nil { model.grantedSinceLift[s, default: []].insert(p) }
             if !granted { model.grantedSinceLift[s]?.remove(p) }
@@ -179,8 +184,20 @@ public struct ModelChecker {
                 if decision.order < model.lastPartialSync {
                     model.uncertain.insert([s, p])
                 } else {
-                    model.decisions[s]?[p] = nil
+                    // The decision before it (if any) is what the register still holds.
+                    var earlier = model.decisionHistory[s]?[p] ?? []
+                    while let last = earlier.last, last.inCRM, last.order > model.lastSync { earlier.removeLast() }
+                    model.decisionHistory[s]?[p] = earlier
+                    model.decisions[s]?[p] = earlier.last
                 }
+            }
+            // Likewise an opt-out of the old address that no sync carried over.
+            if var outs = model.optOuts[s], let last = outs.last, last.inCRM, last.step > model.lastSync,
+                last.step >= model.lastPartialSync
+            {
+                outs.removeLast()
+                model.optOuts[s] = outs
+                model.optedOutAt[s] = outs.last?.step
             }
             model.emails[s, default: []].insert(CheckOperation.alternateEmail(s))
         case .crmArchive(let s):
@@ -228,6 +245,7 @@ public struct ModelChecker {
                 _ = try store.setSuppression(
                     .optedOutOfAll, active: true, email: address(s), reason: "check", actor: "check")
                 model.optedOutAt[s] = step
+                model.optOuts[s, default: []].append((step, false))
                 model.grantedSinceLift[s] = []
                 // An opt-out withdraws every purpose as of the opt-out (README, "Opt-out is sticky").
                 for p in 0..<CheckOperation.purposes.count { decide(s, p, granted: false) }
@@ -238,6 +256,7 @@ public struct ModelChecker {
                 "POST", "/communication-preferences/v4/statuses/batch/unsubscribe-all?channel=EMAIL",
                 ["inputs": [crmEmail(s)]])
             model.optedOutAt[s] = step
+            model.optOuts[s, default: []].append((step, true))
             model.grantedSinceLift[s] = []
             for p in 0..<CheckOperation.purposes.count { decide(s, p, granted: false, inCRM: true) }
         case .liftOptOut(let s, let p):
@@ -266,13 +285,16 @@ public struct ModelChecker {
         case .erase(let s, let wait):
             guard model.existsLocally.contains(s) || model.existsInCRM.contains(s) else { return nil }
             let id = "check-\(step)"
+            // A move the register never linked made the new address another person to it: the subject asks by
+            // its own address.
+            let subject = model.unlinkedMoves.contains(s) ? try EmailAddress(CheckOperation.email(s)) : address(s)
             if wait {
                 let propagator = ErasurePropagator(
                     store: store, client: try world.client(), clock: ManualClock(), maxAttempts: 3,
                     baseDelay: .milliseconds(1))
-                _ = try await propagator.erase(email: address(s), requestId: id, reason: "check")
+                _ = try await propagator.erase(email: subject, requestId: id, reason: "check")
             } else {
-                _ = try store.recordErasureRequest(email: address(s), requestId: id, reason: "check")
+                _ = try store.recordErasureRequest(email: subject, requestId: id, reason: "check")
                 try store.eraseLocally(requestId: id)
             }
             model.erased.insert(s)
