@@ -22,7 +22,7 @@ public final class HubSpotClient: Sendable {
 
     public init(
         configuration: HubSpotClientConfiguration, transport: (any HTTPTransport)? = nil,
-        clock: any SyncClock = SystemClock(), logger: Logger = Logger(label: "crmsync.hubspot"),
+        clock: any SyncClock = SystemClock(), logger: Logger = .silent("crmsync.hubspot"),
         jitterSeed: UInt64? = nil
     ) {
         self.configuration = configuration

@@ -30,6 +30,8 @@ struct CheckModel {
     /// Subjects whose CRM address changed before any sync linked them: to the register the new address is
     /// someone else, so erasing the old one cannot reach it.
     var unlinkedMoves: Set<Int> = []
+    /// Subjects whose CRM address changed before any sync linked them (whether or not the register held them).
+    var movedBeforeLink: Set<Int> = []
 
     /// The step of the last sync that died or failed part-way: what it carried over is not known.
     var lastPartialSync = -1
@@ -112,8 +114,10 @@ public struct ModelChecker {
             return (try? store.contact(email: moved)) != nil ? moved : try! EmailAddress(CheckOperation.email(s))
         }
         /// The subject's address in the CRM (HubSpot keeps subscriptions per address).
+        /// After a move the register never linked, the subject (to the register) keeps its own address.
         func crmEmail(_ s: Int) -> String {
-            model.emailChanged.contains(s) ? CheckOperation.alternateEmail(s) : CheckOperation.email(s)
+            model.emailChanged.contains(s) && !model.unlinkedMoves.contains(s)
+                ? CheckOperation.alternateEmail(s) : CheckOperation.email(s)
         }
         func importRows(_ csv: String) throws {
             let batch = try ImportFileReader(purposes: Purpose.standard).read(Data(csv.utf8), format: .csv)
@@ -176,11 +180,16 @@ public struct ModelChecker {
             else { return nil }
             try await patch(s, ["email": CheckOperation.alternateEmail(s)], world: world)
             model.emailChanged.insert(s)
-            // The register can tie the new address to the subject only through a record it had linked.
-            if !model.linked.contains(s) { model.unlinkedMoves.insert(s) }
+            // The register can tie the new address to the subject only through a record it had linked; one it
+            // never held it simply imports under the new address, following the move.
+            let follows = model.linked.contains(s) || !model.existsLocally.contains(s)
+            if !model.linked.contains(s) { model.movedBeforeLink.insert(s) }
+            if !follows { model.unlinkedMoves.insert(s) }
             // HubSpot keeps subscriptions per address: a CRM decision no sync has carried over stays with the old
-            // one; one a partial sync may have carried over is open.
-            for (p, decision) in model.decisions[s] ?? [:] where decision.inCRM && decision.order > model.lastSync {
+            // one, which the register follows away from only for a linked record; one a partial sync may have
+            // carried over is open.
+            for (p, decision) in model.decisions[s] ?? [:]
+            where follows && decision.inCRM && decision.order > model.lastSync {
                 if decision.order < model.lastPartialSync {
                     model.uncertain.insert([s, p])
                 } else {
@@ -192,8 +201,8 @@ public struct ModelChecker {
                 }
             }
             // Likewise an opt-out of the old address that no sync carried over.
-            if var outs = model.optOuts[s], let last = outs.last, last.inCRM, last.step > model.lastSync,
-                last.step >= model.lastPartialSync
+            if follows, var outs = model.optOuts[s], let last = outs.last, last.inCRM,
+                last.step > model.lastSync, last.step >= model.lastPartialSync
             {
                 outs.removeLast()
                 model.optOuts[s] = outs
@@ -285,6 +294,7 @@ public struct ModelChecker {
         case .erase(let s, let wait):
             guard model.existsLocally.contains(s) || model.existsInCRM.contains(s) else { return nil }
             let id = "check-\(step)"
+            let heldUnderNewAddress = (try? store.contact(email: EmailAddress(CheckOperation.alternateEmail(s)))) != nil
             // A move the register never linked made the new address another person to it: the subject asks by
             // its own address.
             let subject = model.unlinkedMoves.contains(s) ? try EmailAddress(CheckOperation.email(s)) : address(s)
@@ -299,7 +309,11 @@ public struct ModelChecker {
             }
             model.erased.insert(s)
             var known = model.emails[s] ?? []
-            if model.unlinkedMoves.contains(s) { known.remove(CheckOperation.alternateEmail(s)) }
+            // The new address is the subject's to the register once a linked record moved, or a sync brought it in.
+            let knowsMove =
+                !model.unlinkedMoves.contains(s)
+                && ((model.emailChanged.contains(s) && !model.movedBeforeLink.contains(s)) || heldUnderNewAddress)
+            if !knowsMove { known.remove(CheckOperation.alternateEmail(s)) }
             model.erasedEmails.formUnion(known)
             model.erasedEmails.insert(CheckOperation.email(s))
             model.existsLocally.remove(s)

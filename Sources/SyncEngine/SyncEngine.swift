@@ -67,7 +67,7 @@ public final class SyncEngine: Sendable {
 
     public init(
         store: SyncStore, client: HubSpotClient, settings: SyncSettings, clock: any SyncClock = SystemClock(),
-        logger: Logger = Logger(label: "crmsync.engine")
+        logger: Logger = .silent("crmsync.engine")
     ) {
         self.store = store
         self.client = client

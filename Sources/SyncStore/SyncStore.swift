@@ -19,7 +19,7 @@ public final class SyncStore: Sendable {
     /// Opens (creating if needed) the store at `path` and brings its schema up to date. With `existingOnly`
     /// (a dry run) it creates and migrates nothing: a missing or out-of-date store is an error.
     public init(
-        path: String, clock: any SyncClock = SystemClock(), logger: Logger = Logger(label: "crmsync.store"),
+        path: String, clock: any SyncClock = SystemClock(), logger: Logger = .silent("crmsync.store"),
         existingOnly: Bool = false
     ) throws {
         if existingOnly && !FileManager.default.fileExists(atPath: path) {
