@@ -38,8 +38,12 @@ struct CheckModel {
     /// Decisions (subject, purpose) whose outcome a partial sync left open; no later decision settled them.
     var uncertain: Set<[Int]> = []
 
+    /// The last sync at which each subject was already linked (it pulled the CRM's decisions for it).
+    var lastSyncWhileLinked: [Int: Int] = [:]
+
     mutating func synced(at step: Int) {
         lastSync = step
+        for s in linked { lastSyncWhileLinked[s] = step }
         linked.formUnion(existsLocally.union(existsInCRM).subtracting(erased))
     }
 
@@ -110,6 +114,7 @@ public struct ModelChecker {
         let store = world.store
         /// The subject's address in the register: the CRM's new one once a sync carried it over.
         func address(_ s: Int) -> EmailAddress {
+            if model.unlinkedMoves.contains(s) { return try! EmailAddress(CheckOperation.email(s)) }
             let moved = try! EmailAddress(CheckOperation.alternateEmail(s))
             return (try? store.contact(email: moved)) != nil ? moved : try! EmailAddress(CheckOperation.email(s))
         }
@@ -189,20 +194,22 @@ public struct ModelChecker {
             // one, which the register follows away from only for a linked record; one a partial sync may have
             // carried over is open.
             for (p, decision) in model.decisions[s] ?? [:]
-            where follows && decision.inCRM && decision.order > model.lastSync {
+            where follows && decision.inCRM && decision.order > (model.lastSyncWhileLinked[s] ?? -1) {
                 if decision.order < model.lastPartialSync {
                     model.uncertain.insert([s, p])
                 } else {
                     // The decision before it (if any) is what the register still holds.
                     var earlier = model.decisionHistory[s]?[p] ?? []
-                    while let last = earlier.last, last.inCRM, last.order > model.lastSync { earlier.removeLast() }
+                    while let last = earlier.last, last.inCRM, last.order > (model.lastSyncWhileLinked[s] ?? -1) {
+                        earlier.removeLast()
+                    }
                     model.decisionHistory[s]?[p] = earlier
                     model.decisions[s]?[p] = earlier.last
                 }
             }
             // Likewise an opt-out of the old address that no sync carried over.
             if follows, var outs = model.optOuts[s], let last = outs.last, last.inCRM,
-                last.step > model.lastSync, last.step >= model.lastPartialSync
+                last.step > (model.lastSyncWhileLinked[s] ?? -1), last.step >= model.lastPartialSync
             {
                 outs.removeLast()
                 model.optOuts[s] = outs

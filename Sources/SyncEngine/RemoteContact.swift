@@ -44,18 +44,7 @@ struct RemoteContact: Sendable {
         lastModified = record.lastModified
         archived = record.archived
         mergedIds = record.mergedIds
-        var consents: [Purpose: (ConsentState, Date?, LegalBasis?)] = [:]
-        for status in statuses ?? [] {
-            guard let purpose = settings.purpose(forSubscription: status.subscriptionId) else { continue }
-            let state: ConsentState =
-                switch status.status {
-                case "SUBSCRIBED": .granted
-                case "UNSUBSCRIBED": .withdrawn
-                default: .unknown
-                }
-            consents[purpose] = (state, status.timestamp, status.legalBasis.flatMap(LegalBasis.init(rawValue:)))
-        }
-        self.consents = consents
+        consents = Self.addressConsents(from: statuses, settings: settings)
         isOptedOut = record.properties["hs_email_optout"] == "true"
         self.optedOutAt = optedOutAt
     }
@@ -69,5 +58,26 @@ extension ConsentState {
         case .withdrawn: "UNSUBSCRIBED"
         case .unknown: "NOT_SPECIFIED"
         }
+    }
+}
+
+extension RemoteContact {
+    /// The CRM's subscription statuses of one address, per purpose (HubSpot keeps them per address, with or
+    /// without a contact record).
+    static func addressConsents(from statuses: [SubscriptionStatus]?, settings: SyncSettings) -> [Purpose: (
+        state: ConsentState, at: Date?, legalBasis: LegalBasis?
+    )] {
+        var consents: [Purpose: (state: ConsentState, at: Date?, legalBasis: LegalBasis?)] = [:]
+        for status in statuses ?? [] {
+            guard let purpose = settings.purpose(forSubscription: status.subscriptionId) else { continue }
+            let state: ConsentState =
+                switch status.status {
+                case "SUBSCRIBED": .granted
+                case "UNSUBSCRIBED": .withdrawn
+                default: .unknown
+                }
+            consents[purpose] = (state, status.timestamp, status.legalBasis.flatMap(LegalBasis.init(rawValue:)))
+        }
+        return consents
     }
 }

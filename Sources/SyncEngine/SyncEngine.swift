@@ -244,7 +244,7 @@ public final class SyncEngine: Sendable {
                 if let id = pairs[index].record?.id, let record = withHistory[id] { remotes[index] = remote(record) }
             }
         }
-        let context = try planningContext(pairs: pairs)
+        let context = try planningContext(pairs: pairs, statuses: statuses)
         var plans: [ContactPlan] = []
         for (index, pair) in pairs.enumerated() {
             var plan = planner.plan(local: pair.local, remote: remotes[index], context: context)
@@ -325,7 +325,9 @@ public final class SyncEngine: Sendable {
         return pairs
     }
 
-    private func planningContext(pairs: [Pair]) throws -> SyncPlanner.Context {
+    private func planningContext(pairs: [Pair], statuses: [String: [SubscriptionStatus]]) throws
+        -> SyncPlanner.Context
+    {
         var erased: Set<String> = []
         for pair in pairs {
             if let email = pair.record?.email.flatMap({ try? EmailAddress($0) }), try store.isErased(email) {
@@ -338,13 +340,15 @@ public final class SyncEngine: Sendable {
         let erasedRecords = Set(
             records.filter { ([$0.id] + $0.mergedIds).contains(where: erasedIds.contains) }.map(\.id))
         let store = self.store
+        let settings = self.settings
         return SyncPlanner.Context(
             isErased: { erased.contains($0.normalized) },
             isErasedRecord: { erasedRecords.contains($0) },
             isEmailTaken: { email, except in
                 guard let holder = try? store.contact(email: email) else { return false }
                 return holder.id != except
-            })
+            },
+            addressConsents: { RemoteContact.addressConsents(from: statuses[$0.normalized], settings: settings) })
     }
 
     /// Local edits not covered by the CRM's change feed, 100 at a time, with their CRM records.

@@ -22,6 +22,11 @@ struct SyncPlanner: Sendable {
         var isErasedRecord: (String) -> Bool = { _ in false }
         /// Whether another local contact already holds the email.
         var isEmailTaken: (EmailAddress, _ exceptLocalId: String?) -> Bool
+        /// The CRM's subscription statuses of an address that has no CRM record yet (HubSpot keeps them per
+        /// address): a contact created in the CRM never overwrites a newer decision held there.
+        var addressConsents: (EmailAddress) -> [Purpose: (state: ConsentState, at: Date?, legalBasis: LegalBasis?)] = {
+            _ in [:]
+        }
     }
 
     /// Keys whose conflict under `newest` needs the CRM's history timestamps, which the engine fetches
@@ -45,7 +50,7 @@ struct SyncPlanner: Sendable {
         case (nil, let remote?):
             return planNewFromCRM(remote, context: context)
         case (let local?, nil):
-            return planLocalOnly(local)
+            return planLocalOnly(local, context: context)
         case (let local?, let remote?):
             return planBoth(local, remote, context: context)
         }
@@ -123,7 +128,7 @@ struct SyncPlanner: Sendable {
     static let erasureWins = PlannedChange(
         key: "record", direction: .toCRM, old: "present", new: "erased", rule: "erasure wins", isConflict: false)
 
-    private func planLocalOnly(_ local: LocalContactState) -> ContactPlan {
+    private func planLocalOnly(_ local: LocalContactState, context: Context) -> ContactPlan {
         var plan = ContactPlan(
             action: .createInCRM, localId: local.contact.id, crmId: local.contact.crmId, email: local.contact.email)
         plan.local = summary(local)
@@ -160,9 +165,18 @@ struct SyncPlanner: Sendable {
                         isConflict: false))
             }
         }
+        let held = context.addressConsents(local.contact.email)
         for purpose in settings.subscriptions.keys.sorted() {
             guard let consent = local.consents[purpose], consent.state != .unknown else { continue }
             if local.isOptedOut && consent.state == .granted { continue }
+            // A newer decision the CRM already holds for the address (or a withdrawal of unknown time) is not
+            // overwritten: the next run, with the record linked, settles it by the usual rules.
+            if let crm = held[purpose], crm.state != .unknown, crm.state != consent.state {
+                let crmWins =
+                    crm.at.map { $0 > consent.occurredAt || ($0 == consent.occurredAt && crm.state == .withdrawn) }
+                    ?? (crm.state == .withdrawn)
+                if crmWins { continue }
+            }
             plan.consentToCRM.append(
                 (purpose, consent.state, consent.legalBasis ?? settings.subscriptions[purpose]?.legalBasis))
             plan.newBase["consent.\(purpose)"] = consent.state.rawValue
