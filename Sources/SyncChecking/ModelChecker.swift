@@ -33,6 +33,8 @@ struct CheckModel {
     /// Subjects whose CRM address changed before any sync linked them (whether or not the register held them).
     var movedBeforeLink: Set<Int> = []
 
+    /// Subjects whose CRM address changed after a partial sync: whether the register follows is not known.
+    var ambiguous: Set<Int> = []
     /// The step of the last sync that died or failed part-way: what it carried over is not known.
     var lastPartialSync = -1
     /// Decisions (subject, purpose) whose outcome a partial sync left open; no later decision settled them.
@@ -43,7 +45,8 @@ struct CheckModel {
 
     mutating func synced(at step: Int) {
         lastSync = step
-        for s in linked { lastSyncWhileLinked[s] = step }
+        // A sync reads the CRM's decisions of every record it meets: linked ones, and those it imports.
+        for s in linked.union(existsInCRM) { lastSyncWhileLinked[s] = step }
         linked.formUnion(existsLocally.union(existsInCRM).subtracting(erased))
     }
 
@@ -188,6 +191,7 @@ public struct ModelChecker {
             // The register can tie the new address to the subject only through a record it had linked; one it
             // never held it simply imports under the new address, following the move.
             let follows = model.linked.contains(s) || !model.existsLocally.contains(s)
+            if model.lastPartialSync > model.lastSync { model.ambiguous.insert(s) }
             if !model.linked.contains(s) { model.movedBeforeLink.insert(s) }
             if !follows { model.unlinkedMoves.insert(s) }
             // HubSpot keeps subscriptions per address: a CRM decision no sync has carried over stays with the old
@@ -225,18 +229,19 @@ public struct ModelChecker {
         case .localGrant(let s, let p):
             guard model.existsLocally.contains(s), !model.erased.contains(s), !model.isOptedOut(s) else { return nil }
             ignoringRefusals {
-                _ = try store.recordConsent(
+                // The same decision again (same state, same source) is recorded once: no new decision.
+                let outcome = try store.recordConsent(
                     email: address(s), purpose: CheckOperation.purposes[p], state: .granted, source: "check",
                     actor: "check")
-                decide(s, p, granted: true)
+                if outcome == .changed { decide(s, p, granted: true) }
             }
         case .localWithdraw(let s, let p):
             guard model.existsLocally.contains(s), !model.erased.contains(s) else { return nil }
             ignoringRefusals {
-                _ = try store.recordConsent(
+                let outcome = try store.recordConsent(
                     email: address(s), purpose: CheckOperation.purposes[p], state: .withdrawn, source: "check",
                     actor: "check")
-                decide(s, p, granted: false)
+                if outcome == .changed { decide(s, p, granted: false) }
             }
         case .crmSubscription(let s, let p, let subscribed):
             guard !model.erased.contains(s), model.existsInCRM.contains(s) || model.existsLocally.contains(s),
@@ -426,7 +431,8 @@ public struct ModelChecker {
                 step: step)
         }
         // Archived records are left as they are (README, "Archives and merges"): their consent is not compared.
-        for s in 0..<CheckOperation.subjects where !model.erased.contains(s) && !model.archived.contains(s) {
+        for s in 0..<CheckOperation.subjects
+        where !model.erased.contains(s) && !model.archived.contains(s) && !model.ambiguous.contains(s) {
             guard
                 let local = try world.store.contact(email: EmailAddress(CheckOperation.email(s)))
                     ?? world.store.contact(email: EmailAddress(CheckOperation.alternateEmail(s)))
