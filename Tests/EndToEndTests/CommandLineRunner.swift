@@ -1,5 +1,6 @@
 import Foundation
 import MockHubSpot
+import Synchronization
 import Testing
 
 /// Runs the built `crmsync` executable in a fresh temporary folder, as a user would.
@@ -84,28 +85,15 @@ final class CommandLineRunner {
 
     /// Starts `crmsync` without waiting (for signal tests); see ``wait(for:)``.
     func start(_ arguments: String...) async throws -> Process {
-        let process = Process()
-        process.executableURL = try Self.executable
-        process.arguments = arguments
-        process.currentDirectoryURL = folder
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        process.standardOutput = Pipe()
-        process.standardError = Pipe()
-        try process.run()
-        return process
+        try Self.launch(try Self.executable, arguments, folder: folder, environment: environment)
     }
 
     /// Waits for a started process on a thread of its own and collects its output.
     static func wait(for process: Process) async throws -> Result {
         try await withCheckedThrowingContinuation { continuation in
             Thread {
-                let output = (process.standardOutput as? Pipe)?.fileHandleForReading.readDataToEndOfFile() ?? Data()
-                let errors = (process.standardError as? Pipe)?.fileHandleForReading.readDataToEndOfFile() ?? Data()
                 process.waitUntilExit()
-                continuation.resume(
-                    returning: Result(
-                        status: process.terminationStatus, output: String(decoding: output, as: UTF8.self),
-                        errors: String(decoding: errors, as: UTF8.self)))
+                continuation.resume(returning: collect(process))
             }.start()
         }
     }
@@ -115,21 +103,49 @@ final class CommandLineRunner {
     ) throws
         -> Result
     {
+        let process = try launch(
+            executable, arguments, folder: folder,
+            environment: environment.merging(ProcessInfo.processInfo.environment) { own, _ in own })
+        process.waitUntilExit()
+        return collect(process)
+    }
+
+    /// Where each launched child writes its output: regular files, not pipes, so that no read of ours can be
+    /// interrupted by a signal (SIGCHLD of another test's child ends a blocking pipe read with EINTR, which
+    /// Foundation's `readDataToEndOfFile` turns into a crash).
+    private static let outputFiles = Mutex<[Int32: (output: URL, errors: URL)]>([:])
+    /// Foundation's `Process.run` is not safe to call from several threads at once on Linux.
+    private static let launching = Mutex(())
+
+    private static func launch(_ executable: URL, _ arguments: [String], folder: URL, environment: [String: String])
+        throws -> Process
+    {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
         process.currentDirectoryURL = folder
-        process.environment = environment
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        let errorData = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let stamp = UUID().uuidString
+        let output = folder.appendingPathComponent(".out-\(stamp)")
+        let errors = folder.appendingPathComponent(".err-\(stamp)")
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: output)
+        process.standardError = try FileHandle(forWritingTo: errors)
+        try launching.withLock { _ in try process.run() }
+        outputFiles.withLock { $0[process.processIdentifier] = (output, errors) }
+        return process
+    }
+
+    private static func collect(_ process: Process) -> Result {
+        let files = outputFiles.withLock { $0.removeValue(forKey: process.processIdentifier) }
+        (process.standardOutput as? FileHandle)?.closeFile()
+        (process.standardError as? FileHandle)?.closeFile()
+        let output = files.flatMap { FileManager.default.contents(atPath: $0.output.path) } ?? Data()
+        let errors = files.flatMap { FileManager.default.contents(atPath: $0.errors.path) } ?? Data()
+        for url in [files?.output, files?.errors].compactMap({ $0 }) { try? FileManager.default.removeItem(at: url) }
         return Result(
-            status: process.terminationStatus, output: String(decoding: outputData, as: UTF8.self),
-            errors: String(decoding: errorData, as: UTF8.self))
+            status: process.terminationStatus, output: String(decoding: output, as: UTF8.self),
+            errors: String(decoding: errors, as: UTF8.self))
     }
 }
