@@ -1,6 +1,5 @@
 import Foundation
 import MockHubSpot
-import Synchronization
 import Testing
 
 /// Runs the built `crmsync` executable in a fresh temporary folder, as a user would.
@@ -84,17 +83,16 @@ final class CommandLineRunner {
     }
 
     /// Starts `crmsync` without waiting (for signal tests); see ``wait(for:)``.
-    func start(_ arguments: String...) async throws -> Process {
-        try Self.launch(try Self.executable, arguments, folder: folder, environment: environment)
+    func start(_ arguments: String...) async throws -> ChildProcess {
+        try ChildProcess.spawn(
+            try Self.executable, arguments, folder: folder,
+            environment: ProcessInfo.processInfo.environment.merging(environment) { $1 })
     }
 
     /// Waits for a started process on a thread of its own and collects its output.
-    static func wait(for process: Process) async throws -> Result {
+    static func wait(for process: ChildProcess) async throws -> Result {
         try await withCheckedThrowingContinuation { continuation in
-            Thread {
-                process.waitUntilExit()
-                continuation.resume(returning: collect(process))
-            }.start()
+            Thread { continuation.resume(returning: process.waitForExit()) }.start()
         }
     }
 
@@ -103,49 +101,63 @@ final class CommandLineRunner {
     ) throws
         -> Result
     {
-        let process = try launch(
-            executable, arguments, folder: folder,
-            environment: environment.merging(ProcessInfo.processInfo.environment) { own, _ in own })
-        process.waitUntilExit()
-        return collect(process)
+        try ChildProcess.spawn(executable, arguments, folder: folder, environment: environment).waitForExit()
     }
+}
 
-    /// Where each launched child writes its output: regular files, not pipes, so that no read of ours can be
-    /// interrupted by a signal (SIGCHLD of another test's child ends a blocking pipe read with EINTR, which
-    /// Foundation's `readDataToEndOfFile` turns into a crash).
-    private static let outputFiles = Mutex<[Int32: (output: URL, errors: URL)]>([:])
-    /// Foundation's `Process.run` is not safe to call from several threads at once on Linux.
-    private static let launching = Mutex(())
+/// A child process started with `posix_spawn`, its output going to files.
+///
+/// Not Foundation's `Process`: on Linux (Swift 6.3.1) its `run()` intermittently crashes the whole test process
+/// (an over-read of `/proc/self/fd` entries, swift-corelibs-foundation PR 5472), and its pipes' blocking reads
+/// end in a crash when a signal interrupts them. Files are read only once the child has exited.
+struct ChildProcess: Sendable {
+    let pid: pid_t
+    let output: URL
+    let errors: URL
 
-    private static func launch(_ executable: URL, _ arguments: [String], folder: URL, environment: [String: String])
-        throws -> Process
+    var processIdentifier: Int32 { pid }
+
+    /// SIGTERM, as `Process.terminate()` sends.
+    func terminate() { kill(pid, SIGTERM) }
+
+    static func spawn(_ executable: URL, _ arguments: [String], folder: URL, environment: [String: String]) throws
+        -> ChildProcess
     {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = arguments
-        process.currentDirectoryURL = folder
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let stamp = UUID().uuidString
         let output = folder.appendingPathComponent(".out-\(stamp)")
         let errors = folder.appendingPathComponent(".err-\(stamp)")
-        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: output)
-        process.standardError = try FileHandle(forWritingTo: errors)
-        try launching.withLock { _ in try process.run() }
-        outputFiles.withLock { $0[process.processIdentifier] = (output, errors) }
-        return process
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, output.path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 2, errors.path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        // `env -C` runs the program in the test's folder (posix_spawn has no portable chdir).
+        let argv = ["/usr/bin/env", "-C", folder.path, executable.path] + arguments
+        let envp = environment.map { "\($0.key)=\($0.value)" }
+        var cArgv = argv.map { strdup($0) } + [nil]
+        var cEnvp = envp.map { strdup($0) } + [nil]
+        defer {
+            for pointer in cArgv { free(pointer) }
+            for pointer in cEnvp { free(pointer) }
+        }
+        var pid: pid_t = 0
+        let status = posix_spawn(&pid, "/usr/bin/env", &actions, nil, &cArgv, &cEnvp)
+        guard status == 0 else { throw POSIXError(POSIXErrorCode(rawValue: status) ?? .EINVAL) }
+        return ChildProcess(pid: pid, output: output, errors: errors)
     }
 
-    private static func collect(_ process: Process) -> Result {
-        let files = outputFiles.withLock { $0.removeValue(forKey: process.processIdentifier) }
-        (process.standardOutput as? FileHandle)?.closeFile()
-        (process.standardError as? FileHandle)?.closeFile()
-        let output = files.flatMap { FileManager.default.contents(atPath: $0.output.path) } ?? Data()
-        let errors = files.flatMap { FileManager.default.contents(atPath: $0.errors.path) } ?? Data()
-        for url in [files?.output, files?.errors].compactMap({ $0 }) { try? FileManager.default.removeItem(at: url) }
-        return Result(
-            status: process.terminationStatus, output: String(decoding: output, as: UTF8.self),
-            errors: String(decoding: errors, as: UTF8.self))
+    /// Blocks until the child exits; its exit status (or the signal that ended it) and its output.
+    func waitForExit() -> CommandLineRunner.Result {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        let exited = status & 0x7f == 0
+        let code = exited ? (status >> 8) & 0xff : status & 0x7f
+        let out = FileManager.default.contents(atPath: output.path) ?? Data()
+        let err = FileManager.default.contents(atPath: errors.path) ?? Data()
+        try? FileManager.default.removeItem(at: output)
+        try? FileManager.default.removeItem(at: errors)
+        return CommandLineRunner.Result(
+            status: code, output: String(decoding: out, as: UTF8.self), errors: String(decoding: err, as: UTF8.self))
     }
 }
