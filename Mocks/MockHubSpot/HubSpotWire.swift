@@ -94,6 +94,14 @@ struct MockReply: Sendable {
         .json(status, HubSpotWire.error(category: category, message: message, context: context))
     }
 
+    /// HubSpot's answer to a token that lacks every one of `scopes`.
+    static func missingScopes(_ scopes: [String]) -> MockReply {
+        .error(
+            403, "MISSING_SCOPES",
+            "This app hasn't been granted all required scopes to make this call. Read more about required scopes here: https://developers.hubspot.com/scopes.",
+            context: ["requiredGranularScopes": scopes])
+    }
+
     static func notFound(_ what: String = "Object not found") -> MockReply {
         .error(404, "OBJECT_NOT_FOUND", what)
     }

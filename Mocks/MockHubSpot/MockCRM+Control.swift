@@ -27,10 +27,9 @@ extension MockCRM {
         }
         var pinned: Date?
         if let raw = object["lastModified"] as? String {
-            guard
-                let date = try? Date(raw, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true))
-                    ?? (try? Date(raw, strategy: Date.ISO8601FormatStyle()))
-            else { return .validation("lastModified must be ISO 8601") }
+            guard let date = HubSpotWire.parseTimestamp(raw) else {
+                return .validation("lastModified must be ISO 8601")
+            }
             pinned = date
         }
         var ids: [String] = []

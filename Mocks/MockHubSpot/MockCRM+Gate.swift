@@ -29,11 +29,7 @@ extension MockCRM {
         if let scopes = configuration.scopes, let needed = Self.requiredScopes(method: method, path: path),
             !needed.contains(where: scopes.contains)
         {
-            return .answer(
-                .error(
-                    403, "MISSING_SCOPES",
-                    "This app hasn't been granted all required scopes to make this call. Read more about required scopes here: https://developers.hubspot.com/scopes.",
-                    context: ["requiredGranularScopes": needed]))
+            return .answer(.missingScopes(needed))
         }
         let isSearch = path.hasSuffix("/search")
         let drawn = faults.draw(path: path, faults: configuration.faults)

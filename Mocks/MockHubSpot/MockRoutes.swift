@@ -198,10 +198,7 @@ extension MockRoutes {
     /// contacts-only token lacks (`403 MISSING_SCOPES`); anything else is a JSON `404`.
     static func unrouted(method: String, path: String, status: Int) -> MockReply {
         if status == 404, let object = otherCRMObject(in: path) {
-            return .error(
-                403, "MISSING_SCOPES",
-                "This app hasn't been granted all required scopes to make this call. Read more about required scopes here: https://developers.hubspot.com/scopes.",
-                context: ["requiredGranularScopes": ["crm.objects.\(object).read"]])
+            return .missingScopes(["crm.objects.\(object).read"])
         }
         let category = status == 404 ? "OBJECT_NOT_FOUND" : "VALIDATION_ERROR"
         return .error(status, category, "No route for \(method) \(path)")

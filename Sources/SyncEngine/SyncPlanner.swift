@@ -124,6 +124,13 @@ struct SyncPlanner: Sendable {
         return plan
     }
 
+    /// Records that the plan lifts the CRM's opt-out (the grants it pushes end it): agreed `false`, with its rule.
+    private static func liftCRMOptOut(_ plan: inout ContactPlan, key: String, rule: String, isConflict: Bool) {
+        plan.newBase[key] = "false"
+        plan.changes.append(
+            .init(key: key, direction: .toCRM, old: "true", new: "false", rule: rule, isConflict: isConflict))
+    }
+
     /// The change line of a CRM record of an erased subject: deleted there, never imported.
     static let erasureWins = PlannedChange(
         key: "record", direction: .toCRM, old: "present", new: "erased", rule: "erasure wins", isConflict: false)
@@ -452,11 +459,7 @@ struct SyncPlanner: Sendable {
             // Lifted, the grants restored above end it (a v4 subscription write lifts an opt-out of all email); with
             // none to restore, the CRM stays opted out, which is harmless.
             guard !local.isRestricted, plan.consentToCRM.contains(where: { $0.state == .granted }) else { return }
-            plan.newBase[key] = "false"
-            plan.changes.append(
-                .init(
-                    key: key, direction: .toCRM, old: "true", new: "false",
-                    rule: "restriction lifted: its opt-out removed", isConflict: false))
+            Self.liftCRMOptOut(&plan, key: key, rule: "restriction lifted: its opt-out removed", isConflict: false)
             return
         }
         if crmOut && !localOut {
@@ -500,11 +503,8 @@ struct SyncPlanner: Sendable {
                 }
                 // With nothing re-consented left to grant (withdrawn again since), the CRM keeps its opt-out.
                 guard plan.consentToCRM.contains(where: { $0.state == .granted }) else { return }
-                plan.newBase[key] = "false"
-                plan.changes.append(
-                    .init(
-                        key: key, direction: .toCRM, old: "true", new: "false",
-                        rule: "lifted by local re-consent after the opt-out", isConflict: true))
+                Self.liftCRMOptOut(
+                    &plan, key: key, rule: "lifted by local re-consent after the opt-out", isConflict: true)
                 return
             }
             plan.optOutToLocal = remote.optedOutAt ?? remote.lastModified ?? now
