@@ -4,9 +4,13 @@ import Hummingbird
 
 /// The routes of the HubSpot API the mock serves (contract sections 2–6) and its control surface.
 enum MockRoutes {
-    static func router(crm: MockCRM, token: String) -> Router<BasicRequestContext> {
-        let router = Router()
-        router.add(middleware: GateMiddleware(crm: crm, token: token))
+    static func router<Context: RequestContext>(
+        crm: MockCRM, token: String, context: Context.Type = BasicRequestContext.self
+    )
+        -> Router<Context>
+    {
+        let router = Router(context: Context.self)
+        router.add(middleware: GateMiddleware<Context>(crm: crm, token: token))
 
         for generation in MockAPIGeneration.served { addAPI(generation, to: router, crm: crm) }
 
@@ -33,7 +37,9 @@ enum MockRoutes {
     }
 
     /// The contacts, properties and subscription endpoints of one API generation.
-    static func addAPI(_ generation: MockAPIGeneration, to router: Router<BasicRequestContext>, crm: MockCRM) {
+    static func addAPI<Context: RequestContext>(
+        _ generation: MockAPIGeneration, to router: Router<Context>, crm: MockCRM
+    ) {
         let contacts = generation.contacts
         router.get(RouterPath(contacts)) { request, _ in await crm.listContacts(query(request)).response() }
         router.post(RouterPath(contacts)) { request, _ in
@@ -121,7 +127,7 @@ enum MockRoutes {
         return query
     }
 
-    static func parameter(_ name: String, _ context: BasicRequestContext) -> String {
+    static func parameter(_ name: String, _ context: some RequestContext) -> String {
         let raw = context.parameters.get(name) ?? ""
         return raw.removingPercentEncoding ?? raw
     }
@@ -129,8 +135,7 @@ enum MockRoutes {
 
 /// Applies the gate (auth, limits, faults) to every API request, journals it, and breaks responses
 /// when a drop or truncation fault strikes. The control surface under `/__mock/` passes untouched.
-struct GateMiddleware: RouterMiddleware {
-    typealias Context = BasicRequestContext
+struct GateMiddleware<Context: RequestContext>: RouterMiddleware {
     let crm: MockCRM
     let token: String
 

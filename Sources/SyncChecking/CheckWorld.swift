@@ -14,11 +14,14 @@ import Synchronization
 /// requests went through: the CRM has the writes, the store never heard back.
 public final class DyingTransport: HTTPTransport {
     public struct Killed: Error {}
-    let inner = URLSessionTransport()
+    let inner: any HTTPTransport
     let afterMutations: Int
     private let seen = Mutex(0)
 
-    public init(afterMutations: Int) { self.afterMutations = afterMutations }
+    public init(afterMutations: Int, inner: any HTTPTransport = URLSessionTransport()) {
+        self.afterMutations = afterMutations
+        self.inner = inner
+    }
 
     public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
         if seen.withLock({ $0 }) >= afterMutations { throw Killed() }
@@ -31,42 +34,93 @@ public final class DyingTransport: HTTPTransport {
     }
 }
 
-/// One store and one mock CRM for a checked history: the store in a fresh temporary folder, the CRM either
-/// in-process (fast, for `swift test`) or a running `mock-hubspot` reached over loopback and reset first.
+/// The client's transport in front of ``InProcessMockHubSpot``: no socket, the same router, gate and journal.
+public struct InProcessTransport: HTTPTransport {
+    let mock: InProcessMockHubSpot
+
+    public init(_ mock: InProcessMockHubSpot) { self.mock = mock }
+
+    public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        var target = request.url.path
+        if let query = request.url.query { target += "?" + query }
+        do {
+            let reply = try await mock.respond(
+                method: request.method, target: target, headers: request.headers, body: request.body)
+            return HTTPResponse(status: reply.status, headers: reply.headers, body: reply.body)
+        } catch {
+            throw TransportError(.connectionLost, "the in-process mock broke the answer")
+        }
+    }
+}
+
+/// One store and one mock CRM for a checked history, in one of three forms:
+/// - ``inMemory()``: the store in memory and the mock in-process without a socket (the fastest: `swift test`
+///   and long runs of `crmsync-bench check`);
+/// - ``inProcess()``: a store file and an in-process mock listening on loopback;
+/// - ``against(baseURL:token:)``: a store file and a running `mock-hubspot` process, reset first.
 public final class CheckWorld: @unchecked Sendable {
-    public let folder: URL
+    public let folder: URL?
     public let baseURL: URL
     public let token: String
     public private(set) var store: SyncStore
     public var configuration = SyncConfiguration()
     let server: MockHubSpotServer?
+    /// How every call reaches the CRM: the client under test's and the history's own edits.
+    let transport: any HTTPTransport
 
-    public var storePath: String { folder.appendingPathComponent("crmsync.sqlite").path }
+    public var storePath: String? { folder?.appendingPathComponent("crmsync.sqlite").path }
 
-    /// A world with an in-process mock.
+    /// A world in memory: a store without a file and the mock without a socket.
+    public static func inMemory() async throws -> CheckWorld {
+        let mock = await InProcessMockHubSpot(.init(configuration: unlimited))
+        return try CheckWorld(
+            store: .inMemory(), folder: nil, baseURL: URL(string: "http://in-process.invalid")!, token: mock.token,
+            server: nil, transport: InProcessTransport(mock))
+    }
+
+    /// A world with a store file and an in-process mock on loopback.
     public static func inProcess() async throws -> CheckWorld {
-        var mock = MockConfiguration()
-        mock.rateLimit = .init(max: 1_000_000, intervalMs: 10_000)
-        mock.searchPerSecond = 1_000_000
-        mock.dailyLimit = 100_000_000
-        let server = try await MockHubSpotServer.start(.init(configuration: mock))
-        return try CheckWorld(baseURL: server.baseURL, token: server.token, server: server)
+        let server = try await MockHubSpotServer.start(.init(configuration: unlimited))
+        let folder = try temporaryFolder()
+        return try CheckWorld(
+            store: SyncStore(path: folder.appendingPathComponent("crmsync.sqlite").path), folder: folder,
+            baseURL: server.baseURL, token: server.token, server: server, transport: URLSessionTransport())
     }
 
     /// A world against a running mock (reset now); `faults` are set on it for the history, off for the quiet end.
     public static func against(baseURL: URL, token: String) async throws -> CheckWorld {
-        let world = try CheckWorld(baseURL: baseURL, token: token, server: nil)
+        let folder = try temporaryFolder()
+        let world = try CheckWorld(
+            store: SyncStore(path: folder.appendingPathComponent("crmsync.sqlite").path), folder: folder,
+            baseURL: baseURL, token: token, server: nil, transport: URLSessionTransport())
         try await world.control("POST", "/__mock/reset")
         return world
     }
 
-    init(baseURL: URL, token: String, server: MockHubSpotServer?) throws {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("crmsync-check-\(UUID().uuidString)")
+    private static var unlimited: MockConfiguration {
+        var mock = MockConfiguration()
+        mock.rateLimit = .init(max: 1_000_000, intervalMs: 10_000)
+        mock.searchPerSecond = 1_000_000
+        mock.dailyLimit = 100_000_000
+        return mock
+    }
+
+    private static func temporaryFolder() throws -> URL {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("crmsync-check-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        return folder
+    }
+
+    init(
+        store: SyncStore, folder: URL?, baseURL: URL, token: String, server: MockHubSpotServer?,
+        transport: any HTTPTransport
+    ) throws {
+        self.store = store
+        self.folder = folder
         self.baseURL = baseURL
         self.token = token
         self.server = server
-        store = try SyncStore(path: folder.appendingPathComponent("crmsync.sqlite").path)
+        self.transport = transport
         configuration.sync.consistencyHorizon = .seconds(1)
     }
 
@@ -88,7 +142,7 @@ public final class CheckWorld: @unchecked Sendable {
 
     public func close() async {
         await server?.stop()
-        try? FileManager.default.removeItem(at: folder)
+        if let folder { try? FileManager.default.removeItem(at: folder) }
     }
 
     func client(transport: (any HTTPTransport)? = nil) throws -> HubSpotClient {
@@ -99,7 +153,7 @@ public final class CheckWorld: @unchecked Sendable {
         settings.dailyBudget = 10_000_000
         settings.baseDelay = .milliseconds(2)
         settings.maxDelay = .milliseconds(20)
-        return HubSpotClient(configuration: settings, transport: transport ?? URLSessionTransport())
+        return HubSpotClient(configuration: settings, transport: transport ?? self.transport)
     }
 
     func engine(transport: (any HTTPTransport)? = nil) throws -> SyncEngine {
@@ -118,19 +172,18 @@ public final class CheckWorld: @unchecked Sendable {
     /// or a broken connection is tried again: the history's edits happen as the model records them.
     @discardableResult
     func control(_ method: String, _ path: String, _ body: Any? = nil) async throws -> Any? {
-        var request = URLRequest(url: URL(string: baseURL.absoluteString + path)!)
-        request.httpMethod = method
-        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
-        if let body { request.httpBody = try JSONSerialization.data(withJSONObject: body) }
+        let request = HTTPRequest(
+            method: method, url: URL(string: baseURL.absoluteString + path)!,
+            headers: ["Authorization": "Bearer \(token)", "Content-Type": "application/json"],
+            body: try body.map { try JSONSerialization.data(withJSONObject: $0) })
         for attempt in 1...20 {
             do {
-                let (data, response) = try await URLSession.shared.data(for: request)
-                let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-                if status == 429 || status >= 500 {
+                let response = try await transport.send(request)
+                if response.status == 429 || response.status >= 500 {
                     try await Task.sleep(for: .milliseconds(attempt * 5))
                     continue
                 }
-                return try? JSONSerialization.jsonObject(with: data)
+                return try? JSONSerialization.jsonObject(with: response.body)
             } catch  where attempt < 20 {
                 try await Task.sleep(for: .milliseconds(attempt * 5))
             }
@@ -183,8 +236,10 @@ public final class CheckWorld: @unchecked Sendable {
         return wide.contains { $0["status"] as? String == "UNSUBSCRIBED" }
     }
 
-    /// Every byte of the store's files (database, write-ahead log, shared memory).
-    func storeBytes() -> Data {
+    /// Every byte of the store: its files (database, write-ahead log, shared memory), or for a store in memory
+    /// every page of it, free pages included, as SQLite would write them to a file.
+    func storeBytes() throws -> Data {
+        guard let storePath else { return try store.pageImage() }
         var bytes = Data()
         for suffix in ["", "-wal", "-shm"] {
             if let data = FileManager.default.contents(atPath: storePath + suffix) { bytes.append(data) }

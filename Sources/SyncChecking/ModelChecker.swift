@@ -346,7 +346,7 @@ public struct ModelChecker {
             }
             return try await checkAfterSync(step: step, world: world, model: model)
         case .crashingSync(let k):
-            _ = try? await world.sync(transport: DyingTransport(afterMutations: k))
+            _ = try? await world.sync(transport: DyingTransport(afterMutations: k, inner: world.transport))
             model.lastPartialSync = step
         }
         return nil
@@ -402,7 +402,7 @@ public struct ModelChecker {
                     invariant: "erasure", detail: "\(email) exists in the CRM after a sync following its erasure",
                     step: step)
             }
-            if world.storeBytes().range(of: Data(email.utf8)) != nil, !hasUnfinishedErasure(world) {
+            if (try world.storeBytes()).range(of: Data(email.utf8)) != nil, !hasUnfinishedErasure(world) {
                 return CheckFailure(
                     invariant: "erasure", detail: "the store file still holds \(email) in plain text", step: step)
             }

@@ -38,7 +38,8 @@ public struct WriterLease: Sendable {
         self.holder = holder ?? "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier)"
     }
 
-    static func lockPath(of store: SyncStore) -> String { store.path + ".lock" }
+    /// Nil for a store in memory: no other process can open it, so only the row records the holder.
+    static func lockPath(of store: SyncStore) -> String? { store.path.map { $0 + ".lock" } }
 
     /// Runs `body` holding the lease; throws ``LeaseHeld`` without running it when another run holds it.
     public func run<T: Sendable>(_ body: () async throws -> T) async throws -> T {
@@ -62,9 +63,9 @@ public struct WriterLease: Sendable {
             ?? LeaseHolder(holder: "a crmsync process starting up", acquiredAt: Date(), expiresAt: .distantFuture)
     }
 
-    /// The locked file descriptor, or nil when another open file holds the lock.
+    /// The locked file descriptor (-1 for a store in memory), or nil when another open file holds the lock.
     private static func tryLock(_ store: SyncStore) throws -> Int32? {
-        let path = lockPath(of: store)
+        guard let path = lockPath(of: store) else { return -1 }
         let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw LeaseUnavailable(path: path) }
         if flock(descriptor, LOCK_EX | LOCK_NB) == 0 { return descriptor }
@@ -73,6 +74,7 @@ public struct WriterLease: Sendable {
     }
 
     private static func unlock(_ descriptor: Int32) {
+        guard descriptor >= 0 else { return }
         flock(descriptor, LOCK_UN)
         close(descriptor)
     }

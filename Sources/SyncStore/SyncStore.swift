@@ -4,52 +4,82 @@ import GRDB
 import Logging
 import SyncModel
 
-/// The canonical store: the register as crmsync holds it, in one SQLite file (GRDB, WAL mode).
+/// The canonical store: the register as crmsync holds it, in one SQLite file (GRDB, WAL mode), or in memory
+/// for tests and the model checker.
 ///
 /// Every logical change is one transaction: a contact and its consent evidence, a suppression and its
-/// audit entry, an erasure and its tombstone are written together or not at all.
+/// audit entry, an erasure and its tombstone are written together or not at all. The store is written through
+/// GRDB's `any DatabaseWriter`, so a file (a `DatabasePool`) and memory (a `DatabaseQueue`) run the same code;
+/// no GRDB type appears in its public API.
 public final class SyncStore: Sendable {
-    let database: DatabasePool
-    /// The SQLite file's path; the writer lease's lock file sits beside it.
-    public let path: String
+    let database: any DatabaseWriter
+    /// The SQLite file's path, where the writer lease's lock file sits beside it; nil for a store in memory.
+    public let path: String?
     let clock: any SyncClock
     let logger: Logger
     private let subjectKey: SymmetricKey
 
     /// Opens (creating if needed) the store at `path` and brings its schema up to date. With `existingOnly`
     /// (a dry run) it creates and migrates nothing: a missing or out-of-date store is an error.
-    public init(
+    public convenience init(
         path: String, clock: any SyncClock = SystemClock(), logger: Logger = .silent("crmsync.store"),
         existingOnly: Bool = false
     ) throws {
         if existingOnly && !FileManager.default.fileExists(atPath: path) {
             throw StoreError.cannotOpen("there is no store at \(path) (a dry run creates none: run crmsync init first)")
         }
+        let database: DatabasePool
+        do {
+            database = try DatabasePool(path: path, configuration: Self.configuration)
+        } catch let error as DatabaseError {
+            throw StoreError.cannotOpen(
+                "cannot open the store at \(path): \(error.message ?? "SQLite error \(error.resultCode)")")
+        }
+        try self.init(database: database, path: path, clock: clock, logger: logger, migrates: !existingOnly)
+    }
+
+    /// A new, empty store in memory, migrated: for tests and the model checker (no file, no lock, no fsync).
+    public static func inMemory(clock: any SyncClock = SystemClock(), logger: Logger = .silent("crmsync.store"))
+        throws -> SyncStore
+    {
+        try SyncStore(
+            database: DatabaseQueue(configuration: configuration), path: nil, clock: clock, logger: logger,
+            migrates: true)
+    }
+
+    private init(
+        database: any DatabaseWriter, path: String?, clock: any SyncClock, logger: Logger, migrates: Bool
+    ) throws {
+        self.database = database
         self.path = path
         self.clock = clock
         self.logger = logger
+        let place = path ?? "memory"
+        do {
+            if migrates {
+                try Schema.migrator.migrate(database)
+            } else {
+                guard try database.read({ try Schema.migrator.hasCompletedMigrations($0) }) else {
+                    throw StoreError.cannotOpen(
+                        "the store at \(place) needs a newer schema (a dry run migrates nothing: run crmsync init first)"
+                    )
+                }
+            }
+            subjectKey = try Self.loadOrCreateSubjectKey(in: database)
+        } catch let error as DatabaseError {
+            throw StoreError.cannotOpen(
+                "cannot open the store at \(place): \(error.message ?? "SQLite error \(error.resultCode)")")
+        }
+        logger.debug("store opened", metadata: ["store.path": "\(place)"])
+    }
+
+    private static var configuration: Configuration {
         var configuration = Configuration()
         configuration.foreignKeysEnabled = true
         configuration.busyMode = .timeout(10)
         // Erased subjects must not linger in free pages of the file.
         configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA secure_delete = ON") }
-        do {
-            database = try DatabasePool(path: path, configuration: configuration)
-            if existingOnly {
-                guard try database.read({ try Schema.migrator.hasCompletedMigrations($0) }) else {
-                    throw StoreError.cannotOpen(
-                        "the store at \(path) needs a newer schema (a dry run migrates nothing: run crmsync init first)"
-                    )
-                }
-            } else {
-                try Schema.migrator.migrate(database)
-            }
-            subjectKey = try Self.loadOrCreateSubjectKey(in: database)
-        } catch let error as DatabaseError {
-            throw StoreError.cannotOpen(
-                "cannot open the store at \(path): \(error.message ?? "SQLite error \(error.resultCode)")")
-        }
-        logger.debug("store opened", metadata: ["store.path": "\(path)"])
+        return configuration
     }
 
     /// Whether every migration this build knows has been applied.
@@ -60,6 +90,17 @@ public final class SyncStore: Sendable {
     /// The applied migrations, oldest first.
     public func appliedMigrations() throws -> [String] {
         try database.read { db in try Schema.migrator.appliedMigrations(db) }
+    }
+
+    /// Every page of the database, free pages included, as SQLite writes them to a file (SQLite's backup
+    /// copies page by page): what an erasure check searches for a subject's leftover plaintext.
+    public func pageImage() throws -> Data {
+        let copy = FileManager.default.temporaryDirectory.appendingPathComponent("crmsync-image-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: copy) }
+        let destination = try DatabaseQueue(path: copy.path)
+        try database.backup(to: destination)
+        try destination.close()
+        return try Data(contentsOf: copy)
     }
 
     /// HMAC-SHA256 of the normalised email under this store's secret, as hex: how tombstones name a subject.
@@ -81,7 +122,7 @@ public final class SyncStore: Sendable {
         return String(decoding: hex, as: UTF8.self)
     }
 
-    private static func loadOrCreateSubjectKey(in database: DatabasePool) throws -> SymmetricKey {
+    private static func loadOrCreateSubjectKey(in database: any DatabaseWriter) throws -> SymmetricKey {
         try database.write { db in
             if let data = try Data.fetchOne(db, sql: "SELECT value FROM metadata WHERE key = 'subjectKey'") {
                 return SymmetricKey(data: data)

@@ -11,14 +11,17 @@ struct CheckCommand: AsyncParsableCommand {
         discussion: """
             Each sequence is a history of edits on both sides, consent and opt-out changes, restrictions, \
             erasures, syncs, dry runs and crashes, generated from its seed (seed S, S+1, ...), with the \
-            README's promises checked after every sync and after a quiet end. --process runs the CRM as a \
+            README's promises checked after every sync and after a quiet end. By default the store is in \
+            memory and the mock in-process without a socket; --loopback uses a store file and the in-process \
+            mock on a loopback port; --process runs the CRM as a \
             mock-hubspot process (reset between sequences) and, with --faults, injects 5xx, 429 storms, \
             dropped and truncated responses during the history (off for the quiet end).
             """)
 
     @Option(help: "How many sequences.") var sequences = 1_000
     @Option(help: "The first seed.") var seed: UInt64 = 1
-    @Flag(help: "Run the CRM as a mock-hubspot process instead of in-process.") var process = false
+    @Flag(help: "Use a store file and the in-process mock on a loopback port instead of memory.") var loopback = false
+    @Flag(help: "Run the CRM as a mock-hubspot process (and the store as a file).") var process = false
     @Flag(help: "Inject transport faults during each history (with --process).") var faults = false
     @Option(help: "Stop after this many failures.") var maxFailures = 5
 
@@ -41,7 +44,9 @@ struct CheckCommand: AsyncParsableCommand {
             operations += history.count
             syncs += history.filter(\.isSync).count + 3
             let makeWorld = { () async throws -> CheckWorld in
-                guard let (_, url) = mock else { return try await CheckWorld.inProcess() }
+                guard let (_, url) = mock else {
+                    return try await loopback ? CheckWorld.inProcess() : CheckWorld.inMemory()
+                }
                 let world = try await CheckWorld.against(baseURL: url, token: "bench")
                 try await world.configureMock(faults: faults ? seed : nil)
                 return world
@@ -60,7 +65,7 @@ struct CheckCommand: AsyncParsableCommand {
         }
         let elapsed = ContinuousClock.now - started
         print(
-            "crmsync-bench check: \(sequences) sequences from seed \(seed) (\(process ? "mock-hubspot process" : "in-process mock")\(faults ? ", faults on" : "")), "
+            "crmsync-bench check: \(sequences) sequences from seed \(seed) (\(process ? "mock-hubspot process" : loopback ? "store file, in-process mock on loopback" : "in memory")\(faults ? ", faults on" : "")), "
                 + "\(operations) operations, \(syncs) syncs, \(failures) failure(s), \(elapsed.formatted(.units(allowed: [.seconds, .minutes])))"
         )
         if failures > 0 { throw ExitCode(1) }
