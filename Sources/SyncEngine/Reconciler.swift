@@ -88,7 +88,7 @@ public struct Reconciler: Sendable {
                 let behindFeed = (remote.lastModified ?? .distantPast) < checkpoint
                 for field in fields where !remote.invalidFields.contains(field) {
                     let crmValue = remote.values[field]
-                    guard let base = local.base[field.rawValue], crmValue != base, crmValue != local.contact[field]
+                    guard let base = local.base[.field(field)], crmValue != base, crmValue != local.contact[field]
                     else { continue }
                     if behindFeed && !local.isDirty {
                         report.fieldDrift[field.rawValue, default: 0] += 1

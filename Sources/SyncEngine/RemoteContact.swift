@@ -19,6 +19,28 @@ struct RemoteContact: Sendable {
     var isOptedOut: Bool
     var optedOutAt: Date?
 
+    /// A record as the planner sees it, given directly (the planner's table tests build these).
+    init(
+        crmId: String, email: EmailAddress?, values: [ContactField: String] = [:],
+        consents: [Purpose: (state: ConsentState, at: Date?, legalBasis: LegalBasis?)] = [:], isOptedOut: Bool = false,
+        optedOutAt: Date? = nil, lastModified: Date? = nil, fieldTimes: [ContactField: Date] = [:],
+        archived: Bool = false
+    ) {
+        self.crmId = crmId
+        self.email = email
+        var values = values
+        if let email { values[.email] = email.normalized }
+        self.values = values
+        invalidFields = []
+        self.fieldTimes = fieldTimes
+        self.lastModified = lastModified
+        self.archived = archived
+        mergedIds = []
+        self.consents = consents
+        self.isOptedOut = isOptedOut
+        self.optedOutAt = optedOutAt
+    }
+
     init(
         _ record: CRMContact, settings: SyncSettings, statuses: [SubscriptionStatus]?, optedOutAt: Date? = nil
     ) {

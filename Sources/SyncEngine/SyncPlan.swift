@@ -7,15 +7,15 @@ public enum SyncDirection: String, Sendable, Codable {
     case toLocal
 }
 
-/// One decided change of one key (a field, `consent.<purpose>`, `optedOutOfAll`, `record`): what both the
-/// report and the apply step use, so a dry run and a real run cannot disagree.
+/// One decided change of one key (a field, a purpose's consent, the opt-out, the record, its CRM link): what both
+/// the report and the apply step use, so a dry run and a real run cannot disagree.
 public struct PlannedChange: Sendable, Equatable, Codable {
-    public var key: String
+    public var key: SyncKey
     public var direction: SyncDirection
     public var old: String?
     public var new: String?
-    /// The rule that decided, e.g. `changed locally`, `conflict: newest (crm)`, `consent: more restrictive on tie`.
-    public var rule: String
+    /// The rule that decided.
+    public var rule: SyncRule
     /// Whether both sides had changed the key (a conflict decided by a policy).
     public var isConflict: Bool
 }
@@ -55,10 +55,10 @@ public struct ContactPlan: Sendable {
     var optOutToLocal: Date?
     var optOutToCRM = false
     /// The base once both sides hold the plan's result.
-    var newBase: [String: String?] = [:]
+    var newBase: [SyncKey: String?] = [:]
     /// Base entries written with the local transaction, before the CRM confirms: they say whose an
     /// unconfirmed CRM write is, so a run that lost the reply still knows the CRM's state for its own echo.
-    var baseBeforeConfirmation: [String: String?] = [:]
+    var baseBeforeConfirmation: [SyncKey: String?] = [:]
     var mergedIntoCrmId: String?
 
     var hasCRMWrites: Bool {

@@ -113,29 +113,32 @@ public struct SyncReport: Sendable, Codable {
         case .update, .none: break
         }
         if plan.action == .update {
-            if plan.changes.contains(where: { $0.direction == .toCRM && ContactField(rawValue: $0.key) != nil }) {
+            if plan.changes.contains(where: { $0.direction == .toCRM && $0.key.field != nil }) {
                 summary.toCRM.updates += 1
             }
-            if plan.changes.contains(where: { $0.direction == .toLocal && ContactField(rawValue: $0.key) != nil }) {
+            if plan.changes.contains(where: { $0.direction == .toLocal && $0.key.field != nil }) {
                 summary.toLocal.updates += 1
             }
         }
         for change in plan.changes {
-            if change.key.hasPrefix("consent.") {
+            switch change.key {
+            case .consent:
                 if change.direction == .toCRM {
                     summary.toCRM.consentChanges += 1
                 } else {
                     summary.toLocal.consentChanges += 1
                 }
-            } else if change.key == "optedOutOfAll" {
+            case .optedOutOfAll:
                 if change.direction == .toCRM {
                     summary.toCRM.suppressions += 1
                 } else {
                     summary.toLocal.suppressions += 1
                 }
+            case .field, .record, .crmId:
+                break
             }
         }
-        if plan.changes.contains(where: { $0.key == "crmId" && $0.rule == "merged in the CRM" }) { summary.merged += 1 }
+        if plan.changes.contains(where: { $0.key == .crmId && $0.rule == .mergedInCRM }) { summary.merged += 1 }
         if let note = plan.note, listChanges { notes.append(Note(contact: contact, note: note)) }
         guard listChanges else {
             changesListed = false
@@ -145,8 +148,8 @@ public struct SyncReport: Sendable, Codable {
             changes.append(
                 Change(
                     contact: contact, localId: plan.localId, crmId: plan.crmId, direction: change.direction,
-                    field: change.key,
-                    old: change.old, new: change.new, rule: change.rule, conflict: change.isConflict))
+                    field: change.key.rawValue, old: change.old, new: change.new, rule: change.rule.description,
+                    conflict: change.isConflict))
         }
     }
 

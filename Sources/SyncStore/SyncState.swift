@@ -9,7 +9,7 @@ public struct LocalContactState: Sendable {
     public var consents: [Purpose: ConsentEvent]
     public var suppressions: [SuppressionKind: Suppression]
     /// Key → agreed value (`nil` value: agreed the field was empty).
-    public var base: [String: String?]
+    public var base: [SyncKey: String?]
     public var localVersion: Int64
     public var syncedVersion: Int64
     public var crmLastModified: Date?
@@ -30,7 +30,7 @@ public struct LocalSyncUpdate: Sendable {
     public var consentEvents: [ConsentEvent] = []
     public var suppressionChanges: [(kind: SuppressionKind, active: Bool, reason: String, at: Date)] = []
     /// Base entries to set.
-    public var base: [String: String?] = [:]
+    public var base: [SyncKey: String?] = [:]
     public var crmId: String??
     public var crmLastModified: Date?
     public var crmArchivedAt: Date??
@@ -58,11 +58,13 @@ extension SyncStore {
         let offset = ContactRow.columnCount
         let consents = try ConsentLedger.current(contactId: contact.id, in: db)
         let suppressions = try Suppressions.all(contactId: contact.id, in: db)
-        var base: [String: String?] = [:]
+        var base: [SyncKey: String?] = [:]
         for entry in try Row.fetchAll(
             db.cachedStatement(sql: "SELECT key, value FROM syncBase WHERE contactId = ?"), arguments: [contact.id])
         {
-            base[entry[0]] = entry[1] as String?
+            // A key a newer build wrote is not this build's to read (nor to drop).
+            guard let key = SyncKey(rawValue: entry[0]) else { continue }
+            base[key] = entry[1] as String?
         }
         return LocalContactState(
             contact: contact, consents: Dictionary(consents.map { ($0.purpose, $0) }, uniquingKeysWith: { a, _ in a }),
@@ -181,7 +183,7 @@ extension SyncStore {
         }
         for (key, value) in update.base {
             try db.cachedStatement(sql: "INSERT OR REPLACE INTO syncBase (contactId, key, value) VALUES (?, ?, ?)")
-                .execute(arguments: [update.contactId, key, value])
+                .execute(arguments: [update.contactId, key.rawValue, value])
         }
         if let crmId = update.crmId {
             if let crmId {
