@@ -31,7 +31,8 @@ private let contacts = "/crm/v3/objects/contacts"
 
 @Test func retryAfterCanBeSwitchedOff() async throws {
     var configuration = MockConfiguration()
-    configuration.rateLimit = .init(max: 1, intervalMs: 3_600_000)  // an hour: a loaded machine never rolls the window between the two calls
+    // An hour: a loaded machine never rolls the window between the two calls.
+    configuration.rateLimit = .init(max: 1, intervalMs: 3_600_000)
     configuration.retryAfter = false
     try await MockHTTP.withMock(configuration: configuration) { http in
         try await http.call("GET", "\(contacts)?limit=1")
