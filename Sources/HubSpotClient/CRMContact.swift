@@ -46,6 +46,14 @@ public struct CRMContact: Decodable, Sendable, Equatable {
     /// `lastmodifieddate` (what the incremental pull orders by), else `updatedAt`.
     public var lastModified: Date? { properties["lastmodifieddate"].flatMap(HubSpotTime.parse) ?? updatedAt }
 
+    /// Whether the address is opted out of all email (`hs_email_optout`, read-only: set through the
+    /// subscriptions API's unsubscribe-all, never by a contact write).
+    public var isOptedOutOfAllEmail: Bool { properties["hs_email_optout"] == "true" }
+
+    /// The properties the sync reads beyond the mapped ones: the email, the modification time, the opt-out of
+    /// all email and the merged ids.
+    public static let syncProperties = ["email", "lastmodifieddate", "hs_email_optout", "hs_merged_object_ids"]
+
     /// Ids merged into this record (`hs_merged_object_ids`).
     public var mergedIds: [String] {
         (properties["hs_merged_object_ids"] ?? "").split(separator: ";").map(String.init).filter { !$0.isEmpty }

@@ -1,4 +1,5 @@
 import Foundation
+import SyncModel
 
 /// A subscription type of the portal (a purpose of the privacy notice).
 public struct SubscriptionDefinition: Decodable, Sendable, Equatable {
@@ -36,6 +37,15 @@ public struct SubscriptionStatus: Decodable, Sendable, Equatable {
     public var legalBasis: String?
     public var legalBasisExplanation: String?
     public var source: String?
+
+    /// The status as a consent state: `NOT_SPECIFIED` (or anything else) is no decision.
+    public var consentState: ConsentState {
+        switch status {
+        case "SUBSCRIBED": .granted
+        case "UNSUBSCRIBED": .withdrawn
+        default: .unknown
+        }
+    }
 }
 
 /// A status to write (v4): consent goes to the CRM only this way, with its legal basis.
@@ -48,11 +58,17 @@ public struct SubscriptionWrite: Sendable, Equatable {
     public var legalBasisExplanation: String?
 
     public init(
-        email: String, subscriptionId: Int, state: String, legalBasis: String?, legalBasisExplanation: String? = nil
+        email: String, subscriptionId: Int, state: ConsentState, legalBasis: String?,
+        legalBasisExplanation: String? = nil
     ) {
         self.email = email
         self.subscriptionId = subscriptionId
-        self.state = state
+        self.state =
+            switch state {
+            case .granted: "SUBSCRIBED"
+            case .withdrawn: "UNSUBSCRIBED"
+            case .unknown: "NOT_SPECIFIED"
+            }
         self.legalBasis = legalBasis
         self.legalBasisExplanation = legalBasisExplanation
     }

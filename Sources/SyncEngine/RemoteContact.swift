@@ -67,19 +67,8 @@ struct RemoteContact: Sendable {
         archived = record.archived
         mergedIds = record.mergedIds
         consents = Self.addressConsents(from: statuses, settings: settings)
-        isOptedOut = record.properties["hs_email_optout"] == "true"
+        isOptedOut = record.isOptedOutOfAllEmail
         self.optedOutAt = optedOutAt
-    }
-}
-
-extension ConsentState {
-    /// The v4 `statusState` for this state.
-    var subscriptionState: String {
-        switch self {
-        case .granted: "SUBSCRIBED"
-        case .withdrawn: "UNSUBSCRIBED"
-        case .unknown: "NOT_SPECIFIED"
-        }
     }
 }
 
@@ -92,13 +81,9 @@ extension RemoteContact {
         var consents: [Purpose: (state: ConsentState, at: Date?, legalBasis: LegalBasis?)] = [:]
         for status in statuses ?? [] {
             guard let purpose = settings.purpose(forSubscription: status.subscriptionId) else { continue }
-            let state: ConsentState =
-                switch status.status {
-                case "SUBSCRIBED": .granted
-                case "UNSUBSCRIBED": .withdrawn
-                default: .unknown
-                }
-            consents[purpose] = (state, status.timestamp, status.legalBasis.flatMap(LegalBasis.init(rawValue:)))
+            consents[purpose] = (
+                status.consentState, status.timestamp, status.legalBasis.flatMap(LegalBasis.init(rawValue:))
+            )
         }
         return consents
     }

@@ -138,7 +138,7 @@ struct SyncApplier: Sendable {
                     return nil
                 }
                 return SubscriptionWrite(
-                    email: email.normalized, subscriptionId: id, state: consent.state.subscriptionState,
+                    email: email.normalized, subscriptionId: id, state: consent.state,
                     legalBasis: (consent.legalBasis ?? settings.subscriptions[consent.purpose]?.legalBasis)?.rawValue,
                     legalBasisExplanation: settings.subscriptions[consent.purpose]?.legalBasisExplanation)
             }

@@ -221,7 +221,7 @@ public final class SyncEngine: Sendable {
         // The CRM's opt-out time matters only where a local re-consent may have lifted it, or where the opt-out
         // is the restriction crmsync spread (its time tells its echo from later decisions).
         let needOptOutTimes = pairs.compactMap { pair -> String? in
-            guard let record = pair.record, record.properties["hs_email_optout"] == "true", let local = pair.local,
+            guard let record = pair.record, record.isOptedOutOfAllEmail, let local = pair.local,
                 !local.isOptedOut && local.suppressions[.optedOutOfAll] != nil
                     || SyncPlanner.isRestrictionSpread(local.base)
             else { return nil }

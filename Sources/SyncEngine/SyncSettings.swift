@@ -29,8 +29,7 @@ public struct SyncSettings: Sendable {
 
     /// The CRM properties a pull asks for: the mapped ones plus what the engine itself needs.
     var pulledProperties: [String] {
-        Array(Set(mapping.values).union(["email", "lastmodifieddate", "hs_email_optout", "hs_merged_object_ids"]))
-            .sorted()
+        Array(Set(mapping.values).union(CRMContact.syncProperties)).sorted()
     }
 
     /// The mapped properties whose history conflict resolution may need.

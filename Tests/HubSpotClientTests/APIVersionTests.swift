@@ -20,7 +20,7 @@ import Testing
         _ = try await client.subscriptionStatuses(for: ["v@example.fi"])
         _ = try await client.writeSubscriptionStatuses([
             SubscriptionWrite(
-                email: "v@example.fi", subscriptionId: 7, state: "SUBSCRIBED", legalBasis: "CONSENT_WITH_NOTICE")
+                email: "v@example.fi", subscriptionId: 7, state: .granted, legalBasis: "CONSENT_WITH_NOTICE")
         ])
         try await client.unsubscribeFromAll(["v@example.fi"])
         _ = try await client.optedOutOfAll(["v@example.fi"])

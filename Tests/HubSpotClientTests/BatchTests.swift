@@ -70,10 +70,10 @@ import Testing
     #expect(definitions.map(\.id) == ["7", "8", "9", "10"])
     let failures = try await fixture.client.writeSubscriptionStatuses([
         SubscriptionWrite(
-            email: "Aino@example.fi", subscriptionId: 7, state: "SUBSCRIBED", legalBasis: "CONSENT_WITH_NOTICE"),
+            email: "Aino@example.fi", subscriptionId: 7, state: .granted, legalBasis: "CONSENT_WITH_NOTICE"),
         SubscriptionWrite(
-            email: "aino@example.fi", subscriptionId: 8, state: "UNSUBSCRIBED", legalBasis: "CONSENT_WITH_NOTICE"),
-        SubscriptionWrite(email: "aino@example.fi", subscriptionId: 404, state: "SUBSCRIBED", legalBasis: nil),
+            email: "aino@example.fi", subscriptionId: 8, state: .withdrawn, legalBasis: "CONSENT_WITH_NOTICE"),
+        SubscriptionWrite(email: "aino@example.fi", subscriptionId: 404, state: .granted, legalBasis: nil),
     ])
     #expect(failures.map(\.category) == ["VALIDATION_ERROR"])
     let statuses = try await fixture.client.subscriptionStatuses(for: ["aino@example.fi"])
