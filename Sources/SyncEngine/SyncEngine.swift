@@ -80,11 +80,9 @@ public final class SyncEngine: Sendable {
     public func run(_ options: SyncRunOptions = .init()) async throws -> SyncReport {
         let started = clock.now
         let metricsAtStart = client.metrics
-        var run = RunState(report: SyncReport(dryRun: options.dryRun, startedAt: started), options: options)
-        run.quarantinedNotDue = try store.quarantinedNotDue()
-        let planner = SyncPlanner(settings: settings, now: started)
         var applier = SyncApplier(store: store, client: client, settings: settings, clock: clock, actor: options.actor)
         let checkpoint = try store.checkpoint(Self.modifiedSinceCheckpoint).flatMap(Int64.init)
+        // A dry run spends reads only: it is never stopped by the budget.
         if !options.dryRun && !options.ignoreBudget { try await checkBudget(checkpoint: checkpoint) }
         // The portal's property definitions, once per run: a mapping it cannot take stops the run before any write.
         let schema = try await PortalSchema.load(client: client, settings: settings)
@@ -95,33 +93,21 @@ public final class SyncEngine: Sendable {
                 detail: mappingProblems.map { "sync.json: \($0.key): \($0.problem)" }.joined(separator: "; "))
         }
         applier.schema = schema
+        // The one place a dry run and a real run part: where the plans go.
+        let sink: any RunSink =
+            options.dryRun
+            ? RecordingSink(store: store) : ApplyingSink(applier: applier, store: store, clock: clock)
+        var run = RunState(report: SyncReport(mode: sink.mode, startedAt: started), options: options, sink: sink)
+        run.quarantinedNotDue = try store.quarantinedNotDue()
+        let planner = SyncPlanner(settings: settings, now: started)
         // Watermarks are HubSpot's time, read from its answers so far: a local clock ahead of HubSpot would
         // put the checkpoint in HubSpot's future and skip the edits made before it.
         let (crmStarted, feedEnd) = crmTime(run: &run)
-        let runId = options.dryRun ? nil : try store.startRun(kind: "sync")
+        let runId = try sink.startRun()
         logger.info(
             "sync started", metadata: ["sync.mode": "\(run.report.mode)", "sync.incremental": "\(checkpoint != nil)"])
         do {
-            if !options.dryRun {
-                let (verified, failures) = try await applier.erasures(clock: clock).resumeAll()
-                run.report.summary.toCRM.erasures += verified
-                run.report.summary.failures += failures.count
-                run.report.failures += failures
-            } else {
-                // The real run finishes unfinished erasures first; the dry run reports them as planned.
-                let unfinished = try store.pendingErasures()
-                run.erasuresFinishedFirst = Set(unfinished.map(\.email.normalized) + unfinished.flatMap(\.crmIds))
-                run.report.summary.toCRM.erasures += unfinished.count
-                run.report.cost.plannedWriteRequests += unfinished.count * 2
-                for pending in unfinished {
-                    run.report.notes.append(
-                        .init(
-                            contact: pending.email.normalized,
-                            note:
-                                "erasure \(pending.request.id) (\(pending.request.state.rawValue)) would be finished in the CRM"
-                        ))
-                }
-            }
+            try await sink.finishUnfinishedErasures(into: &run)
             // The first run's listing holds every record modified before it started; the change feed reads up
             // to the run's start, so this run's own writes (newer) wait for the next run, as echoes.
             var watermark = crmStarted
@@ -133,16 +119,16 @@ public final class SyncEngine: Sendable {
                         page.contacts.map(\.id), properties: settings.pulledProperties)
                     var unique: [String: CRMContact] = [:]
                     for record in found.values { unique[record.id] = record }
-                    try await process(Array(unique.values), locals: [], run: &run, planner: planner, applier: applier)
+                    try await process(Array(unique.values), locals: [], run: &run, planner: planner)
                     watermark = page.watermark
                 }
             } else {
                 for try await page in client.allContacts(properties: settings.pulledProperties) {
-                    try await process(page.contacts, locals: [], run: &run, planner: planner, applier: applier)
+                    try await process(page.contacts, locals: [], run: &run, planner: planner)
                 }
             }
-            try await pushLocalEdits(run: &run, planner: planner, applier: applier)
-            try await sweepArchives(run: &run, planner: planner, applier: applier)
+            try await pushLocalEdits(run: &run, planner: planner)
+            try await sweepArchives(run: &run, planner: planner)
             let metrics = client.metrics
             run.report.cost.requestsSent = metrics.requests - metricsAtStart.requests
             run.report.cost.retries = metrics.retries - metricsAtStart.retries
@@ -152,20 +138,14 @@ public final class SyncEngine: Sendable {
             run.report.cost.shareOfRemainingBudget =
                 Double(run.report.cost.plannedWriteRequests) / Double(max(1, run.report.cost.dailyBudgetRemaining))
             run.report.finishedAt = clock.now
-            if !options.dryRun {
-                let horizonEnd = crmStarted.addingTimeInterval(-(settings.consistencyHorizon).inSeconds)
-                let next = min(watermark, horizonEnd)
-                let previous = checkpoint.map(Date.init(millisecondsSince1970:)) ?? .distantPast
-                // Never move backwards; a run with failures keeps its checkpoint so the failed records come again.
-                if run.report.summary.failures == 0 && next > previous {
-                    try store.setCheckpoint(Self.modifiedSinceCheckpoint, to: String(next.millisecondsSince1970))
-                }
-                if let runId {
-                    try store.finishRun(
-                        runId, status: run.report.summary.failures == 0 ? "ok" : "partial",
-                        summary: Self.runSummary(run.report))
-                }
+            let horizonEnd = crmStarted.addingTimeInterval(-(settings.consistencyHorizon).inSeconds)
+            let next = min(watermark, horizonEnd)
+            let previous = checkpoint.map(Date.init(millisecondsSince1970:)) ?? .distantPast
+            // Never move backwards; a run with failures keeps its checkpoint so the failed records come again.
+            if run.report.summary.failures == 0 && next > previous {
+                try sink.setCheckpoint(Self.modifiedSinceCheckpoint, to: next)
             }
+            if let runId { try sink.finishRun(runId, report: run.report) }
             logger.info(
                 "sync finished",
                 metadata: [
@@ -174,7 +154,7 @@ public final class SyncEngine: Sendable {
                 ])
             return run.report
         } catch {
-            if let runId { try? store.finishRun(runId, status: "failed", summary: nil) }
+            if let runId { try? sink.finishRun(runId, report: nil) }
             throw error
         }
     }
@@ -182,6 +162,8 @@ public final class SyncEngine: Sendable {
     struct RunState {
         var report: SyncReport
         let options: SyncRunOptions
+        /// Where this run's plans go (applied, or only recorded for a dry run).
+        let sink: any RunSink
         /// Local ids already planned this run, so a local edit is not planned twice.
         var processed: Set<String> = []
         var progress = SyncProgress()
@@ -201,8 +183,7 @@ public final class SyncEngine: Sendable {
 
     /// Plans (and, unless a dry run, applies) one batch: CRM records and/or local states.
     func process(
-        _ records: [CRMContact], locals extraLocals: [LocalContactState], run: inout RunState, planner: SyncPlanner,
-        applier: SyncApplier
+        _ records: [CRMContact], locals extraLocals: [LocalContactState], run: inout RunState, planner: SyncPlanner
     ) async throws {
         guard !records.isEmpty || !extraLocals.isEmpty else { return }
         try Task.checkCancellation()
@@ -268,7 +249,7 @@ public final class SyncEngine: Sendable {
             if let id = pair.local?.contact.id { run.processed.insert(id) }
         }
         run.report.cost.plannedWriteRequests += SyncApplier.writeRequests(for: plans)
-        if !run.options.dryRun { run.record(try await applier.apply(plans)) }
+        run.record(try await run.sink.apply(plans))
         for plan in plans where plan.action != .none || !plan.changes.isEmpty || plan.note != nil {
             let room = run.options.listChanges && run.report.changes.count < run.options.maxListedChanges
             run.report.add(plan, listChanges: room)
@@ -352,7 +333,7 @@ public final class SyncEngine: Sendable {
     }
 
     /// Local edits not covered by the CRM's change feed, 100 at a time, with their CRM records.
-    private func pushLocalEdits(run: inout RunState, planner: SyncPlanner, applier: SyncApplier) async throws {
+    private func pushLocalEdits(run: inout RunState, planner: SyncPlanner) async throws {
         var after = ""
         while true {
             let batch = try store.dirtyStates(after: after, limit: 100)
@@ -377,12 +358,12 @@ public final class SyncEngine: Sendable {
                     records[record.id] = record
                 }
             }
-            try await process(Array(records.values), locals: pending, run: &run, planner: planner, applier: applier)
+            try await process(Array(records.values), locals: pending, run: &run, planner: planner)
         }
     }
 
     /// Archiving does not move `lastmodifieddate`: list archived records now and then and record them locally.
-    private func sweepArchives(run: inout RunState, planner: SyncPlanner, applier: SyncApplier) async throws {
+    private func sweepArchives(run: inout RunState, planner: SyncPlanner) async throws {
         let last = try store.checkpoint(Self.archiveSweepCheckpoint).flatMap(Int64.init).map(
             Date.init(millisecondsSince1970:))
         let now = clock.now
@@ -402,13 +383,11 @@ public final class SyncEngine: Sendable {
                             remote: pair.record.map { RemoteContact($0, settings: settings, statuses: nil) },
                             context: .init(isErased: { _ in false }, isEmailTaken: { _, _ in false })))
                 }
-                if !run.options.dryRun { run.record(try await applier.apply(plans)) }
+                run.record(try await run.sink.apply(plans))
                 for plan in plans { run.report.add(plan, listChanges: run.options.listChanges) }
             }
         }
-        if !run.options.dryRun {
-            try store.setCheckpoint(Self.archiveSweepCheckpoint, to: String(now.millisecondsSince1970))
-        }
+        try run.sink.setCheckpoint(Self.archiveSweepCheckpoint, to: now)
     }
 
     /// HubSpot's time now, from the `Date` header of the latest answer (the local clock when there is none or

@@ -75,7 +75,14 @@ public struct SyncReport: Sendable, Codable {
         public var bytesReceived = 0
     }
 
-    public var mode: String
+    /// Whether the run applied its plan or only planned it.
+    public enum Mode: String, Sendable, Codable, CustomStringConvertible {
+        case dryRun = "dry-run"
+        case applied
+        public var description: String { rawValue }
+    }
+
+    public var mode: Mode
     public var startedAt: Date
     public var finishedAt: Date?
     public var summary = Summary()
@@ -91,12 +98,12 @@ public struct SyncReport: Sendable, Codable {
     /// consistency horizon: watermarks follow HubSpot's time, but local stamps (field and consent times) do not.
     public var clockSkewSeconds: Double?
 
-    init(dryRun: Bool, startedAt: Date) {
-        mode = dryRun ? "dry-run" : "applied"
+    init(mode: Mode, startedAt: Date) {
+        self.mode = mode
         self.startedAt = startedAt
     }
 
-    var isDryRun: Bool { mode == "dry-run" }
+    var isDryRun: Bool { mode == .dryRun }
 
     /// Adds one plan's counts and changes.
     mutating func add(_ plan: ContactPlan, listChanges: Bool) {

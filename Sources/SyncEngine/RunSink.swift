@@ -1,0 +1,83 @@
+import Foundation
+import SyncModel
+import SyncStore
+
+/// Where a run's plans go, chosen once when the run starts: applied (a real run) or only recorded (a dry run).
+///
+/// Everything before the sink (pull, match, plan, the report's counts) is the same code for both, so a dry run
+/// and the real run that follows it on the same state produce the same plan by construction. Only the sink
+/// writes: to the CRM, to the store, the checkpoints, the run log.
+protocol RunSink: Sendable {
+    var mode: SyncReport.Mode { get }
+
+    /// Unfinished erasures, before anything is pulled: finished (real run), or reported as what the real run
+    /// would finish (dry run), and left out of the plan as stale copies either way.
+    func finishUnfinishedErasures(into run: inout SyncEngine.RunState) async throws
+
+    /// One batch of plans: applied, or nothing.
+    func apply(_ plans: [ContactPlan]) async throws -> SyncApplier.Outcome
+
+    /// Moves a checkpoint (never backwards: the caller decides the value).
+    func setCheckpoint(_ name: String, to value: Date) throws
+
+    /// The run's entry in the run log, started and finished (nil: no entry).
+    func startRun() throws -> Int64?
+    func finishRun(_ id: Int64, report: SyncReport?) throws
+}
+
+/// A real run's sink: unfinished erasures first, then plans through the applier (outbox → CRM → confirm).
+struct ApplyingSink: RunSink {
+    let applier: SyncApplier
+    let store: SyncStore
+    let clock: any SyncClock
+
+    var mode: SyncReport.Mode { .applied }
+
+    func finishUnfinishedErasures(into run: inout SyncEngine.RunState) async throws {
+        let (verified, failures) = try await applier.erasures(clock: clock).resumeAll()
+        run.report.summary.toCRM.erasures += verified
+        run.report.summary.failures += failures.count
+        run.report.failures += failures
+    }
+
+    func apply(_ plans: [ContactPlan]) async throws -> SyncApplier.Outcome { try await applier.apply(plans) }
+
+    func setCheckpoint(_ name: String, to value: Date) throws {
+        try store.setCheckpoint(name, to: String(value.millisecondsSince1970))
+    }
+
+    func startRun() throws -> Int64? { try store.startRun(kind: "sync") }
+
+    func finishRun(_ id: Int64, report: SyncReport?) throws {
+        guard let report else { return try store.finishRun(id, status: "failed", summary: nil) }
+        try store.finishRun(
+            id, status: report.summary.failures == 0 ? "ok" : "partial", summary: SyncEngine.runSummary(report))
+    }
+}
+
+/// A dry run's sink: records nothing, sends nothing; reports the unfinished erasures the real run would finish.
+struct RecordingSink: RunSink {
+    let store: SyncStore
+
+    var mode: SyncReport.Mode { .dryRun }
+
+    func finishUnfinishedErasures(into run: inout SyncEngine.RunState) async throws {
+        let unfinished = try store.pendingErasures()
+        run.erasuresFinishedFirst = Set(unfinished.map(\.email.normalized) + unfinished.flatMap(\.crmIds))
+        run.report.summary.toCRM.erasures += unfinished.count
+        run.report.cost.plannedWriteRequests += unfinished.count * 2
+        for pending in unfinished {
+            run.report.notes.append(
+                .init(
+                    contact: pending.email.normalized,
+                    note:
+                        "erasure \(pending.request.id) (\(pending.request.state.rawValue)) would be finished in the CRM"
+                ))
+        }
+    }
+
+    func apply(_ plans: [ContactPlan]) async throws -> SyncApplier.Outcome { .init() }
+    func setCheckpoint(_ name: String, to value: Date) throws {}
+    func startRun() throws -> Int64? { nil }
+    func finishRun(_ id: Int64, report: SyncReport?) throws {}
+}
