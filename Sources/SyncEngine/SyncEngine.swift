@@ -104,6 +104,21 @@ public final class SyncEngine: Sendable {
         // put the checkpoint in HubSpot's future and skip the edits made before it.
         let (crmStarted, feedEnd) = crmTime(run: &run)
         let runId = try sink.startRun()
+        let runName = runId.map { "\($0)" } ?? "dry-" + UUID().uuidString.prefix(8).lowercased()
+        return try await SyncRunID.$current.withValue(runName) {
+            try await perform(
+                &run, runId: runId, checkpoint: checkpoint, crmTime: (crmStarted, feedEnd),
+                metricsAtStart: metricsAtStart, planner: planner)
+        }
+    }
+
+    /// The run itself, once its sink is chosen and its run-log entry (if any) is open.
+    private func perform(
+        _ run: inout RunState, runId: Int64?, checkpoint: Int64?, crmTime: (started: Date, feedEnd: Date),
+        metricsAtStart: ClientMetrics, planner: SyncPlanner
+    ) async throws -> SyncReport {
+        let (crmStarted, feedEnd) = crmTime
+        let sink = run.sink
         logger.info(
             "sync started", metadata: ["sync.mode": "\(run.report.mode)", "sync.incremental": "\(checkpoint != nil)"])
         do {

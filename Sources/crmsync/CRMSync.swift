@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import SyncModel
 
 @main
 struct CRMSync: AsyncParsableCommand {
@@ -21,11 +22,16 @@ struct CRMSync: AsyncParsableCommand {
     /// The level comes from `CRMSYNC_LOG_LEVEL` (trace, debug, info, notice, warning, error); default warning.
     static func main() async {
         let level = ProcessInfo.processInfo.environment["CRMSYNC_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:))
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level ?? .warning
-            return handler
+        // Every line logged while a sync runs names the run (`sync.run`), whichever library logs it.
+        let runMetadata = Logger.MetadataProvider {
+            SyncRunID.current.map { ["sync.run": "\($0)"] } ?? [:]
         }
+        LoggingSystem.bootstrap(
+            { label, provider in
+                var handler = StreamLogHandler.standardError(label: label, metadataProvider: provider)
+                handler.logLevel = level ?? .warning
+                return handler
+            }, metadataProvider: runMetadata)
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {
