@@ -42,6 +42,8 @@ public final class CheckWorld: @unchecked Sendable {
     let server: MockHubSpotServer?
 
     public var storePath: String { folder.appendingPathComponent("crmsync.sqlite").path }
+    /// The mock's control surface.
+    var mock: MockControlClient { MockControlClient(baseURL: baseURL) }
 
     /// A world with an in-process mock.
     public static func inProcess() async throws -> CheckWorld {
@@ -56,7 +58,7 @@ public final class CheckWorld: @unchecked Sendable {
     /// A world against a running mock (reset now); `faults` are set on it for the history, off for the quiet end.
     public static func against(baseURL: URL, token: String) async throws -> CheckWorld {
         let world = try CheckWorld(baseURL: baseURL, token: token, server: nil)
-        try await world.control("POST", "/__mock/reset")
+        try await world.mock.reset()
         return world
     }
 
@@ -72,18 +74,24 @@ public final class CheckWorld: @unchecked Sendable {
 
     /// Raises the running mock's limits and sets (or clears) seeded transport faults for the history.
     public func configureMock(faults seed: UInt64?) async throws {
-        var config: [String: Any] = [
-            "rateLimit": ["max": 100_000_000, "intervalMs": 10_000], "searchPerSecond": 1_000_000,
-            "dailyLimit": 100_000_000,
-        ]
-        config["faults"] =
-            seed.map {
-                [
-                    "seed": $0, "serverErrorRate": 0.03, "stormRate": 0.01, "stormLength": 2, "dropRate": 0.01,
-                    "truncateRate": 0.01,
-                ] as [String: Any]
-            } ?? ["serverErrorRate": 0, "stormRate": 0, "dropRate": 0, "truncateRate": 0]
-        try await control("PUT", "/__mock/config", config)
+        try await mock.configure { config in
+            config.rateLimit = .init(max: 100_000_000, intervalMs: 10_000)
+            config.searchPerSecond = 1_000_000
+            config.dailyLimit = 100_000_000
+            if let seed {
+                config.faults.seed = seed
+                config.faults.serverErrorRate = 0.03
+                config.faults.stormRate = 0.01
+                config.faults.stormLength = 2
+                config.faults.dropRate = 0.01
+                config.faults.truncateRate = 0.01
+            } else {
+                config.faults.serverErrorRate = 0
+                config.faults.stormRate = 0
+                config.faults.dropRate = 0
+                config.faults.truncateRate = 0
+            }
+        }
     }
 
     public func close() async {
@@ -114,7 +122,7 @@ public final class CheckWorld: @unchecked Sendable {
 
     // MARK: The CRM, through plain HTTP (never the client under test)
 
-    /// Someone else's call to the CRM (or the control surface). Injected faults hit these too, so a 5xx, a 429
+    /// Someone else's call to the CRM. Injected faults hit these too, so a 5xx, a 429
     /// or a broken connection is tried again: the history's edits happen as the model records them.
     @discardableResult
     func control(_ method: String, _ path: String, _ body: Any? = nil) async throws -> Any? {

@@ -20,7 +20,7 @@ import Testing
     await fixture.stop()
     #expect(pages == 3)
     #expect(journal.count == 4)
-    #expect(journal.last?["status"] as? Int == 429)
+    #expect(journal.last?.status == 429)
 }
 
 @Test func ownDailyBudgetStopsBeforeSending() async throws {
