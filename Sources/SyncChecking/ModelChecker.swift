@@ -4,6 +4,7 @@ import MockHubSpot
 import SyncEngine
 import SyncModel
 import SyncStore
+import SyncTesting
 
 /// An invariant that broke, with the step after which it was found.
 public struct CheckFailure: Error, Sendable, CustomStringConvertible {

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// Time as crmsync sees it: injected so that rate windows, backoff and schedules test in milliseconds.
 public protocol SyncClock: Sendable {
@@ -26,35 +25,6 @@ extension Date {
 
     public init(millisecondsSince1970 milliseconds: Int64) {
         self.init(timeIntervalSince1970: Double(milliseconds) / 1000)
-    }
-}
-
-/// A clock that moves only when told to, or when something sleeps on it: tests of windows, backoff and
-/// schedules run in milliseconds and give the same result every time.
-public final class ManualClock: SyncClock {
-    private let state: Mutex<(now: Date, slept: [Duration])>
-
-    public init(now: Date = Date(millisecondsSince1970: 1_767_225_600_000)) {
-        state = Mutex((now, []))
-    }
-
-    public var now: Date { state.withLock { $0.now } }
-
-    /// Every sleep requested so far, in order.
-    public var sleeps: [Duration] { state.withLock { $0.slept } }
-
-    /// Sleeping advances the clock at once by the duration asked for.
-    public func sleep(for duration: Duration) async throws {
-        try Task.checkCancellation()
-        advance(by: duration)
-        state.withLock { $0.slept.append(duration) }
-        await Task.yield()
-    }
-
-    public func advance(by duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        let interval = Double(seconds) + Double(attoseconds) / 1e18
-        state.withLock { $0.now = $0.now.addingTimeInterval(interval).roundedToMilliseconds }
     }
 }
 

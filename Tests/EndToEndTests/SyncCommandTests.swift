@@ -2,6 +2,7 @@ import Foundation
 import MockHubSpot
 import SyncModel
 import SyncStore
+import SyncTesting
 import Testing
 
 /// `crmsync sync` as a user runs it, against the mock started in-process.

@@ -3,6 +3,7 @@ import HubSpotClient
 import Logging
 import MockHubSpot
 import SyncModel
+import SyncTesting
 import Synchronization
 
 /// A client against a fresh in-process mock, with a manual clock: backoff and windows cost no real time.

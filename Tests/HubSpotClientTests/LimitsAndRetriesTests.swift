@@ -2,6 +2,7 @@ import Foundation
 import HubSpotClient
 import MockHubSpot
 import SyncModel
+import SyncTesting
 import Testing
 
 @Test func dailyLimit429StopsWithoutRetrying() async throws {

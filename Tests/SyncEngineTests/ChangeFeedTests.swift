@@ -3,6 +3,7 @@ import HubSpotClient
 import MockHubSpot
 import SyncEngine
 import SyncModel
+import SyncTesting
 import Testing
 
 /// The change feed's promises under everything a run does while it reads: no change skipped, the

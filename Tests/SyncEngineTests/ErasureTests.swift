@@ -3,6 +3,7 @@ import MockHubSpot
 import SyncEngine
 import SyncModel
 import SyncStore
+import SyncTesting
 import Testing
 
 @Suite struct ErasureTests {

@@ -4,6 +4,7 @@ import MockHubSpot
 import SyncEngine
 import SyncModel
 import SyncStore
+import SyncTesting
 import Synchronization
 import Testing
 
