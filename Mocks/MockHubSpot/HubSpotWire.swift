@@ -90,9 +90,9 @@ struct MockReply: Sendable {
     }
     /// A value the control surface shares with its typed client, through `Codable`.
     static func encoded(_ status: Int, _ value: some Encodable) -> MockReply {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        guard let body = try? encoder.encode(value) else { return .error(500, "INTERNAL_ERROR", "unencodable reply") }
+        guard let body = try? HubSpotWire.controlEncoder().encode(value) else {
+            return .error(500, "INTERNAL_ERROR", "unencodable reply")
+        }
         return MockReply(status: status, body: body)
     }
     static func noContent() -> MockReply { MockReply(status: 204, body: Data()) }

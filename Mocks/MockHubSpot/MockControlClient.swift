@@ -80,9 +80,7 @@ public struct MockControlClient: Sendable {
         var request = URLRequest(url: URL(string: "\(baseURL.absoluteString)/__mock/\(path)")!)
         request.httpMethod = method
         if let body {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            request.httpBody = try encoder.encode(body)
+            request.httpBody = try HubSpotWire.controlEncoder().encode(body)
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         }
         let data: Data
@@ -104,7 +102,7 @@ public struct MockControlClient: Sendable {
 
     private func decode<T: Decodable>(_ type: T.Type, _ data: Data, from method: String, _ path: String) throws -> T {
         do {
-            return try JSONDecoder().decode(type, from: data)
+            return try HubSpotWire.controlDecoder().decode(type, from: data)
         } catch {
             throw MockControlError(.unreadableReply, endpoint: "\(method) /__mock/\(path)", message: "\(error)")
         }

@@ -34,7 +34,7 @@ public struct MockSeed: Encodable, Sendable {
         case .contacts(let contacts):
             try container.encode(contacts, forKey: .contacts)
         }
-        try container.encodeIfPresent(lastModified.map(HubSpotWire.timestamp), forKey: .lastModified)
+        try container.encodeIfPresent(lastModified, forKey: .lastModified)
     }
 }
 
@@ -123,30 +123,31 @@ public struct MockJournalEntry: Codable, Sendable, Equatable {
         case method, path, query, status, at
         case isMutating = "mutating"
     }
+}
 
-    public init(from decoder: any Decoder) throws {
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        method = try container.decode(String.self, forKey: .method)
-        path = try container.decode(String.self, forKey: .path)
-        query = try container.decode(String.self, forKey: .query)
-        status = try container.decode(Int.self, forKey: .status)
-        let stamp = try container.decode(String.self, forKey: .at)
-        guard let at = HubSpotWire.parseTimestamp(stamp) else {
-            throw DecodingError.dataCorruptedError(forKey: .at, in: container, debugDescription: "not ISO 8601")
+extension HubSpotWire {
+    /// How the control surface and its client write JSON: times as HubSpot writes them (`…T10:11:12.345Z`).
+    static func controlEncoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(timestamp(date))
         }
-        self.at = at
-        isMutating = try container.decode(Bool.self, forKey: .isMutating)
+        return encoder
     }
 
-    /// `at` as HubSpot writes times, with milliseconds.
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(method, forKey: .method)
-        try container.encode(path, forKey: .path)
-        try container.encode(query, forKey: .query)
-        try container.encode(status, forKey: .status)
-        try container.encode(HubSpotWire.timestamp(at), forKey: .at)
-        try container.encode(isMutating, forKey: .isMutating)
+    /// How the control client reads the control surface's answers.
+    static func controlDecoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let container = try decoder.singleValueContainer()
+            guard let date = parseTimestamp(try container.decode(String.self)) else {
+                throw DecodingError.dataCorruptedError(in: container, debugDescription: "not an ISO 8601 time")
+            }
+            return date
+        }
+        return decoder
     }
 }
 
