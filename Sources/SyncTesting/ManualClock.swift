@@ -25,8 +25,6 @@ public final class ManualClock: SyncClock {
     }
 
     public func advance(by duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        let interval = Double(seconds) + Double(attoseconds) / 1e18
-        state.withLock { $0.now = $0.now.addingTimeInterval(interval).roundedToMilliseconds }
+        state.withLock { $0.now = $0.now.addingTimeInterval(duration.inSeconds).roundedToMilliseconds }
     }
 }

@@ -160,19 +160,6 @@ struct DemoCommand: AsyncParsableCommand {
     }
 }
 
-extension SubjectExport {
-    /// The same export with names and contact details masked, for output nobody asked PII of.
-    func masked() -> SubjectExport {
-        var copy = self
-        for (name, value) in contact.fields {
-            guard let field = ContactField(rawValue: name), field.isPersonal else { continue }
-            copy.contact.fields[name] =
-                field == .email ? PersonalData.mask(email: value) : PersonalData.mask(name: value)
-        }
-        return copy
-    }
-}
-
 #if canImport(FoundationNetworking)
     import FoundationNetworking
 #endif
