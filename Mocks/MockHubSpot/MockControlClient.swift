@@ -21,7 +21,8 @@ public struct MockControlClient: Sendable {
     /// `POST /__mock/seed`: inserts records past the blocklist and the limits; returns their ids, in order.
     @discardableResult
     public func seed(_ seed: MockSeed) async throws -> [String] {
-        try await decode(MockSeedResult.self, send("POST", "seed", body: seed), from: "POST", "seed").ids
+        let reply: MockSeedResult = try await call("POST", "seed", body: seed)
+        return reply.ids
     }
 
     /// `POST /__mock/advance`: moves the clock the rate limits and the search index read forward; returns how far
@@ -30,8 +31,7 @@ public struct MockControlClient: Sendable {
     public func advance(by duration: Duration) async throws -> Duration {
         let (seconds, attoseconds) = duration.components
         let request = MockClockAdvance(ms: Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000))
-        let reply = try await decode(
-            MockClockAdvance.Result.self, send("POST", "advance", body: request), from: "POST", "advance")
+        let reply: MockClockAdvance.Result = try await call("POST", "advance", body: request)
         return .milliseconds(reply.offsetMs)
     }
 
@@ -43,14 +43,14 @@ public struct MockControlClient: Sendable {
 
     /// `GET /__mock/config`: the limits and faults in force.
     public func configuration() async throws -> MockConfiguration {
-        try await decode(MockConfiguration.self, send("GET", "config"), from: "GET", "config")
+        try await call("GET", "config")
     }
 
     /// `PUT /__mock/config` with the whole configuration; faults restart from their seed. Returns what the mock now
     /// holds.
     @discardableResult
     public func configure(_ configuration: MockConfiguration) async throws -> MockConfiguration {
-        try await decode(MockConfiguration.self, send("PUT", "config", body: configuration), from: "PUT", "config")
+        try await call("PUT", "config", body: configuration)
     }
 
     /// Reads the configuration in force, changes it, and puts it back: `configure { $0.faults.serverErrorRate = 0 }`
@@ -65,12 +65,12 @@ public struct MockControlClient: Sendable {
     /// `GET /__mock/journal`: every API request the mock answered, from entry `since` on (0 is the first).
     public func journal(since: Int = 0) async throws -> [MockJournalEntry] {
         let path = since > 0 ? "journal?since=\(since)" : "journal"
-        return try await decode([MockJournalEntry].self, send("GET", path), from: "GET", "journal")
+        return try await call("GET", path)
     }
 
     /// `GET /__mock/stats`: request counts and what the CRM holds.
     public func stats() async throws -> MockStats {
-        try await decode(MockStats.self, send("GET", "stats"), from: "GET", "stats")
+        try await call("GET", "stats")
     }
 
     // MARK: The wire
@@ -100,9 +100,13 @@ public struct MockControlClient: Sendable {
         return data
     }
 
-    private func decode<T: Decodable>(_ type: T.Type, _ data: Data, from method: String, _ path: String) throws -> T {
+    /// Sends the request and reads the answer as `Reply`.
+    private func call<Reply: Decodable>(_ method: String, _ path: String, body: (any Encodable)? = nil) async throws
+        -> Reply
+    {
+        let data = try await send(method, path, body: body)
         do {
-            return try HubSpotWire.controlDecoder().decode(type, from: data)
+            return try HubSpotWire.controlDecoder().decode(Reply.self, from: data)
         } catch {
             throw MockControlError(.unreadableReply, endpoint: "\(method) /__mock/\(path)", message: "\(error)")
         }
