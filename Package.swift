@@ -21,7 +21,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
-        // Domain values: contacts, consent, suppression, erasure requests, configuration. No I/O.
+        // Domain values: contacts, consent, suppression, erasure requests, configuration, import parsing, and the
+        // synthetic register `crmsync demo` imports (a shipped feature, so not a test double). No I/O.
         .target(name: "SyncModel"),
         // The canonical store: migrations, records, outbox, checkpoints, tombstones (GRDB on SQLite).
         .target(
@@ -49,11 +50,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Test doubles (a manual clock) for the tests, the model checker and the benchmarks; never shipped, so no
+        // production module or the `crmsync` executable depends on it. (The mock's typed control client lives with
+        // the mock in `MockHubSpot`; the synthetic register stays in SyncModel because `crmsync demo` ships it.)
+        .target(name: "SyncTesting", dependencies: ["SyncModel"]),
         // The model-based checker: generated histories of edits, syncs and crashes on both sides, and the
         // README's promises checked after every sync. Used by the tests and `crmsync-bench check`; never shipped.
         .target(
             name: "SyncChecking",
-            dependencies: ["SyncModel", "SyncStore", "SyncEngine", "HubSpotClient", "MockHubSpot"]
+            dependencies: ["SyncModel", "SyncStore", "SyncEngine", "HubSpotClient", "MockHubSpot", "SyncTesting"]
         ),
         .executableTarget(
             name: "crmsync",
@@ -72,7 +77,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // The mock CRM speaks HubSpot's JSON on its own: it never imports HubSpotClient.
+        // The mock CRM speaks HubSpot's JSON on its own: it never imports HubSpotClient. With it, the typed client
+        // of its control surface (`MockControlClient`) that the tests, the demo and the benchmarks use.
         .target(
             name: "MockHubSpot",
             dependencies: [
@@ -92,13 +98,16 @@ let package = Package(
             path: "Mocks/mock-hubspot"
         ),
         .testTarget(name: "SyncModelTests", dependencies: ["SyncModel"]),
-        .testTarget(name: "SyncStoreTests", dependencies: ["SyncStore", "SyncModel"]),
-        .testTarget(name: "HubSpotClientTests", dependencies: ["HubSpotClient", "MockHubSpot"]),
+        .testTarget(name: "SyncStoreTests", dependencies: ["SyncStore", "SyncModel", "SyncTesting"]),
+        .testTarget(name: "HubSpotClientTests", dependencies: ["HubSpotClient", "MockHubSpot", "SyncTesting"]),
         .testTarget(
             name: "SyncEngineTests",
-            dependencies: ["SyncEngine", "SyncStore", "SyncModel", "HubSpotClient", "MockHubSpot", "SyncChecking"]),
+            dependencies: [
+                "SyncEngine", "SyncStore", "SyncModel", "HubSpotClient", "MockHubSpot", "SyncChecking", "SyncTesting",
+            ]),
         .testTarget(name: "MockHubSpotTests", dependencies: ["MockHubSpot"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["crmsync", "MockHubSpot", "SyncEngine", "SyncStore"]),
+        .testTarget(
+            name: "EndToEndTests", dependencies: ["crmsync", "MockHubSpot", "SyncEngine", "SyncStore", "SyncTesting"]),
     ],
     swiftLanguageModes: [.v6]
 )

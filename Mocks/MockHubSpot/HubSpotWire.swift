@@ -88,6 +88,13 @@ struct MockReply: Sendable {
     static func json(_ status: Int, _ object: Any) -> MockReply {
         MockReply(status: status, body: HubSpotWire.json(object))
     }
+    /// A value the control surface shares with its typed client, through `Codable`.
+    static func encoded(_ status: Int, _ value: some Encodable) -> MockReply {
+        guard let body = try? HubSpotWire.controlEncoder().encode(value) else {
+            return .error(500, "INTERNAL_ERROR", "unencodable reply")
+        }
+        return MockReply(status: status, body: body)
+    }
     static func noContent() -> MockReply { MockReply(status: 204, body: Data()) }
 
     static func error(_ status: Int, _ category: String, _ message: String, context: [String: Any] = [:]) -> MockReply {

@@ -58,6 +58,14 @@ public final class InProcessMockHubSpot: Sendable {
             status: Int(response.status.code), headers: replyHeaders, body: Data(collector.buffer.readableBytesView))
     }
 
+    /// A client for this mock's control surface, with no socket either.
+    public var control: MockControlClient {
+        MockControlClient { [self] method, path, body in
+            let reply = try await respond(method: method, target: path, headers: [:], body: body)
+            return (reply.status, reply.body)
+        }
+    }
+
     private static let quiet: Logger = {
         var logger = Logger(label: "mock-hubspot")
         logger.logLevel = .critical

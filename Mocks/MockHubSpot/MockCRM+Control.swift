@@ -135,29 +135,25 @@ extension MockCRM {
             return .validation("config is not valid: \(error)")
         }
         faults.configure(configuration.faults)
-        return .json(200, (try? JSONSerialization.jsonObject(with: JSONEncoder().encode(configuration))) ?? [:])
+        return .encoded(200, configuration)
     }
+
+    /// `GET /__mock/config`: the configuration in force, every key.
+    func configurationReply() -> MockReply { .encoded(200, configuration) }
 
     /// `GET /__mock/journal[?since=N]`: every API request with its status.
     func journalReply(_ query: Query) -> MockReply {
         let since = Int(query["since"] ?? "0") ?? 0
-        let entries = journal.dropFirst(max(0, since)).map { entry -> [String: Any] in
-            [
-                "method": entry.method, "path": entry.path, "query": entry.query, "status": entry.status,
-                "at": HubSpotWire.timestamp(entry.at), "mutating": entry.mutating,
-            ]
-        }
-        return .json(200, Array(entries))
+        return .encoded(200, Array(journal.dropFirst(max(0, since))))
     }
 
     /// `GET /__mock/stats`.
     func statsReply() -> MockReply {
-        .json(
+        .encoded(
             200,
-            [
-                "total": stats.total, "byEndpoint": stats.byEndpoint, "tooManyRequests": stats.tooManyRequests,
-                "faults": stats.faults, "peakRequestsPerSecond": stats.peakPerSecond, "dailyUsed": limits.dailyUsed,
-                "contacts": contacts.values.filter { !$0.archived }.count, "blocklisted": blocklist.count,
-            ])
+            MockStats(
+                total: stats.total, byEndpoint: stats.byEndpoint, tooManyRequests: stats.tooManyRequests,
+                faults: stats.faults, peakRequestsPerSecond: stats.peakPerSecond, dailyUsed: limits.dailyUsed,
+                contacts: contacts.values.filter { !$0.archived }.count, blocklisted: blocklist.count))
     }
 }

@@ -79,9 +79,9 @@ extension MockCRM {
     func record(method: String, path: String, query: String, status: Int) {
         let now = self.now
         journal.append(
-            JournalEntry(
+            MockJournalEntry(
                 method: method, path: path, query: query, status: status, at: now,
-                mutating: Self.isMutating(method: method, path: path)))
+                isMutating: Self.isMutating(method: method, path: path)))
         stats.count(endpoint: "\(method) \(Self.endpointName(path))", at: now)
         if status == 429 { stats.tooManyRequests += 1 }
     }

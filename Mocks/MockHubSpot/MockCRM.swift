@@ -18,7 +18,7 @@ actor MockCRM {
     var configuration: MockConfiguration
     var limits = RateLimitWindows()
     var faults = FaultInjector()
-    var journal: [JournalEntry] = []
+    var journal: [MockJournalEntry] = []
     /// Seconds added to the clock the rate limits read (`POST /__mock/advance`), so tests of windows
     /// need not wait in real time.
     var limitClockOffset: Double = 0
@@ -186,16 +186,6 @@ actor MockCRM {
         if let email = record.email, emailIndex[email] == id { emailIndex.removeValue(forKey: email) }
         for (alias, target) in aliases where target == id { aliases.removeValue(forKey: alias) }
     }
-}
-
-/// One request as the journal keeps it.
-struct JournalEntry: Sendable {
-    var method: String
-    var path: String
-    var query: String
-    var status: Int
-    var at: Date
-    var mutating: Bool
 }
 
 /// Counts for `GET /__mock/stats`.

@@ -120,6 +120,24 @@ public struct MockConfiguration: Codable, Sendable, Equatable {
         scopes = try c.decodeIfPresent([String].self, forKey: .scopes)
     }
 
+    /// Every key, `scopes` as `null` when nil: a whole configuration put back (`MockControlClient.configure(_:)`)
+    /// must clear scopes a test set earlier, and an absent key would keep them.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(rateLimit, forKey: .rateLimit)
+        try c.encode(dailyLimit, forKey: .dailyLimit)
+        try c.encode(searchPerSecond, forKey: .searchPerSecond)
+        try c.encode(searchWindowMs, forKey: .searchWindowMs)
+        try c.encode(latencyMs, forKey: .latencyMs)
+        try c.encode(searchLagMs, forKey: .searchLagMs)
+        try c.encode(retryAfter, forKey: .retryAfter)
+        try c.encode(faults, forKey: .faults)
+        try c.encode(requiredProperties, forKey: .requiredProperties)
+        try c.encode(conditionalRequired, forKey: .conditionalRequired)
+        try c.encode(requiredPropertyFailure, forKey: .requiredPropertyFailure)
+        if let scopes { try c.encode(scopes, forKey: .scopes) } else { try c.encodeNil(forKey: .scopes) }
+    }
+
     /// Decodes a subset of keys on top of `base`.
     static func merging(_ data: Data, into base: MockConfiguration) throws -> MockConfiguration {
         guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {

@@ -30,6 +30,7 @@ enum MockRoutes {
         router.post("/__mock/seed") { request, _ in await crm.seed(try await body(request)).response() }
         router.post("/__mock/advance") { request, _ in await crm.advance(try await body(request)).response() }
         router.post("/__mock/tamper") { request, _ in await crm.tamper(try await body(request)).response() }
+        router.get("/__mock/config") { _, _ in await crm.configurationReply().response() }
         router.put("/__mock/config") { request, _ in await crm.configure(try await body(request)).response() }
         router.get("/__mock/journal") { request, _ in await crm.journalReply(query(request)).response() }
         router.get("/__mock/stats") { _, _ in await crm.statsReply().response() }

@@ -1,4 +1,5 @@
 import Foundation
+import SyncModel
 
 /// A contact as HubSpot returns it.
 public struct CRMContact: Decodable, Sendable, Equatable {
@@ -85,9 +86,8 @@ public struct BatchFailure: Sendable, Equatable, CustomStringConvertible {
         self.requiredProperties = requiredProperties
     }
 
-    public var maskedKey: String {
-        key.contains("@") ? "\(key.first.map(String.init) ?? "")***\(key[key.lastIndex(of: "@")!...])" : key
-    }
+    /// The key, an address masked (`a***@example.fi`); a record id as it is.
+    public var maskedKey: String { key.contains("@") ? PersonalData.mask(email: key) : key }
 
     /// Whether sending the same input again cannot succeed: the CRM refused it (validation, a conflict, a
     /// blocklisted address) rather than failing to process it.

@@ -12,7 +12,7 @@ extension HubSpotClient {
     /// missed however many share a millisecond.
     public func changedContacts(since: Date, until: Date? = nil, properties: [String] = ["email"]) -> ContactChanges {
         ContactChanges(
-            client: self, since: since.millisecondsSinceEpoch, until: until?.millisecondsSinceEpoch,
+            client: self, since: since.millisecondsSince1970, until: until?.millisecondsSince1970,
             properties: properties)
     }
 
@@ -23,7 +23,7 @@ extension HubSpotClient {
             filterGroups: [
                 SearchGroup(
                     filters: ContactChanges.window(
-                        from: since.millisecondsSinceEpoch, until: until?.millisecondsSinceEpoch))
+                        from: since.millisecondsSince1970, until: until?.millisecondsSince1970))
             ],
             sorts: [SearchSort(propertyName: "lastmodifieddate", direction: "ASCENDING")],
             properties: ["hs_object_id"], limit: 1, after: "0")
@@ -176,10 +176,6 @@ struct SearchPage: Decodable, Sendable {
     var total: Int?
     var results: [CRMContact]
     var paging: Paging?
-}
-
-extension Date {
-    var millisecondsSinceEpoch: Int64 { Int64((timeIntervalSince1970 * 1000).rounded(.down)) }
 }
 
 extension CRMContact {

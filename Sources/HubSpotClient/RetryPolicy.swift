@@ -1,4 +1,5 @@
 import Foundation
+import SyncModel
 
 /// Exponential backoff with full jitter: attempt n waits a uniform time in [0, min(maxDelay, base × 2ⁿ)].
 public struct RetryPolicy: Sendable {
@@ -14,9 +15,7 @@ public struct RetryPolicy: Sendable {
 
     /// The delay before retry number `retry` (1 for the first retry), with `unit` a uniform draw in [0, 1).
     public func delay(beforeRetry retry: Int, unit: Double) -> Duration {
-        let base = Double(baseDelay.components.seconds) * 1000 + Double(baseDelay.components.attoseconds) / 1e15
-        let cap = Double(maxDelay.components.seconds) * 1000 + Double(maxDelay.components.attoseconds) / 1e15
-        let ceiling = min(cap, base * pow(2, Double(max(0, retry - 1))))
+        let ceiling = min(maxDelay.inMilliseconds, baseDelay.inMilliseconds * pow(2, Double(max(0, retry - 1))))
         return .milliseconds(Int64(ceiling * unit))
     }
 }

@@ -68,6 +68,9 @@ public final class CheckWorld: @unchecked Sendable {
     /// How every call reaches the CRM: the client under test's and the history's own edits.
     let transport: any HTTPTransport
 
+    /// The mock's control surface.
+    let mock: MockControlClient
+
     public var storePath: String? { folder?.appendingPathComponent("crmsync.sqlite").path }
 
     /// A world in memory: a store without a file and the mock without a socket.
@@ -75,7 +78,7 @@ public final class CheckWorld: @unchecked Sendable {
         let mock = await InProcessMockHubSpot(.init(configuration: unlimited))
         return try CheckWorld(
             store: .inMemory(), folder: nil, baseURL: URL(string: "http://in-process.invalid")!, token: mock.token,
-            server: nil, transport: InProcessTransport(mock))
+            server: nil, transport: InProcessTransport(mock), mock: mock.control)
     }
 
     /// A world with a store file and an in-process mock on loopback.
@@ -84,7 +87,8 @@ public final class CheckWorld: @unchecked Sendable {
         let folder = try temporaryFolder()
         return try CheckWorld(
             store: SyncStore(path: folder.appendingPathComponent("crmsync.sqlite").path), folder: folder,
-            baseURL: server.baseURL, token: server.token, server: server, transport: URLSessionTransport())
+            baseURL: server.baseURL, token: server.token, server: server, transport: URLSessionTransport(),
+            mock: server.control)
     }
 
     /// A world against a running mock (reset now); `faults` are set on it for the history, off for the quiet end.
@@ -92,8 +96,9 @@ public final class CheckWorld: @unchecked Sendable {
         let folder = try temporaryFolder()
         let world = try CheckWorld(
             store: SyncStore(path: folder.appendingPathComponent("crmsync.sqlite").path), folder: folder,
-            baseURL: baseURL, token: token, server: nil, transport: URLSessionTransport())
-        try await world.control("POST", "/__mock/reset")
+            baseURL: baseURL, token: token, server: nil, transport: URLSessionTransport(),
+            mock: MockControlClient(baseURL: baseURL))
+        try await world.mock.reset()
         return world
     }
 
@@ -113,8 +118,9 @@ public final class CheckWorld: @unchecked Sendable {
 
     init(
         store: SyncStore, folder: URL?, baseURL: URL, token: String, server: MockHubSpotServer?,
-        transport: any HTTPTransport
+        transport: any HTTPTransport, mock: MockControlClient
     ) throws {
+        self.mock = mock
         self.store = store
         self.folder = folder
         self.baseURL = baseURL
@@ -126,18 +132,24 @@ public final class CheckWorld: @unchecked Sendable {
 
     /// Raises the running mock's limits and sets (or clears) seeded transport faults for the history.
     public func configureMock(faults seed: UInt64?) async throws {
-        var config: [String: Any] = [
-            "rateLimit": ["max": 100_000_000, "intervalMs": 10_000], "searchPerSecond": 1_000_000,
-            "dailyLimit": 100_000_000,
-        ]
-        config["faults"] =
-            seed.map {
-                [
-                    "seed": $0, "serverErrorRate": 0.03, "stormRate": 0.01, "stormLength": 2, "dropRate": 0.01,
-                    "truncateRate": 0.01,
-                ] as [String: Any]
-            } ?? ["serverErrorRate": 0, "stormRate": 0, "dropRate": 0, "truncateRate": 0]
-        try await control("PUT", "/__mock/config", config)
+        try await mock.configure { config in
+            config.rateLimit = .init(max: 100_000_000, intervalMs: 10_000)
+            config.searchPerSecond = 1_000_000
+            config.dailyLimit = 100_000_000
+            if let seed {
+                config.faults.seed = seed
+                config.faults.serverErrorRate = 0.03
+                config.faults.stormRate = 0.01
+                config.faults.stormLength = 2
+                config.faults.dropRate = 0.01
+                config.faults.truncateRate = 0.01
+            } else {
+                config.faults.serverErrorRate = 0
+                config.faults.stormRate = 0
+                config.faults.dropRate = 0
+                config.faults.truncateRate = 0
+            }
+        }
     }
 
     public func close() async {
@@ -168,7 +180,7 @@ public final class CheckWorld: @unchecked Sendable {
 
     // MARK: The CRM, through plain HTTP (never the client under test)
 
-    /// Someone else's call to the CRM (or the control surface). Injected faults hit these too, so a 5xx, a 429
+    /// Someone else's call to the CRM. Injected faults hit these too, so a 5xx, a 429
     /// or a broken connection is tried again: the history's edits happen as the model records them.
     @discardableResult
     func control(_ method: String, _ path: String, _ body: Any? = nil) async throws -> Any? {

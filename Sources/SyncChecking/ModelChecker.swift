@@ -1,8 +1,10 @@
 import Foundation
 import HubSpotClient
+import MockHubSpot
 import SyncEngine
 import SyncModel
 import SyncStore
+import SyncTesting
 
 /// An invariant that broke, with the step after which it was found.
 public struct CheckFailure: Error, Sendable, CustomStringConvertible {
@@ -175,9 +177,12 @@ public struct ModelChecker {
             guard !model.emailChanged.contains(s), try await world.crmRecord(email: CheckOperation.email(s)) == nil,
                 model.erased.contains(s) || !model.existsLocally.contains(s)
             else { return nil }
-            try await world.control(
-                "POST", "/__mock/seed",
-                ["contacts": [["email": CheckOperation.email(s), "firstname": "Crm\(s)", "lastname": "Side\(s)"]]])
+            try await world.mock.seed(
+                .contacts([
+                    MockSeedContact([
+                        "email": CheckOperation.email(s), "firstname": "Crm\(s)", "lastname": "Side\(s)",
+                    ])
+                ]))
             model.existsInCRM.insert(s)
             if !model.erased.contains(s) { model.emails[s, default: []].insert(CheckOperation.email(s)) }
         case .crmEdit(let s, let c):

@@ -12,14 +12,3 @@ public enum PersonalData {
         return "\(first)***"
     }
 }
-
-/// A personal value that prints as `<redacted>`, so that an accidental interpolation into a log
-/// line or an error message leaks nothing.
-public struct Redacted<Value: Sendable>: Sendable, CustomStringConvertible, CustomDebugStringConvertible {
-    public let value: Value
-
-    public init(_ value: Value) { self.value = value }
-
-    public var description: String { "<redacted>" }
-    public var debugDescription: String { "<redacted>" }
-}

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 
 /// Time as crmsync sees it: injected so that rate windows, backoff and schedules test in milliseconds.
 public protocol SyncClock: Sendable {
@@ -13,52 +12,4 @@ public struct SystemClock: SyncClock {
     /// Millisecond precision, as the store and HubSpot keep time.
     public var now: Date { Date().roundedToMilliseconds }
     public func sleep(for duration: Duration) async throws { try await Task.sleep(for: duration) }
-}
-
-extension Date {
-    /// This instant truncated to whole milliseconds: what the store and HubSpot can represent.
-    public var roundedToMilliseconds: Date {
-        Date(timeIntervalSince1970: (timeIntervalSince1970 * 1000).rounded(.down) / 1000)
-    }
-
-    /// Milliseconds since 1970, as HubSpot's search filters and the store's columns use.
-    public var millisecondsSince1970: Int64 { Int64((timeIntervalSince1970 * 1000).rounded(.down)) }
-
-    public init(millisecondsSince1970 milliseconds: Int64) {
-        self.init(timeIntervalSince1970: Double(milliseconds) / 1000)
-    }
-}
-
-/// A clock that moves only when told to, or when something sleeps on it: tests of windows, backoff and
-/// schedules run in milliseconds and give the same result every time.
-public final class ManualClock: SyncClock {
-    private let state: Mutex<(now: Date, slept: [Duration])>
-
-    public init(now: Date = Date(millisecondsSince1970: 1_767_225_600_000)) {
-        state = Mutex((now, []))
-    }
-
-    public var now: Date { state.withLock { $0.now } }
-
-    /// Every sleep requested so far, in order.
-    public var sleeps: [Duration] { state.withLock { $0.slept } }
-
-    /// Sleeping advances the clock at once by the duration asked for.
-    public func sleep(for duration: Duration) async throws {
-        try Task.checkCancellation()
-        advance(by: duration)
-        state.withLock { $0.slept.append(duration) }
-        await Task.yield()
-    }
-
-    public func advance(by duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        let interval = Double(seconds) + Double(attoseconds) / 1e18
-        state.withLock { $0.now = $0.now.addingTimeInterval(interval).roundedToMilliseconds }
-    }
-}
-
-extension Duration {
-    /// The duration in seconds, as a Double.
-    public var inSeconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

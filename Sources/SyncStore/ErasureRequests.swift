@@ -129,14 +129,11 @@ extension SyncStore {
                 arguments: [requestId, hash, reason, now.millisecondsSince1970, deadline.millisecondsSince1970, note])
             try db.execute(
                 sql: """
-                    INSERT INTO outbox (kind, contactId, dedupeKey, payload, state, attempts, createdAt, nextAttemptAt)
-                    VALUES (?, NULL, ?, ?, 'pending', 0, ?, ?)
+                    INSERT INTO outbox (kind, contactId, dedupeKey, payload, state, attempts, createdAt)
+                    VALUES (?, NULL, ?, ?, 'pending', 0, ?)
                     ON CONFLICT(dedupeKey) DO UPDATE SET payload = excluded.payload, state = 'pending'
                     """,
-                arguments: [
-                    Self.erasureOutboxKind, dedupeKey, try payload.encoded(), now.millisecondsSince1970,
-                    now.millisecondsSince1970,
-                ])
+                arguments: [Self.erasureOutboxKind, dedupeKey, try payload.encoded(), now.millisecondsSince1970])
             try AuditLog.append(
                 action: "erasure.received", actor: "erasure", contactId: nil, detail: "request=\(requestId)", at: now,
                 in: db)

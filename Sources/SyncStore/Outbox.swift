@@ -23,12 +23,12 @@ extension SyncStore {
             for entry in entries {
                 try db.execute(
                     sql: """
-                        INSERT INTO outbox (kind, contactId, dedupeKey, payload, state, attempts, createdAt, nextAttemptAt)
-                        VALUES (?, ?, ?, ?, 'pending', 0, ?, ?)
+                        INSERT INTO outbox (kind, contactId, dedupeKey, payload, state, attempts, createdAt)
+                        VALUES (?, ?, ?, ?, 'pending', 0, ?)
                         ON CONFLICT(dedupeKey) DO UPDATE SET payload = excluded.payload, kind = excluded.kind,
                         state = 'pending'
                         """,
-                    arguments: [entry.kind, entry.contactId, entry.dedupeKey, entry.payload, now, now])
+                    arguments: [entry.kind, entry.contactId, entry.dedupeKey, entry.payload, now])
             }
         }
     }

@@ -219,6 +219,31 @@ enum Schema {
                 t.column("changedAt", .integer).notNull()
             }
         }
+        migrator.registerMigration("v10: outbox without nextAttemptAt") { db in
+            // `nextAttemptAt` was written at every enqueue and never read: nothing schedules outbox entries, a run
+            // sends what is pending. The table is rebuilt, as SQLite's `DROP COLUMN` needs 3.35 (newer than some
+            // supported Linux distributions ship).
+            try db.create(table: "outboxWithoutNextAttempt") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("kind", .text).notNull()
+                t.column("contactId", .text)
+                t.column("dedupeKey", .text).notNull().unique()
+                t.column("payload", .blob).notNull()
+                t.column("state", .text).notNull().defaults(to: "pending")
+                t.column("attempts", .integer).notNull().defaults(to: 0)
+                t.column("createdAt", .integer).notNull()
+                t.column("lastError", .text)
+            }
+            try db.execute(
+                sql: """
+                    INSERT INTO outboxWithoutNextAttempt
+                        (id, kind, contactId, dedupeKey, payload, state, attempts, createdAt, lastError)
+                    SELECT id, kind, contactId, dedupeKey, payload, state, attempts, createdAt, lastError FROM outbox
+                    """)
+            try db.drop(table: "outbox")
+            try db.rename(table: "outboxWithoutNextAttempt", to: "outbox")
+            try db.create(index: "outbox_on_contactId", on: "outbox", columns: ["contactId"])
+        }
         return migrator
     }
 }

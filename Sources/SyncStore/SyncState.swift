@@ -235,13 +235,6 @@ extension SyncStore {
                 arguments: [name, value, now.millisecondsSince1970])
         }
     }
-
-    public func checkpointUpdatedAt(_ name: String) throws -> Date? {
-        try database.read { db in
-            try Int64.fetchOne(db, sql: "SELECT updatedAt FROM checkpoint WHERE name = ?", arguments: [name])
-                .map(Date.init(millisecondsSince1970:))
-        }
-    }
 }
 
 /// The local edit counter the engine compares with what it synced.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SyncModel
 
 /// Runs a command to completion and measures it from outside: wall time, peak RSS, exit status.
 enum ChildProcess {
@@ -22,13 +23,12 @@ enum ChildProcess {
         var pid: pid_t = 0
         let start = ContinuousClock.now
         let spawned = posix_spawn(&pid, executable, &fileActions, nil, argv, envp)
-        guard spawned == 0 else { throw ValidationError("cannot start \(executable): error \(spawned)") }
+        guard spawned == 0 else { throw ArgumentParser.ValidationError("cannot start \(executable): error \(spawned)") }
         var status: Int32 = 0
         var usage = rusage()
         _ = wait4(pid, &status, 0, &usage)
         let elapsed = ContinuousClock.now - start
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        return (seconds, usage.ru_maxrss, (status >> 8) & 0xff)
+        return (elapsed.inSeconds, usage.ru_maxrss, (status >> 8) & 0xff)
     }
 
     static func siblingExecutable(_ name: String) -> String {
@@ -59,7 +59,7 @@ enum MockProcess {
             let url = URL(string: String(line[range.lowerBound...].prefix { !$0.isWhitespace }))
         else {
             process.terminate()
-            throw ValidationError("mock-hubspot did not start: \(line)")
+            throw ArgumentParser.ValidationError("mock-hubspot did not start: \(line)")
         }
         return (process, url)
     }

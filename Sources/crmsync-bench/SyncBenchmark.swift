@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MockHubSpot
 import SyncModel
 
 /// A two-way sync of N contacts (half only in the CRM, half only local) against the in-process mock with
@@ -30,12 +31,8 @@ struct SyncBenchmark: AsyncParsableCommand {
             defer { mockProcess.terminate() }
             let server = (baseURL: baseURL, token: "bench")
             // CRM records last modified an hour ago: outside the trailing window of the next runs.
-            let hourAgo = Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(
-                Date().addingTimeInterval(-3600))
-            var seed = URLRequest(url: server.baseURL.appendingPathComponent("__mock/seed"))
-            seed.httpMethod = "POST"
-            seed.httpBody = try JSONSerialization.data(withJSONObject: ["generate": size / 2, "lastModified": hourAgo])
-            _ = try await URLSession.shared.data(for: seed)
+            try await MockControlClient(baseURL: baseURL).seed(
+                .generated(size / 2, lastModified: Date().addingTimeInterval(-3600)))
             let config = """
                 {"crm": {"baseURL": "\(server.baseURL.absoluteString)", "rateLimit": {"requestsPerInterval": 250, "intervalMilliseconds": 100, "searchPerSecond": 5, "dailyBudget": 2000000}},
                  "sync": {"consistencyHorizon": "0s"}}
@@ -59,7 +56,3 @@ struct SyncBenchmark: AsyncParsableCommand {
         }
     }
 }
-
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif

@@ -42,25 +42,21 @@ struct DemoCommand: AsyncParsableCommand {
         csv += "former.customer@example.fi,Former,Customer,,Turku,Finland,,,,,import,,,,,import\n"
         let batch = try ImportFileReader(purposes: Purpose.standard).read(Data(csv.utf8), format: .csv)
         print(ImportCommand.text(try store.importContacts(batch, actor: "demo"), file: "register.csv"))
-        let seeded = try await control(
-            server, "/__mock/seed",
-            [
-                "contacts": [
-                    [
-                        "email": "aino.laine@example.fi", "firstname": "Aino", "lastname": "Laine", "city": "Oulu",
-                        "jobtitle": "CEO",
-                    ],
-                    ["email": "onni.outed@example.fi", "firstname": "Onni", "optedOutOfAll": true],
-                    ["email": "former.customer@example.fi", "firstname": "Former"],
-                    ["email": "duplicate.one@example.fi", "firstname": "Dup", "subscriptions": ["7": "SUBSCRIBED"]],
-                    ["email": "duplicate.two@example.fi", "firstname": "Dup"],
-                ]
-            ])
-        let ids = (seeded["ids"] as? [String]) ?? []
+        let ids = try await server.control.seed(
+            .contacts([
+                MockSeedContact([
+                    "email": "aino.laine@example.fi", "firstname": "Aino", "lastname": "Laine", "city": "Oulu",
+                    "jobtitle": "CEO",
+                ]),
+                MockSeedContact(["email": "onni.outed@example.fi", "firstname": "Onni"], isOptedOutOfAll: true),
+                MockSeedContact(["email": "former.customer@example.fi", "firstname": "Former"]),
+                MockSeedContact(
+                    ["email": "duplicate.one@example.fi", "firstname": "Dup"], subscriptions: [7: "SUBSCRIBED"]),
+                MockSeedContact(["email": "duplicate.two@example.fi", "firstname": "Dup"]),
+            ]))
         if ids.count == 5 {
-            _ = try await control(
-                server, "/crm/v3/objects/contacts/merge", ["primaryObjectId": ids[3], "objectIdToMerge": ids[4]],
-                token: server.token)
+            // A merge made in the CRM: through HubSpot's own API, as a user of the portal would.
+            try await merge(ids[4], into: ids[3], on: server)
         }
         print("CRM: \(contacts) generated contacts plus five that meet the register: a conflicting city and job title,")
         print("an opt-out of all marketing, a former customer the register erased, two records merged into one.")
@@ -92,9 +88,9 @@ struct DemoCommand: AsyncParsableCommand {
         )
 
         heading("4. A second sync straight after: nothing left to do")
-        let journalBefore = try await journalCount(server)
+        let journalBefore = try await server.control.journal().count
         let second = try await engine.run(SyncRunOptions(listChanges: false))
-        let writes = try await mutatingRequests(server, since: journalBefore)
+        let writes = try await server.control.journal(since: journalBefore).filter(\.isMutating).count
         print(
             "\(second.summary.contactsExamined) contacts looked at, \(second.summary.toCRM.creates + second.summary.toCRM.updates) pushed, \(second.summary.toLocal.creates + second.summary.toLocal.updates) pulled; \(writes) writing request(s) to the CRM"
         )
@@ -113,7 +109,9 @@ struct DemoCommand: AsyncParsableCommand {
         for request in try store.erasureRequests() {
             print("erasure \(request.id): \(request.state.rawValue)")
         }
-        print("contacts in the register: \(try store.contactCount()), in the CRM: \(try await contactCount(server))")
+        print(
+            "contacts in the register: \(try store.contactCount()), in the CRM: \(try await server.control.stats().contacts)"
+        )
         print("pending outbox: \(try store.outboxCount()), unsynced local edits: \(try store.dirtyCount())")
         print(
             "requests to the CRM in this demo: \(client.metrics.requests), rate-limited: \(client.metrics.rateLimited)")
@@ -150,44 +148,15 @@ struct DemoCommand: AsyncParsableCommand {
         return lines.joined(separator: "\n")
     }
 
-    private func control(_ server: MockHubSpotServer, _ path: String, _ body: Any, token: String? = nil) async throws
-        -> [String: Any]
-    {
-        var request = URLRequest(url: URL(string: server.baseURL.absoluteString + path)!)
+    /// HubSpot's merge (`POST /crm/v3/objects/contacts/merge`), called as someone else would, not by crmsync.
+    private func merge(_ merged: String, into primary: String, on server: MockHubSpotServer) async throws {
+        var request = URLRequest(url: URL(string: server.baseURL.absoluteString + "/crm/v3/objects/contacts/merge")!)
         request.httpMethod = "POST"
-        request.httpBody = try JSONSerialization.data(withJSONObject: body)
-        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
-        let (data, _) = try await URLSession.shared.data(for: request)
-        return (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
-    }
-
-    private func journal(_ server: MockHubSpotServer) async throws -> [[String: Any]] {
-        let (data, _) = try await URLSession.shared.data(from: server.baseURL.appendingPathComponent("__mock/journal"))
-        return (try? JSONSerialization.jsonObject(with: data) as? [[String: Any]]) ?? []
-    }
-
-    private func journalCount(_ server: MockHubSpotServer) async throws -> Int { try await journal(server).count }
-
-    private func mutatingRequests(_ server: MockHubSpotServer, since: Int) async throws -> Int {
-        try await journal(server).dropFirst(since).filter { $0["mutating"] as? Bool == true }.count
-    }
-
-    private func contactCount(_ server: MockHubSpotServer) async throws -> Int {
-        let (data, _) = try await URLSession.shared.data(from: server.baseURL.appendingPathComponent("__mock/stats"))
-        return ((try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["contacts"] as? Int) ?? -1
-    }
-}
-
-extension SubjectExport {
-    /// The same export with names and contact details masked, for output nobody asked PII of.
-    func masked() -> SubjectExport {
-        var copy = self
-        for (name, value) in contact.fields {
-            guard let field = ContactField(rawValue: name), field.isPersonal else { continue }
-            copy.contact.fields[name] =
-                field == .email ? PersonalData.mask(email: value) : PersonalData.mask(name: value)
-        }
-        return copy
+        request.httpBody = try JSONSerialization.data(withJSONObject: [
+            "primaryObjectId": primary, "objectIdToMerge": merged,
+        ])
+        request.setValue("Bearer \(server.token)", forHTTPHeaderField: "Authorization")
+        _ = try await URLSession.shared.data(for: request)
     }
 }
 

@@ -5,10 +5,6 @@ import SyncModel
 import SyncStore
 import Testing
 
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
-
 @Suite(.serialized) struct DaemonTests {
     @Test func sigtermMidRunStopsCleanlyAndTheNextRunConverges() async throws {
         var mock = MockConfiguration()
@@ -32,11 +28,7 @@ import Testing
         #expect(try store.currentLease("writer") == nil)
         let again = try await cli.run("sync")
         #expect(again.status == 0, "\(again.errors)")
-        let stats =
-            try JSONSerialization.jsonObject(
-                with: try await URLSession.shared.data(from: server.baseURL.appendingPathComponent("__mock/stats")).0)
-            as? [String: Any]
-        #expect(stats?["contacts"] as? Int == 2_300)
+        #expect(try await server.control.stats().contacts == 2_300)
         #expect(try store.contactCount() == 2_300)
         #expect(try store.outboxCount() == 0)
     }
@@ -86,9 +78,8 @@ import Testing
         let status = try await cli.run("status", "--format", "json")
         let json = try JSONSerialization.jsonObject(with: Data(status.output.utf8)) as? [String: Any]
         let run = try #require((json?["runs"] as? [[String: Any]])?.first)
-        let (data, _) = try await URLSession.shared.data(from: server.baseURL.appendingPathComponent("__mock/journal"))
-        let journal = try JSONSerialization.jsonObject(with: data) as? [[String: Any]]
-        #expect(run["requests"] as? Int == journal?.count)
+        let journal = try await server.control.journal()
+        #expect(run["requests"] as? Int == journal.count)
         #expect(run["status"] as? String == "ok")
         #expect(((run["summary"] as? [String: Any])?["toLocal"] as? [String: Any])?["creates"] as? Int == 5)
         #expect(json?["pendingOutbox"] as? Int == 0)

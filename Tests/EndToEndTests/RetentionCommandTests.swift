@@ -2,6 +2,7 @@ import Foundation
 import MockHubSpot
 import SyncModel
 import SyncStore
+import SyncTesting
 import Testing
 
 /// `crmsync retention` run more than once on one day.

@@ -2,17 +2,13 @@ import Foundation
 import MockHubSpot
 import SyncModel
 import SyncStore
+import SyncTesting
 import Testing
-
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
 
 /// `crmsync sync` as a user runs it, against the mock started in-process.
 @Suite(.serialized) struct SyncCommandTests {
-    static func journal(_ server: MockHubSpotServer) async throws -> [[String: Any]] {
-        let (data, _) = try await URLSession.shared.data(from: server.baseURL.appendingPathComponent("__mock/journal"))
-        return (try JSONSerialization.jsonObject(with: data) as? [[String: Any]]) ?? []
+    static func journal(_ server: MockHubSpotServer) async throws -> [MockJournalEntry] {
+        try await server.control.journal()
     }
 
     /// The API generations the end-to-end runs cover: the default and the legacy paths.
@@ -34,7 +30,7 @@ import Testing
         #expect(dry.status == 0, "\(dry.errors)")
         #expect(dry.output.contains("dry run"))
         #expect(!dry.output.contains("secret.person") && !dry.output.contains("Zebulon"))
-        #expect(try await Self.journal(server).allSatisfy { $0["mutating"] as? Bool == false })
+        #expect(try await Self.journal(server).allSatisfy { !$0.isMutating })
 
         let applied = try await cli.run("sync", "--format", "json", "--report", "report.json")
         #expect(applied.status == 0, "\(applied.errors)")
@@ -48,7 +44,7 @@ import Testing
         let before = try await Self.journal(server).count
         let again = try await cli.run("sync")
         #expect(again.status == 0)
-        #expect(try await Self.journal(server).dropFirst(before).allSatisfy { $0["mutating"] as? Bool == false })
+        #expect(try await Self.journal(server).dropFirst(before).allSatisfy { !$0.isMutating })
         let shown = try await cli.run("sync", "--dry-run", "--show-pii", "--format", "markdown")
         #expect(shown.output.contains("| | to CRM | to local |"))
     }
@@ -129,7 +125,7 @@ import Testing
             #expect(result.status == 0, "\(step): \(result.errors)")
         }
         let journal = try await SyncCommandTests.journal(server)
-        let paths = journal.compactMap { $0["path"] as? String }
+        let paths = journal.map(\.path)
         #expect(paths.contains { $0.hasSuffix("/gdpr-delete") })
         #expect(paths.contains { $0.contains("/statuses/batch/write") })
         #expect(paths.contains { $0.contains("/statuses/batch/unsubscribe-all") })
@@ -154,13 +150,11 @@ import Testing
         #expect(sync.status == 78)
         #expect(sync.errors.contains("mapping.city"))
         // Only the scope probes' empty batches reached a writing endpoint; the sync stopped before any write.
-        let writes = try await SyncCommandTests.journal(server).filter { $0["mutating"] as? Bool == true }
+        let writes = try await SyncCommandTests.journal(server).filter { $0.isMutating }
         #expect(writes.count == 2, "\(writes)")
         #expect(
             writes.allSatisfy {
-                ($0["path"] as? String).map {
-                    $0.hasSuffix("/contacts/batch/update") || $0.hasSuffix("/statuses/batch/write")
-                } == true
+                $0.path.hasSuffix("/contacts/batch/update") || $0.path.hasSuffix("/statuses/batch/write")
             })
     }
 }

@@ -38,10 +38,10 @@ import Testing
         _ = try await fixture.client.checkScopes()
         let journal = try await fixture.journal()
         await fixture.stop()
-        let paths = journal.compactMap { $0["path"] as? String }
+        let paths = journal.map(\.path)
         #expect(paths.count >= 18)
         #expect(paths.allSatisfy { $0.hasPrefix("/crm/") || $0.hasPrefix("/communication-preferences/") })
-        let failed = ordinary.filter { ($0["status"] as? Int ?? 0) >= 400 && ($0["status"] as? Int) != 404 }
+        let failed = ordinary.filter { $0.status >= 400 && $0.status != 404 }
         #expect(failed.isEmpty, "\(failed)")
         switch version {
         case .legacy:
@@ -129,16 +129,16 @@ import Testing
         let fixture = try await MockedClient.start(mock: mock)
         let scopes = try await fixture.client.checkScopes()
         let mutations = try await fixture.journal().filter {
-            $0["mutating"] as? Bool == true && ($0["status"] as? Int ?? 0) < 300
+            $0.isMutating && $0.status < 300
         }
-        let contacts = try await fixture.control("GET", "/__mock/stats") as? [String: Any]
+        let stats = try await fixture.mock.stats()
         await fixture.stop()
         #expect(
             Set(scopes.filter { !$0.granted }.map(\.scope)) == [
                 "crm.schemas.contacts.read", "communication_preferences.statuses.batch.read",
                 "communication_preferences.statuses.batch.write",
             ])
-        #expect(contacts?["contacts"] as? Int == 0)
-        #expect(mutations.allSatisfy { ($0["path"] as? String)?.hasSuffix("/batch/update") == true })
+        #expect(stats.contacts == 0)
+        #expect(mutations.allSatisfy { $0.path.hasSuffix("/batch/update") })
     }
 }

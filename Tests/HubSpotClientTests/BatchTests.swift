@@ -10,12 +10,12 @@ import Testing
     inputs.insert(ContactUpsert(email: "no spaces@example.fi", properties: [:]), at: 100)
     inputs.insert(ContactUpsert(email: "nodomain", properties: [:]), at: 200)
     let outcome = try await fixture.client.upsertByEmail(inputs)
-    let stats = try await fixture.control("GET", "/__mock/stats") as? [String: Any]
+    let stats = try await fixture.mock.stats()
     await fixture.stop()
     #expect(outcome.written.count == 247)
     #expect(outcome.failures.count == 3)
     #expect(outcome.failures.allSatisfy { $0.category == "INVALID_EMAIL" })
-    #expect(stats?["contacts"] as? Int == 247)
+    #expect(stats.contacts == 247)
     #expect(fixture.client.metrics.requests == 3)  // 247 valid inputs in three batches
     #expect(outcome.failures.map(\.description).allSatisfy { !$0.contains("broken@") || $0.contains("***") })
 }
@@ -54,14 +54,14 @@ import Testing
         ContactUpdate(id: "99999999999", properties: ["city": "Oulu"]),
         ContactUpdate(id: "10000000004", properties: ["city": "Turku"]),
     ])
-    let updates = try await fixture.journal().filter { ($0["path"] as? String)?.hasSuffix("/batch/update") == true }
+    let updates = try await fixture.journal().filter { $0.path.hasSuffix("/batch/update") }
     await fixture.stop()
     #expect(Set(outcome.written.keys) == ["10000000001", "10000000004"])
     #expect(
         Dictionary(uniqueKeysWithValues: outcome.failures.map { ($0.key, $0.category) })
             == ["10000000002": "VALIDATION_ERROR", "99999999999": "OBJECT_NOT_FOUND"])
     #expect(updates.count == 1)
-    #expect(updates.first?["status"] as? Int == 207)
+    #expect(updates.first?.status == 207)
 }
 
 @Test func subscriptionsRoundTripAndOptOutIsRead() async throws {

@@ -3,6 +3,7 @@ import HubSpotClient
 import Logging
 import MockHubSpot
 import SyncModel
+import SyncTesting
 import Synchronization
 
 /// A client against a fresh in-process mock, with a manual clock: backoff and windows cost no real time.
@@ -39,25 +40,13 @@ struct MockedClient {
         return configuration
     }
 
-    /// Calls the mock's control surface (never through the client under test).
-    func control(_ method: String, _ path: String, _ body: Any? = nil) async throws -> Any? {
-        var request = URLRequest(url: server.baseURL.appendingPathComponent(path))
-        request.httpMethod = method
-        if let body { request.httpBody = try JSONSerialization.data(withJSONObject: body) }
-        let (data, _) = try await URLSession.shared.data(for: request)
-        return try? JSONSerialization.jsonObject(with: data)
-    }
+    /// The mock's control surface (never the client under test).
+    var mock: MockControlClient { server.control }
 
-    func journal() async throws -> [[String: Any]] {
-        (try await control("GET", "/__mock/journal") as? [[String: Any]]) ?? []
-    }
+    func journal() async throws -> [MockJournalEntry] { try await mock.journal() }
 
     func stop() async { await server.stop() }
 }
-
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
 
 /// Log lines kept in memory, to prove no personal data reaches them.
 final class CapturedLogs: Sendable {

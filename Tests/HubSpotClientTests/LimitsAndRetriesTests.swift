@@ -2,6 +2,7 @@ import Foundation
 import HubSpotClient
 import MockHubSpot
 import SyncModel
+import SyncTesting
 import Testing
 
 @Test func dailyLimit429StopsWithoutRetrying() async throws {
@@ -20,7 +21,7 @@ import Testing
     await fixture.stop()
     #expect(pages == 3)
     #expect(journal.count == 4)
-    #expect(journal.last?["status"] as? Int == 429)
+    #expect(journal.last?.status == 429)
 }
 
 @Test func ownDailyBudgetStopsBeforeSending() async throws {

@@ -37,19 +37,18 @@ import Testing
         ids += page.contacts.map(\.id)
         watermarks.append(page.watermark)
     }
-    let searches = try await fixture.journal().filter { ($0["path"] as? String)?.hasSuffix("/search") == true }
+    let searches = try await fixture.journal().filter { $0.path.hasSuffix("/search") }
     await fixture.stop()
     #expect(ids.count == 12_500)
     #expect(Set(ids).count == 12_500)
     #expect(watermarks == watermarks.sorted())
-    #expect(searches.allSatisfy { $0["status"] as? Int == 200 })  // never asked past the cap
+    #expect(searches.allSatisfy { $0.status == 200 })  // never asked past the cap
 }
 
 @Test func twelveThousandChangesInOneMillisecondAreAllPulled() async throws {
     let fixture = try await MockedClient.start()
-    _ = try await fixture.control(
-        "POST", "/__mock/seed", ["generate": 12_000, "lastModified": "2026-03-01T12:00:00.000Z"])
-    _ = try await fixture.control("POST", "/__mock/seed", ["generate": 30])
+    try await fixture.mock.seed(.generated(12_000, lastModified: try time("2026-03-01T12:00:00.000Z")))
+    try await fixture.mock.seed(.generated(30))
     var ids: [String] = []
     for try await page in fixture.client.changedContacts(since: Date(millisecondsSince1970: 1_700_000_000_000)) {
         ids += page.contacts.map(\.id)
@@ -58,13 +57,13 @@ import Testing
     await fixture.stop()
     #expect(ids.count == 12_030)
     #expect(Set(ids).count == 12_030)
-    #expect(journal.allSatisfy { $0["status"] as? Int == 200 })
+    #expect(journal.allSatisfy { $0.status == 200 })
 }
 
 @Test func changeFeedHonoursItsUpperBound() async throws {
     let fixture = try await MockedClient.start()
-    _ = try await fixture.control("POST", "/__mock/seed", ["generate": 10, "lastModified": "2026-03-01T12:00:00.000Z"])
-    _ = try await fixture.control("POST", "/__mock/seed", ["generate": 5, "lastModified": "2026-03-02T12:00:00.000Z"])
+    try await fixture.mock.seed(.generated(10, lastModified: try time("2026-03-01T12:00:00.000Z")))
+    try await fixture.mock.seed(.generated(5, lastModified: try time("2026-03-02T12:00:00.000Z")))
     let until = try #require(HubSpotTime.parse("2026-03-02T00:00:00.000Z"))
     var ids: [String] = []
     var last: Date?
@@ -79,7 +78,7 @@ import Testing
 
 @Test func archivedListingAndBatchReadFollowMerges() async throws {
     let fixture = try await MockedClient.start(seed: 3)
-    _ = try await fixture.control("POST", "/__mock/seed", ["contacts": []])
+    try await fixture.mock.seed(.contacts([]))
     try await fixture.client.archive(ids: ["10000000003"])
     var archived: [String] = []
     for try await page in fixture.client.allContacts(properties: ["email"], archived: true) {
@@ -116,10 +115,8 @@ func changeFeedSkipsNoRecordWhileTheCallerRewritesEachPageItReads(groups: [Int])
     let start = try #require(HubSpotTime.parse("2026-03-01T12:00:00.000Z"))
     var seeded: Set<String> = []
     for (index, size) in groups.enumerated() {
-        let stamp = start.addingTimeInterval(Double(index)).formatted(
-            Date.ISO8601FormatStyle(includingFractionalSeconds: true))
-        let reply = try await fixture.control("POST", "/__mock/seed", ["generate": size, "lastModified": stamp])
-        seeded.formUnion(((reply as? [String: Any])?["ids"] as? [String]) ?? [])
+        let ids = try await fixture.mock.seed(.generated(size, lastModified: start.addingTimeInterval(Double(index))))
+        seeded.formUnion(ids)
     }
     let until = Date()
     var ids: [String] = []
@@ -129,11 +126,11 @@ func changeFeedSkipsNoRecordWhileTheCallerRewritesEachPageItReads(groups: [Int])
         _ = try await fixture.client.update(
             page.contacts.map { ContactUpdate(id: $0.id, properties: ["city": "Oulu"]) })
     }
-    let searches = try await fixture.journal().filter { ($0["path"] as? String)?.hasSuffix("/search") == true }
+    let searches = try await fixture.journal().filter { $0.path.hasSuffix("/search") }
     await fixture.stop()
     #expect(ids.count == seeded.count)
     #expect(Set(ids) == seeded)
-    #expect(searches.allSatisfy { $0["status"] as? Int == 200 })
+    #expect(searches.allSatisfy { $0.status == 200 })
 }
 
 @Test func changedContactCountIsOneSearchOfOneResult() async throws {
@@ -144,3 +141,6 @@ func changeFeedSkipsNoRecordWhileTheCallerRewritesEachPageItReads(groups: [Int])
     #expect(count == 450)
     #expect(journal.count == 1)
 }
+
+/// A HubSpot time (`2026-03-01T12:00:00.000Z`) as a date.
+func time(_ text: String) throws -> Date { try #require(HubSpotTime.parse(text)) }

@@ -189,7 +189,7 @@ import Testing
             let whole = try await http.call("POST", "\(dated)/batch/upsert", ["inputs": inputs])
             #expect(whole.status == 400)
             #expect((whole.object["message"] as? String)?.hasPrefix("Input 1") == true)
-            try await http.call("PUT", "/__mock/config", ["requiredPropertyFailure": "perInput"])
+            try await http.control.configure { $0.requiredPropertyFailure = .perInput }
             let partial = try await http.call("POST", "\(dated)/batch/upsert", ["inputs": inputs])
             #expect(partial.status == 207)
             #expect(partial.results.count == 1)

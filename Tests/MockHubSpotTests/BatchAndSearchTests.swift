@@ -10,7 +10,7 @@ private let contacts = "/crm/v3/objects/contacts"
         let reply = try await http.call("POST", "\(contacts)/batch/create", ["inputs": inputs])
         #expect(reply.status == 400)
         #expect(reply.object["category"] as? String == "VALIDATION_ERROR")
-        #expect(try await http.call("GET", "/__mock/stats").object["contacts"] as? Int == 0)
+        #expect(try await http.control.stats().contacts == 0)
     }
 }
 
@@ -173,7 +173,7 @@ private func searchBody(after: Int, limit: Int = 200, from: String = "0") -> [St
     try await MockHTTP.withMock(configuration: configuration) { http in
         try await http.call("POST", contacts, ["properties": ["email": "fresh@example.fi"]])
         #expect(try await http.call("POST", "\(contacts)/search", searchBody(after: 0)).object["total"] as? Int == 0)
-        try await http.call("POST", "/__mock/advance", ["ms": 600_100])
+        try await http.control.advance(by: .milliseconds(600_100))
         #expect(try await http.call("POST", "\(contacts)/search", searchBody(after: 0)).object["total"] as? Int == 1)
     }
 }

@@ -22,10 +22,9 @@ private let contacts = "/crm/v3/objects/contacts"
         #expect(limited.object["errorType"] as? String == "RATE_LIMIT")
         #expect(Int(limited.header("Retry-After") ?? "") ?? 0 >= 1)
         #expect(limited.header("X-HubSpot-RateLimit-Interval-Milliseconds") == "60000")
-        try await http.call("POST", "/__mock/advance", ["ms": 60_001])
+        try await http.control.advance(by: .milliseconds(60_001))
         #expect(try await http.call("GET", "\(contacts)?limit=1").status == 200)
-        let stats = try await http.call("GET", "/__mock/stats")
-        #expect(stats.object["tooManyRequests"] as? Int == 1)
+        #expect(try await http.control.stats().tooManyRequests == 1)
     }
 }
 
@@ -124,12 +123,14 @@ private func faultSequence(_ faults: MockConfiguration.Faults, count: Int) async
 }
 
 @Test func droppedAndTruncatedResponsesFailOnTheClient() async throws {
-    for kind in ["dropRate", "truncateRate"] {
+    for kind in [\MockConfiguration.Faults.dropRate, \.truncateRate] {
         try await MockHTTP.withMock(seed: 1, configuration: MockHTTP.unlimited()) { http in
-            let configured = try await http.call("PUT", "/__mock/config", ["faults": [kind: 1.0, "seed": 3]])
-            #expect(configured.status == 200)
+            try await http.control.configure {
+                $0.faults[keyPath: kind] = 1.0
+                $0.faults.seed = 3
+            }
             await #expect(throws: (any Error).self) { try await http.call("GET", "\(contacts)?limit=100") }
-            try await http.call("PUT", "/__mock/config", ["faults": [kind: 0.0]])
+            try await http.control.configure { $0.faults[keyPath: kind] = 0.0 }
             #expect(try await http.call("GET", "\(contacts)?limit=100").status == 200)
         }
     }

@@ -28,6 +28,9 @@ struct MockHTTP {
 
     let server: MockHubSpotServer
 
+    /// The typed control surface, for tests whose subject is not the control surface's wire shape.
+    var control: MockControlClient { server.control }
+
     @discardableResult
     func call(_ method: String, _ path: String, _ body: Any? = nil, token: String? = nil) async throws -> Reply {
         var request = URLRequest(url: URL(string: server.baseURL.absoluteString + path)!)

@@ -140,3 +140,74 @@ private func statuses(_ reply: MockHTTP.Reply, for email: String) -> [Int: Strin
         #expect((try await http.call("GET", "/__mock/journal").json as? [Any])?.isEmpty == true)
     }
 }
+
+@Test func controlClientSeedsConfiguresJournalsAndResetsWithTypes() async throws {
+    try await MockHTTP.withMock { http in
+        let control = http.control
+        let ids = try await control.seed(
+            .contacts([
+                MockSeedContact(
+                    ["email": "A@x.fi", "firstname": "A"], subscriptions: [7: "SUBSCRIBED"], isOptedOutOfAll: true),
+                ["email": "b@x.fi"],
+            ]))
+        #expect(ids.count == 2)
+        let contact = try await http.call("GET", "/crm/v3/objects/contacts/\(ids[0])?properties=email,hs_email_optout")
+        #expect((contact.object["properties"] as? [String: Any])?["email"] as? String == "a@x.fi")
+        #expect((contact.object["properties"] as? [String: Any])?["hs_email_optout"] as? String == "true")
+        let statuses = try await http.call(
+            "POST", "/communication-preferences/v4/statuses/batch/read?channel=EMAIL", ["inputs": ["a@x.fi"]])
+        let subscribed = (statuses.results.first?["statuses"] as? [[String: Any]])?.first {
+            $0["subscriptionId"] as? Int == 7
+        }
+        #expect(subscribed?["status"] as? String == "SUBSCRIBED")
+        let pinned = try #require(try? Date("2026-01-01T00:00:00Z", strategy: .iso8601))
+        #expect(try await control.seed(.generated(10, seed: 3, lastModified: pinned)).count == 10)
+
+        // A closure changes what it names and keeps the rest; a whole configuration replaces, `scopes: nil` too.
+        try await control.configure { $0.scopes = ["crm.objects.contacts.read"] }
+        let changed = try await control.configure { $0.rateLimit.max = 190 }
+        #expect(changed.rateLimit == .init(max: 190, intervalMs: 10_000))
+        #expect(changed.scopes == ["crm.objects.contacts.read"])
+        #expect(try await control.configuration() == changed)
+        #expect(try await control.configure(MockConfiguration()) == MockConfiguration())
+
+        try await control.tamper(MockTampering(id: ids[1], properties: ["city": "Nowhere"]))
+        let tampered = try await http.call("GET", "/crm/v3/objects/contacts/\(ids[1])?properties=city")
+        #expect((tampered.object["properties"] as? [String: Any])?["city"] as? String == "Nowhere")
+        #expect(try await control.advance(by: .seconds(2)) >= .milliseconds(2_000))
+
+        let journal = try await control.journal()
+        #expect(journal.map(\.path).prefix(2) == ["/crm/v3/objects/contacts/\(ids[0])", statusesPath])
+        #expect(journal.map(\.isMutating) == [false, false, false])
+        #expect(journal.first?.query == "properties=email,hs_email_optout")
+        #expect(try await control.journal(since: 2).map(\.path) == ["/crm/v3/objects/contacts/\(ids[1])"])
+        let stats = try await control.stats()
+        #expect(stats.contacts == 12 && stats.total == 3 && stats.blocklisted == 0)
+        #expect(stats.byEndpoint["GET /crm/v3/objects/contacts/{id}"] == 2)
+
+        try await control.reset()
+        #expect(try await control.stats().contacts == 0)
+        #expect(try await control.journal().isEmpty)
+    }
+}
+
+private let statusesPath = "/communication-preferences/v4/statuses/batch/read"
+
+@Test func controlClientNamesTheEndpointAndTheMocksMessageWhenRefused() async throws {
+    try await MockHTTP.withMock { http in
+        let error = await #expect(throws: MockControlError.self) {
+            try await http.control.tamper(MockTampering(id: "99999999999", properties: ["city": "Oulu"]))
+        }
+        #expect(error?.code == .refused)
+        #expect(error?.status == 400)
+        #expect(error?.endpoint == "POST /__mock/tamper")
+        #expect(error?.errorDescription?.contains("tamper needs an existing id") == true)
+        var limits = MockConfiguration()
+        limits.dailyLimit = 0
+        await #expect(throws: MockControlError.self) { try await http.control.configure(limits) }
+    }
+    let stopped = try await MockHubSpotServer.start()
+    await stopped.stop()
+    let unreachable = await #expect(throws: MockControlError.self) { try await stopped.control.stats() }
+    #expect(unreachable?.code == .unreachable)
+}

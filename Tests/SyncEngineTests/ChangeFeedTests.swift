@@ -1,17 +1,15 @@
 import Foundation
 import HubSpotClient
+import MockHubSpot
 import SyncEngine
 import SyncModel
+import SyncTesting
 import Testing
 
 /// The change feed's promises under everything a run does while it reads: no change skipped, the
 /// checkpoint never past an unread record, its cost counted before the run starts, HubSpot's clock over
 /// the local one.
 @Suite struct ChangeFeedTests {
-    static func iso(_ date: Date) -> String {
-        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
-    }
-
     /// Contacts the run pushes come first in the feed; every push moves its record to the end of the feed.
     @Test(arguments: [200, 450])
     func recordsChangedAfterOnesTheSyncPushesAreAllPulledBeforeTheCheckpointPassesThem(pushed: Int) async throws {
@@ -23,19 +21,14 @@ import Testing
         // `pushed` contacts edited locally and (earlier) in the CRM: the run pushes the local edit.
         try fixture.importCSV(
             "email,firstName\n" + (0..<pushed).map { "pushed\($0)@example.fi,Local" }.joined(separator: "\n") + "\n")
-        try await fixture.crm(
-            "POST", "/__mock/seed",
-            [
-                "contacts": (0..<pushed).map { ["email": "pushed\($0)@example.fi", "firstname": "CRM"] },
-                "lastModified": Self.iso(changedAt),
-            ])
+        try await fixture.mock.seed(
+            .contacts(
+                (0..<pushed).map { ["email": "pushed\($0)@example.fi", "firstname": "CRM"] }, lastModified: changedAt))
         // 200 others changed in the CRM after them.
-        try await fixture.crm(
-            "POST", "/__mock/seed",
-            [
-                "contacts": (0..<200).map { ["email": "other\($0)@example.fi", "firstname": "Other"] },
-                "lastModified": Self.iso(changedAt.addingTimeInterval(1)),
-            ])
+        try await fixture.mock.seed(
+            .contacts(
+                (0..<200).map { ["email": "other\($0)@example.fi", "firstname": "Other"] },
+                lastModified: changedAt.addingTimeInterval(1)))
         try fixture.store.setCheckpoint("contacts.modifiedSince", to: String(changedAt.millisecondsSince1970 - 1_000))
 
         let report = try await fixture.sync()
@@ -54,7 +47,7 @@ import Testing
         try fixture.importCSV("email,firstName\naino@example.fi,Aino\n")
         try await fixture.sync()
         let checkpoint = try fixture.store.checkpoint("contacts.modifiedSince")
-        try await fixture.crm("POST", "/__mock/seed", ["generate": changed])
+        try await fixture.mock.seed(.generated(changed))
         fixture.dailyBudget = 40
         let before = try await fixture.journal().count
 
@@ -63,7 +56,7 @@ import Testing
         #expect(error?.kind == .budgetExceeded)
         #expect(error?.errorDescription?.contains("--ignore-budget") == true)
         let sent = try await fixture.journal().dropFirst(before)
-        #expect(sent.count == 1 && (sent.first?["path"] as? String)?.hasSuffix("/search") == true)
+        #expect(sent.count == 1 && sent.first?.path.hasSuffix("/search") == true)
         #expect(try fixture.store.contactCount() == 1)
         #expect(try fixture.store.checkpoint("contacts.modifiedSince") == checkpoint)
         // With --ignore-budget the run goes ahead (and stops where the client's daily budget ends).

@@ -16,10 +16,9 @@ import Testing
             both@example.fi,Eino,Korhonen,,granted,
             """)
         _ = try await fixture.seedCRM([
-            [
-                "email": "only.crm@example.fi", "firstname": "Helmi", "city": "Turku",
-                "subscriptions": ["7": "SUBSCRIBED"],
-            ],
+            MockSeedContact(
+                ["email": "only.crm@example.fi", "firstname": "Helmi", "city": "Turku"],
+                subscriptions: [7: "SUBSCRIBED"]),
             ["email": "both@example.fi", "firstname": "Eino", "lastname": "Korhonen", "city": "Tampere"],
         ])
         let report = try await fixture.sync()

@@ -4,6 +4,7 @@ import MockHubSpot
 import SyncEngine
 import SyncModel
 import SyncStore
+import SyncTesting
 import Synchronization
 
 #if canImport(FoundationNetworking)
@@ -87,6 +88,9 @@ final class EngineFixture: @unchecked Sendable {
 
     // MARK: The CRM, through the control surface and plain HTTP (not the client under test)
 
+    /// The mock's control surface.
+    var mock: MockControlClient { server.control }
+
     @discardableResult
     func crm(_ method: String, _ path: String, _ body: Any? = nil) async throws -> [String: Any] {
         var request = URLRequest(url: URL(string: server.baseURL.absoluteString + path)!)
@@ -97,18 +101,15 @@ final class EngineFixture: @unchecked Sendable {
         return (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
     }
 
-    func journal() async throws -> [[String: Any]] {
-        let (data, _) = try await URLSession.shared.data(
-            from: URL(string: server.baseURL.absoluteString + "/__mock/journal")!)
-        return (try JSONSerialization.jsonObject(with: data) as? [[String: Any]]) ?? []
+    func journal() async throws -> [MockJournalEntry] { try await mock.journal() }
+
+    func mutatingRequests(since: Int = 0) async throws -> [MockJournalEntry] {
+        try await mock.journal(since: since).filter(\.isMutating)
     }
 
-    func mutatingRequests(since: Int = 0) async throws -> [[String: Any]] {
-        try await journal().dropFirst(since).filter { $0["mutating"] as? Bool == true }
-    }
-
-    func seedCRM(_ contacts: [[String: Any]]) async throws -> [String] {
-        (try await crm("POST", "/__mock/seed", ["contacts": contacts])["ids"] as? [String]) ?? []
+    @discardableResult
+    func seedCRM(_ contacts: [MockSeedContact]) async throws -> [String] {
+        try await mock.seed(.contacts(contacts))
     }
 
     func crmContact(email: String, properties: String = "firstname,lastname,city,hs_email_optout") async throws
@@ -130,9 +131,7 @@ final class EngineFixture: @unchecked Sendable {
             uniqueKeysWithValues: statuses.map { ($0["subscriptionId"] as? Int ?? 0, $0["status"] as? String ?? "") })
     }
 
-    func crmCount() async throws -> Int {
-        (try await crm("GET", "/__mock/stats")["contacts"] as? Int) ?? -1
-    }
+    func crmCount() async throws -> Int { try await mock.stats().contacts }
 
     // MARK: The store
 

@@ -46,14 +46,15 @@ import Testing
         try await fixture.erase("aino@example.fi", requestId: "r-late", wait: false)
         try await fixture.crm(
             "PATCH", "/crm/v3/objects/contacts/\(crmId)", ["properties": ["email": "aino.changed@example.fi"]])
-        try await fixture.crm(
-            "PUT", "/__mock/config",
-            ["faults": ["serverErrorRate": 1, "endpoints": ["/crm/v3/objects/contacts/gdpr-delete"]]])
+        try await fixture.mock.configure {
+            $0.faults.serverErrorRate = 1
+            $0.faults.endpoints = ["/crm/v3/objects/contacts/gdpr-delete"]
+        }
         let failing = try await fixture.sync()
         #expect(failing.summary.failures > 0)
         #expect(try fixture.local("aino.changed@example.fi") == nil, "re-imported under the new address")
         #expect(try fixture.store.contactCount() == 0)
-        try await fixture.crm("PUT", "/__mock/config", ["faults": ["serverErrorRate": 0]])
+        try await fixture.mock.configure { $0.faults.serverErrorRate = 0 }
         let report = try await fixture.sync()
         #expect(report.summary.failures == 0, "\(report.failures)")
         #expect(try fixture.store.erasureRequest(id: "r-late")?.state == .verified)

@@ -26,12 +26,13 @@ import Testing
         try await fixture.sync()
         switch order {
         case .afterAFailedFirst:
-            try await fixture.crm(
-                "PUT", "/__mock/config",
-                ["faults": ["serverErrorRate": 1, "endpoints": ["/crm/v3/objects/contacts/gdpr-delete"]]])
+            try await fixture.mock.configure {
+                $0.faults.serverErrorRate = 1
+                $0.faults.endpoints = ["/crm/v3/objects/contacts/gdpr-delete"]
+            }
             try await fixture.erase("twice@example.fi", requestId: "r-first", wait: true)
             #expect(try fixture.store.erasureRequest(id: "r-first")?.state == .failed)
-            try await fixture.crm("PUT", "/__mock/config", ["faults": ["serverErrorRate": 0]])
+            try await fixture.mock.configure { $0.faults.serverErrorRate = 0 }
             try await fixture.erase("twice@example.fi", requestId: "r-second", wait: true)
         case .afterANoWaitFirst:
             try await fixture.erase("twice@example.fi", requestId: "r-first", wait: false)

@@ -3,6 +3,7 @@ import MockHubSpot
 import SyncEngine
 import SyncModel
 import SyncStore
+import SyncTesting
 import Testing
 
 @Suite struct ErasureTests {
@@ -62,7 +63,7 @@ import Testing
         #expect(failed.lastError?.contains("aino") == false)
         #expect(try fixture.local("aino@example.fi") == nil)  // erased here at once regardless
         #expect(try await fixture.crmContact(email: "aino@example.fi") != nil)
-        try await fixture.crm("PUT", "/__mock/config", ["faults": ["serverErrorRate": 0]])
+        try await fixture.mock.configure { $0.faults.serverErrorRate = 0 }
         let report = try await fixture.sync()
         #expect(report.summary.toCRM.erasures == 1)
         #expect(try await fixture.crmContact(email: "aino@example.fi") == nil)
@@ -83,14 +84,14 @@ import Testing
             try fixture.store.updateErasure("r-crash", state: .sent)
         }
         let deletesBefore = try await fixture.journal().filter {
-            ($0["path"] as? String)?.hasSuffix("gdpr-delete") == true
+            $0.path.hasSuffix("gdpr-delete")
         }.count
         let report = try await fixture.sync()
         #expect(report.summary.toCRM.erasures == 1)
         #expect(try fixture.store.erasureRequests().first?.state == .verified)
         #expect(try fixture.local("crash@example.fi") == nil)
         #expect(try await fixture.crmContact(email: "crash@example.fi") == nil)
-        let deletes = try await fixture.journal().filter { ($0["path"] as? String)?.hasSuffix("gdpr-delete") == true }
+        let deletes = try await fixture.journal().filter { $0.path.hasSuffix("gdpr-delete") }
             .count
         // Once sent, the next run only verifies: a second delete would blocklist the address.
         #expect(deletes - deletesBefore == (stoppedAt == .sent ? 0 : 1))

@@ -4,6 +4,7 @@ import MockHubSpot
 import SyncEngine
 import SyncModel
 import SyncStore
+import SyncTesting
 import Synchronization
 import Testing
 
@@ -35,8 +36,8 @@ final class LaggingVerificationTransport: HTTPTransport {
 
 /// Erasure helpers over the mock's plain HTTP surface (not the client under test).
 extension EngineFixture {
-    func gdprDeletes() async throws -> [[String: Any]] {
-        try await journal().filter { ($0["path"] as? String)?.hasSuffix("gdpr-delete") == true }
+    func gdprDeletes() async throws -> [MockJournalEntry] {
+        try await journal().filter { $0.path.hasSuffix("gdpr-delete") }
     }
 
     func isBlocklisted(_ address: String) async throws -> Bool {

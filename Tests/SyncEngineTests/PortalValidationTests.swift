@@ -20,7 +20,7 @@ import Testing
 
     func upsertedEmails(_ fixture: EngineFixture, since: Int) async throws -> Int {
         try await fixture.journal().dropFirst(since).filter {
-            ($0["path"] as? String)?.hasSuffix("/batch/upsert") == true
+            $0.path.hasSuffix("/batch/upsert")
         }.count
     }
 
@@ -84,7 +84,7 @@ import Testing
         #expect(first.summary.refused == 1)
         let checkpoint = try #require(try fixture.store.checkpoint("contacts.modifiedSince").flatMap(Int64.init))
         try await Task.sleep(for: .milliseconds(20))
-        try await fixture.crm("POST", "/__mock/seed", ["contacts": [["email": "new@example.fi", "firstname": "New"]]])
+        try await fixture.seedCRM([["email": "new@example.fi", "firstname": "New"]])
         let second = try await fixture.sync()
         #expect(second.summary.failures == 0)
         #expect(try fixture.local("new@example.fi") != nil)
@@ -105,7 +105,7 @@ import Testing
         // Refused before sending: no request failed at the CRM.
         #expect(
             try await fixture.journal().dropFirst(before).allSatisfy {
-                ($0["status"] as? Int ?? 0) < 400 || ($0["status"] as? Int) == 404
+                $0.status < 400 || $0.status == 404
             })
     }
 
@@ -143,7 +143,7 @@ import Testing
         #expect(try await fixture.crmCount() == 0)
 
         fixture.configuration = SyncConfiguration()
-        try await fixture.crm("PUT", "/__mock/config", ["scopes": NSNull()])
+        try await fixture.mock.configure { $0.scopes = nil }
         let clean = try await PortalCheck.run(
             client: try fixture.client(), settings: SyncSettings(fixture.configuration))
         #expect(clean.isValid, "\(clean)")

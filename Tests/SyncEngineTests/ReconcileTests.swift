@@ -31,7 +31,7 @@ import Testing
     #expect(stamp < checkpoint, "the precondition: the record lies behind the checkpoint")
     let tampered = try #require(try fixture.local("tampered@example.fi")?.crmId)
     let archived = try #require(try fixture.local("archived@example.fi")?.crmId)
-    try await fixture.crm("POST", "/__mock/tamper", ["id": tampered, "properties": ["city": "Nowhere"]])
+    try await fixture.mock.tamper(MockTampering(id: tampered, properties: ["city": "Nowhere"]))
     try await fixture.crm(
         "POST", "/crm/v3/objects/contacts/gdpr-delete", ["objectId": "deleted@example.fi", "idProperty": "email"])
     try await fixture.crm("DELETE", "/crm/v3/objects/contacts/\(archived)")
@@ -61,12 +61,11 @@ import Testing
     fixture.configuration.sync.consistencyHorizon = .seconds(0)
     try await fixture.sync()  // empty: sets the checkpoint, so the next run reads the change feed
     // A moment after the first run and before the next (the feed reads up to the run's start, not HubSpot's future).
-    let moment = Date.ISO8601FormatStyle(includingFractionalSeconds: true).format(Date())
-    let seeded = try await fixture.crm("POST", "/__mock/seed", ["generate": 12_000, "lastModified": moment])
-    #expect(seeded["count"] as? Int == 12_000)
+    let seeded = try await fixture.mock.seed(.generated(12_000, lastModified: Date()))
+    #expect(seeded.count == 12_000)
     let report = try await fixture.sync()
     #expect(report.summary.toLocal.creates == 12_000)
     #expect(try fixture.store.contactCount() == 12_000)
-    let searches = try await fixture.journal().filter { ($0["path"] as? String)?.hasSuffix("/search") == true }
-    #expect(searches.allSatisfy { $0["status"] as? Int == 200 })
+    let searches = try await fixture.journal().filter { $0.path.hasSuffix("/search") }
+    #expect(searches.allSatisfy { $0.status == 200 })
 }

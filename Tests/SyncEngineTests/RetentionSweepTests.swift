@@ -5,6 +5,7 @@ import SyncChecking
 import SyncEngine
 import SyncModel
 import SyncStore
+import SyncTesting
 import Testing
 
 @Suite struct RetentionSweepTests {

@@ -4,6 +4,7 @@ import MockHubSpot
 import SyncEngine
 import SyncModel
 import SyncStore
+import SyncTesting
 import Synchronization
 import Testing
 
@@ -78,10 +79,7 @@ import Testing
         }
         // Runs 2 and 3 meet a CRM answering 503 to everything.
         let rate = (n == 2 || n == 3) ? 1.0 : 0.0
-        var request = URLRequest(url: server.baseURL.appendingPathComponent("__mock/config"))
-        request.httpMethod = "PUT"
-        request.httpBody = try? JSONSerialization.data(withJSONObject: ["faults": ["serverErrorRate": rate]])
-        _ = try? await URLSession.shared.data(for: request)
+        _ = try? await server.control.configure { $0.faults.serverErrorRate = rate }
         let outcome: ScheduledOutcome
         do {
             outcome = try await engine.run().summary.failures == 0 ? .succeeded : .partial
@@ -96,7 +94,3 @@ import Testing
     #expect(outcomes.withLock { $0 } == [.succeeded, .crmUnavailable, .crmUnavailable, .succeeded])
     #expect(try await fixture.crmCount() == 1)
 }
-
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif

@@ -77,7 +77,7 @@ import Testing
         try await fixture.sync()
         #expect(try await fixture.crmProperty("local.out@example.fi", "firstname") == "Renamed")
         #expect(try await fixture.crmProperty("local.out@example.fi", "hs_email_optout") == "true")
-        let writes = try await fixture.mutatingRequests(since: journal).map { $0["path"] as? String ?? "" }
+        let writes = try await fixture.mutatingRequests(since: journal).map { $0.path }
         #expect(writes == ["/crm/objects/2026-09/contacts/batch/update"])
         // A CRM-side re-subscription does not lift the local opt-out: it is pushed again.
         try await fixture.crm(

@@ -1,5 +1,6 @@
 import Foundation
 import HubSpotClient
+import MockHubSpot
 import SyncEngine
 import SyncModel
 import SyncStore
@@ -44,7 +45,7 @@ import Testing
         defer { Task { await fixture.close() } }
         let address = "outed@example.fi"
         try fixture.importCSV("email,newsletter\n\(address),granted\n")
-        _ = try await fixture.seedCRM([["email": address, "optedOutOfAll": true]])
+        _ = try await fixture.seedCRM([MockSeedContact(["email": address], isOptedOutOfAll: true)])
         try await fixture.sync()
         #expect(try fixture.isOptedOut(address))
         #expect(try fixture.consent(address, .newsletter) == .withdrawn)

@@ -30,7 +30,6 @@ func validEmailIsAccepted(raw: String) throws {
     let email = try EmailAddress("aino@example.fi")
     #expect("\(email)" == "a***@example.fi")
     #expect(PersonalData.mask(name: "Aino") == "A***")
-    #expect("\(Redacted("secret"))" == "<redacted>")
 }
 
 @Test func contactSetStampsOnlyRealChanges() throws {

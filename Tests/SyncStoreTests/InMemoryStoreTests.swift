@@ -1,6 +1,7 @@
 import Foundation
 import SyncModel
 import SyncStore
+import SyncTesting
 import Testing
 
 /// The store in memory runs the same schema and rules as the file: what the model checker's fast runs rely on.

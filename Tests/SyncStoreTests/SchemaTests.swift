@@ -9,7 +9,7 @@ import Testing
     let fixture = try StoreFixture()
     #expect(try fixture.store.isUpToDate())
     let applied = try fixture.store.appliedMigrations()
-    #expect(applied.count == 9)
+    #expect(applied.count == 10)
     let reopened = try fixture.reopen()
     #expect(try reopened.appliedMigrations() == applied)
     let tables = try reopened.database.read { db in
@@ -98,4 +98,33 @@ import Testing
         rows == [
             "r1 verified 3 verified with a later request for the same subject", "r2 verified 3 -", "r3 failed - -",
         ])
+}
+
+@Test func theOutboxMigrationKeepsEveryEntryAndDropsOnlyNextAttemptAt() throws {
+    let queue = try DatabaseQueue()
+    try Schema.migrator.migrate(queue, upTo: "v9: former addresses")
+    try queue.write { db in
+        try db.execute(
+            sql: """
+                INSERT INTO outbox (kind, contactId, dedupeKey, payload, state, attempts, createdAt, nextAttemptAt,
+                    lastError)
+                VALUES ('push', 'c1', 'push:c1', x'7B7D', 'pending', 2, 5, 6, 'HTTP 503'),
+                    ('erasure', NULL, 'erase:b', x'7B7E', 'pending', 0, 7, 7, NULL)
+                """)
+    }
+    try Schema.migrator.migrate(queue)
+    try queue.read { db in
+        let columns = try db.columns(in: "outbox").map(\.name)
+        #expect(
+            columns == [
+                "id", "kind", "contactId", "dedupeKey", "payload", "state", "attempts", "createdAt", "lastError",
+            ])
+        let rows = try Row.fetchAll(db, sql: "SELECT * FROM outbox ORDER BY id")
+        #expect(rows.map { $0["dedupeKey"] as String } == ["push:c1", "erase:b"])
+        #expect(rows.map { $0["id"] as Int64 } == [1, 2])
+        #expect(rows[0]["payload"] as Data == Data("{}".utf8))
+        #expect(rows[0]["attempts"] as Int == 2 && rows[0]["lastError"] as String? == "HTTP 503")
+        #expect(try db.indexes(on: "outbox").contains { $0.columns == ["contactId"] })
+        #expect(try db.indexes(on: "outbox").contains { $0.columns == ["dedupeKey"] && $0.isUnique })
+    }
 }

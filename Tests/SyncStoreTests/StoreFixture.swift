@@ -1,6 +1,7 @@
 import Foundation
 import SyncModel
 import SyncStore
+import SyncTesting
 
 /// A store in a fresh temporary file with a manual clock; removed when the fixture goes away.
 final class StoreFixture {
