@@ -1,5 +1,6 @@
 import Foundation
 import SyncStore
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -38,8 +39,17 @@ public struct WriterLease: Sendable {
         self.holder = holder ?? "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier)"
     }
 
-    /// Nil for a store in memory: no other process can open it, so only the row records the holder.
+    /// Nil for a store in memory: no other process can open it, so an in-process lock stands in for the file's.
     static func lockPath(of store: SyncStore) -> String? { store.path.map { $0 + ".lock" } }
+
+    /// The stores in memory whose lease is held now, by identity.
+    private static let heldInMemory = Mutex<Set<ObjectIdentifier>>([])
+
+    /// What holds the lease: a locked file descriptor, or a store in memory marked held.
+    private enum Lock {
+        case file(Int32)
+        case memory(ObjectIdentifier)
+    }
 
     /// Runs `body` holding the lease; throws ``LeaseHeld`` without running it when another run holds it.
     public func run<T: Sendable>(_ body: () async throws -> T) async throws -> T {
@@ -63,19 +73,26 @@ public struct WriterLease: Sendable {
             ?? LeaseHolder(holder: "a crmsync process starting up", acquiredAt: Date(), expiresAt: .distantFuture)
     }
 
-    /// The locked file descriptor (-1 for a store in memory), or nil when another open file holds the lock.
-    private static func tryLock(_ store: SyncStore) throws -> Int32? {
-        guard let path = lockPath(of: store) else { return -1 }
+    /// The lock, or nil when another holder has it.
+    private static func tryLock(_ store: SyncStore) throws -> Lock? {
+        guard let path = lockPath(of: store) else {
+            let id = ObjectIdentifier(store)
+            return heldInMemory.withLock { $0.insert(id).inserted } ? .memory(id) : nil
+        }
         let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw LeaseUnavailable(path: path) }
-        if flock(descriptor, LOCK_EX | LOCK_NB) == 0 { return descriptor }
+        if flock(descriptor, LOCK_EX | LOCK_NB) == 0 { return .file(descriptor) }
         close(descriptor)
         return nil
     }
 
-    private static func unlock(_ descriptor: Int32) {
-        guard descriptor >= 0 else { return }
-        flock(descriptor, LOCK_UN)
-        close(descriptor)
+    private static func unlock(_ lock: Lock) {
+        switch lock {
+        case .file(let descriptor):
+            flock(descriptor, LOCK_UN)
+            close(descriptor)
+        case .memory(let id):
+            _ = heldInMemory.withLock { $0.remove(id) }
+        }
     }
 }

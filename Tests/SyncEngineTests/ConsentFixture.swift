@@ -10,7 +10,9 @@ import Testing
 /// A transport that drops the time HubSpot gives an opt-out of all email, as a portal may: the wide status
 /// says UNSUBSCRIBED with no timestamp.
 final class UntimedOptOutTransport: HTTPTransport {
-    let inner = URLSessionTransport()
+    let inner: any HTTPTransport
+
+    init(inner: any HTTPTransport) { self.inner = inner }
 
     func send(_ request: HTTPRequest) async throws -> HTTPResponse {
         let response = try await inner.send(request)
@@ -35,11 +37,14 @@ final class UntimedOptOutTransport: HTTPTransport {
 /// were lost: the CRM has the write, the store never heard back.
 final class LostReplyTransport: HTTPTransport {
     struct Lost: Error {}
-    let inner = URLSessionTransport()
+    let inner: any HTTPTransport
     let suffix: String
     private let done = Mutex(false)
 
-    init(losingTheReplyTo suffix: String) { self.suffix = suffix }
+    init(losingTheReplyTo suffix: String, inner: any HTTPTransport) {
+        self.suffix = suffix
+        self.inner = inner
+    }
 
     func send(_ request: HTTPRequest) async throws -> HTTPResponse {
         let response = try await inner.send(request)
@@ -58,11 +63,14 @@ final class LostReplyTransport: HTTPTransport {
 /// killed between its local transaction and the CRM write would.
 final class KilledBeforeWriteTransport: HTTPTransport {
     struct Killed: Error {}
-    let inner = URLSessionTransport()
+    let inner: any HTTPTransport
     let suffix: String
     private let done = Mutex(false)
 
-    init(killedBefore suffix: String) { self.suffix = suffix }
+    init(killedBefore suffix: String, inner: any HTTPTransport) {
+        self.suffix = suffix
+        self.inner = inner
+    }
 
     func send(_ request: HTTPRequest) async throws -> HTTPResponse {
         if request.url.path.hasSuffix(suffix),

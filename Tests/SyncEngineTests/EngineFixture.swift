@@ -1,6 +1,7 @@
 import Foundation
 import HubSpotClient
 import MockHubSpot
+import SyncChecking
 import SyncEngine
 import SyncModel
 import SyncStore
@@ -11,29 +12,31 @@ import Synchronization
     import FoundationNetworking
 #endif
 
-/// A store in a temporary file, the mock CRM in-process, and an engine between them.
+/// A store in memory, the mock CRM in-process without a socket, and an engine between them: the in-memory
+/// ports, so engine tests touch no file and no port.
 final class EngineFixture: @unchecked Sendable {
-    let folder: URL
-    let server: MockHubSpotServer
+    let crmMock: InProcessMockHubSpot
     let store: SyncStore
     var configuration = SyncConfiguration()
-    var transport: any HTTPTransport = URLSessionTransport()
+    /// How the client under test and the fixture's own calls reach the mock.
+    let crmTransport: any HTTPTransport
+    /// The client's transport: `crmTransport`, or a test's wrapper around it (faults, lost replies, recording).
+    var transport: any HTTPTransport
+    let baseURL = URL(string: "http://in-process.invalid")!
     var dailyBudget = 1_000_000
     /// The clock of the engine and its client: the system's, unless a test sets another (a skewed one).
     var clock: any SyncClock = SystemClock()
 
-    var storePath: String { folder.appendingPathComponent("crmsync.sqlite").path }
-
     init(mock: MockConfiguration = EngineFixture.unlimited(), storeClock: any SyncClock = SystemClock()) async throws {
-        folder = FileManager.default.temporaryDirectory.appendingPathComponent("crmsync-engine-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        server = try await MockHubSpotServer.start(.init(configuration: mock))
-        store = try SyncStore(path: folder.appendingPathComponent("crmsync.sqlite").path, clock: storeClock)
+        crmMock = await InProcessMockHubSpot(.init(configuration: mock))
+        crmTransport = InProcessTransport(crmMock)
+        transport = crmTransport
+        store = try SyncStore.inMemory(clock: storeClock)
     }
 
     func client() throws -> HubSpotClient {
-        var clientConfiguration = try SyncSettings.clientConfiguration(configuration, token: server.token)
-        clientConfiguration.baseURL = server.baseURL
+        var clientConfiguration = try SyncSettings.clientConfiguration(configuration, token: crmMock.token)
+        clientConfiguration.baseURL = baseURL
         clientConfiguration.requestsPerInterval = 100_000
         clientConfiguration.dailyBudget = dailyBudget
         clientConfiguration.baseDelay = .milliseconds(5)
@@ -45,19 +48,10 @@ final class EngineFixture: @unchecked Sendable {
         ErasurePropagator(store: store, client: try client(), clock: ManualClock(), maxAttempts: 3)
     }
 
-    /// Every byte of the store's files (database, write-ahead log, shared memory).
-    func storeBytes() throws -> Data {
-        var bytes = Data()
-        for suffix in ["", "-wal", "-shm"] {
-            if let data = FileManager.default.contents(atPath: storePath + suffix) { bytes.append(data) }
-        }
-        return bytes
-    }
+    /// Every page of the store, free pages included, as SQLite would write them to a file.
+    func storeBytes() throws -> Data { try store.pageImage() }
 
-    func close() async {
-        await server.stop()
-        try? FileManager.default.removeItem(at: folder)
-    }
+    func close() async {}
 
     static func unlimited() -> MockConfiguration {
         var configuration = MockConfiguration()
@@ -68,8 +62,8 @@ final class EngineFixture: @unchecked Sendable {
     }
 
     func engine(store: SyncStore? = nil) throws -> SyncEngine {
-        var clientConfiguration = try SyncSettings.clientConfiguration(configuration, token: server.token)
-        clientConfiguration.baseURL = server.baseURL
+        var clientConfiguration = try SyncSettings.clientConfiguration(configuration, token: crmMock.token)
+        clientConfiguration.baseURL = baseURL
         clientConfiguration.requestsPerInterval = 100_000
         clientConfiguration.searchPerSecond = 100_000
         clientConfiguration.dailyBudget = dailyBudget
@@ -89,16 +83,16 @@ final class EngineFixture: @unchecked Sendable {
     // MARK: The CRM, through the control surface and plain HTTP (not the client under test)
 
     /// The mock's control surface.
-    var mock: MockControlClient { server.control }
+    var mock: MockControlClient { crmMock.control }
 
     @discardableResult
     func crm(_ method: String, _ path: String, _ body: Any? = nil) async throws -> [String: Any] {
-        var request = URLRequest(url: URL(string: server.baseURL.absoluteString + path)!)
-        request.httpMethod = method
-        request.setValue("Bearer \(server.token)", forHTTPHeaderField: "Authorization")
-        if let body { request.httpBody = try JSONSerialization.data(withJSONObject: body) }
-        let (data, _) = try await URLSession.shared.data(for: request)
-        return (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
+        let request = HTTPRequest(
+            method: method, url: URL(string: baseURL.absoluteString + path)!,
+            headers: ["Authorization": "Bearer \(crmMock.token)", "Content-Type": "application/json"],
+            body: try body.map { try JSONSerialization.data(withJSONObject: $0) })
+        let response = try await crmTransport.send(request)
+        return (try? JSONSerialization.jsonObject(with: response.body) as? [String: Any]) ?? [:]
     }
 
     func journal() async throws -> [MockJournalEntry] { try await mock.journal() }

@@ -96,13 +96,13 @@ import Testing
         let crmId = try #require(try fixture.local("aino@example.fi")?.crmId)
         try await fixture.crm(
             "PATCH", "/crm/v3/objects/contacts/\(crmId)", ["properties": ["email": "aino.changed@example.fi"]])
-        fixture.transport = DyingTransport(afterMutations: 0)  // dies on the first CRM request of the erasure
+        fixture.transport = DyingTransport(afterMutations: 0, inner: fixture.crmTransport)  // dies on the first CRM request of the erasure
         await #expect(throws: DyingTransport.Killed.self) {
             try await fixture.erase("aino@example.fi", requestId: "r-crash", wait: true)
         }
         #expect(try fixture.store.erasureRequest(id: "r-crash")?.state == .pending)
         #expect(try fixture.store.contactCount() == 0)
-        fixture.transport = URLSessionTransport()
+        fixture.transport = fixture.crmTransport
         let report = try await fixture.sync()
         #expect(report.summary.failures == 0, "\(report.failures)")
         #expect(try fixture.store.erasureRequest(id: "r-crash")?.state == .verified)

@@ -11,10 +11,13 @@ import Testing
 /// A transport that answers the first `lagging` single-record reads after a GDPR delete with 200, as a
 /// lagging index (or a fault) would: the delete went through, the verification read does not show it yet.
 final class LaggingVerificationTransport: HTTPTransport {
-    let inner = URLSessionTransport()
+    let inner: any HTTPTransport
     private let state: Mutex<(deleteSeen: Bool, lagging: Int)>
 
-    init(lagging: Int = 1) { state = Mutex((false, lagging)) }
+    init(lagging: Int = 1, inner: any HTTPTransport) {
+        state = Mutex((false, lagging))
+        self.inner = inner
+    }
 
     func send(_ request: HTTPRequest) async throws -> HTTPResponse {
         let path = request.url.path
@@ -71,7 +74,7 @@ extension EngineFixture {
         defer { Task { await fixture.close() } }
         try fixture.importCSV("email,firstName\nlag@example.fi,Lag\n")
         try await fixture.sync()
-        fixture.transport = LaggingVerificationTransport()
+        fixture.transport = LaggingVerificationTransport(inner: fixture.crmTransport)
         let propagator = ErasurePropagator(
             store: fixture.store, client: try fixture.client(), clock: ManualClock(), maxAttempts: attemptsPerRun)
         let first = try await propagator.erase(email: email("lag@example.fi"), requestId: "r-lag", reason: nil)

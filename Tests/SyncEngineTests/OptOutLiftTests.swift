@@ -70,11 +70,12 @@ import Testing
             actor: "t")
         let write = "/statuses/batch/write"
         switch fault {
-        case .killedBeforeTheWrite: fixture.transport = KilledBeforeWriteTransport(killedBefore: write)
-        case .replyLost: fixture.transport = LostReplyTransport(losingTheReplyTo: write)
+        case .killedBeforeTheWrite:
+            fixture.transport = KilledBeforeWriteTransport(killedBefore: write, inner: fixture.crmTransport)
+        case .replyLost: fixture.transport = LostReplyTransport(losingTheReplyTo: write, inner: fixture.crmTransport)
         }
         await #expect(throws: (any Error).self) { try await fixture.sync() }
-        fixture.transport = URLSessionTransport()
+        fixture.transport = fixture.crmTransport
         let report = try await fixture.sync()
         #expect(report.summary.failures == 0, "\(report.failures)")
         #expect(try await fixture.crmProperty(address, "hs_email_optout") == "false")

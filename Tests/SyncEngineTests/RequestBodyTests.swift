@@ -7,8 +7,10 @@ import Testing
 
 /// Keeps every request the engine sends, to read their bodies.
 final class RecordingTransport: HTTPTransport {
-    let inner = URLSessionTransport()
+    let inner: any HTTPTransport
     let requests = Mutex<[HTTPRequest]>([])
+
+    init(inner: any HTTPTransport) { self.inner = inner }
 
     func send(_ request: HTTPRequest) async throws -> HTTPResponse {
         requests.withLock { $0.append(request) }
@@ -31,7 +33,7 @@ final class RecordingTransport: HTTPTransport {
     @Test func anEditSendsOnlyTheChangedFieldAndNoWriteEverCarriesTheOptOut() async throws {
         let fixture = try await EngineFixture()
         defer { Task { await fixture.close() } }
-        let recorder = RecordingTransport()
+        let recorder = RecordingTransport(inner: fixture.crmTransport)
         fixture.transport = recorder
         try fixture.importCSV(
             "email,firstName,lastName,city,newsletter\naino@example.fi,Aino,Laine,Oulu,granted\n")

@@ -82,10 +82,10 @@ import Testing
         try await fixture.sync()
         _ = try fixture.store.setSuppression(
             .processingRestricted, active: true, email: email(address), reason: "asked", actor: "t")
-        fixture.transport = LostReplyTransport(losingTheReplyTo: "/batch/unsubscribe-all")
+        fixture.transport = LostReplyTransport(losingTheReplyTo: "/batch/unsubscribe-all", inner: fixture.crmTransport)
         await #expect(throws: LostReplyTransport.Lost.self) { try await fixture.sync() }
         #expect(try await fixture.crmProperty(address, "hs_email_optout") == "true")
-        fixture.transport = URLSessionTransport()
+        fixture.transport = fixture.crmTransport
         try await fixture.sync()
         try await fixture.sync()
         #expect(try !fixture.isOptedOut(address))

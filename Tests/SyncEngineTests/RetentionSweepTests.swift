@@ -24,11 +24,11 @@ import Testing
                 fixture.store.retentionCandidates(inactiveSince: cutoff), months: 24, on: clock.now)
         }
         // The first run dies right after its first GDPR delete went out.
-        fixture.transport = DyingTransport(afterMutations: 1)
+        fixture.transport = DyingTransport(afterMutations: 1, inner: fixture.crmTransport)
         await #expect(throws: DyingTransport.Killed.self) { try await sweep() }
         #expect(try fixture.store.contactCount() == 2)
 
-        fixture.transport = URLSessionTransport()
+        fixture.transport = fixture.crmTransport
         let rerun = try await sweep()
         #expect(
             rerun

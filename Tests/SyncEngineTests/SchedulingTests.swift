@@ -72,7 +72,7 @@ import Testing
     let outcomes = Mutex<[ScheduledOutcome]>([])
     let iteration = Mutex(0)
     let scheduler = SyncScheduler(every: .seconds(60), jitter: .zero, clock: ManualClock())
-    let server = fixture.server
+    let server = fixture.crmMock
     await scheduler.run(iterations: 4) {
         let n = iteration.withLock {
             $0 += 1; return $0

@@ -14,14 +14,14 @@ import Testing
         defer { Task { await fixture.close() } }
         try fixture.importCSV(
             "email,firstName,newsletter\naino@example.fi,Aino,granted\neino@example.fi,Eino,withdrawn\n")
-        fixture.transport = DyingTransport(afterMutations: 1)  // the upsert lands, then the process "dies"
+        fixture.transport = DyingTransport(afterMutations: 1, inner: fixture.crmTransport)  // the upsert lands, then the process "dies"
         await #expect(throws: DyingTransport.Killed.self) { try await fixture.sync() }
         #expect(try await fixture.crmCount() == 2)
         #expect(try fixture.store.checkpoint("contacts.modifiedSince") == nil)
         #expect(try fixture.store.outboxCount() == 2)
         #expect(try fixture.store.dirtyCount() == 2)
 
-        fixture.transport = URLSessionTransport()
+        fixture.transport = fixture.crmTransport
         let report = try await fixture.sync()
         #expect(report.summary.failures == 0, "\(report.failures)")
         #expect(try await fixture.crmCount() == 2)

@@ -25,7 +25,7 @@ import Testing
         try await fixture.crmWriteStatus(address, .newsletter, "SUBSCRIBED")
         try await tick()
         try await fixture.crmOptOut(address)
-        fixture.transport = UntimedOptOutTransport()
+        fixture.transport = UntimedOptOutTransport(inner: fixture.crmTransport)
         try await fixture.sync()
         #expect(try await fixture.crmProperty(address, "hs_email_optout") == "true")
         #expect(try await fixture.crmStatus(address, .newsletter) == "UNSUBSCRIBED")
