@@ -26,6 +26,10 @@ public enum CheckOperation: Sendable, Equatable, CustomStringConvertible {
     case dryRunThenSync
     /// A sync whose process dies after `afterMutations` mutating requests went through.
     case crashingSync(afterMutations: Int)
+    /// A sync on a host whose clock is `seconds` ahead of HubSpot's (behind, when negative).
+    case skewedSync(seconds: Int)
+    /// From now on the search index trails writes by `milliseconds` (less than the consistency horizon).
+    case indexLag(milliseconds: Int)
 
     public static let subjects = 3
     public static let purposes: [Purpose] = [.newsletter, .marketingEmail, .eventInvitations, .blog]
@@ -55,6 +59,8 @@ public enum CheckOperation: Sendable, Equatable, CustomStringConvertible {
         case .sync: "sync"
         case .dryRunThenSync: "dryRunThenSync"
         case .crashingSync(let k): "crashingSync(after \(k) writes)"
+        case .skewedSync(let seconds): "skewedSync(\(seconds > 0 ? "+" : "")\(seconds) s)"
+        case .indexLag(let ms): "indexLag(\(ms) ms)"
         }
     }
 
@@ -95,8 +101,10 @@ public enum CheckOperation: Sendable, Equatable, CustomStringConvertible {
         case 58..<61: return .restrict(subject: s)
         case 61..<64: return .liftRestriction(subject: s)
         case 64..<68: return .erase(subject: s, wait: Bool.random(using: &g))
-        case 68..<86: return .sync
-        case 86..<93: return .dryRunThenSync
+        case 68..<83: return .sync
+        case 83..<86: return .skewedSync(seconds: [-600, -90, 90, 600].randomElement(using: &g)!)
+        case 86..<92: return .dryRunThenSync
+        case 92..<94: return .indexLag(milliseconds: [0, 200, 600].randomElement(using: &g)!)
         default: return .crashingSync(afterMutations: Int.random(in: 0...3, using: &g))
         }
     }

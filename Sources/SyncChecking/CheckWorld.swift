@@ -4,6 +4,7 @@ import MockHubSpot
 import SyncEngine
 import SyncModel
 import SyncStore
+import SyncTesting
 import Synchronization
 
 #if canImport(FoundationNetworking)
@@ -157,7 +158,12 @@ public final class CheckWorld: @unchecked Sendable {
         if let folder { try? FileManager.default.removeItem(at: folder) }
     }
 
-    func client(transport: (any HTTPTransport)? = nil) throws -> HubSpotClient {
+    /// How far the search index trails writes for the rest of the history (0 for the quiet end).
+    func setIndexLag(milliseconds: Int) async throws {
+        try await mock.configure { $0.searchLagMs = milliseconds }
+    }
+
+    func client(transport: (any HTTPTransport)? = nil, clock: any SyncClock = SystemClock()) throws -> HubSpotClient {
         var settings = try SyncSettings.clientConfiguration(configuration, token: token)
         settings.baseURL = baseURL
         settings.requestsPerInterval = 100_000
@@ -165,17 +171,20 @@ public final class CheckWorld: @unchecked Sendable {
         settings.dailyBudget = 10_000_000
         settings.baseDelay = .milliseconds(2)
         settings.maxDelay = .milliseconds(20)
-        return HubSpotClient(configuration: settings, transport: transport ?? self.transport)
+        return HubSpotClient(configuration: settings, transport: transport ?? self.transport, clock: clock)
     }
 
-    func engine(transport: (any HTTPTransport)? = nil) throws -> SyncEngine {
+    /// An engine whose clock (and its client's) is `clock`: the wall clock, or one off by minutes.
+    func engine(transport: (any HTTPTransport)? = nil, clock: any SyncClock = SystemClock()) throws -> SyncEngine {
         SyncEngine(
-            store: store, client: try client(transport: transport),
-            settings: SyncSettings(configuration, archiveSweepInterval: .zero))
+            store: store, client: try client(transport: transport, clock: clock),
+            settings: SyncSettings(configuration, archiveSweepInterval: .zero), clock: clock)
     }
 
-    func sync(dryRun: Bool = false, transport: (any HTTPTransport)? = nil) async throws -> SyncReport {
-        try await engine(transport: transport).run(SyncRunOptions(dryRun: dryRun, ignoreBudget: true))
+    func sync(dryRun: Bool = false, transport: (any HTTPTransport)? = nil, clock: any SyncClock = SystemClock())
+        async throws -> SyncReport
+    {
+        try await engine(transport: transport, clock: clock).run(SyncRunOptions(dryRun: dryRun, ignoreBudget: true))
     }
 
     // MARK: The CRM, through plain HTTP (never the client under test)

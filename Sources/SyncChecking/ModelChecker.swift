@@ -73,6 +73,14 @@ struct CheckModel {
     /// Purposes granted explicitly after the last lift (the only ones a lift may make granted).
     var grantedSinceLift: [Int: Set<Int>] = [:]
     var createdWithoutLastName: Set<Int> = []
+    /// The last city each subject was given, on either side (the chronologically last edit: what "no loss" expects
+    /// both sides to hold once they converge, by the three-way merge and `newest`).
+    var lastCity: [Int: String] = [:]
+    /// How far the search index trails writes now.
+    var indexLagMs = 0
+    /// When each address created in the CRM under index lag reaches the search index: a sync that started before
+    /// then cannot see it yet (the next one does: the checkpoint stays a horizon behind).
+    var visibleAt: [String: Date] = [:]
 
     var isOptedOut: (Int) -> Bool { { s in (optedOutAt[s] ?? -1) > (liftedAt[s] ?? -1) } }
 }
@@ -99,6 +107,10 @@ public struct ModelChecker {
                 }
             }
             if faults { try await world.configureMock(faults: nil) }
+            if model.indexLagMs > 0 {
+                try await world.setIndexLag(milliseconds: 0)
+                try await Task.sleep(for: .milliseconds(model.indexLagMs))
+            }
             // The quiet end: two syncs to converge, then every promise, then a dry run that must plan nothing.
             for _ in 0..<2 { _ = try await world.sync() }
             if let failure = try await checkAfterSync(step: history.count, world: world, model: model) {
@@ -160,6 +172,7 @@ public struct ModelChecker {
         case .localEdit(let s, let c):
             guard model.existsLocally.contains(s), !model.erased.contains(s) else { return nil }
             try importRows("email,city\n\(address(s).normalized),\(CheckOperation.cities[c])\n")
+            model.lastCity[s] = CheckOperation.cities[c]
         case .importConsent(let s, let p, let word):
             guard model.existsLocally.contains(s), !model.erased.contains(s), !model.isOptedOut(s) else { return nil }
             let column = CheckOperation.purposes[p].rawValue
@@ -185,13 +198,18 @@ public struct ModelChecker {
                 ]))
             model.existsInCRM.insert(s)
             if !model.erased.contains(s) { model.emails[s, default: []].insert(CheckOperation.email(s)) }
+            if model.indexLagMs > 0 {
+                model.visibleAt[CheckOperation.email(s)] = Date().addingTimeInterval(Double(model.indexLagMs) / 1000)
+            }
         case .crmEdit(let s, let c):
-            try await patch(s, ["city": CheckOperation.cities[c]], world: world)
+            if try await patch(s, ["city": CheckOperation.cities[c]], world: world) {
+                model.lastCity[s] = CheckOperation.cities[c]
+            }
         case .crmEmailChange(let s):
             guard !model.erased.contains(s), !model.emailChanged.contains(s),
                 try await world.crmRecord(email: CheckOperation.email(s)) != nil
             else { return nil }
-            try await patch(s, ["email": CheckOperation.alternateEmail(s)], world: world)
+            _ = try await patch(s, ["email": CheckOperation.alternateEmail(s)], world: world)
             model.emailChanged.insert(s)
             // The register can tie the new address to the subject only through a record it had linked; one it
             // never held it simply imports under the new address, following the move.
@@ -335,11 +353,13 @@ public struct ModelChecker {
             model.erasedEmails.insert(CheckOperation.email(s))
             model.existsLocally.remove(s)
         case .sync:
+            let started = Date()
             _ = try await world.sync()
             model.synced(at: step)
-            return try await checkAfterSync(step: step, world: world, model: model)
+            return try await checkAfterSync(step: step, world: world, model: model, syncStartedAt: started)
         case .dryRunThenSync:
             let dry = try await world.sync(dryRun: true)
+            let started = Date()
             let real = try await world.sync()
             model.synced(at: step)
             if dry.summary.toCRM != real.summary.toCRM || dry.summary.toLocal != real.summary.toLocal
@@ -349,28 +369,40 @@ public struct ModelChecker {
                     invariant: "dry-run",
                     detail: "the dry run planned \(dry.summary) but the real run did \(real.summary)", step: step)
             }
-            return try await checkAfterSync(step: step, world: world, model: model)
+            return try await checkAfterSync(step: step, world: world, model: model, syncStartedAt: started)
         case .crashingSync(let k):
             _ = try? await world.sync(transport: DyingTransport(afterMutations: k, inner: world.transport))
             model.lastPartialSync = step
+        case .skewedSync(let seconds):
+            let started = Date()
+            _ = try await world.sync(clock: OffsetClock(offset: TimeInterval(seconds)))
+            model.synced(at: step)
+            return try await checkAfterSync(step: step, world: world, model: model, syncStartedAt: started)
+        case .indexLag(let milliseconds):
+            try await world.setIndexLag(milliseconds: milliseconds)
+            model.indexLagMs = max(model.indexLagMs, milliseconds)
         }
         return nil
     }
 
-    private func patch(_ s: Int, _ properties: [String: String], world: CheckWorld) async throws {
+    /// Someone edits the subject's CRM record (under whichever address it has); false when there is none.
+    private func patch(_ s: Int, _ properties: [String: String], world: CheckWorld) async throws -> Bool {
         for email in [CheckOperation.email(s), CheckOperation.alternateEmail(s)] {
             if try await world.crmRecord(email: email) != nil {
                 try await world.control(
                     "PATCH", "/crm/v3/objects/contacts/\(email)?idProperty=email", ["properties": properties])
-                return
+                return true
             }
         }
+        return false
     }
 
     // MARK: Invariants
 
     /// What must hold after every completed sync: no duplicates, and erased subjects gone from both sides.
-    func checkAfterSync(step: Int, world: CheckWorld, model: CheckModel) async throws -> CheckFailure? {
+    func checkAfterSync(step: Int, world: CheckWorld, model: CheckModel, syncStartedAt: Date = .distantFuture)
+        async throws -> CheckFailure?
+    {
         let records = try await world.crmRecords()
         var seen: [String: Int] = [:]
         for record in records {
@@ -402,7 +434,7 @@ public struct ModelChecker {
                 return CheckFailure(
                     invariant: "erasure", detail: "\(email) exists locally after its erasure", step: step)
             }
-            if seen[email] != nil {
+            if seen[email] != nil, (model.visibleAt[email] ?? .distantPast) <= syncStartedAt {
                 return CheckFailure(
                     invariant: "erasure", detail: "\(email) exists in the CRM after a sync following its erasure",
                     step: step)
@@ -410,6 +442,36 @@ public struct ModelChecker {
             if (try world.storeBytes()).range(of: Data(email.utf8)) != nil, !hasUnfinishedErasure(world) {
                 return CheckFailure(
                     invariant: "erasure", detail: "the store file still holds \(email) in plain text", step: step)
+            }
+        }
+        return nil
+    }
+
+    /// No loss: once both sides agree, they hold the last city anyone gave the subject, on either side (a field
+    /// changed on one side is taken from it; changed on both, the newer edit wins). Left out: subjects erased,
+    /// archived, ever restricted (local edits are not pushed meanwhile), or moved to a new address in a way that
+    /// makes them two people to the register.
+    func checkNoLoss(step: Int, world: CheckWorld, model: CheckModel) async throws -> CheckFailure? {
+        for (s, city) in model.lastCity.sorted(by: { $0.key < $1.key })
+        where !model.erased.contains(s) && !model.archived.contains(s) && !model.everRestricted.contains(s)
+            && !model.ambiguous.contains(s) && !model.movedBeforeLink.contains(s) && !model.unlinkedMoves.contains(s)
+        {
+            let local =
+                try world.store.contact(email: EmailAddress(CheckOperation.alternateEmail(s)))
+                ?? world.store.contact(email: EmailAddress(CheckOperation.email(s)))
+            var crmCity: String?
+            for email in [CheckOperation.alternateEmail(s), CheckOperation.email(s)] {
+                if let record = try await world.crmRecord(email: email) {
+                    crmCity = (record["properties"] as? [String: Any])?["city"] as? String
+                    break
+                }
+            }
+            if local?.city != city || crmCity != city {
+                return CheckFailure(
+                    invariant: "no-loss",
+                    detail:
+                        "p\(s)'s last city edit was \(city), but the register holds \(local?.city ?? "nothing") and the CRM \(crmCity ?? "nothing")",
+                    step: step)
             }
         }
         return nil
@@ -435,6 +497,7 @@ public struct ModelChecker {
                     "after two quiet syncs the next plan is not empty: \(plan.summary); \(plan.changes.prefix(5).map { "\($0.field) \($0.direction) (\($0.rule))" })",
                 step: step)
         }
+        if let failure = try await checkNoLoss(step: step, world: world, model: model) { return failure }
         // Archived records are left as they are (README, "Archives and merges"): their consent is not compared.
         for s in 0..<CheckOperation.subjects
         where !model.erased.contains(s) && !model.archived.contains(s) && !model.ambiguous.contains(s) {

@@ -75,7 +75,7 @@ struct CheckCommand: AsyncParsableCommand {
 extension CheckOperation {
     var isSync: Bool {
         switch self {
-        case .sync, .dryRunThenSync, .crashingSync: true
+        case .sync, .dryRunThenSync, .crashingSync, .skewedSync: true
         default: false
         }
     }
