@@ -96,7 +96,8 @@ import Testing
         let crmId = try #require(try fixture.local("aino@example.fi")?.crmId)
         try await fixture.crm(
             "PATCH", "/crm/v3/objects/contacts/\(crmId)", ["properties": ["email": "aino.changed@example.fi"]])
-        fixture.transport = DyingTransport(afterMutations: 0, inner: fixture.crmTransport)  // dies on the first CRM request of the erasure
+        // Dies on the first CRM request of the erasure.
+        fixture.transport = DyingTransport(afterMutations: 0, inner: fixture.crmTransport)
         await #expect(throws: DyingTransport.Killed.self) {
             try await fixture.erase("aino@example.fi", requestId: "r-crash", wait: true)
         }

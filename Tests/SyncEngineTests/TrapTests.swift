@@ -14,7 +14,8 @@ import Testing
         defer { Task { await fixture.close() } }
         try fixture.importCSV(
             "email,firstName,newsletter\naino@example.fi,Aino,granted\neino@example.fi,Eino,withdrawn\n")
-        fixture.transport = DyingTransport(afterMutations: 1, inner: fixture.crmTransport)  // the upsert lands, then the process "dies"
+        // The upsert lands, then the process "dies".
+        fixture.transport = DyingTransport(afterMutations: 1, inner: fixture.crmTransport)
         await #expect(throws: DyingTransport.Killed.self) { try await fixture.sync() }
         #expect(try await fixture.crmCount() == 2)
         #expect(try fixture.store.checkpoint("contacts.modifiedSince") == nil)
