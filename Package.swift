@@ -104,6 +104,7 @@ let package = Package(
             name: "SyncEngineTests",
             dependencies: [
                 "SyncEngine", "SyncStore", "SyncModel", "HubSpotClient", "MockHubSpot", "SyncChecking", "SyncTesting",
+                .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "MockHubSpotTests", dependencies: ["MockHubSpot"]),
         .testTarget(

@@ -10,6 +10,10 @@ import SyncStore
 protocol RunSink: Sendable {
     var mode: SyncReport.Mode { get }
 
+    /// The portal's property definitions, read at the start of the run: values that do not fit are refused
+    /// before they are sent.
+    mutating func use(_ schema: PortalSchema)
+
     /// Unfinished erasures, before anything is pulled: finished (real run), or reported as what the real run
     /// would finish (dry run), and left out of the plan as stale copies either way.
     func finishUnfinishedErasures(into run: inout SyncEngine.RunState) async throws
@@ -27,11 +31,13 @@ protocol RunSink: Sendable {
 
 /// A real run's sink: unfinished erasures first, then plans through the applier (outbox → CRM → confirm).
 struct ApplyingSink: RunSink {
-    let applier: SyncApplier
+    var applier: SyncApplier
     let store: SyncStore
     let clock: any SyncClock
 
     var mode: SyncReport.Mode { .applied }
+
+    mutating func use(_ schema: PortalSchema) { applier.schema = schema }
 
     func finishUnfinishedErasures(into run: inout SyncEngine.RunState) async throws {
         let (verified, failures) = try await applier.erasures(clock: clock).resumeAll()
@@ -60,6 +66,8 @@ struct RecordingSink: RunSink {
     let store: SyncStore
 
     var mode: SyncReport.Mode { .dryRun }
+
+    func use(_ schema: PortalSchema) {}
 
     func finishUnfinishedErasures(into run: inout SyncEngine.RunState) async throws {
         let unfinished = try store.pendingErasures()

@@ -77,10 +77,32 @@ public final class SyncEngine: Sendable {
     }
 
     /// One run: a dry run returns the plan as a report; a real run applies it and returns what it did.
+    ///
+    /// Every line logged during the run, by the engine, the client or the store, names it (``SyncRunID``).
     public func run(_ options: SyncRunOptions = .init()) async throws -> SyncReport {
+        let applier = SyncApplier(store: store, client: client, settings: settings, clock: clock, actor: options.actor)
+        // The one place a dry run and a real run part: where the plans go.
+        var sink: any RunSink =
+            options.dryRun
+            ? RecordingSink(store: store) : ApplyingSink(applier: applier, store: store, clock: clock)
+        let runId = try sink.startRun()
+        let runName = runId.map { "\($0)" } ?? "dry-" + UUID().uuidString.prefix(8).lowercased()
+        return try await SyncRunID.$current.withValue(runName) {
+            do {
+                let report = try await perform(options, sink: &sink)
+                if let runId { try sink.finishRun(runId, report: report) }
+                return report
+            } catch {
+                if let runId { try? sink.finishRun(runId, report: nil) }
+                throw error
+            }
+        }
+    }
+
+    /// The run's steps: budget and portal checks, unfinished erasures, pull, push, archive sweep, checkpoint.
+    private func perform(_ options: SyncRunOptions, sink: inout any RunSink) async throws -> SyncReport {
         let started = clock.now
         let metricsAtStart = client.metrics
-        var applier = SyncApplier(store: store, client: client, settings: settings, clock: clock, actor: options.actor)
         let checkpoint = try store.checkpoint(Self.modifiedSinceCheckpoint).flatMap(Int64.init)
         // A dry run spends reads only: it is never stopped by the budget.
         if !options.dryRun && !options.ignoreBudget { try await checkBudget(checkpoint: checkpoint) }
@@ -92,86 +114,60 @@ public final class SyncEngine: Sendable {
                 kind: .mappingInvalid,
                 detail: mappingProblems.map { "sync.json: \($0.key): \($0.problem)" }.joined(separator: "; "))
         }
-        applier.schema = schema
-        // The one place a dry run and a real run part: where the plans go.
-        let sink: any RunSink =
-            options.dryRun
-            ? RecordingSink(store: store) : ApplyingSink(applier: applier, store: store, clock: clock)
+        sink.use(schema)
         var run = RunState(report: SyncReport(mode: sink.mode, startedAt: started), options: options, sink: sink)
         run.quarantinedNotDue = try store.quarantinedNotDue()
         let planner = SyncPlanner(settings: settings, now: started)
         // Watermarks are HubSpot's time, read from its answers so far: a local clock ahead of HubSpot would
         // put the checkpoint in HubSpot's future and skip the edits made before it.
         let (crmStarted, feedEnd) = crmTime(run: &run)
-        let runId = try sink.startRun()
-        let runName = runId.map { "\($0)" } ?? "dry-" + UUID().uuidString.prefix(8).lowercased()
-        return try await SyncRunID.$current.withValue(runName) {
-            try await perform(
-                &run, runId: runId, checkpoint: checkpoint, crmTime: (crmStarted, feedEnd),
-                metricsAtStart: metricsAtStart, planner: planner)
-        }
-    }
-
-    /// The run itself, once its sink is chosen and its run-log entry (if any) is open.
-    private func perform(
-        _ run: inout RunState, runId: Int64?, checkpoint: Int64?, crmTime: (started: Date, feedEnd: Date),
-        metricsAtStart: ClientMetrics, planner: SyncPlanner
-    ) async throws -> SyncReport {
-        let (crmStarted, feedEnd) = crmTime
-        let sink = run.sink
         logger.info(
             "sync started", metadata: ["sync.mode": "\(run.report.mode)", "sync.incremental": "\(checkpoint != nil)"])
-        do {
-            try await sink.finishUnfinishedErasures(into: &run)
-            // The first run's listing holds every record modified before it started; the change feed reads up
-            // to the run's start, so this run's own writes (newer) wait for the next run, as echoes.
-            var watermark = crmStarted
-            if let checkpoint {
-                for try await page in client.changedContacts(
-                    since: Date(millisecondsSince1970: checkpoint), until: feedEnd, properties: ["email"])
-                {
-                    let (found, _) = try await client.batchRead(
-                        page.contacts.map(\.id), properties: settings.pulledProperties)
-                    var unique: [String: CRMContact] = [:]
-                    for record in found.values { unique[record.id] = record }
-                    try await process(Array(unique.values), locals: [], run: &run, planner: planner)
-                    watermark = page.watermark
-                }
-            } else {
-                for try await page in client.allContacts(properties: settings.pulledProperties) {
-                    try await process(page.contacts, locals: [], run: &run, planner: planner)
-                }
+        try await sink.finishUnfinishedErasures(into: &run)
+        // The first run's listing holds every record modified before it started; the change feed reads up
+        // to the run's start, so this run's own writes (newer) wait for the next run, as echoes.
+        var watermark = crmStarted
+        if let checkpoint {
+            for try await page in client.changedContacts(
+                since: Date(millisecondsSince1970: checkpoint), until: feedEnd, properties: ["email"])
+            {
+                let (found, _) = try await client.batchRead(
+                    page.contacts.map(\.id), properties: settings.pulledProperties)
+                var unique: [String: CRMContact] = [:]
+                for record in found.values { unique[record.id] = record }
+                try await process(Array(unique.values), locals: [], run: &run, planner: planner)
+                watermark = page.watermark
             }
-            try await pushLocalEdits(run: &run, planner: planner)
-            try await sweepArchives(run: &run, planner: planner)
-            let metrics = client.metrics
-            run.report.cost.requestsSent = metrics.requests - metricsAtStart.requests
-            run.report.cost.retries = metrics.retries - metricsAtStart.retries
-            run.report.cost.rateLimited = metrics.rateLimited - metricsAtStart.rateLimited
-            run.report.cost.bytesReceived = metrics.bytesReceived - metricsAtStart.bytesReceived
-            run.report.cost.dailyBudgetRemaining = await client.remainingDailyBudget()
-            run.report.cost.shareOfRemainingBudget =
-                Double(run.report.cost.plannedWriteRequests) / Double(max(1, run.report.cost.dailyBudgetRemaining))
-            run.report.finishedAt = clock.now
-            let horizonEnd = crmStarted.addingTimeInterval(-(settings.consistencyHorizon).inSeconds)
-            let next = min(watermark, horizonEnd)
-            let previous = checkpoint.map(Date.init(millisecondsSince1970:)) ?? .distantPast
-            // Never move backwards; a run with failures keeps its checkpoint so the failed records come again.
-            if run.report.summary.failures == 0 && next > previous {
-                try sink.setCheckpoint(Self.modifiedSinceCheckpoint, to: next)
+        } else {
+            for try await page in client.allContacts(properties: settings.pulledProperties) {
+                try await process(page.contacts, locals: [], run: &run, planner: planner)
             }
-            if let runId { try sink.finishRun(runId, report: run.report) }
-            logger.info(
-                "sync finished",
-                metadata: [
-                    "sync.contacts": "\(run.report.summary.contactsExamined)",
-                    "sync.failures": "\(run.report.summary.failures)",
-                ])
-            return run.report
-        } catch {
-            if let runId { try? sink.finishRun(runId, report: nil) }
-            throw error
         }
+        try await pushLocalEdits(run: &run, planner: planner)
+        try await sweepArchives(run: &run, planner: planner)
+        let metrics = client.metrics
+        run.report.cost.requestsSent = metrics.requests - metricsAtStart.requests
+        run.report.cost.retries = metrics.retries - metricsAtStart.retries
+        run.report.cost.rateLimited = metrics.rateLimited - metricsAtStart.rateLimited
+        run.report.cost.bytesReceived = metrics.bytesReceived - metricsAtStart.bytesReceived
+        run.report.cost.dailyBudgetRemaining = await client.remainingDailyBudget()
+        run.report.cost.shareOfRemainingBudget =
+            Double(run.report.cost.plannedWriteRequests) / Double(max(1, run.report.cost.dailyBudgetRemaining))
+        run.report.finishedAt = clock.now
+        let horizonEnd = crmStarted.addingTimeInterval(-(settings.consistencyHorizon).inSeconds)
+        let next = min(watermark, horizonEnd)
+        let previous = checkpoint.map(Date.init(millisecondsSince1970:)) ?? .distantPast
+        // Never move backwards; a run with failures keeps its checkpoint so the failed records come again.
+        if run.report.summary.failures == 0 && next > previous {
+            try sink.setCheckpoint(Self.modifiedSinceCheckpoint, to: next)
+        }
+        logger.info(
+            "sync finished",
+            metadata: [
+                "sync.contacts": "\(run.report.summary.contactsExamined)",
+                "sync.failures": "\(run.report.summary.failures)",
+            ])
+        return run.report
     }
 
     struct RunState {

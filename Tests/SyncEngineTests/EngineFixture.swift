@@ -1,5 +1,6 @@
 import Foundation
 import HubSpotClient
+import Logging
 import MockHubSpot
 import SyncChecking
 import SyncEngine
@@ -61,7 +62,11 @@ final class EngineFixture: @unchecked Sendable {
         return configuration
     }
 
-    func engine(store: SyncStore? = nil) throws -> SyncEngine {
+    func engine(
+        store: SyncStore? = nil, logger: Logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+    )
+        throws -> SyncEngine
+    {
         var clientConfiguration = try SyncSettings.clientConfiguration(configuration, token: crmMock.token)
         clientConfiguration.baseURL = baseURL
         clientConfiguration.requestsPerInterval = 100_000
@@ -69,10 +74,11 @@ final class EngineFixture: @unchecked Sendable {
         clientConfiguration.dailyBudget = dailyBudget
         clientConfiguration.baseDelay = .milliseconds(5)
         clientConfiguration.maxDelay = .milliseconds(50)
-        let client = HubSpotClient(configuration: clientConfiguration, transport: transport, clock: clock)
+        let client = HubSpotClient(
+            configuration: clientConfiguration, transport: transport, clock: clock, logger: logger)
         return SyncEngine(
             store: store ?? self.store, client: client,
-            settings: SyncSettings(configuration, archiveSweepInterval: .zero), clock: clock)
+            settings: SyncSettings(configuration, archiveSweepInterval: .zero), clock: clock, logger: logger)
     }
 
     @discardableResult
