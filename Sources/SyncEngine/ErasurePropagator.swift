@@ -9,13 +9,13 @@ import SyncStore
 /// request whose state says what is left, and the next `erase` or sync run finishes it.
 public struct ErasurePropagator: Sendable {
     let store: SyncStore
-    let client: HubSpotClient
+    let client: any CRMPort
     let clock: any SyncClock
     let maxAttempts: Int
     let baseDelay: Duration
 
     public init(
-        store: SyncStore, client: HubSpotClient, clock: any SyncClock = SystemClock(), maxAttempts: Int = 4,
+        store: SyncStore, client: any CRMPort, clock: any SyncClock = SystemClock(), maxAttempts: Int = 4,
         baseDelay: Duration = .milliseconds(500)
     ) {
         self.store = store

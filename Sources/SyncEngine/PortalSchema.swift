@@ -13,7 +13,7 @@ struct PortalSchema: Sendable {
         self.mapping = mapping
     }
 
-    static func load(client: HubSpotClient, settings: SyncSettings) async throws -> PortalSchema {
+    static func load(client: any CRMPort, settings: SyncSettings) async throws -> PortalSchema {
         PortalSchema(definitions: try await client.contactProperties(), mapping: settings.mapping)
     }
 
@@ -61,7 +61,7 @@ public struct PortalCheck: Sendable, Codable {
 
     /// Every check against the portal: which scopes the token lacks, whether each mapped property exists and
     /// is writable, whether each purpose's subscription exists and is active. Writes nothing.
-    public static func run(client: HubSpotClient, settings: SyncSettings) async throws -> PortalCheck {
+    public static func run(client: any CRMPort, settings: SyncSettings) async throws -> PortalCheck {
         var check = PortalCheck()
         check.scopes = try await client.checkScopes()
         if check.scopes.first(where: { $0.scope == HubSpotClient.schemaScope })?.granted != false {

@@ -46,10 +46,10 @@ public struct DriftReport: Sendable, Codable, Equatable {
 /// against the agreed base (what changed behind the change feed's back), within a request budget.
 public struct Reconciler: Sendable {
     let store: SyncStore
-    let client: HubSpotClient
+    let client: any CRMPort
     let settings: SyncSettings
 
-    public init(store: SyncStore, client: HubSpotClient, settings: SyncSettings) {
+    public init(store: SyncStore, client: any CRMPort, settings: SyncSettings) {
         self.store = store
         self.client = client
         self.settings = settings
@@ -65,7 +65,7 @@ public struct Reconciler: Sendable {
             .map(Date.init(millisecondsSince1970:)) ?? .distantPast
         let fields = ContactField.allCases.filter { settings.mapping[$0] != nil && $0 != .email }
 
-        for try await page in client.allContacts(properties: settings.pulledProperties) {
+        for try await page in client.contactPages(properties: settings.pulledProperties, archived: false) {
             report.crmRecordsCompared += page.contacts.count
             let ids = page.contacts.flatMap { [$0.id] + $0.mergedIds }
             let emails = page.contacts.compactMap { $0.email.flatMap { try? EmailAddress($0) } }
@@ -112,7 +112,7 @@ public struct Reconciler: Sendable {
         // Linked locally but not in the live listing: archived, merged away, or deleted.
         if report.complete && !linked.isEmpty {
             var archived: Set<String> = []
-            for try await page in client.allContacts(properties: ["email"], archived: true) {
+            for try await page in client.contactPages(properties: ["email"], archived: true) {
                 for record in page.contacts where linked[record.id] != nil { archived.insert(record.id) }
                 if spent() >= requestBudget {
                     report.complete = false

@@ -8,7 +8,7 @@ import SyncStore
 /// version only for what both sides now hold.
 struct SyncApplier: Sendable {
     let store: SyncStore
-    let client: HubSpotClient
+    let client: any CRMPort
     let settings: SyncSettings
     let clock: any SyncClock
     let actor: String

@@ -57,7 +57,7 @@ public struct SyncError: Error, LocalizedError, Sendable {
 /// next run, which is harmless because applying is idempotent.
 public final class SyncEngine: Sendable {
     let store: SyncStore
-    let client: HubSpotClient
+    let client: any CRMPort
     let settings: SyncSettings
     let clock: any SyncClock
     let logger: Logger
@@ -66,7 +66,7 @@ public final class SyncEngine: Sendable {
     static let archiveSweepCheckpoint = "contacts.archiveSweepAt"
 
     public init(
-        store: SyncStore, client: HubSpotClient, settings: SyncSettings, clock: any SyncClock = SystemClock(),
+        store: SyncStore, client: any CRMPort, settings: SyncSettings, clock: any SyncClock = SystemClock(),
         logger: Logger = .silent("crmsync.engine")
     ) {
         self.store = store
@@ -128,7 +128,7 @@ public final class SyncEngine: Sendable {
         // to the run's start, so this run's own writes (newer) wait for the next run, as echoes.
         var watermark = crmStarted
         if let checkpoint {
-            for try await page in client.changedContacts(
+            for try await page in client.changedContactPages(
                 since: Date(millisecondsSince1970: checkpoint), until: feedEnd, properties: ["email"])
             {
                 let (found, _) = try await client.batchRead(
@@ -139,7 +139,7 @@ public final class SyncEngine: Sendable {
                 watermark = page.watermark
             }
         } else {
-            for try await page in client.allContacts(properties: settings.pulledProperties) {
+            for try await page in client.contactPages(properties: settings.pulledProperties, archived: false) {
                 try await process(page.contacts, locals: [], run: &run, planner: planner)
             }
         }
@@ -381,7 +381,7 @@ public final class SyncEngine: Sendable {
         if let last, now.timeIntervalSince(last) < (settings.archiveSweepInterval).inSeconds { return }
         let linked = try store.linkedCRMIds()
         if !linked.isEmpty {
-            for try await page in client.allContacts(properties: ["email"], archived: true) {
+            for try await page in client.contactPages(properties: ["email"], archived: true) {
                 let known = page.contacts.filter { linked[$0.id] != nil }
                 guard !known.isEmpty else { continue }
                 let locals = try store.localStates(crmIds: known.map(\.id), emails: [])
