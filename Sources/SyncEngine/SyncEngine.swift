@@ -268,7 +268,16 @@ public final class SyncEngine: Sendable {
             if let id = pair.local?.contact.id { run.processed.insert(id) }
         }
         run.report.cost.plannedWriteRequests += SyncApplier.writeRequests(for: plans)
-        if !run.options.dryRun { run.record(try await applier.apply(plans)) }
+        if !run.options.dryRun {
+            let outcome = try await applier.apply(plans)
+            run.record(outcome)
+            // A plan an edit command overtook is reported as skipped with its note: the next run carries it out.
+            for (index, note) in outcome.heldBack {
+                plans[index].action = .skip
+                plans[index].changes = []
+                plans[index].note = note
+            }
+        }
         for plan in plans where plan.action != .none || !plan.changes.isEmpty || plan.note != nil {
             let room = run.options.listChanges && run.report.changes.count < run.options.maxListedChanges
             run.report.add(plan, listChanges: room)
