@@ -55,6 +55,10 @@ public struct ErasurePropagator: Sendable {
         return (verified, failures)
     }
 
+    /// How often, and how long apart, a run waits for another run's claim on sending a subject's deletes.
+    static let claimPolls = 150
+    static let claimPoll = Duration.milliseconds(200)
+
     /// A stale CRM copy of an erased subject, found by its address or by the id of a record the subject was
     /// linked to: tombstoned by id, GDPR-deleted by id (which never blocklists an address) and verified by a
     /// read of that id. Returns whether it reads 404; if not, the next pull finds it again.
@@ -83,13 +87,42 @@ public struct ErasurePropagator: Sendable {
         var sent = pending.requests.contains { $0.sentAt != nil }
         var crmIds = pending.crmIds
         var attempt = 0
+        var waits = 0
+        // A sync and an `erase` may carry the same request at once (edit commands never wait for a sync): the
+        // deletes go out only under a claim taken in a store transaction, so they are sent once.
+        var claimed = false
+        defer { if claimed { try? store.releaseErasureClaim(of: pending.email) } }
         while true {
             attempt += 1
             do {
                 if !sent {
+                    switch try store.claimErasureDeletes(of: pending.email) {
+                    case .heldByAnother:
+                        // The other run is sending them now: wait for it (briefly), then only verify.
+                        attempt -= 1
+                        waits += 1
+                        guard waits <= Self.claimPolls else { return .pending }
+                        try await clock.sleep(for: Self.claimPoll)
+                        continue
+                    case .alreadySent:
+                        sent = true
+                    case .takenOver:
+                        claimed = true
+                        // Its holder died while sending: the deletes may have gone through, so read first.
+                        if try await isErasedEverywhere(email: email, crmIds: crmIds) {
+                            try store.updateErasures(ids, state: .sent)
+                            sent = true
+                            claimed = false
+                        }
+                    case .claimed:
+                        claimed = true
+                    }
+                }
+                if !sent {
                     crmIds = try await sendDeletes(pending, crmIds: crmIds)
                     try store.updateErasures(ids, state: .sent)
                     sent = true
+                    claimed = false
                 }
                 if try await isErasedEverywhere(email: email, crmIds: crmIds) {
                     try store.updateErasures(ids, state: .verified)
@@ -105,8 +138,13 @@ public struct ErasurePropagator: Sendable {
                 if !sent, (try? await isErasedEverywhere(email: email, crmIds: crmIds)) == true {
                     try store.updateErasures(ids, state: .sent)
                     sent = true
+                    claimed = false
                     continue
                 }
+            }
+            if claimed {
+                try store.releaseErasureClaim(of: pending.email)
+                claimed = false
             }
             guard attempt < maxAttempts else { return .failed }
             let factor = Int64(1) << Int64(min(attempt - 1, 10))

@@ -37,51 +37,95 @@ struct SyncApplier: Sendable {
         var failures: [String] = []
         /// Records the CRM refused for good: quarantined, retried on a slower schedule, holding back no one.
         var refused: [String] = []
+        /// Plans (by index) an edit command overtook while the sync ran: an edit or an erasure of the contact
+        /// since it was planned. Left for the next run (the contact is still dirty, or its erasure takes it out
+        /// of the CRM), with the note the report shows; not a failure.
+        var heldBack: [Int: String] = [:]
     }
 
-    /// Applies plans; returns what failed and what the CRM refused.
+    /// The three kinds of CRM write a plan may need; its base entries join the base only once their kind was
+    /// written (properties: the fields and the record; consents: `consent.<purpose>`; opt-out: `optedOutOfAll`).
+    enum WriteKind: Sendable {
+        case properties, consents, optOut
+
+        /// Which write carries a base entry's key to the CRM.
+        init(baseKey key: SyncKey) {
+            switch key {
+            case .consent: self = .consents
+            case .optedOutOfAll: self = .optOut
+            case .field, .record, .crmId: self = .properties
+            }
+        }
+    }
+
+    static let editedNote = "edited while the sync ran: left for the next run"
+    static let partlyWrittenNote =
+        "edited while the sync ran: what the CRM already took is recorded, the rest is left for the next run"
+    static let erasedNote =
+        "erased while the sync ran: not written to the CRM by this run; the erasure removes it there"
+
+    /// Applies plans; returns what failed, what the CRM refused, and what edit commands overtook.
+    ///
+    /// Edit commands never wait for a sync, so the sync guards what they wrote: its local writes are
+    /// compare-and-set on each contact's local version (a contact edited or erased since it was planned is left
+    /// untouched, the others in the batch are applied), and immediately before every CRM write the contacts in
+    /// it are checked again: one erased since is never written, one edited since is left for the next run.
     func apply(_ plans: [ContactPlan]) async throws -> Outcome {
         var failures: [String] = []
         var refusals: [(plan: ContactPlan, reason: String)] = []
+        var heldBack: [Int: String] = [:]
         let now = clock.now
         var updates: [String: LocalSyncUpdate] = [:]
-        var createdIds: [Int: String] = [:]
+        var contactIds: [Int: String] = [:]
 
-        // 1. Local side: values, consent and opt-outs from the CRM, archives, merges, links.
+        // 1. Local side: values, consent and opt-outs from the CRM, archives, merges, links; each contact
+        // compare-and-set on the version it was planned from (a push with nothing local to write only checks it).
         for (index, plan) in plans.enumerated() {
-            guard var update = localUpdate(for: plan, now: now) else { continue }
+            var update = localUpdate(for: plan, now: now)
+            if update == nil, plan.hasCRMWrites, plan.action != .eraseInCRM, let id = plan.localId {
+                update = LocalSyncUpdate(contactId: id)
+            }
+            guard var update else { continue }
             if plan.action == .none || plan.action == .skip, let version = plan.local?.localVersion {
                 update.syncedVersion = version
             }
-            if plan.action == .createLocal { createdIds[index] = update.contactId }
             if !plan.hasCRMWrites, let version = plan.local?.localVersion { update.syncedVersion = version }
+            if plan.action != .recordArchive && plan.action != .recordMerge {
+                update.expectedLocalVersion = plan.local?.localVersion
+            }
+            contactIds[index] = update.contactId
             updates[update.contactId] = update
         }
-        do {
-            try store.applySyncUpdates(Array(updates.values), actor: actor)
-        } catch let error as StoreError where error.isSubjectErased {
-            failures.append("a CRM record of an erased subject was refused locally")
+        let applied = try store.applySyncUpdates(Array(updates.values), actor: actor)
+        var overtaken: Set<String> = []
+        for (index, id) in contactIds {
+            guard let outcome = applied.outcome(of: id), outcome != .applied else { continue }
+            heldBack[index] = outcome == .erased ? Self.erasedNote : Self.editedNote
+            if let localId = plans[index].localId { overtaken.insert(localId) }
         }
         // A contact that needs no CRM write now has nothing left to confirm: an entry of an earlier run whose
         // reply was lost (the CRM already holds its result) goes.
         try store.completeOutbox(
             dedupeKeys: plans.filter { !$0.hasCRMWrites && $0.action != .eraseInCRM }.compactMap {
-                $0.localId.map { "push:\($0)" }
+                $0.localId.flatMap { overtaken.contains($0) ? nil : "push:\($0)" }
             })
 
         // 2. CRM side, recorded in the outbox first.
-        let pushes = plans.filter { $0.hasCRMWrites && $0.action != .eraseInCRM }
+        let pushes = plans.filter {
+            $0.hasCRMWrites && $0.action != .eraseInCRM && !overtaken.contains($0.localId ?? "")
+        }
         let erasures = plans.filter { $0.action == .eraseInCRM }
         try store.enqueue(pushes.compactMap(outboxEntry))
         var confirmed: [String: LocalSyncUpdate] = [:]
         var failed: Set<String> = []
+        var pushFailures: [(id: String, line: String)] = []
         func fail(_ plan: ContactPlan, _ reason: String, refused: Bool = false) {
             guard let id = plan.localId, !failed.contains(id) else { return }
             failed.insert(id)
             if refused {
                 refusals.append((plan, reason))
             } else {
-                failures.append("\(plan.email?.masked ?? "?"): \(reason)")
+                pushFailures.append((id, "\(plan.email?.masked ?? "?"): \(reason)"))
             }
         }
         func fail(_ plan: ContactPlan, _ failure: BatchFailure, _ what: String) {
@@ -95,8 +139,28 @@ struct SyncApplier: Sendable {
             }
         }
         let sendable = pushes.filter { !failed.contains($0.localId ?? "") }
+        // Why a plan's remaining writes were not sent (edited or erased since it was planned), and what it wrote.
+        var stopped: [String: SyncApplyResult.Outcome] = [:]
+        var written: [String: Set<WriteKind>] = [:]
+        // Immediately before each write: the tombstones and versions of the contacts in it, read again.
+        func clear(_ candidates: [ContactPlan]) throws -> [ContactPlan] {
+            let open = candidates.filter { stopped[$0.localId ?? ""] == nil }
+            let holds = try store.holds(
+                for: open.compactMap { plan in
+                    plan.localId.map {
+                        PlannedSubject(
+                            contactId: $0, email: plan.email, crmId: plan.crmId, localVersion: plan.local?.localVersion)
+                    }
+                })
+            for (id, hold) in holds { stopped[id] = hold }
+            return open.filter { holds[$0.localId ?? ""] == nil }
+        }
+        func wrote(_ kind: WriteKind, _ plan: ContactPlan) {
+            if let id = plan.localId { written[id, default: []].insert(kind) }
+        }
 
-        let creates = sendable.filter { $0.action == .createInCRM || ($0.crmId == nil && !$0.toCRMProperties.isEmpty) }
+        let creates = try clear(
+            sendable.filter { $0.action == .createInCRM || ($0.crmId == nil && !$0.toCRMProperties.isEmpty) })
         if !creates.isEmpty {
             let outcome = try await client.upsertByEmail(
                 creates.map {
@@ -112,15 +176,15 @@ struct SyncApplier: Sendable {
                 guard let id = plan.localId, let record = outcome.written[plan.email?.normalized ?? ""] else {
                     continue
                 }
+                wrote(.properties, plan)
                 var update = confirmed[id] ?? LocalSyncUpdate(contactId: id)
                 update.crmId = .some(record.id)
                 update.crmLastModified = record.lastModified
                 confirmed[id] = update
             }
         }
-        let linkedUpdates = sendable.filter {
-            $0.action != .createInCRM && $0.crmId != nil && !$0.toCRMProperties.isEmpty
-        }
+        let linkedUpdates = try clear(
+            sendable.filter { $0.action != .createInCRM && $0.crmId != nil && !$0.toCRMProperties.isEmpty })
         if !linkedUpdates.isEmpty {
             let outcome = try await client.update(
                 linkedUpdates.map { ContactUpdate(id: $0.crmId!, properties: $0.toCRMProperties) })
@@ -129,47 +193,84 @@ struct SyncApplier: Sendable {
                     fail(plan, failure, "CRM refused the update")
                 }
             }
-        }
-        let writes = sendable.flatMap { plan in
-            plan.consentToCRM.compactMap { consent -> SubscriptionWrite? in
-                guard let email = plan.email,
-                    let id = settings.subscriptions[consent.purpose].flatMap({ Int($0.subscriptionId) })
-                else {
-                    return nil
-                }
-                return SubscriptionWrite(
-                    email: email.normalized, subscriptionId: id, state: consent.state,
-                    legalBasis: (consent.legalBasis ?? settings.subscriptions[consent.purpose]?.legalBasis)?.rawValue,
-                    legalBasisExplanation: settings.subscriptions[consent.purpose]?.legalBasisExplanation)
+            for plan in linkedUpdates where !outcome.failures.contains(where: { $0.key == plan.crmId }) {
+                wrote(.properties, plan)
             }
         }
+        let consenting = try clear(sendable.filter { !subscriptionWrites(for: $0).isEmpty })
+        let writes = consenting.flatMap(subscriptionWrites)
         if !writes.isEmpty {
-            for failure in try await client.writeSubscriptionStatuses(writes) {
-                if let plan = sendable.first(where: { $0.email?.normalized == failure.key }) {
+            let failuresByEmail = try await client.writeSubscriptionStatuses(writes)
+            for failure in failuresByEmail {
+                if let plan = consenting.first(where: { $0.email?.normalized == failure.key }) {
                     fail(plan, failure, "subscription not written")
                 }
             }
+            for plan in consenting where !failuresByEmail.contains(where: { $0.key == plan.email?.normalized }) {
+                wrote(.consents, plan)
+            }
         }
-        let optOuts = sendable.filter(\.optOutToCRM).compactMap { $0.email?.normalized }
-        if !optOuts.isEmpty { try await client.unsubscribeFromAll(optOuts) }
+        let optingOut = try clear(sendable.filter { $0.optOutToCRM && $0.email != nil })
+        if !optingOut.isEmpty {
+            try await client.unsubscribeFromAll(optingOut.compactMap { $0.email?.normalized })
+            for plan in optingOut { wrote(.optOut, plan) }
+        }
 
-        // 3. What the CRM confirmed: base, link, synced version; the outbox entry goes.
+        // A write that failed because the subject was erased meanwhile (its record already GDPR-deleted) is no
+        // failure: the erasure has it in hand.
+        let failedPlans = pushes.filter { failed.contains($0.localId ?? "") }
+        for (id, hold) in try store.holds(
+            for: failedPlans.compactMap { plan in
+                plan.localId.map {
+                    PlannedSubject(contactId: $0, email: plan.email, crmId: plan.crmId, localVersion: nil)
+                }
+            }) where hold == .erased
+        {
+            failed.remove(id)
+            stopped[id] = .erased
+            refusals.removeAll { $0.plan.localId == id }
+        }
+        failures += pushFailures.filter { failed.contains($0.id) }.map(\.line)
+
+        // 3. What the CRM confirmed: base, link, synced version; the outbox entry goes. A plan an edit overtook
+        // midway records what the CRM took (its base entries of the kinds written, the link of a record created)
+        // and stays dirty, so the next run plans the edit against what both sides now hold.
         var done: [String] = []
         for plan in pushes {
             guard let id = plan.localId, !failed.contains(id) else {
                 if let id = plan.localId { try store.failOutbox(dedupeKey: "push:\(id)", error: "see the run report") }
                 continue
             }
+            if let index = plans.firstIndex(where: { $0.localId == id }), let hold = stopped[id] {
+                heldBack[index] =
+                    hold == .erased
+                    ? Self.erasedNote : written[id, default: []].isEmpty ? Self.editedNote : Self.partlyWrittenNote
+            }
+            if stopped[id] == .erased {
+                // Gone from the store; whatever reached the CRM before the erasure is the erasure's to delete.
+                done.append("push:\(id)")
+                continue
+            }
+            let needed = kinds(of: plan)
+            let wroteAll = stopped[id] == nil || needed.isSubset(of: written[id, default: []])
             var update = confirmed[id] ?? LocalSyncUpdate(contactId: id)
-            update.base = plan.newBase
+            // The base never records what the CRM was not sent: only the kinds written join it.
+            update.base =
+                wroteAll
+                ? plan.newBase
+                : plan.newBase.filter { entry in
+                    let kind = WriteKind(baseKey: entry.key)
+                    return !needed.contains(kind) || written[id, default: []].contains(kind)
+                }
             if update.crmId == nil, let crmId = plan.crmId, plan.local?.crmId != crmId { update.crmId = .some(crmId) }
-            if let version = plan.local?.localVersion { update.syncedVersion = version }
+            if wroteAll, let version = plan.local?.localVersion { update.syncedVersion = version }
             confirmed[id] = update
-            done.append("push:\(id)")
+            if wroteAll { done.append("push:\(id)") }
         }
         try store.applySyncUpdates(Array(confirmed.values), actor: actor)
         try store.completeOutbox(dedupeKeys: done)
-        try store.releaseFromQuarantine(done.map { String($0.dropFirst("push:".count)) })
+        try store.releaseFromQuarantine(
+            done.map { String($0.dropFirst("push:".count)) }.filter { stopped[$0] == nil })
         var refused: [String] = []
         for (plan, reason) in refusals {
             guard let id = plan.localId else { continue }
@@ -184,7 +285,31 @@ struct SyncApplier: Sendable {
                 failures.append("a stale CRM copy of an erased subject: GDPR delete not yet verified")
             }
         }
-        return Outcome(failures: failures, refused: refused)
+        return Outcome(failures: failures, refused: refused, heldBack: heldBack)
+    }
+
+    /// The kinds of CRM write a plan needs.
+    private func kinds(of plan: ContactPlan) -> Set<WriteKind> {
+        var kinds: Set<WriteKind> = []
+        if plan.action == .createInCRM || !plan.toCRMProperties.isEmpty { kinds.insert(.properties) }
+        if !subscriptionWrites(for: plan).isEmpty { kinds.insert(.consents) }
+        if plan.optOutToCRM { kinds.insert(.optOut) }
+        return kinds
+    }
+
+    /// The subscription status writes of a plan (purposes with a configured subscription).
+    private func subscriptionWrites(for plan: ContactPlan) -> [SubscriptionWrite] {
+        plan.consentToCRM.compactMap { consent -> SubscriptionWrite? in
+            guard let email = plan.email,
+                let id = settings.subscriptions[consent.purpose].flatMap({ Int($0.subscriptionId) })
+            else {
+                return nil
+            }
+            return SubscriptionWrite(
+                email: email.normalized, subscriptionId: id, state: consent.state,
+                legalBasis: (consent.legalBasis ?? settings.subscriptions[consent.purpose]?.legalBasis)?.rawValue,
+                legalBasisExplanation: settings.subscriptions[consent.purpose]?.legalBasisExplanation)
+        }
     }
 
     private func localUpdate(for plan: ContactPlan, now: Date) -> LocalSyncUpdate? {

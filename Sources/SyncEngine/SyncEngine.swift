@@ -260,7 +260,14 @@ public final class SyncEngine: Sendable {
             if let id = pair.local?.contact.id { run.processed.insert(id) }
         }
         run.report.cost.plannedWriteRequests += SyncApplier.writeRequests(for: plans)
-        run.record(try await run.sink.apply(plans))
+        let outcome = try await run.sink.apply(plans)
+        run.record(outcome)
+        // A plan an edit command overtook is reported as skipped with its note: the next run carries it out.
+        for (index, note) in outcome.heldBack {
+            plans[index].action = .skip
+            plans[index].changes = []
+            plans[index].note = note
+        }
         for plan in plans where plan.action != .none || !plan.changes.isEmpty || plan.note != nil {
             let room = run.options.listChanges && run.report.changes.count < run.options.maxListedChanges
             run.report.add(plan, listChanges: room)

@@ -53,6 +53,19 @@ public struct PendingErasure: Sendable {
     public var deletesByEmail: Bool
 }
 
+/// The answer to a claim on sending a subject's GDPR deletes.
+public enum ErasureClaim: Sendable, Equatable {
+    /// This caller sends them.
+    case claimed
+    /// This caller sends them, taking over a claim whose holder never let go (killed while sending): the deletes
+    /// may have gone through, so the CRM is read before anything is sent.
+    case takenOver
+    /// Another run (a sync, or an `erase`) is sending them now.
+    case heldByAnother
+    /// They were sent (or the erasure is finished): only the verification is left.
+    case alreadySent
+}
+
 /// What an erasure's outbox entry (one per subject) carries to the CRM. v3 entries hold `email`, `crmId`
 /// ("" for none) and `requestId` only; the requests of the subject are found by its hash now.
 struct ErasurePayload: Codable {
@@ -131,7 +144,8 @@ extension SyncStore {
                 sql: """
                     INSERT INTO outbox (kind, contactId, dedupeKey, payload, state, attempts, createdAt)
                     VALUES (?, NULL, ?, ?, 'pending', 0, ?)
-                    ON CONFLICT(dedupeKey) DO UPDATE SET payload = excluded.payload, state = 'pending'
+                    ON CONFLICT(dedupeKey) DO UPDATE SET payload = excluded.payload,
+                    state = CASE outbox.state WHEN 'sending' THEN 'sending' ELSE 'pending' END
                     """,
                 arguments: [Self.erasureOutboxKind, dedupeKey, try payload.encoded(), now.millisecondsSince1970])
             try AuditLog.append(
@@ -205,6 +219,50 @@ extension SyncStore {
         }
     }
 
+    /// How long a claim on sending a subject's GDPR deletes holds when its holder never lets go of it (a
+    /// process killed while it sent them); the next claimer then checks the CRM before sending anything.
+    public static let erasureClaimDuration: TimeInterval = 15 * 60
+
+    /// Claims sending the GDPR deletes of a subject's unfinished erasure, in one transaction (the outbox entry
+    /// moves to `sending`), so that a sync and an `erase` running at once never both send them: at most one
+    /// delete per request. Released with ``releaseErasureClaim(of:)``, or by ``updateErasures(_:state:error:)``
+    /// moving the requests to `sent` or `verified`.
+    public func claimErasureDeletes(of email: EmailAddress) throws -> ErasureClaim {
+        let hash = subjectHash(of: email)
+        let now = self.now.millisecondsSince1970
+        return try database.write { db in
+            guard
+                let row = try Row.fetchOne(
+                    db, sql: "SELECT state, claimExpiresAt FROM outbox WHERE dedupeKey = ?",
+                    arguments: ["erase:\(hash)"]
+                )
+            else { return .alreadySent }
+            let sent = try Bool.fetchOne(
+                db,
+                sql: """
+                    SELECT EXISTS (SELECT 1 FROM erasureRequest
+                    WHERE subjectHash = ? AND state != 'verified' AND sentAt IS NOT NULL)
+                    """,
+                arguments: [hash])
+            if sent == true { return .alreadySent }
+            let claimed = (row["state"] as String) == "sending"
+            if claimed && ((row["claimExpiresAt"] as Int64?) ?? 0) > now { return .heldByAnother }
+            try db.execute(
+                sql: "UPDATE outbox SET state = 'sending', claimExpiresAt = ? WHERE dedupeKey = ?",
+                arguments: [now + Int64(Self.erasureClaimDuration * 1000), "erase:\(hash)"])
+            return claimed ? .takenOver : .claimed
+        }
+    }
+
+    /// Lets go of a claim taken with ``claimErasureDeletes(of:)``.
+    public func releaseErasureClaim(of email: EmailAddress) throws {
+        try database.write { db in
+            try db.execute(
+                sql: "UPDATE outbox SET state = 'pending' WHERE dedupeKey = ? AND state = 'sending'",
+                arguments: ["erase:\(subjectHash(of: email))"])
+        }
+    }
+
     /// Moves a request on; `verified` also removes the outbox entry (and with it the last copy of the address)
     /// and checkpoints the write-ahead log so no copy lingers there.
     public func updateErasure(_ requestId: String, state: ErasureState, error: String? = nil) throws {
@@ -233,7 +291,12 @@ extension SyncStore {
                 sql:
                     "UPDATE erasureRequest SET state = 'sent', sentAt = ?, attempts = attempts + 1, lastError = NULL WHERE id = ?",
                 arguments: [now, requestId])
+            try db.execute(
+                sql: "UPDATE outbox SET state = 'pending' WHERE dedupeKey = ? AND state = 'sending'",
+                arguments: ["erase:\(request.subjectHash)"])
         case .verified:
+            // A sync and an `erase` may both verify the same request: it is verified once.
+            guard request.state != .verified else { return }
             try db.execute(
                 sql: "UPDATE erasureRequest SET state = 'verified', verifiedAt = ?, lastError = NULL WHERE id = ?",
                 arguments: [now, requestId])

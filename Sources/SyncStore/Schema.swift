@@ -244,6 +244,11 @@ enum Schema {
             try db.rename(table: "outboxWithoutNextAttempt", to: "outbox")
             try db.create(index: "outbox_on_contactId", on: "outbox", columns: ["contactId"])
         }
+        migrator.registerMigration("v11: a claim on sending an erasure's GDPR deletes") { db in
+            // A sync and an `erase` may run at once: the one that claims a subject's erasure entry (state
+            // `sending`) sends its deletes; the claim lapses at `claimExpiresAt` if its holder was killed.
+            try db.alter(table: "outbox") { t in t.add(column: "claimExpiresAt", .integer) }
+        }
         return migrator
     }
 }

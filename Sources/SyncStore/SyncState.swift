@@ -37,6 +37,10 @@ public struct LocalSyncUpdate: Sendable {
     public var mergedIntoCrmId: String??
     /// The local version this update accounts for (marks the contact synced up to it); nil leaves it.
     public var syncedVersion: Int64?
+    /// The contact's local version the update was planned from (compare-and-set): when the contact was edited
+    /// since (its version moved) or erased, nothing of this update is written and the contact is left for the
+    /// next run. Nil for a contact the update creates, and for updates that hold whatever was edited.
+    public var expectedLocalVersion: Int64?
 
     public init(contactId: String) { self.contactId = contactId }
 
@@ -44,6 +48,40 @@ public struct LocalSyncUpdate: Sendable {
     public var isEmpty: Bool {
         contact == nil && consentEvents.isEmpty && suppressionChanges.isEmpty && base.isEmpty && crmId == nil
             && crmLastModified == nil && crmArchivedAt == nil && mergedIntoCrmId == nil && syncedVersion == nil
+    }
+}
+
+/// What ``SyncStore/applySyncUpdates(_:actor:)`` did with each contact's update.
+public struct SyncApplyResult: Sendable, Equatable {
+    public enum Outcome: Sendable, Equatable {
+        case applied
+        /// Edited since it was planned (its local version moved): untouched, left for the next run.
+        case edited
+        /// Erased since it was planned (or its address is tombstoned): untouched; the erasure handles the CRM.
+        case erased
+    }
+
+    /// Contact id → outcome.
+    public var outcomes: [String: Outcome] = [:]
+
+    public init() {}
+
+    public func outcome(of contactId: String) -> Outcome? { outcomes[contactId] }
+}
+
+/// A contact a sync is about to write to the CRM, as it was planned.
+public struct PlannedSubject: Sendable {
+    public var contactId: String
+    public var email: EmailAddress?
+    public var crmId: String?
+    /// The local version it was planned from; nil: checked for erasure only.
+    public var localVersion: Int64?
+
+    public init(contactId: String, email: EmailAddress?, crmId: String?, localVersion: Int64?) {
+        self.contactId = contactId
+        self.email = email
+        self.crmId = crmId
+        self.localVersion = localVersion
     }
 }
 
@@ -145,20 +183,72 @@ extension SyncStore {
 
     // MARK: Applying
 
-    /// Applies the engine's local changes (refusing an erased subject), all in one transaction.
-    public func applySyncUpdates(_ updates: [LocalSyncUpdate], actor: String) throws {
-        let updates = updates.filter { !$0.isEmpty }
-        guard !updates.isEmpty else { return }
+    /// Applies the engine's local changes, each contact's on its own (a savepoint): a contact edited since it
+    /// was planned (``LocalSyncUpdate/expectedLocalVersion``) or erased meanwhile is left untouched, and never
+    /// rolls back the others. An update that carries only an expected version just checks it.
+    @discardableResult
+    public func applySyncUpdates(_ updates: [LocalSyncUpdate], actor: String) throws -> SyncApplyResult {
+        let updates = updates.filter { !$0.isEmpty || $0.expectedLocalVersion != nil }
+        guard !updates.isEmpty else { return SyncApplyResult() }
         let now = self.now
-        try database.write { db in
-            for update in updates { try apply(update, now: now, actor: actor, in: db) }
+        return try database.write { db in
+            var result = SyncApplyResult()
+            for update in updates {
+                var outcome = SyncApplyResult.Outcome.applied
+                try db.inSavepoint {
+                    outcome = try apply(update, now: now, actor: actor, in: db)
+                    return outcome == .applied ? .commit : .rollback
+                }
+                result.outcomes[update.contactId] = outcome
+            }
+            return result
         }
     }
 
-    private func apply(_ update: LocalSyncUpdate, now: Date, actor: String, in db: Database) throws {
+    /// For contacts about to be written to the CRM, read immediately before the write: those erased since they
+    /// were planned (a tombstone of the address or of the CRM id, or the contact gone) and those edited since
+    /// (the local version moved). Contacts not in the answer may be written.
+    public func holds(for subjects: [PlannedSubject]) throws -> [String: SyncApplyResult.Outcome] {
+        guard !subjects.isEmpty else { return [:] }
+        return try database.read { db in
+            var holds: [String: SyncApplyResult.Outcome] = [:]
+            for subject in subjects {
+                let version = try Int64.fetchOne(
+                    db, sql: "SELECT localVersion FROM contact WHERE id = ?", arguments: [subject.contactId])
+                var erased = version == nil
+                if !erased, let email = subject.email {
+                    erased = try Tombstones.isErased(subjectHash(of: email), in: db)
+                }
+                if !erased, let crmId = subject.crmId {
+                    erased = try Tombstones.isErased(crmIdHash: crmIdHash(of: crmId), in: db)
+                }
+                if erased {
+                    holds[subject.contactId] = .erased
+                } else if let expected = subject.localVersion, version != expected {
+                    holds[subject.contactId] = .edited
+                }
+            }
+            return holds
+        }
+    }
+
+    private func apply(_ update: LocalSyncUpdate, now: Date, actor: String, in db: Database) throws
+        -> SyncApplyResult.Outcome
+    {
+        let version = try Int64.fetchOne(
+            db, sql: "SELECT localVersion FROM contact WHERE id = ?", arguments: [update.contactId])
+        if let expected = update.expectedLocalVersion {
+            guard let version else { return .erased }
+            if version != expected { return .edited }
+        } else if version == nil && update.contact == nil {
+            // Nothing to create and no contact to update: it was erased meanwhile.
+            return .erased
+        }
         if let contact = update.contact {
-            if try Tombstones.isErased(subjectHash(of: contact.email), in: db) { throw StoreError.subjectErased() }
+            if try Tombstones.isErased(subjectHash(of: contact.email), in: db) { return .erased }
             let previous = try ContactRow.fetch(id: contact.id, in: db)
+            // A contact created from the CRM whose address an edit command took meanwhile: the next run matches them.
+            if previous == nil, try ContactRow.fetch(email: contact.email, in: db) != nil { return .edited }
             if previous == nil {
                 try ContactRow.insert(contact, in: db)
                 try db.execute(sql: "UPDATE contact SET localVersion = 0 WHERE id = ?", arguments: [contact.id])
@@ -217,6 +307,7 @@ extension SyncStore {
                 sql: "UPDATE contact SET syncedVersion = MAX(syncedVersion, ?) WHERE id = ?",
                 arguments: [version, update.contactId])
         }
+        return .applied
     }
 
     // MARK: Checkpoints

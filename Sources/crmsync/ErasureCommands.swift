@@ -10,7 +10,7 @@ struct EraseCommand: AsyncParsableCommand {
         abstract: "Erase a subject: here at once (tombstone), then GDPR-deleted in the CRM and verified.",
         discussion: """
             The request is recorded before anything else, so a crash at any step is finished by the next `erase` \
-            or sync run. An unknown email still gets a tombstone and a CRM delete (HubSpot then blocklists it). \
+            or sync run. It never waits for a running sync. An unknown email still gets a tombstone and a CRM delete (HubSpot then blocklists it). \
             Exit 0 when verified (or recorded with --no-wait), 3 when the CRM delete is not yet verified.
             """)
 
@@ -32,8 +32,10 @@ struct EraseCommand: AsyncParsableCommand {
             print("erasure \(id): erased locally; the CRM delete follows at the next sync")
             return
         }
+        // No writer lease: an erasure never waits for a running sync. The sync checks tombstones immediately
+        // before each CRM write, and the GDPR deletes go out under a claim in the store, so they are sent once.
         propagator = ErasurePropagator(store: store, client: try context.client())
-        let request = try await context.performRemote(store: store) {
+        let request = try await context.performRemote {
             try await propagator.erase(email: address, requestId: id, reason: reason)
         }
         print("erasure \(id): \(request.state.rawValue)" + (request.lastError.map { " (\($0))" } ?? ""))

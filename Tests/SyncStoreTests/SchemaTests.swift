@@ -9,7 +9,7 @@ import Testing
     let fixture = try StoreFixture()
     #expect(try fixture.store.isUpToDate())
     let applied = try fixture.store.appliedMigrations()
-    #expect(applied.count == 10)
+    #expect(applied.count == 11)
     let reopened = try fixture.reopen()
     #expect(try reopened.appliedMigrations() == applied)
     let tables = try reopened.database.read { db in
@@ -112,7 +112,7 @@ import Testing
                     ('erasure', NULL, 'erase:b', x'7B7E', 'pending', 0, 7, 7, NULL)
                 """)
     }
-    try Schema.migrator.migrate(queue)
+    try Schema.migrator.migrate(queue, upTo: "v10: outbox without nextAttemptAt")
     try queue.read { db in
         let columns = try db.columns(in: "outbox").map(\.name)
         #expect(

@@ -1,0 +1,118 @@
+import Foundation
+import HubSpotClient
+import MockHubSpot
+import SyncEngine
+import SyncModel
+import SyncStore
+import Synchronization
+import Testing
+
+/// Runs `action` once, just before the first request whose path ends with `suffix` goes out.
+final class BeforeRequestTransport: HTTPTransport {
+    let inner: any HTTPTransport
+    let suffix: String
+    let action: @Sendable () async throws -> Void
+    private let done = Mutex(false)
+
+    init(before suffix: String, inner: any HTTPTransport, action: @escaping @Sendable () async throws -> Void) {
+        self.inner = inner
+        self.suffix = suffix
+        self.action = action
+    }
+
+    func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        if request.url.path.hasSuffix(suffix),
+            done.withLock({ done in
+                defer { done = true }
+                return !done
+            })
+        {
+            try await action()
+        }
+        return try await inner.send(request)
+    }
+}
+
+@Suite struct ConcurrentErasureTests {
+    /// `erase` takes no lease, so it may carry a request a running sync is carrying too (the sync finishes
+    /// unfinished erasures first): the GDPR delete still goes out once, and the request ends verified.
+    @Test func anEraseWhileASyncSendsTheSameRequestsDeleteSendsNothingMore() async throws {
+        let fixture = try await EngineFixture()
+        defer { Task { await fixture.close() } }
+        try fixture.importCSV("email,firstName\naino@example.fi,Aino\n")
+        try await fixture.sync()
+        // erase --no-wait: recorded and erased locally; the CRM delete is left to the next sync.
+        _ = try fixture.store.recordErasureRequest(email: email("aino@example.fi"), requestId: "r1", reason: nil)
+        try fixture.store.eraseLocally(requestId: "r1")
+        // Just as the sync sends the delete, the operator runs `erase` for the subject again.
+        let operatorErase = try fixture.propagator()
+        let states = Mutex<[ErasureState]>([])
+        fixture.transport = BeforeRequestTransport(before: "/gdpr-delete", inner: fixture.crmTransport) {
+            let request = try await operatorErase.erase(
+                email: email("aino@example.fi"), requestId: "r1", reason: nil)
+            states.withLock { $0.append(request.state) }
+        }
+        let report = try await fixture.sync()
+        #expect(states.withLock { $0 }.count == 1)
+        #expect(report.summary.failures == 0, "\(report.failures)")
+        fixture.transport = fixture.crmTransport
+        try await fixture.sync()
+        let deletes = try await fixture.mutatingRequests().filter {
+            $0.path.hasSuffix("/gdpr-delete")
+        }
+        #expect(deletes.count == 1)
+        #expect(try fixture.store.erasureRequest(id: "r1")?.state == .verified)
+        #expect(try await fixture.crmContact(email: "aino@example.fi") == nil)
+    }
+
+    /// The other way round: the sync meets a request whose delete an `erase` is sending; it waits for that one
+    /// delete (never the other way: `erase` does not wait for a sync) and then only verifies.
+    @Test func aSyncWhileAnEraseSendsItsDeleteSendsNothingMore() async throws {
+        let fixture = try await EngineFixture()
+        defer { Task { await fixture.close() } }
+        try fixture.importCSV("email,firstName\naino@example.fi,Aino\n")
+        try await fixture.sync()
+        let clock = TellingClock()
+        fixture.clock = clock
+        let syncEngine = try fixture.engine()
+        let sync = Mutex<Task<SyncReport, any Error>?>(nil)
+        fixture.transport = BeforeRequestTransport(before: "/gdpr-delete", inner: fixture.crmTransport) {
+            let task = Task {
+                defer { clock.tell() }
+                return try await syncEngine.run()
+            }
+            sync.withLock { $0 = task }
+            // Go on once the sync waits for this erase's claim (or, without a claim, once it finished).
+            for await _ in clock.sleeps { break }
+        }
+        let request = try await fixture.propagator().erase(
+            email: email("aino@example.fi"), requestId: "r1", reason: nil)
+        let report = try await #require(sync.withLock { $0 }).value
+        #expect(request.state == .verified)
+        #expect(report.summary.failures == 0, "\(report.failures)")
+        let deletes = try await fixture.mutatingRequests().filter {
+            $0.path.hasSuffix("/gdpr-delete")
+        }
+        #expect(deletes.count == 1)
+        #expect(try fixture.store.erasureRequest(id: "r1")?.state == .verified)
+    }
+}
+
+/// The system clock, telling every sleep as it begins.
+final class TellingClock: SyncClock {
+    let inner = SystemClock()
+    let sleeps: AsyncStream<Void>
+    private let continuation: AsyncStream<Void>.Continuation
+
+    init() { (sleeps, continuation) = AsyncStream.makeStream(of: Void.self) }
+
+    var now: Date { inner.now }
+
+    /// Tells whoever listens, as a sleep does.
+    func tell() { continuation.yield() }
+
+    func sleep(for duration: Duration) async throws {
+        continuation.yield()
+        try await inner.sleep(for: duration)
+    }
+}
