@@ -29,7 +29,7 @@ protocol RunSink: Sendable {
     func finishRun(_ id: Int64, report: SyncReport?) throws
 }
 
-/// A real run's sink: unfinished erasures first, then plans through the applier (outbox → CRM → confirm).
+/// A real run's sink: unfinished erasures first, then plans through the applier (local writes → CRM → confirm).
 struct ApplyingSink: RunSink {
     var applier: SyncApplier
     let store: SyncStore

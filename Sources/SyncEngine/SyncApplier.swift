@@ -3,9 +3,13 @@ import HubSpotClient
 import SyncModel
 import SyncStore
 
-/// Carries out plans: local changes in one transaction, CRM changes through the outbox (an entry is
-/// written before the request and removed only once the CRM confirmed it), and the new base and synced
-/// version only for what both sides now hold.
+/// Carries out plans: local changes per contact (compare-and-set on its version), then the CRM writes, then
+/// the new base and synced version only for what both sides now hold.
+///
+/// A run that dies between the CRM write and the confirmation leaves the contact dirty (its local version is
+/// ahead of the synced one), and the base entries written before the request (`baseBeforeConfirmation`) say
+/// whose the CRM's new state is: the next run re-plans it against both sides and writes only what still differs.
+/// No outbox entry is needed for that; the outbox carries erasures only.
 struct SyncApplier: Sendable {
     let store: SyncStore
     let client: any CRMPort
@@ -103,19 +107,11 @@ struct SyncApplier: Sendable {
             heldBack[index] = outcome == .erased ? Self.erasedNote : Self.editedNote
             if let localId = plans[index].localId { overtaken.insert(localId) }
         }
-        // A contact that needs no CRM write now has nothing left to confirm: an entry of an earlier run whose
-        // reply was lost (the CRM already holds its result) goes.
-        try store.completeOutbox(
-            dedupeKeys: plans.filter { !$0.hasCRMWrites && $0.action != .eraseInCRM }.compactMap {
-                $0.localId.flatMap { overtaken.contains($0) ? nil : "push:\($0)" }
-            })
-
-        // 2. CRM side, recorded in the outbox first.
+        // 2. CRM side.
         let pushes = plans.filter {
             $0.hasCRMWrites && $0.action != .eraseInCRM && !overtaken.contains($0.localId ?? "")
         }
         let erasures = plans.filter { $0.action == .eraseInCRM }
-        try store.enqueue(pushes.compactMap(outboxEntry))
         var confirmed: [String: LocalSyncUpdate] = [:]
         var failed: Set<String> = []
         var pushFailures: [(id: String, line: String)] = []
@@ -232,15 +228,12 @@ struct SyncApplier: Sendable {
         }
         failures += pushFailures.filter { failed.contains($0.id) }.map(\.line)
 
-        // 3. What the CRM confirmed: base, link, synced version; the outbox entry goes. A plan an edit overtook
+        // 3. What the CRM confirmed: base, link, synced version. A plan an edit overtook
         // midway records what the CRM took (its base entries of the kinds written, the link of a record created)
         // and stays dirty, so the next run plans the edit against what both sides now hold.
         var done: [String] = []
         for plan in pushes {
-            guard let id = plan.localId, !failed.contains(id) else {
-                if let id = plan.localId { try store.failOutbox(dedupeKey: "push:\(id)", error: "see the run report") }
-                continue
-            }
+            guard let id = plan.localId, !failed.contains(id) else { continue }
             if let index = plans.firstIndex(where: { $0.localId == id }), let hold = stopped[id] {
                 heldBack[index] =
                     hold == .erased
@@ -248,7 +241,7 @@ struct SyncApplier: Sendable {
             }
             if stopped[id] == .erased {
                 // Gone from the store; whatever reached the CRM before the erasure is the erasure's to delete.
-                done.append("push:\(id)")
+                done.append(id)
                 continue
             }
             let needed = kinds(of: plan)
@@ -265,12 +258,10 @@ struct SyncApplier: Sendable {
             if update.crmId == nil, let crmId = plan.crmId, plan.local?.crmId != crmId { update.crmId = .some(crmId) }
             if wroteAll, let version = plan.local?.localVersion { update.syncedVersion = version }
             confirmed[id] = update
-            if wroteAll { done.append("push:\(id)") }
+            if wroteAll { done.append(id) }
         }
         try store.applySyncUpdates(Array(confirmed.values), actor: actor)
-        try store.completeOutbox(dedupeKeys: done)
-        try store.releaseFromQuarantine(
-            done.map { String($0.dropFirst("push:".count)) }.filter { stopped[$0] == nil })
+        try store.releaseFromQuarantine(done.filter { stopped[$0] == nil })
         var refused: [String] = []
         for (plan, reason) in refusals {
             guard let id = plan.localId else { continue }
@@ -377,25 +368,5 @@ struct SyncApplier: Sendable {
             let at = remote.fieldTimes[field] ?? remote.lastModified ?? now
             _ = try? contact.set(field, to: value, stamp: FieldStamp(at: at, origin: .crm))
         }
-    }
-
-    private func outboxEntry(_ plan: ContactPlan) -> (
-        kind: String, contactId: String?, dedupeKey: String, payload: Data
-    )? {
-        guard let id = plan.localId else { return nil }
-        struct Payload: Encodable {
-            var action: String
-            var crmId: String?
-            var properties: [String]
-            var consents: [String: String]
-            var optOut: Bool
-        }
-        // Property names and states only: the values are re-derived from the store when replanned.
-        let payload = Payload(
-            action: plan.action.rawValue, crmId: plan.crmId, properties: plan.toCRMProperties.keys.sorted(),
-            consents: Dictionary(
-                plan.consentToCRM.map { ($0.purpose.rawValue, $0.state.rawValue) }, uniquingKeysWith: { a, _ in a }),
-            optOut: plan.optOutToCRM)
-        return ("contact.push", id, "push:\(id)", (try? JSONEncoder().encode(payload)) ?? Data())
     }
 }

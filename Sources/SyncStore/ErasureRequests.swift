@@ -373,3 +373,11 @@ extension SyncStore {
         }
     }
 }
+
+extension SyncStore {
+    /// Entries in the outbox: erasures whose CRM deletes are not verified yet (each holds the subject's address
+    /// and CRM ids until then). Pushes need none: a contact stays dirty until the CRM confirmed its write.
+    public func outboxCount() throws -> Int {
+        try database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox") ?? 0 }
+    }
+}

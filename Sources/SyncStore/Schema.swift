@@ -249,6 +249,11 @@ enum Schema {
             // `sending`) sends its deletes; the claim lapses at `claimExpiresAt` if its holder was killed.
             try db.alter(table: "outbox") { t in t.add(column: "claimExpiresAt", .integer) }
         }
+        migrator.registerMigration("v12: the outbox carries erasures only") { db in
+            // Push entries were written before each CRM write and never read: recovery comes from the contact's
+            // versions and the base written before the request. Old entries mean nothing now.
+            try db.execute(sql: "DELETE FROM outbox WHERE kind = 'contact.push'")
+        }
         return migrator
     }
 }

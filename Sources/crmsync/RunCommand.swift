@@ -15,7 +15,7 @@ struct RunCommand: AsyncParsableCommand {
             Each run takes the writer lease (a run from cron or a terminal at the same time waits its turn), \
             finishes erasures left unfinished, and syncs. While the CRM is unreachable the wait doubles, up to \
             four periods. SIGTERM or SIGINT stop the current run between batches: the checkpoint stays where it \
-            was and the outbox keeps what was not confirmed, so the next run converges.
+            was and what the CRM did not confirm stays unsynced, so the next run converges.
             """)
 
     @OptionGroup var global: GlobalOptions

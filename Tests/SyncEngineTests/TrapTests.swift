@@ -19,7 +19,7 @@ import Testing
         await #expect(throws: DyingTransport.Killed.self) { try await fixture.sync() }
         #expect(try await fixture.crmCount() == 2)
         #expect(try fixture.store.checkpoint("contacts.modifiedSince") == nil)
-        #expect(try fixture.store.outboxCount() == 2)
+        // Not confirmed: both stay dirty, which is all the next run needs (no outbox entry for pushes).
         #expect(try fixture.store.dirtyCount() == 2)
 
         fixture.transport = fixture.crmTransport

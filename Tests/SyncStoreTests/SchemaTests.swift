@@ -9,7 +9,7 @@ import Testing
     let fixture = try StoreFixture()
     #expect(try fixture.store.isUpToDate())
     let applied = try fixture.store.appliedMigrations()
-    #expect(applied.count == 11)
+    #expect(applied.count == 12)
     let reopened = try fixture.reopen()
     #expect(try reopened.appliedMigrations() == applied)
     let tables = try reopened.database.read { db in
@@ -127,4 +127,20 @@ import Testing
         #expect(try db.indexes(on: "outbox").contains { $0.columns == ["contactId"] })
         #expect(try db.indexes(on: "outbox").contains { $0.columns == ["dedupeKey"] && $0.isUnique })
     }
+}
+
+@Test func pushEntriesLeaveTheOutboxAndErasuresStay() throws {
+    let queue = try DatabaseQueue()
+    try Schema.migrator.migrate(queue, upTo: "v11: a claim on sending an erasure's GDPR deletes")
+    try queue.write { db in
+        try db.execute(
+            sql: """
+                INSERT INTO outbox (kind, contactId, dedupeKey, payload, state, attempts, createdAt)
+                VALUES ('contact.push', 'c1', 'push:c1', x'7B7D', 'pending', 0, 5),
+                    ('erasure', NULL, 'erase:b', x'7B7E', 'pending', 0, 7)
+                """)
+    }
+    try Schema.migrator.migrate(queue)
+    let keys = try queue.read { db in try String.fetchAll(db, sql: "SELECT dedupeKey FROM outbox") }
+    #expect(keys == ["erase:b"])
 }
