@@ -13,16 +13,18 @@ public struct ErasurePropagator: Sendable {
     let clock: any SyncClock
     let maxAttempts: Int
     let baseDelay: Duration
+    let logger: Logger
 
     public init(
         store: SyncStore, client: any CRMPort, clock: any SyncClock = SystemClock(), maxAttempts: Int = 4,
-        baseDelay: Duration = .milliseconds(500)
+        baseDelay: Duration = .milliseconds(500), logger: Logger = .silent("crmsync.erasure")
     ) {
         self.store = store
         self.client = client
         self.clock = clock
         self.maxAttempts = maxAttempts
         self.baseDelay = baseDelay
+        self.logger = logger
     }
 
     /// `crmsync erase`: records the request, erases locally, and (unless `propagate` is false) deletes in
@@ -120,14 +122,29 @@ public struct ErasurePropagator: Sendable {
                 }
                 if !sent {
                     crmIds = try await sendDeletes(pending, crmIds: crmIds)
+                    logger.info(
+                        "erasure: GDPR deletes sent",
+                        metadata: [
+                            "erasure.requests": "\(ids.joined(separator: ","))",
+                            "erasure.subject": "\(pending.email.masked)",
+                            "erasure.crmRecords": "\(crmIds.count)",
+                        ])
                     try store.updateErasures(ids, state: .sent)
                     sent = true
                     claimed = false
                 }
                 if try await isErasedEverywhere(email: email, crmIds: crmIds) {
                     try store.updateErasures(ids, state: .verified)
+                    logger.info(
+                        "erasure: verified in the CRM",
+                        metadata: [
+                            "erasure.requests": "\(ids.joined(separator: ","))", "erasure.attempts": "\(attempt)",
+                        ])
                     return .verified
                 }
+                logger.notice(
+                    "erasure: still readable after the GDPR delete; will verify again",
+                    metadata: ["erasure.requests": "\(ids.joined(separator: ","))", "erasure.attempt": "\(attempt)"])
                 try store.updateErasures(
                     ids, state: .failed, error: "still readable after the GDPR delete; verified again, not resent")
             } catch let error as HubSpotError where !error.isDailyLimit {

@@ -1,5 +1,6 @@
 import Foundation
 import HubSpotClient
+import Logging
 import SyncModel
 import SyncStore
 
@@ -48,11 +49,15 @@ public struct Reconciler: Sendable {
     let store: SyncStore
     let client: any CRMPort
     let settings: SyncSettings
+    let logger: Logger
 
-    public init(store: SyncStore, client: any CRMPort, settings: SyncSettings) {
+    public init(
+        store: SyncStore, client: any CRMPort, settings: SyncSettings, logger: Logger = .silent("crmsync.reconcile")
+    ) {
         self.store = store
         self.client = client
         self.settings = settings
+        self.logger = logger
     }
 
     public func run(requestBudget: Int = 2_000) async throws -> DriftReport {
@@ -136,6 +141,15 @@ public struct Reconciler: Sendable {
             }
         }
         report.requests = spent()
+        logger.info(
+            "reconcile finished",
+            metadata: [
+                "reconcile.compared": "\(report.crmRecordsCompared)", "reconcile.complete": "\(report.complete)",
+                "reconcile.missingInCRM.deleted": "\(report.missingInCRM.deleted)",
+                "reconcile.onlyInCRM": "\(report.onlyInCRM)", "reconcile.notLinked": "\(report.notLinked)",
+                "reconcile.fieldDrift": "\(report.fieldDrift.values.reduce(0, +))",
+                "reconcile.requests": "\(report.requests)",
+            ])
         return report
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import HubSpotClient
+import Logging
 import SyncModel
 import SyncStore
 
@@ -16,6 +17,7 @@ struct SyncApplier: Sendable {
     let settings: SyncSettings
     let clock: any SyncClock
     let actor: String
+    let logger: Logger
     /// The portal's property definitions, to refuse a value that does not fit before it is sent.
     var schema: PortalSchema?
 
@@ -32,7 +34,7 @@ struct SyncApplier: Sendable {
     }
 
     func erasures(clock: any SyncClock) -> ErasurePropagator {
-        ErasurePropagator(store: store, client: client, clock: clock)
+        ErasurePropagator(store: store, client: client, clock: clock, logger: logger)
     }
 
     /// What applying a batch of plans left undone, as masked lines.
@@ -276,6 +278,15 @@ struct SyncApplier: Sendable {
                 failures.append("a stale CRM copy of an erased subject: GDPR delete not yet verified")
             }
         }
+        // Counts only: never an address or a name.
+        logger.debug(
+            "batch applied",
+            metadata: [
+                "apply.plans": "\(plans.count)", "apply.pushed": "\(done.count)",
+                "apply.consentWrites": "\(writes.count)", "apply.optOuts": "\(pushes.filter(\.optOutToCRM).count)",
+                "apply.erasures": "\(erasures.count)", "apply.failures": "\(failures.count)",
+                "apply.refused": "\(refused.count)", "apply.heldBack": "\(heldBack.count)",
+            ])
         return Outcome(failures: failures, refused: refused, heldBack: heldBack)
     }
 

@@ -80,7 +80,8 @@ public final class SyncEngine: Sendable {
     ///
     /// Every line logged during the run, by the engine, the client or the store, names it (``SyncRunID``).
     public func run(_ options: SyncRunOptions = .init()) async throws -> SyncReport {
-        let applier = SyncApplier(store: store, client: client, settings: settings, clock: clock, actor: options.actor)
+        let applier = SyncApplier(
+            store: store, client: client, settings: settings, clock: clock, actor: options.actor, logger: logger)
         // The one place a dry run and a real run part: where the plans go.
         var sink: any RunSink =
             options.dryRun

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import SyncEngine
 import SyncModel
 import SyncStore
@@ -34,7 +35,8 @@ struct EraseCommand: AsyncParsableCommand {
         }
         // No writer lease: an erasure never waits for a running sync. The sync checks tombstones immediately
         // before each CRM write, and the GDPR deletes go out under a claim in the store, so they are sent once.
-        propagator = ErasurePropagator(store: store, client: try context.client())
+        propagator = ErasurePropagator(
+            store: store, client: try context.client(), logger: Logger(label: "crmsync.erasure"))
         let request = try await context.performRemote {
             try await propagator.erase(email: address, requestId: id, reason: reason)
         }
@@ -113,7 +115,8 @@ struct RetentionCommand: AsyncParsableCommand {
         // An earlier run that was cut short may have left erasures unfinished: this run finishes them too.
         let unfinished = try context.perform { try store.pendingErasures().count }
         guard !dryRun, !candidates.isEmpty || unfinished > 0 else { return }
-        let propagator = ErasurePropagator(store: store, client: try context.client())
+        let propagator = ErasurePropagator(
+            store: store, client: try context.client(), logger: Logger(label: "crmsync.erasure"))
         let outcome = try await context.performRemote(store: store) {
             try await propagator.eraseForRetention(candidates, months: months, on: Date())
         }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import SyncEngine
 
 struct ReconcileCommand: AsyncParsableCommand {
@@ -17,7 +18,8 @@ struct ReconcileCommand: AsyncParsableCommand {
         let context = try CommandContext(global)
         let store = try context.openStore()
         let reconciler = Reconciler(
-            store: store, client: try context.client(), settings: SyncSettings(context.configuration))
+            store: store, client: try context.client(), settings: SyncSettings(context.configuration),
+            logger: Logger(label: "crmsync.reconcile"))
         let report = try await context.performRemote { try await reconciler.run(requestBudget: budget) }
         switch format {
         case .json: print(JSONOutput.render(report))

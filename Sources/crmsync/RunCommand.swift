@@ -36,7 +36,8 @@ struct RunCommand: AsyncParsableCommand {
             reconcileBudget > 0
             ? DailyReconcile(
                 reconciler: Reconciler(
-                    store: store, client: try context.client(), settings: SyncSettings(context.configuration)),
+                    store: store, client: try context.client(), settings: SyncSettings(context.configuration),
+                    logger: Logger(label: "crmsync.reconcile")),
                 store: store, budget: reconcileBudget)
             : nil
         let service = ScheduledSync(

@@ -51,6 +51,11 @@ struct CapturingLogHandler: LogHandler {
         let logger = Logger(
             label: "test", factory: { _ in CapturingLogHandler(into: lines, provider: Self.runMetadata) })
         _ = try await fixture.engine(logger: logger).run(SyncRunOptions())
+        // An erasure the next run carries to the CRM: its steps are logged too, the subject masked.
+        let subject = try EmailAddress("aino.virtanen@example.fi")
+        _ = try fixture.store.recordErasureRequest(email: subject, requestId: "req-log", reason: nil)
+        try fixture.store.eraseLocally(requestId: "req-log")
+        _ = try await fixture.engine(logger: logger).run(SyncRunOptions())
         _ = try await fixture.engine(logger: logger).run(SyncRunOptions(dryRun: true))
         let logged = lines.lines.withLock { $0 }
         let runs = try fixture.store.recentRuns().map { "\($0.id)" }
@@ -61,6 +66,9 @@ struct CapturingLogHandler: LogHandler {
             "every line names its run: \(logged.filter { $0.metadata["sync.run"] == nil }.map(\.message))")
         #expect(Set(named.filter { !$0.hasPrefix("dry-") }) == Set(runs), "the real run by its run log id")
         #expect(named.contains { $0.hasPrefix("dry-") }, "the dry run by a dry-run id")
+        #expect(logged.contains { $0.message.contains("GDPR deletes sent") })
+        #expect(logged.contains { $0.message.contains("verified in the CRM") })
+        #expect(logged.contains { $0.message == "batch applied" })
         let text = logged.map { "\($0.message) \($0.metadata)" }.joined(separator: "\n")
         #expect(!text.contains("aino.virtanen") && !text.contains("Aino"))
     }
