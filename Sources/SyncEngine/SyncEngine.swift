@@ -240,19 +240,12 @@ public final class SyncEngine: Sendable {
         let context = try planningContext(pairs: pairs, statuses: statuses)
         var plans: [ContactPlan] = []
         for (index, pair) in pairs.enumerated() {
-            var plan = planner.plan(local: pair.local, remote: remotes[index], context: context)
-            if let survivor = pair.mergedInto {
-                plan = ContactPlan(
-                    action: .recordMerge, localId: pair.local?.contact.id, crmId: survivor,
-                    email: pair.local?.contact.email)
-                plan.mergedIntoCrmId = survivor
-                plan.local = pair.local.map {
-                    LocalSnapshotSummary(
-                        contact: $0.contact, localVersion: $0.localVersion, crmId: $0.contact.crmId, isDirty: $0.isDirty
-                    )
+            let plan =
+                if let survivor = pair.mergedInto, let local = pair.local {
+                    planner.planMergedAway(local, survivor: survivor)
+                } else {
+                    planner.plan(local: pair.local, remote: remotes[index], context: context)
                 }
-                plan.note = "merged in the CRM into a record another local contact holds; kept for review"
-            }
             let finishedFirst = [plan.email?.normalized, plan.crmId].compactMap { $0 }
             if plan.action == .eraseInCRM, finishedFirst.contains(where: run.erasuresFinishedFirst.contains) {
                 continue
@@ -387,6 +380,7 @@ public final class SyncEngine: Sendable {
             Date.init(millisecondsSince1970:))
         let now = clock.now
         if let last, now.timeIntervalSince(last) < (settings.archiveSweepInterval).inSeconds { return }
+        let failuresBefore = run.report.summary.failures
         let linked = try store.linkedCRMIds()
         if !linked.isEmpty {
             for try await page in client.contactPages(properties: ["email"], archived: true) {
@@ -406,7 +400,10 @@ public final class SyncEngine: Sendable {
                 for plan in plans { run.report.add(plan, listChanges: run.options.listChanges) }
             }
         }
-        try run.sink.setCheckpoint(Self.archiveSweepCheckpoint, to: now)
+        // A sweep with failures is swept again next run (they also hold the change-feed checkpoint and give exit 3).
+        if run.report.summary.failures == failuresBefore {
+            try run.sink.setCheckpoint(Self.archiveSweepCheckpoint, to: now)
+        }
     }
 
     /// HubSpot's time now, from the `Date` header of the latest answer (the local clock when there is none or

@@ -35,7 +35,7 @@ extension SyncPlanner {
         plan.local = summary(local)
         if local.mergedIntoCrmId != nil {
             plan.action = .skip
-            plan.note = "merged in the CRM into a record another local contact holds; kept for review"
+            plan.note = Self.mergedForReview
             return plan
         }
         if remote.archived {

@@ -56,6 +56,19 @@ struct SyncPlanner: Sendable {
         }
     }
 
+    /// A local contact whose CRM record was merged into a survivor another local contact holds: unlinked and
+    /// kept for review, never a duplicate.
+    func planMergedAway(_ local: LocalContactState, survivor: String) -> ContactPlan {
+        var plan = ContactPlan(
+            action: .recordMerge, localId: local.contact.id, crmId: survivor, email: local.contact.email)
+        plan.mergedIntoCrmId = survivor
+        plan.local = summary(local)
+        plan.note = Self.mergedForReview
+        return plan
+    }
+
+    static let mergedForReview = "merged in the CRM into a record another local contact holds; kept for review"
+
     // MARK: One side only
 
     func planNewFromCRM(_ remote: RemoteContact, context: Context) -> ContactPlan {
@@ -146,7 +159,7 @@ struct SyncPlanner: Sendable {
         }
         if local.mergedIntoCrmId != nil {
             plan.action = .skip
-            plan.note = "merged in the CRM into a record another local contact holds; kept for review"
+            plan.note = Self.mergedForReview
             return plan
         }
         if local.isRestricted {

@@ -313,3 +313,13 @@ extension PlannerRow {
 extension Dictionary where Key == SyncKey, Value == String? {
     fileprivate static func + (a: Self, b: Self) -> Self { a.merging(b) { _, new in new } }
 }
+
+@Test func aContactWhoseRecordWasMergedIntoAnotherLocalContactsIsKeptForReview() {
+    let planner = SyncPlanner(settings: SyncSettings(SyncConfiguration()), now: PlannerRow.time(100))
+    let local = PlannerRow.Local(crmId: "101").state(base: PlannerRow.agreed)
+    let plan = planner.planMergedAway(local, survivor: "303")
+    #expect(plan.action == .recordMerge)
+    #expect(plan.mergedIntoCrmId == "303")
+    #expect(plan.changes.isEmpty && !plan.hasCRMWrites)
+    #expect(plan.note == SyncPlanner.mergedForReview)
+}
