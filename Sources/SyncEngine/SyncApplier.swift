@@ -21,18 +21,6 @@ struct SyncApplier: Sendable {
     /// The portal's property definitions, to refuse a value that does not fit before it is sent.
     var schema: PortalSchema?
 
-    /// Write requests a set of plans needs: upserts and updates, status writes, opt-outs (100 per request),
-    /// and two per erasure (delete and verification).
-    static func writeRequests(for plans: [ContactPlan]) -> Int {
-        let creates = plans.filter { $0.action == .createInCRM }.count
-        let updates = plans.filter { $0.action == .update && !$0.toCRMProperties.isEmpty }.count
-        let statuses = plans.reduce(0) { $0 + $1.consentToCRM.count }
-        let optOuts = plans.filter(\.optOutToCRM).count
-        let erasures = plans.filter { $0.action == .eraseInCRM }.count
-        func batches(_ n: Int) -> Int { (n + 99) / 100 }
-        return batches(creates) + batches(updates) + batches(statuses) + batches(optOuts) + erasures * 2
-    }
-
     func erasures(clock: any SyncClock) -> ErasurePropagator {
         ErasurePropagator(store: store, client: client, clock: clock, logger: logger)
     }

@@ -253,7 +253,7 @@ public final class SyncEngine: Sendable {
             plans.append(plan)
             if let id = pair.local?.contact.id { run.processed.insert(id) }
         }
-        run.report.cost.plannedWriteRequests += SyncApplier.writeRequests(for: plans)
+        run.report.cost.plannedWriteRequests += RequestCost.writeRequests(for: plans)
         let outcome = try await run.sink.apply(plans)
         run.record(outcome)
         // A plan an edit command overtook is reported as skipped with its note: the next run carries it out.
@@ -441,9 +441,7 @@ public final class SyncEngine: Sendable {
         }
         let remaining = await client.remainingDailyBudget()
         let reserve = remaining * settings.erasureReservePercent / 100
-        // Per 100 contacts: a read, a status read, and at most an upsert, a status write and an opt-out write;
-        // plus the change feed's search pages.
-        let estimate = (pulls + dirty + 99) / 100 * 5 + searches + 2
+        let estimate = RequestCost.estimate(contacts: pulls + dirty, searchPages: searches)
         if estimate > remaining - reserve {
             throw SyncError(
                 kind: .budgetExceeded,
