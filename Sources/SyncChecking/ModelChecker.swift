@@ -358,6 +358,9 @@ public struct ModelChecker {
             model.synced(at: step)
             return try await checkAfterSync(step: step, world: world, model: model, syncStartedAt: started)
         case .dryRunThenSync:
+            // The two must see the same CRM: under index lag, a write not yet searchable when the dry run reads
+            // could be by the time the real run does. Wait it out first.
+            if model.indexLagMs > 0 { try await Task.sleep(for: .milliseconds(model.indexLagMs + 50)) }
             let dry = try await world.sync(dryRun: true)
             let started = Date()
             let real = try await world.sync()
