@@ -94,6 +94,9 @@ public struct ErasurePropagator: Sendable {
         // deletes go out only under a claim taken in a store transaction, so they are sent once.
         var claimed = false
         defer { if claimed { try? store.releaseErasureClaim(of: pending.email) } }
+        // A subject the CRM never held a record of is deleted by email, which reads the same (404) before and
+        // after: a read cannot prove that delete went out.
+        var needsDeleteByEmail: Bool { crmIds.isEmpty && pending.deletesByEmail }
         while true {
             attempt += 1
             do {
@@ -110,8 +113,9 @@ public struct ErasurePropagator: Sendable {
                         sent = true
                     case .takenOver:
                         claimed = true
-                        // Its holder died while sending: the deletes may have gone through, so read first.
-                        if try await isErasedEverywhere(email: email, crmIds: crmIds) {
+                        // Its holder died while sending: the deletes may have gone through, so read first (a
+                        // delete by email leaves nothing to read, so it is sent again: blocklisting is its point).
+                        if !needsDeleteByEmail, try await isErasedEverywhere(email: email, crmIds: crmIds) {
                             try store.updateErasures(ids, state: .sent)
                             sent = true
                             claimed = false
@@ -152,7 +156,7 @@ public struct ErasurePropagator: Sendable {
                     ids, state: .failed,
                     error: "\(error.category ?? "HTTP") \(error.status.map(String.init) ?? "no answer")")
                 // An ambiguous failure: the delete may have gone through. Read before sending again.
-                if !sent, (try? await isErasedEverywhere(email: email, crmIds: crmIds)) == true {
+                if !sent, !needsDeleteByEmail, (try? await isErasedEverywhere(email: email, crmIds: crmIds)) == true {
                     try store.updateErasures(ids, state: .sent)
                     sent = true
                     claimed = false

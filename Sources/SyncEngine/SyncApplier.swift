@@ -242,7 +242,7 @@ struct SyncApplier: Sendable {
                 wroteAll
                 ? plan.newBase
                 : plan.newBase.filter { entry in
-                    let kind = WriteKind(baseKey: entry.key)
+                    let kind = Self.writeKind(of: entry.key, in: plan)
                     return !needed.contains(kind) || written[id, default: []].contains(kind)
                 }
             if update.crmId == nil, let crmId = plan.crmId, plan.local?.crmId != crmId { update.crmId = .some(crmId) }
@@ -279,6 +279,18 @@ struct SyncApplier: Sendable {
     }
 
     /// The kinds of CRM write a plan needs.
+    /// Which write carries a base entry's key to the CRM in this plan. Lifting the CRM's opt-out (agreed
+    /// `false`) is done by the grants' subscription writes (a v4 grant lifts an opt-out of all email), not by an
+    /// unsubscribe-all: without them the CRM is still opted out, and the base must not say otherwise.
+    static func writeKind(of key: SyncKey, in plan: ContactPlan) -> WriteKind {
+        if key == .optedOutOfAll && !plan.optOutToCRM
+            && plan.changes.contains(where: { $0.key == .optedOutOfAll && $0.direction == .toCRM })
+        {
+            return .consents
+        }
+        return WriteKind(baseKey: key)
+    }
+
     private func kinds(of plan: ContactPlan) -> Set<WriteKind> {
         var kinds: Set<WriteKind> = []
         if plan.action == .createInCRM || !plan.toCRMProperties.isEmpty { kinds.insert(.properties) }

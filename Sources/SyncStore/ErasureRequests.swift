@@ -300,8 +300,23 @@ extension SyncStore {
             try db.execute(
                 sql: "UPDATE erasureRequest SET state = 'verified', verifiedAt = ?, lastError = NULL WHERE id = ?",
                 arguments: [now, requestId])
+            // Another request for the subject may have joined while this one was carried through (edit commands
+            // never wait for a sync): its entry stays, marked sent, so it is verified (not deleted again) and ends
+            // verified too. The entry goes with the last request.
             try db.execute(
-                sql: "DELETE FROM outbox WHERE dedupeKey = ?", arguments: ["erase:\(request.subjectHash)"])
+                sql: """
+                    UPDATE erasureRequest SET state = 'sent', sentAt = COALESCE(sentAt, ?)
+                    WHERE subjectHash = ? AND state != 'verified' AND id != ?
+                    """,
+                arguments: [now, request.subjectHash, requestId])
+            let others =
+                try Int.fetchOne(
+                    db, sql: "SELECT COUNT(*) FROM erasureRequest WHERE subjectHash = ? AND state != 'verified'",
+                    arguments: [request.subjectHash]) ?? 0
+            if others == 0 {
+                try db.execute(
+                    sql: "DELETE FROM outbox WHERE dedupeKey = ?", arguments: ["erase:\(request.subjectHash)"])
+            }
             try AuditLog.append(
                 action: "erasure.verified", actor: "erasure", contactId: nil, detail: "request=\(requestId)",
                 at: Date(millisecondsSince1970: now), in: db)

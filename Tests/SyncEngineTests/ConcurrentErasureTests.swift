@@ -4,6 +4,7 @@ import MockHubSpot
 import SyncEngine
 import SyncModel
 import SyncStore
+import SyncTesting
 import Synchronization
 import Testing
 
@@ -115,4 +116,23 @@ final class TellingClock: SyncClock {
         continuation.yield()
         try await inner.sleep(for: duration)
     }
+}
+
+/// A subject the CRM never held is deleted by email (so HubSpot blocklists the address); a read answers 404
+/// before and after, so a run taking over the claim of a killed one cannot learn from it whether that delete
+/// went out: it sends it.
+@Test func aTakenOverClaimStillSendsTheDeleteByEmailANeverHeldSubjectNeeds() async throws {
+    let clock = ManualClock()
+    let fixture = try await EngineFixture(storeClock: clock)
+    defer { Task { await fixture.close() } }
+    let subject = email("never.synced@example.fi")
+    _ = try fixture.store.recordErasureRequest(email: subject, requestId: "r1", reason: nil)
+    try fixture.store.eraseLocally(requestId: "r1")
+    // A run claimed the deletes and was killed before sending them; its claim lapses.
+    #expect(try fixture.store.claimErasureDeletes(of: subject) == .claimed)
+    clock.advance(by: .seconds(Int(SyncStore.erasureClaimDuration) + 1))
+    let (verified, failures) = try await fixture.propagator().resumeAll()
+    #expect(verified == 1 && failures.isEmpty)
+    let deletes = try await fixture.mutatingRequests().filter { $0.path.hasSuffix("/gdpr-delete") }
+    #expect(deletes.count == 1, "the delete by email went out once")
 }

@@ -130,3 +130,41 @@ import Testing
         #expect(report.optOutDrift == 0)
     }
 }
+
+/// Lifting a restriction, with an edit of the contact landing just before the sync's subscription writes: the
+/// writes that would have ended the spread opt-out are held back, so the base still says the CRM's opt-out is
+/// crmsync's spread, and the next runs neither take it into the register nor keep it in the CRM.
+@Test func anEditDuringTheLiftsSyncLeavesTheSpreadOptOutCrmsyncs() async throws {
+    let fixture = try await EngineFixture()
+    defer { Task { await fixture.close() } }
+    let address = "lifted.mid.run@example.fi"
+    // Another contact's update goes out first in the same batch: the edit lands before it, after the local apply.
+    try fixture.importCSV("email,city,newsletter\n\(address),Oulu,granted\nother@example.fi,Oulu,\n")
+    try await fixture.sync()
+    try await tick()
+    _ = try fixture.store.setSuppression(
+        .processingRestricted, active: true, email: email(address), reason: "asked", actor: "t")
+    try await fixture.sync()
+    #expect(try await fixture.crmProperty(address, "hs_email_optout") == "true")
+    try await tick()
+    _ = try fixture.store.setSuppression(
+        .processingRestricted, active: false, email: email(address), reason: "lifted", actor: "t")
+    try fixture.importCSV("email,city\nother@example.fi,Espoo\n")
+    let store = fixture.store
+    fixture.transport = BeforeRequestTransport(before: "contacts/batch/update", inner: fixture.crmTransport) {
+        let batch = try ImportFileReader(purposes: Purpose.standard).read(
+            Data("email,city\n\(address),Turku\n".utf8), format: .csv)
+        _ = try store.importContacts(batch, actor: "operator")
+    }
+    let held = try await fixture.sync()
+    #expect(held.notes.contains { $0.note == "edited while the sync ran: left for the next run" })
+    let base = try fixture.store.localStates(crmIds: [], emails: [email(address)]).first?.base
+    #expect(base?[.optedOutOfAll] == .some("restriction"), "the CRM's opt-out is still crmsync's spread")
+    fixture.transport = fixture.crmTransport
+    try await fixture.sync()
+    try await fixture.sync()
+    #expect(try !fixture.isOptedOut(address), "no opt-out the subject never made")
+    #expect(try fixture.consent(address, .newsletter) == .granted)
+    #expect(try await fixture.crmStatuses(address)[7] == "SUBSCRIBED")
+    #expect(try await fixture.crmProperty(address, "city") == "Turku")
+}
