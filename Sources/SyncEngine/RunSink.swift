@@ -61,13 +61,17 @@ struct ApplyingSink: RunSink {
     }
 }
 
-/// A dry run's sink: records nothing, sends nothing; reports the unfinished erasures the real run would finish.
+/// A dry run's sink: records nothing, sends nothing; reports the unfinished erasures the real run would finish
+/// and the values the portal would refuse (as the real run's applier refuses them before sending).
 struct RecordingSink: RunSink {
     let store: SyncStore
+    var schema: PortalSchema?
+
+    init(store: SyncStore) { self.store = store }
 
     var mode: SyncReport.Mode { .dryRun }
 
-    func use(_ schema: PortalSchema) {}
+    mutating func use(_ schema: PortalSchema) { self.schema = schema }
 
     func finishUnfinishedErasures(into run: inout SyncEngine.RunState) async throws {
         let unfinished = try store.pendingErasures()
@@ -84,7 +88,18 @@ struct RecordingSink: RunSink {
         }
     }
 
-    func apply(_ plans: [ContactPlan]) async throws -> SyncApplier.Outcome { .init() }
+    func apply(_ plans: [ContactPlan]) async throws -> SyncApplier.Outcome {
+        var outcome = SyncApplier.Outcome()
+        guard let schema else { return outcome }
+        for plan in plans where plan.hasCRMWrites && plan.action != .eraseInCRM {
+            let problems = schema.problems(in: plan.toCRMProperties)
+            if !problems.isEmpty {
+                outcome.refused.append("\(plan.email?.masked ?? "?"): not sent: " + problems.joined(separator: "; "))
+            }
+        }
+        return outcome
+    }
+
     func setCheckpoint(_ name: String, to value: Date) throws {}
     func startRun() throws -> Int64? { nil }
     func finishRun(_ id: Int64, report: SyncReport?) throws {}

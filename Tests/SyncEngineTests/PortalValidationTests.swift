@@ -95,9 +95,13 @@ import Testing
         let fixture = try await EngineFixture()
         defer { Task { await fixture.close() } }
         try fixture.importCSV("email,lastName,companySize\nsize@example.fi,Koko,11-50\nfine@example.fi,Hyva,5-25\n")
+        // The dry run names the same refusal the real run then makes.
+        let plan = try await fixture.sync(dryRun: true)
+        #expect(plan.summary.refused == 1 && plan.refused.first?.contains("companySize") == true)
         let before = try await fixture.journal().count
         let report = try await fixture.sync()
         #expect(report.summary.refused == 1)
+        #expect(plan.summary == report.summary, "dry run and real run agree")
         let line = try #require(report.refused.first)
         #expect(line.contains("companySize") && !line.contains("11-50") && !line.contains("size@"))
         #expect(try await fixture.crmContact(email: "size@example.fi") == nil)
