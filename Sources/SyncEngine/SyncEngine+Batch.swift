@@ -1,0 +1,189 @@
+import Foundation
+import HubSpotClient
+import SyncModel
+import SyncStore
+
+/// One batch of a run, as a pipeline: match the batch's CRM records and local contacts, read what the CRM says
+/// of them, plan each pair, and hand the plans to the run's sink.
+extension SyncEngine {
+    /// One batch through the pipeline: match → read what the CRM says of it → plan → sink (and the report).
+    func process(
+        _ records: [CRMContact], locals extraLocals: [LocalContactState], run: inout RunState, planner: SyncPlanner
+    ) async throws {
+        guard !records.isEmpty || !extraLocals.isEmpty else { return }
+        try Task.checkCancellation()
+        let pairs = try matchBatch(records, extraLocals, run: run)
+        let emails = Set(records.compactMap { $0.email?.lowercased() } + extraLocals.map(\.contact.email.normalized))
+        let (remotes, statuses) = try await remoteViews(of: pairs, emails: emails.sorted(), planner: planner)
+        var plans = try planBatch(pairs, remotes: remotes, statuses: statuses, planner: planner, run: &run)
+        try await sink(&plans, run: &run)
+    }
+
+    /// The batch's CRM records and local contacts (those given, and those the records' ids and addresses find),
+    /// paired; a contact already planned this run is left out.
+    private func matchBatch(_ records: [CRMContact], _ extraLocals: [LocalContactState], run: RunState) throws
+        -> [Pair]
+    {
+        var locals: [String: LocalContactState] = [:]
+        for state in extraLocals { locals[state.contact.id] = state }
+        let crmIds = records.flatMap { [$0.id] + $0.mergedIds }
+        let recordEmails = records.compactMap { $0.email.flatMap { try? EmailAddress($0) } }
+        for state in try store.localStates(crmIds: crmIds, emails: recordEmails) where locals[state.contact.id] == nil {
+            locals[state.contact.id] = state
+        }
+        return match(records, locals: Array(locals.values)).filter { pair in
+            !(pair.local.map { run.processed.contains($0.contact.id) } ?? false)
+        }
+    }
+
+    /// The planner's view of each pair's CRM record: subscription statuses of the batch's addresses, the opt-out
+    /// times that matter, and field history where a `newest` conflict needs it.
+    private func remoteViews(of pairs: [Pair], emails: [String], planner: SyncPlanner) async throws
+        -> (remotes: [RemoteContact?], statuses: [String: [SubscriptionStatus]])
+    {
+        let statuses = try await client.subscriptionStatuses(for: emails)
+        // The CRM's opt-out time matters only where a local re-consent may have lifted it, or where the opt-out
+        // is the restriction crmsync spread (its time tells its echo from later decisions).
+        let needOptOutTimes = pairs.compactMap { pair -> String? in
+            guard let record = pair.record, record.isOptedOutOfAllEmail, let local = pair.local,
+                !local.isOptedOut && local.suppressions[.optedOutOfAll] != nil
+                    || SyncPlanner.isRestrictionSpread(local.base)
+            else { return nil }
+            return record.email?.lowercased()
+        }
+        let optOutTimes = needOptOutTimes.isEmpty ? [:] : try await client.optedOutOfAll(needOptOutTimes)
+        func remote(_ record: CRMContact) -> RemoteContact {
+            let email = record.email?.lowercased() ?? ""
+            return RemoteContact(record, settings: settings, statuses: statuses[email], optedOutAt: optOutTimes[email])
+        }
+        var remotes = pairs.map { $0.record.map(remote) }
+        // Conflicts under `newest` need the CRM's field times: read history for those records only.
+        let needHistory = pairs.indices.filter { planner.needsHistory(local: pairs[$0].local, remote: remotes[$0]) }
+        if !needHistory.isEmpty {
+            let ids = needHistory.compactMap { pairs[$0].record?.id }
+            let (withHistory, _) = try await client.batchRead(
+                ids, properties: settings.pulledProperties, withHistory: settings.historyProperties)
+            for index in needHistory {
+                if let id = pairs[index].record?.id, let record = withHistory[id] { remotes[index] = remote(record) }
+            }
+        }
+        return (remotes, statuses)
+    }
+
+    /// One plan per pair; an erasure the run finishes first is not planned again as a stale copy.
+    private func planBatch(
+        _ pairs: [Pair], remotes: [RemoteContact?], statuses: [String: [SubscriptionStatus]], planner: SyncPlanner,
+        run: inout RunState
+    ) throws -> [ContactPlan] {
+        let context = try planningContext(pairs: pairs, statuses: statuses)
+        var plans: [ContactPlan] = []
+        for (index, pair) in pairs.enumerated() {
+            let plan =
+                if let survivor = pair.mergedInto, let local = pair.local {
+                    planner.planMergedAway(local, survivor: survivor)
+                } else {
+                    planner.plan(local: pair.local, remote: remotes[index], context: context)
+                }
+            let finishedFirst = [plan.email?.normalized, plan.crmId].compactMap { $0 }
+            if plan.action == .eraseInCRM, finishedFirst.contains(where: run.erasuresFinishedFirst.contains) {
+                continue
+            }
+            plans.append(plan)
+            if let id = pair.local?.contact.id { run.processed.insert(id) }
+        }
+        return plans
+    }
+
+    /// The plans to the run's sink, then into the report and the progress.
+    private func sink(_ plans: inout [ContactPlan], run: inout RunState) async throws {
+        run.report.cost.plannedWriteRequests += RequestCost.writeRequests(for: plans)
+        let outcome = try await run.sink.apply(plans)
+        run.record(outcome)
+        // A plan an edit command overtook is reported as skipped with its note: the next run carries it out.
+        for (index, note) in outcome.heldBack {
+            plans[index].action = .skip
+            plans[index].changes = []
+            plans[index].note = note
+        }
+        for plan in plans where plan.action != .none || !plan.changes.isEmpty || plan.note != nil {
+            let room = run.options.listChanges && run.report.changes.count < run.options.maxListedChanges
+            run.report.add(plan, listChanges: room)
+        }
+        run.progress.batches += 1
+        run.progress.contactsPlanned += plans.count
+        run.progress.writeRequests = run.report.cost.plannedWriteRequests
+        run.options.progress?(run.progress)
+        run.report.summary.contactsExamined +=
+            plans.filter { $0.action == .none && $0.changes.isEmpty && $0.note == nil }.count
+    }
+
+    struct Pair {
+        var record: CRMContact?
+        var local: LocalContactState?
+        /// Set when the record's survivor is held by another local contact.
+        var mergedInto: String?
+    }
+
+    /// Matches CRM records to local contacts: by CRM id, following merges, then by normalised email.
+    func match(_ records: [CRMContact], locals: [LocalContactState]) -> [Pair] {
+        var pairs: [Pair] = []
+        var used: Set<String> = []
+        let byCrmId = Dictionary(
+            locals.compactMap { state in state.contact.crmId.map { ($0, state) } }, uniquingKeysWith: { a, _ in a })
+        let byEmail = Dictionary(locals.map { ($0.contact.email.normalized, $0) }, uniquingKeysWith: { a, _ in a })
+        for record in records {
+            var candidates = ([record.id] + record.mergedIds).compactMap { byCrmId[$0] }.filter {
+                !used.contains($0.contact.id)
+            }
+            if candidates.isEmpty, let email = record.email?.lowercased(), let state = byEmail[email],
+                !used.contains(state.contact.id),
+                state.contact.crmId == nil || state.contact.crmId == record.id
+            {
+                candidates = [state]
+            }
+            // After a merge two local contacts may point at one survivor: the one with its email (or the
+            // first) follows it, the others are recorded as merged for review.
+            candidates.sort { a, _ in a.contact.email.normalized == record.email?.lowercased() }
+            if let primary = candidates.first {
+                used.insert(primary.contact.id)
+                pairs.append(Pair(record: record, local: primary))
+                for other in candidates.dropFirst() {
+                    used.insert(other.contact.id)
+                    pairs.append(Pair(record: nil, local: other, mergedInto: record.id))
+                }
+            } else {
+                pairs.append(Pair(record: record, local: nil))
+            }
+        }
+        for state in locals where !used.contains(state.contact.id) {
+            if records.isEmpty || state.isDirty { pairs.append(Pair(record: nil, local: state)) }
+        }
+        return pairs
+    }
+
+    private func planningContext(pairs: [Pair], statuses: [String: [SubscriptionStatus]]) throws
+        -> SyncPlanner.Context
+    {
+        var erased: Set<String> = []
+        for pair in pairs {
+            if let email = pair.record?.email.flatMap({ try? EmailAddress($0) }), try store.isErased(email) {
+                erased.insert(email.normalized)
+            }
+        }
+        // A record is an erased subject's when its id, or an id merged into it, was tombstoned.
+        let records = pairs.compactMap(\.record)
+        let erasedIds = try store.erasedCRMIds(among: records.flatMap { [$0.id] + $0.mergedIds })
+        let erasedRecords = Set(
+            records.filter { ([$0.id] + $0.mergedIds).contains(where: erasedIds.contains) }.map(\.id))
+        let store = self.store
+        let settings = self.settings
+        return SyncPlanner.Context(
+            isErased: { erased.contains($0.normalized) },
+            isErasedRecord: { erasedRecords.contains($0) },
+            isEmailTaken: { email, except in
+                guard let holder = try? store.contact(email: email) else { return false }
+                return holder.id != except
+            },
+            addressConsents: { RemoteContact.addressConsents(from: statuses[$0.normalized], settings: settings) })
+    }
+}
