@@ -58,224 +58,33 @@ struct SyncApplier: Sendable {
     static let erasedNote =
         "erased while the sync ran: not written to the CRM by this run; the erasure removes it there"
 
-    /// Applies plans; returns what failed, what the CRM refused, and what edit commands overtook.
+    /// Applies plans; returns what failed, what the CRM refused and what an edit command overtook.
     ///
-    /// Edit commands never wait for a sync, so the sync guards what they wrote: its local writes are
-    /// compare-and-set on each contact's local version (a contact edited or erased since it was planned is left
-    /// untouched, the others in the batch are applied), and immediately before every CRM write the contacts in
-    /// it are checked again: one erased since is never written, one edited since is left for the next run.
+    /// Local side first (compare-and-set per contact), then the CRM writes (each preceded by a fresh look at the
+    /// contacts' tombstones and versions), then the confirmation of what the CRM took, the quarantine of what it
+    /// refused, and the GDPR deletes of erased subjects' stale copies.
     func apply(_ plans: [ContactPlan]) async throws -> Outcome {
-        var failures: [String] = []
-        var refusals: [(plan: ContactPlan, reason: String)] = []
-        var heldBack: [Int: String] = [:]
-        let now = clock.now
-        var updates: [String: LocalSyncUpdate] = [:]
-        var contactIds: [Int: String] = [:]
-
-        // 1. Local side: values, consent and opt-outs from the CRM, archives, merges, links; each contact
-        // compare-and-set on the version it was planned from (a push with nothing local to write only checks it).
-        for (index, plan) in plans.enumerated() {
-            var update = localUpdate(for: plan, now: now)
-            if update == nil, plan.hasCRMWrites, plan.action != .eraseInCRM, let id = plan.localId {
-                update = LocalSyncUpdate(contactId: id)
-            }
-            guard var update else { continue }
-            if plan.action == .none || plan.action == .skip, let version = plan.local?.localVersion {
-                update.syncedVersion = version
-            }
-            if !plan.hasCRMWrites, let version = plan.local?.localVersion { update.syncedVersion = version }
-            if plan.action != .recordArchive && plan.action != .recordMerge {
-                update.expectedLocalVersion = plan.local?.localVersion
-            }
-            contactIds[index] = update.contactId
-            updates[update.contactId] = update
-        }
-        let applied = try store.applySyncUpdates(Array(updates.values), actor: actor)
-        var overtaken: Set<String> = []
-        for (index, id) in contactIds {
-            guard let outcome = applied.outcome(of: id), outcome != .applied else { continue }
-            heldBack[index] = outcome == .erased ? Self.erasedNote : Self.editedNote
-            if let localId = plans[index].localId { overtaken.insert(localId) }
-        }
-        // 2. CRM side.
-        let pushes = plans.filter {
-            $0.hasCRMWrites && $0.action != .eraseInCRM && !overtaken.contains($0.localId ?? "")
-        }
-        let erasures = plans.filter { $0.action == .eraseInCRM }
-        var confirmed: [String: LocalSyncUpdate] = [:]
-        var failed: Set<String> = []
-        var pushFailures: [(id: String, line: String)] = []
-        func fail(_ plan: ContactPlan, _ reason: String, refused: Bool = false) {
-            guard let id = plan.localId, !failed.contains(id) else { return }
-            failed.insert(id)
-            if refused {
-                refusals.append((plan, reason))
-            } else {
-                pushFailures.append((id, "\(plan.email?.masked ?? "?"): \(reason)"))
-            }
-        }
-        func fail(_ plan: ContactPlan, _ failure: BatchFailure, _ what: String) {
-            fail(plan, "\(what) (\(failure.reason))", refused: failure.isRefusal)
-        }
-        // A value the portal's property definitions reject is refused before it is sent.
-        if let schema {
-            for plan in pushes {
-                let problems = schema.problems(in: plan.toCRMProperties)
-                if !problems.isEmpty { fail(plan, "not sent: " + problems.joined(separator: "; "), refused: true) }
-            }
-        }
-        let sendable = pushes.filter { !failed.contains($0.localId ?? "") }
-        // Why a plan's remaining writes were not sent (edited or erased since it was planned), and what it wrote.
-        var stopped: [String: SyncApplyResult.Outcome] = [:]
-        var written: [String: Set<WriteKind>] = [:]
-        // Immediately before each write: the tombstones and versions of the contacts in it, read again.
-        func clear(_ candidates: [ContactPlan]) throws -> [ContactPlan] {
-            let open = candidates.filter { stopped[$0.localId ?? ""] == nil }
-            let holds = try store.holds(
-                for: open.compactMap { plan in
-                    plan.localId.map {
-                        PlannedSubject(
-                            contactId: $0, email: plan.email, crmId: plan.crmId, localVersion: plan.local?.localVersion)
-                    }
-                })
-            for (id, hold) in holds { stopped[id] = hold }
-            return open.filter { holds[$0.localId ?? ""] == nil }
-        }
-        func wrote(_ kind: WriteKind, _ plan: ContactPlan) {
-            if let id = plan.localId { written[id, default: []].insert(kind) }
-        }
-
-        let creates = try clear(
-            sendable.filter { $0.action == .createInCRM || ($0.crmId == nil && !$0.toCRMProperties.isEmpty) })
-        if !creates.isEmpty {
-            let outcome = try await client.upsertByEmail(
-                creates.map {
-                    ContactUpsert(
-                        email: $0.email?.normalized ?? "", properties: $0.toCRMProperties.filter { $0.key != "email" })
-                })
-            for failure in outcome.failures {
-                if let plan = creates.first(where: { $0.email?.normalized == failure.key }) {
-                    fail(plan, failure, "CRM refused the record")
-                }
-            }
-            for plan in creates {
-                guard let id = plan.localId, let record = outcome.written[plan.email?.normalized ?? ""] else {
-                    continue
-                }
-                wrote(.properties, plan)
-                var update = confirmed[id] ?? LocalSyncUpdate(contactId: id)
-                update.crmId = .some(record.id)
-                update.crmLastModified = record.lastModified
-                confirmed[id] = update
-            }
-        }
-        let linkedUpdates = try clear(
-            sendable.filter { $0.action != .createInCRM && $0.crmId != nil && !$0.toCRMProperties.isEmpty })
-        if !linkedUpdates.isEmpty {
-            let outcome = try await client.update(
-                linkedUpdates.map { ContactUpdate(id: $0.crmId!, properties: $0.toCRMProperties) })
-            for failure in outcome.failures {
-                if let plan = linkedUpdates.first(where: { $0.crmId == failure.key }) {
-                    fail(plan, failure, "CRM refused the update")
-                }
-            }
-            for plan in linkedUpdates where !outcome.failures.contains(where: { $0.key == plan.crmId }) {
-                wrote(.properties, plan)
-            }
-        }
-        let consenting = try clear(sendable.filter { !subscriptionWrites(for: $0).isEmpty })
-        let writes = consenting.flatMap(subscriptionWrites)
-        if !writes.isEmpty {
-            let failuresByEmail = try await client.writeSubscriptionStatuses(writes)
-            for failure in failuresByEmail {
-                if let plan = consenting.first(where: { $0.email?.normalized == failure.key }) {
-                    fail(plan, failure, "subscription not written")
-                }
-            }
-            for plan in consenting where !failuresByEmail.contains(where: { $0.key == plan.email?.normalized }) {
-                wrote(.consents, plan)
-            }
-        }
-        let optingOut = try clear(sendable.filter { $0.optOutToCRM && $0.email != nil })
-        if !optingOut.isEmpty {
-            try await client.unsubscribeFromAll(optingOut.compactMap { $0.email?.normalized })
-            for plan in optingOut { wrote(.optOut, plan) }
-        }
-
-        // A write that failed because the subject was erased meanwhile (its record already GDPR-deleted) is no
-        // failure: the erasure has it in hand.
-        let failedPlans = pushes.filter { failed.contains($0.localId ?? "") }
-        for (id, hold) in try store.holds(
-            for: failedPlans.compactMap { plan in
-                plan.localId.map {
-                    PlannedSubject(contactId: $0, email: plan.email, crmId: plan.crmId, localVersion: nil)
-                }
-            }) where hold == .erased
-        {
-            failed.remove(id)
-            stopped[id] = .erased
-            refusals.removeAll { $0.plan.localId == id }
-        }
-        failures += pushFailures.filter { failed.contains($0.id) }.map(\.line)
-
-        // 3. What the CRM confirmed: base, link, synced version. A plan an edit overtook
-        // midway records what the CRM took (its base entries of the kinds written, the link of a record created)
-        // and stays dirty, so the next run plans the edit against what both sides now hold.
-        var done: [String] = []
-        for plan in pushes {
-            guard let id = plan.localId, !failed.contains(id) else { continue }
-            if let index = plans.firstIndex(where: { $0.localId == id }), let hold = stopped[id] {
-                heldBack[index] =
-                    hold == .erased
-                    ? Self.erasedNote : written[id, default: []].isEmpty ? Self.editedNote : Self.partlyWrittenNote
-            }
-            if stopped[id] == .erased {
-                // Gone from the store; whatever reached the CRM before the erasure is the erasure's to delete.
-                done.append(id)
-                continue
-            }
-            let needed = kinds(of: plan)
-            let wroteAll = stopped[id] == nil || needed.isSubset(of: written[id, default: []])
-            var update = confirmed[id] ?? LocalSyncUpdate(contactId: id)
-            // The base never records what the CRM was not sent: only the kinds written join it.
-            update.base =
-                wroteAll
-                ? plan.newBase
-                : plan.newBase.filter { entry in
-                    let kind = Self.writeKind(of: entry.key, in: plan)
-                    return !needed.contains(kind) || written[id, default: []].contains(kind)
-                }
-            if update.crmId == nil, let crmId = plan.crmId, plan.local?.crmId != crmId { update.crmId = .some(crmId) }
-            if wroteAll, let version = plan.local?.localVersion { update.syncedVersion = version }
-            confirmed[id] = update
-            if wroteAll { done.append(id) }
-        }
-        try store.applySyncUpdates(Array(confirmed.values), actor: actor)
-        try store.releaseFromQuarantine(done.filter { stopped[$0] == nil })
-        var refused: [String] = []
-        for (plan, reason) in refusals {
-            guard let id = plan.localId else { continue }
-            try store.quarantine(contactId: id, localVersion: plan.local?.localVersion ?? 0, reason: reason)
-            refused.append("\(plan.email?.masked ?? "?"): \(reason)")
-        }
-
-        // 4. Erased subjects found in the CRM: a GDPR delete, never an import.
-        for plan in erasures {
-            guard let crmId = plan.crmId else { continue }
-            if try await !self.erasures(clock: clock).eraseStaleCopy(crmId: crmId) {
-                failures.append("a stale CRM copy of an erased subject: GDPR delete not yet verified")
-            }
-        }
+        var batch = AppliedBatch(plans: plans)
+        try applyLocalSide(&batch)
+        refuseValuesThePortalCannotTake(&batch)
+        try await writeRecords(&batch)
+        try await writeUpdates(&batch)
+        try await writeConsents(&batch)
+        try await writeOptOuts(&batch)
+        try forgiveFailedWritesOfErasedSubjects(&batch)
+        try confirm(&batch)
+        try quarantineRefusals(&batch)
+        try await deleteStaleCopiesOfErasedSubjects(&batch)
         // Counts only: never an address or a name.
         logger.debug(
             "batch applied",
             metadata: [
-                "apply.plans": "\(plans.count)", "apply.pushed": "\(done.count)",
-                "apply.consentWrites": "\(writes.count)", "apply.optOuts": "\(pushes.filter(\.optOutToCRM).count)",
-                "apply.erasures": "\(erasures.count)", "apply.failures": "\(failures.count)",
-                "apply.refused": "\(refused.count)", "apply.heldBack": "\(heldBack.count)",
+                "apply.plans": "\(plans.count)", "apply.pushed": "\(batch.done.count)",
+                "apply.consentWrites": "\(batch.consentWrites)", "apply.optOuts": "\(batch.optOuts)",
+                "apply.erasures": "\(batch.erasures.count)", "apply.failures": "\(batch.outcome.failures.count)",
+                "apply.refused": "\(batch.outcome.refused.count)", "apply.heldBack": "\(batch.outcome.heldBack.count)",
             ])
-        return Outcome(failures: failures, refused: refused, heldBack: heldBack)
+        return batch.outcome
     }
 
     /// The kinds of CRM write a plan needs.
@@ -291,7 +100,7 @@ struct SyncApplier: Sendable {
         return WriteKind(baseKey: key)
     }
 
-    private func kinds(of plan: ContactPlan) -> Set<WriteKind> {
+    func kinds(of plan: ContactPlan) -> Set<WriteKind> {
         var kinds: Set<WriteKind> = []
         if plan.action == .createInCRM || !plan.toCRMProperties.isEmpty { kinds.insert(.properties) }
         if !subscriptionWrites(for: plan).isEmpty { kinds.insert(.consents) }
@@ -300,7 +109,7 @@ struct SyncApplier: Sendable {
     }
 
     /// The subscription status writes of a plan (purposes with a configured subscription).
-    private func subscriptionWrites(for plan: ContactPlan) -> [SubscriptionWrite] {
+    func subscriptionWrites(for plan: ContactPlan) -> [SubscriptionWrite] {
         plan.consentToCRM.compactMap { consent -> SubscriptionWrite? in
             guard let email = plan.email,
                 let id = settings.subscriptions[consent.purpose].flatMap({ Int($0.subscriptionId) })
@@ -314,7 +123,7 @@ struct SyncApplier: Sendable {
         }
     }
 
-    private func localUpdate(for plan: ContactPlan, now: Date) -> LocalSyncUpdate? {
+    func localUpdate(for plan: ContactPlan, now: Date) -> LocalSyncUpdate? {
         switch plan.action {
         case .createLocal:
             guard let remote = plan.remote, let email = remote.email else { return nil }

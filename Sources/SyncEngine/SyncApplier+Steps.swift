@@ -1,0 +1,255 @@
+import Foundation
+import HubSpotClient
+import SyncModel
+import SyncStore
+
+/// What applying one batch has found so far, step by step.
+struct AppliedBatch {
+    let plans: [ContactPlan]
+    var outcome = SyncApplier.Outcome()
+    /// Local ids whose local update an edit command overtook (their CRM writes wait for the next run).
+    var overtaken: Set<String> = []
+    /// The plans with CRM writes whose local side went through.
+    var pushes: [ContactPlan] = []
+    var erasures: [ContactPlan] { plans.filter { $0.action == .eraseInCRM } }
+    /// Pushes not refused before sending.
+    var sendable: [ContactPlan] = []
+    /// What the CRM confirmed per contact, to be written with the base.
+    var confirmed: [String: LocalSyncUpdate] = [:]
+    var failed: Set<String> = []
+    var pushFailures: [(id: String, line: String)] = []
+    var refusals: [(plan: ContactPlan, reason: String)] = []
+    /// Why a plan's remaining writes were not sent (edited or erased since it was planned), and what it wrote.
+    var stopped: [String: SyncApplyResult.Outcome] = [:]
+    var written: [String: Set<SyncApplier.WriteKind>] = [:]
+    /// Pushes the CRM now holds in full.
+    var done: [String] = []
+    var consentWrites = 0
+    var optOuts = 0
+
+    init(plans: [ContactPlan]) { self.plans = plans }
+
+    mutating func fail(_ plan: ContactPlan, _ reason: String, refused: Bool = false) {
+        guard let id = plan.localId, !failed.contains(id) else { return }
+        failed.insert(id)
+        if refused {
+            refusals.append((plan, reason))
+        } else {
+            pushFailures.append((id, "\(plan.email?.masked ?? "?"): \(reason)"))
+        }
+    }
+
+    mutating func fail(_ plan: ContactPlan, _ failure: BatchFailure, _ what: String) {
+        fail(plan, "\(what) (\(failure.reason))", refused: failure.isRefusal)
+    }
+
+    mutating func wrote(_ kind: SyncApplier.WriteKind, _ plan: ContactPlan) {
+        if let id = plan.localId { written[id, default: []].insert(kind) }
+    }
+}
+
+extension SyncApplier {
+    /// 1. Local side: values, consent and opt-outs from the CRM, archives, merges, links; each contact
+    /// compare-and-set on the version it was planned from (a push with nothing local to write only checks it).
+    func applyLocalSide(_ batch: inout AppliedBatch) throws {
+        let now = clock.now
+        var updates: [String: LocalSyncUpdate] = [:]
+        var contactIds: [Int: String] = [:]
+        for (index, plan) in batch.plans.enumerated() {
+            var update = localUpdate(for: plan, now: now)
+            if update == nil, plan.hasCRMWrites, plan.action != .eraseInCRM, let id = plan.localId {
+                update = LocalSyncUpdate(contactId: id)
+            }
+            guard var update else { continue }
+            if plan.action == .none || plan.action == .skip, let version = plan.local?.localVersion {
+                update.syncedVersion = version
+            }
+            if !plan.hasCRMWrites, let version = plan.local?.localVersion { update.syncedVersion = version }
+            if plan.action != .recordArchive && plan.action != .recordMerge {
+                update.expectedLocalVersion = plan.local?.localVersion
+            }
+            contactIds[index] = update.contactId
+            updates[update.contactId] = update
+        }
+        let applied = try store.applySyncUpdates(Array(updates.values), actor: actor)
+        for (index, id) in contactIds {
+            guard let outcome = applied.outcome(of: id), outcome != .applied else { continue }
+            batch.outcome.heldBack[index] = outcome == .erased ? Self.erasedNote : Self.editedNote
+            if let localId = batch.plans[index].localId { batch.overtaken.insert(localId) }
+        }
+        batch.pushes = batch.plans.filter {
+            $0.hasCRMWrites && $0.action != .eraseInCRM && !batch.overtaken.contains($0.localId ?? "")
+        }
+    }
+
+    /// A value the portal's property definitions reject is refused before it is sent.
+    func refuseValuesThePortalCannotTake(_ batch: inout AppliedBatch) {
+        if let schema {
+            for plan in batch.pushes {
+                let problems = schema.problems(in: plan.toCRMProperties)
+                if !problems.isEmpty {
+                    batch.fail(plan, "not sent: " + problems.joined(separator: "; "), refused: true)
+                }
+            }
+        }
+        batch.sendable = batch.pushes.filter { !batch.failed.contains($0.localId ?? "") }
+    }
+
+    /// Immediately before each write: the tombstones and versions of the contacts in it, read again; those an
+    /// edit command overtook are left out (and stay out of the batch's later writes).
+    func clear(_ candidates: [ContactPlan], in batch: inout AppliedBatch) throws -> [ContactPlan] {
+        let open = candidates.filter { batch.stopped[$0.localId ?? ""] == nil }
+        let holds = try store.holds(
+            for: open.compactMap { plan in
+                plan.localId.map {
+                    PlannedSubject(
+                        contactId: $0, email: plan.email, crmId: plan.crmId, localVersion: plan.local?.localVersion)
+                }
+            })
+        for (id, hold) in holds { batch.stopped[id] = hold }
+        return open.filter { holds[$0.localId ?? ""] == nil }
+    }
+
+    /// 2a. Records the CRM does not hold yet: upserted by email.
+    func writeRecords(_ batch: inout AppliedBatch) async throws {
+        let creates = try clear(
+            batch.sendable.filter { $0.action == .createInCRM || ($0.crmId == nil && !$0.toCRMProperties.isEmpty) },
+            in: &batch)
+        guard !creates.isEmpty else { return }
+        let outcome = try await client.upsertByEmail(
+            creates.map {
+                ContactUpsert(
+                    email: $0.email?.normalized ?? "", properties: $0.toCRMProperties.filter { $0.key != "email" })
+            })
+        for failure in outcome.failures {
+            if let plan = creates.first(where: { $0.email?.normalized == failure.key }) {
+                batch.fail(plan, failure, "CRM refused the record")
+            }
+        }
+        for plan in creates {
+            guard let id = plan.localId, let record = outcome.written[plan.email?.normalized ?? ""] else { continue }
+            batch.wrote(.properties, plan)
+            var update = batch.confirmed[id] ?? LocalSyncUpdate(contactId: id)
+            update.crmId = .some(record.id)
+            update.crmLastModified = record.lastModified
+            batch.confirmed[id] = update
+        }
+    }
+
+    /// 2b. Changed fields of linked records.
+    func writeUpdates(_ batch: inout AppliedBatch) async throws {
+        let linkedUpdates = try clear(
+            batch.sendable.filter { $0.action != .createInCRM && $0.crmId != nil && !$0.toCRMProperties.isEmpty },
+            in: &batch)
+        guard !linkedUpdates.isEmpty else { return }
+        let outcome = try await client.update(
+            linkedUpdates.map { ContactUpdate(id: $0.crmId!, properties: $0.toCRMProperties) })
+        for failure in outcome.failures {
+            if let plan = linkedUpdates.first(where: { $0.crmId == failure.key }) {
+                batch.fail(plan, failure, "CRM refused the update")
+            }
+        }
+        for plan in linkedUpdates where !outcome.failures.contains(where: { $0.key == plan.crmId }) {
+            batch.wrote(.properties, plan)
+        }
+    }
+
+    /// 2c. Consent, through the subscription statuses API only, with its legal basis.
+    func writeConsents(_ batch: inout AppliedBatch) async throws {
+        let consenting = try clear(batch.sendable.filter { !subscriptionWrites(for: $0).isEmpty }, in: &batch)
+        let writes = consenting.flatMap(subscriptionWrites)
+        guard !writes.isEmpty else { return }
+        batch.consentWrites = writes.count
+        let failuresByEmail = try await client.writeSubscriptionStatuses(writes)
+        for failure in failuresByEmail {
+            if let plan = consenting.first(where: { $0.email?.normalized == failure.key }) {
+                batch.fail(plan, failure, "subscription not written")
+            }
+        }
+        for plan in consenting where !failuresByEmail.contains(where: { $0.key == plan.email?.normalized }) {
+            batch.wrote(.consents, plan)
+        }
+    }
+
+    /// 2d. Opt-outs of all email (unsubscribe-all), never a contact property.
+    func writeOptOuts(_ batch: inout AppliedBatch) async throws {
+        let optingOut = try clear(batch.sendable.filter { $0.optOutToCRM && $0.email != nil }, in: &batch)
+        guard !optingOut.isEmpty else { return }
+        try await client.unsubscribeFromAll(optingOut.compactMap { $0.email?.normalized })
+        batch.optOuts = optingOut.count
+        for plan in optingOut { batch.wrote(.optOut, plan) }
+    }
+
+    /// A write that failed because the subject was erased meanwhile (its record already GDPR-deleted) is no
+    /// failure: the erasure has it in hand.
+    func forgiveFailedWritesOfErasedSubjects(_ batch: inout AppliedBatch) throws {
+        let failedPlans = batch.pushes.filter { batch.failed.contains($0.localId ?? "") }
+        for (id, hold) in try store.holds(
+            for: failedPlans.compactMap { plan in
+                plan.localId.map {
+                    PlannedSubject(contactId: $0, email: plan.email, crmId: plan.crmId, localVersion: nil)
+                }
+            }) where hold == .erased
+        {
+            batch.failed.remove(id)
+            batch.stopped[id] = .erased
+            batch.refusals.removeAll { $0.plan.localId == id }
+        }
+        batch.outcome.failures += batch.pushFailures.filter { batch.failed.contains($0.id) }.map(\.line)
+    }
+
+    /// 3. What the CRM confirmed: base, link, synced version. A plan an edit overtook midway records what the CRM
+    /// took (its base entries of the kinds written, the link of a record created) and stays dirty, so the next
+    /// run plans the edit against what both sides now hold.
+    func confirm(_ batch: inout AppliedBatch) throws {
+        for plan in batch.pushes {
+            guard let id = plan.localId, !batch.failed.contains(id) else { continue }
+            let written = batch.written[id, default: []]
+            if let index = batch.plans.firstIndex(where: { $0.localId == id }), let hold = batch.stopped[id] {
+                batch.outcome.heldBack[index] =
+                    hold == .erased ? Self.erasedNote : written.isEmpty ? Self.editedNote : Self.partlyWrittenNote
+            }
+            if batch.stopped[id] == .erased {
+                // Gone from the store; whatever reached the CRM before the erasure is the erasure's to delete.
+                batch.done.append(id)
+                continue
+            }
+            let needed = kinds(of: plan)
+            let wroteAll = batch.stopped[id] == nil || needed.isSubset(of: written)
+            var update = batch.confirmed[id] ?? LocalSyncUpdate(contactId: id)
+            // The base never records what the CRM was not sent: only the kinds written join it.
+            update.base =
+                wroteAll
+                ? plan.newBase
+                : plan.newBase.filter { entry in
+                    let kind = Self.writeKind(of: entry.key, in: plan)
+                    return !needed.contains(kind) || written.contains(kind)
+                }
+            if update.crmId == nil, let crmId = plan.crmId, plan.local?.crmId != crmId { update.crmId = .some(crmId) }
+            if wroteAll, let version = plan.local?.localVersion { update.syncedVersion = version }
+            batch.confirmed[id] = update
+            if wroteAll { batch.done.append(id) }
+        }
+        try store.applySyncUpdates(Array(batch.confirmed.values), actor: actor)
+        try store.releaseFromQuarantine(batch.done.filter { batch.stopped[$0] == nil })
+    }
+
+    /// Records the CRM refused for good: quarantined, retried on a slower schedule.
+    func quarantineRefusals(_ batch: inout AppliedBatch) throws {
+        for (plan, reason) in batch.refusals {
+            guard let id = plan.localId else { continue }
+            try store.quarantine(contactId: id, localVersion: plan.local?.localVersion ?? 0, reason: reason)
+            batch.outcome.refused.append("\(plan.email?.masked ?? "?"): \(reason)")
+        }
+    }
+
+    /// 4. Erased subjects found in the CRM: a GDPR delete, never an import.
+    func deleteStaleCopiesOfErasedSubjects(_ batch: inout AppliedBatch) async throws {
+        for plan in batch.erasures {
+            guard let crmId = plan.crmId else { continue }
+            if try await !erasures(clock: clock).eraseStaleCopy(crmId: crmId) {
+                batch.outcome.failures.append("a stale CRM copy of an erased subject: GDPR delete not yet verified")
+            }
+        }
+    }
+}
