@@ -12,10 +12,11 @@ import Testing
     await fixture.stop()
     let reading = try #require(fixture.client.serverClock)
     #expect(reading.receivedAt == fixture.clock.now)
-    // The mock's own clock is the wall clock: the parsed header (whole seconds, from a cache refreshed each second)
-    // falls within the request's time, however long a loaded machine made it take.
+    // The mock's own clock is the wall clock, the client's a manual one far from it: the reading is the header's.
+    // Hummingbird refreshes its `Date` once a second from a task that a loaded machine may starve for seconds,
+    // so the bound is generous; the manual clock is months away.
     #expect(
-        reading.serverDate >= before.addingTimeInterval(-10) && reading.serverDate <= after.addingTimeInterval(3),
+        reading.serverDate >= before.addingTimeInterval(-120) && reading.serverDate <= after.addingTimeInterval(5),
         "\(reading.serverDate.timeIntervalSince(before)) s after the request started")
 }
 
