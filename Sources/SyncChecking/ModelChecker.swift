@@ -76,6 +76,16 @@ struct CheckModel {
     /// The last city each subject was given, on either side (the chronologically last edit: what "no loss" expects
     /// both sides to hold once they converge, by the three-way merge and `newest`).
     var lastCity: [Int: String] = [:]
+    /// Every city each subject was given. An edit back to one of them may undo a change without the three-way merge
+    /// seeing it (a value equal to the base reads as unchanged: A → B → A), so no-loss leaves the subject out.
+    var cityHistory: [Int: Set<String>] = [:]
+    var cityReturned: Set<Int> = []
+
+    mutating func editedCity(_ s: Int, to city: String) {
+        lastCity[s] = city
+        if cityHistory[s, default: []].contains(city) { cityReturned.insert(s) }
+        cityHistory[s, default: []].insert(city)
+    }
     /// How far the search index trails writes now.
     var indexLagMs = 0
     /// When each address created in the CRM under index lag reaches the search index: a sync that started before
@@ -171,8 +181,10 @@ public struct ModelChecker {
             model.emails[s, default: []].insert(CheckOperation.email(s))
         case .localEdit(let s, let c):
             guard model.existsLocally.contains(s), !model.erased.contains(s) else { return nil }
+            // Setting a field to the value it has changes nothing (not even its stamp): no edit to remember.
+            let current = try store.contact(email: address(s))?.city
             try importRows("email,city\n\(address(s).normalized),\(CheckOperation.cities[c])\n")
-            model.lastCity[s] = CheckOperation.cities[c]
+            if current != CheckOperation.cities[c] { model.editedCity(s, to: CheckOperation.cities[c]) }
         case .importConsent(let s, let p, let word):
             guard model.existsLocally.contains(s), !model.erased.contains(s), !model.isOptedOut(s) else { return nil }
             let column = CheckOperation.purposes[p].rawValue
@@ -202,7 +214,11 @@ public struct ModelChecker {
                 model.visibleAt[CheckOperation.email(s)] = Date().addingTimeInterval(Double(model.indexLagMs) / 1000)
             }
         case .crmEdit(let s, let c):
-            if try await patch(s, ["city": CheckOperation.cities[c]], world: world) {
+            // HubSpot records no change (no history entry, no new time) when a property is set to the value it
+            // has: the CRM's last edit of the field is the one before.
+            let current = try await crmCity(s, world: world)
+            if try await patch(s, ["city": CheckOperation.cities[c]], world: world), current != CheckOperation.cities[c]
+            {
                 model.lastCity[s] = CheckOperation.cities[c]
             }
         case .crmEmailChange(let s):
@@ -220,9 +236,14 @@ public struct ModelChecker {
             // HubSpot keeps subscriptions per address: a CRM decision no sync has carried over stays with the old
             // one, which the register follows away from only for a linked record; one a partial sync may have
             // carried over is open.
+            // A sync after a partial one may have met a record the partial one created (and read its decisions), or
+            // created it itself (and read none): which, the model cannot tell.
+            let partialMayHaveLinked =
+                model.lastPartialSync >= 0 && model.lastSyncWhileLinked[s] == nil
+                && model.lastSync > model.lastPartialSync
             for (p, decision) in model.decisions[s] ?? [:]
             where follows && decision.inCRM && decision.order > (model.lastSyncWhileLinked[s] ?? -1) {
-                if decision.order < model.lastPartialSync {
+                if decision.order < model.lastPartialSync || partialMayHaveLinked && decision.order < model.lastSync {
                     model.uncertain.insert([s, p])
                 } else {
                     // The decision before it (if any) is what the register still holds.
@@ -388,6 +409,16 @@ public struct ModelChecker {
         return nil
     }
 
+    /// The city of the subject's CRM record (under whichever address it has).
+    private func crmCity(_ s: Int, world: CheckWorld) async throws -> String? {
+        for email in [CheckOperation.email(s), CheckOperation.alternateEmail(s)] {
+            if let record = try await world.crmRecord(email: email) {
+                return (record["properties"] as? [String: Any])?["city"] as? String
+            }
+        }
+        return nil
+    }
+
     /// Someone edits the subject's CRM record (under whichever address it has); false when there is none.
     private func patch(_ s: Int, _ properties: [String: String], world: CheckWorld) async throws -> Bool {
         for email in [CheckOperation.email(s), CheckOperation.alternateEmail(s)] {
@@ -452,12 +483,13 @@ public struct ModelChecker {
 
     /// No loss: once both sides agree, they hold the last city anyone gave the subject, on either side (a field
     /// changed on one side is taken from it; changed on both, the newer edit wins). Left out: subjects erased,
-    /// archived, ever restricted (local edits are not pushed meanwhile), or moved to a new address in a way that
-    /// makes them two people to the register.
+    /// archived, ever restricted (local edits are not pushed meanwhile), moved to a new address in a way that
+    /// makes them two people to the register, or given back a city they had before (README, Limits).
     func checkNoLoss(step: Int, world: CheckWorld, model: CheckModel) async throws -> CheckFailure? {
         for (s, city) in model.lastCity.sorted(by: { $0.key < $1.key })
         where !model.erased.contains(s) && !model.archived.contains(s) && !model.everRestricted.contains(s)
             && !model.ambiguous.contains(s) && !model.movedBeforeLink.contains(s) && !model.unlinkedMoves.contains(s)
+            && !model.cityReturned.contains(s)
         {
             let local =
                 try world.store.contact(email: EmailAddress(CheckOperation.alternateEmail(s)))
