@@ -78,6 +78,9 @@ extension SyncPlanner {
                 }
             }
         }
+        // Taking the CRM's address change, the plan's CRM writes (consent, opt-out) go to the address the record
+        // has now, whose statuses it compared: HubSpot keeps them per address.
+        if plan.toLocalValues[.email] != nil, let moved = remote.email { plan.email = moved }
         planConsents(local, remote, into: &plan)
         planOptOut(local, remote, into: &plan)
         if plan.changes.isEmpty && plan.newBase.isEmpty { plan.action = .none }

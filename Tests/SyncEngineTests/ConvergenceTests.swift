@@ -132,3 +132,23 @@ import Testing
         #expect(Set(change.keys).isSuperset(of: ["contact", "direction", "field", "rule"]))
     }
 }
+
+/// The CRM moves a linked contact to a new address while the subject withdraws locally: the run that takes the
+/// move writes the withdrawal to the new address (HubSpot keeps statuses per address), not to the old one.
+@Test func aWithdrawalInTheRunThatTakesAnAddressChangeGoesToTheNewAddress() async throws {
+    let fixture = try await EngineFixture()
+    defer { Task { await fixture.close() } }
+    try fixture.importCSV("email,firstName,newsletter\nold.address@example.fi,Aino,granted\n")
+    try await fixture.sync()
+    try await tick()
+    try await fixture.crm(
+        "PATCH", "/crm/v3/objects/contacts/old.address@example.fi?idProperty=email",
+        ["properties": ["email": "new.address@example.fi"]])
+    _ = try fixture.store.recordConsent(
+        email: email("old.address@example.fi"), purpose: .newsletter, state: .withdrawn, source: "phone", actor: "t")
+    try await fixture.sync()
+    #expect(try fixture.local("new.address@example.fi") != nil)
+    #expect(try await fixture.crmStatuses("new.address@example.fi")[7] == "UNSUBSCRIBED")
+    let next = try await fixture.sync(dryRun: true)
+    #expect(next.changes.isEmpty, "\(next.changes.map { "\($0.field) \($0.direction) \($0.rule)" })")
+}
