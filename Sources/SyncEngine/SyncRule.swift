@@ -74,18 +74,12 @@ public enum SyncRule: Hashable, Sendable, CustomStringConvertible {
         }
 }
 
-extension SyncRule: Codable {
-    public init(from decoder: any Decoder) throws {
-        let sentence = try decoder.singleValueContainer().decode(String.self)
-        guard let rule = Self.all.first(where: { $0.description == sentence }) else {
-            throw DecodingError.dataCorrupted(
-                .init(codingPath: decoder.codingPath, debugDescription: "not a sync rule: \(sentence)"))
-        }
-        self = rule
-    }
+/// Coded as its sentence (Swift derives the coding of a `RawRepresentable`).
+extension SyncRule: RawRepresentable, Codable {
+    public var rawValue: String { description }
 
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(description)
+    public init?(rawValue: String) {
+        guard let rule = Self.all.first(where: { $0.description == rawValue }) else { return nil }
+        self = rule
     }
 }

@@ -58,18 +58,5 @@ public enum SyncKey: Hashable, Sendable, Comparable, CustomStringConvertible {
     private static let consentPrefix = "consent."
 }
 
-extension SyncKey: Codable {
-    public init(from decoder: any Decoder) throws {
-        let raw = try decoder.singleValueContainer().decode(String.self)
-        guard let key = SyncKey(rawValue: raw) else {
-            throw DecodingError.dataCorrupted(
-                .init(codingPath: decoder.codingPath, debugDescription: "not a sync key: \(raw)"))
-        }
-        self = key
-    }
-
-    public func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(rawValue)
-    }
-}
+/// Stored and reported by its raw value (Swift derives the coding of a `RawRepresentable`).
+extension SyncKey: RawRepresentable, Codable {}

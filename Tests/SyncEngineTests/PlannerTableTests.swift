@@ -323,3 +323,12 @@ extension Dictionary where Key == SyncKey, Value == String? {
     #expect(plan.changes.isEmpty && !plan.hasCRMWrites)
     #expect(plan.note == SyncPlanner.mergedForReview)
 }
+
+@Test func everyRuleCodesAsItsSentenceAndBack() throws {
+    #expect(Set(SyncRule.all.map(\.description)).count == SyncRule.all.count, "sentences are unique")
+    let encoded = try JSONEncoder().encode(SyncRule.all)
+    #expect(try JSONDecoder().decode([SyncRule].self, from: encoded) == SyncRule.all)
+    #expect(
+        String(decoding: try JSONEncoder().encode([SyncRule.conflictNewest(.crm)]), as: UTF8.self)
+            == #"["conflict: newest (crm)"]"#)
+}
