@@ -214,13 +214,13 @@ public struct ModelChecker {
                 model.visibleAt[CheckOperation.email(s)] = Date().addingTimeInterval(Double(model.indexLagMs) / 1000)
             }
         case .crmEdit(let s, let c):
+            guard let (email, record) = try await crmRecord(of: s, world: world) else { return nil }
+            let city = CheckOperation.cities[c]
+            try await world.control(
+                "PATCH", "/crm/v3/objects/contacts/\(email)?idProperty=email", ["properties": ["city": city]])
             // HubSpot records no change (no history entry, no new time) when a property is set to the value it
             // has: the CRM's last edit of the field is the one before.
-            let current = try await crmCity(s, world: world)
-            if try await patch(s, ["city": CheckOperation.cities[c]], world: world), current != CheckOperation.cities[c]
-            {
-                model.lastCity[s] = CheckOperation.cities[c]
-            }
+            if (record["properties"] as? [String: Any])?["city"] as? String != city { model.editedCity(s, to: city) }
         case .crmEmailChange(let s):
             guard !model.erased.contains(s), !model.emailChanged.contains(s),
                 try await world.crmRecord(email: CheckOperation.email(s)) != nil
@@ -411,24 +411,24 @@ public struct ModelChecker {
 
     /// The city of the subject's CRM record (under whichever address it has).
     private func crmCity(_ s: Int, world: CheckWorld) async throws -> String? {
+        let record = try await crmRecord(of: s, world: world)?.record
+        return (record?["properties"] as? [String: Any])?["city"] as? String
+    }
+
+    /// The subject's CRM record and the address it has (its own or, after a move, the new one; never both).
+    private func crmRecord(of s: Int, world: CheckWorld) async throws -> (email: String, record: [String: Any])? {
         for email in [CheckOperation.email(s), CheckOperation.alternateEmail(s)] {
-            if let record = try await world.crmRecord(email: email) {
-                return (record["properties"] as? [String: Any])?["city"] as? String
-            }
+            if let record = try await world.crmRecord(email: email) { return (email, record) }
         }
         return nil
     }
 
     /// Someone edits the subject's CRM record (under whichever address it has); false when there is none.
     private func patch(_ s: Int, _ properties: [String: String], world: CheckWorld) async throws -> Bool {
-        for email in [CheckOperation.email(s), CheckOperation.alternateEmail(s)] {
-            if try await world.crmRecord(email: email) != nil {
-                try await world.control(
-                    "PATCH", "/crm/v3/objects/contacts/\(email)?idProperty=email", ["properties": properties])
-                return true
-            }
-        }
-        return false
+        guard let email = try await crmRecord(of: s, world: world)?.email else { return false }
+        try await world.control(
+            "PATCH", "/crm/v3/objects/contacts/\(email)?idProperty=email", ["properties": properties])
+        return true
     }
 
     // MARK: Invariants
@@ -494,13 +494,7 @@ public struct ModelChecker {
             let local =
                 try world.store.contact(email: EmailAddress(CheckOperation.alternateEmail(s)))
                 ?? world.store.contact(email: EmailAddress(CheckOperation.email(s)))
-            var crmCity: String?
-            for email in [CheckOperation.alternateEmail(s), CheckOperation.email(s)] {
-                if let record = try await world.crmRecord(email: email) {
-                    crmCity = (record["properties"] as? [String: Any])?["city"] as? String
-                    break
-                }
-            }
+            let crmCity = try await crmCity(s, world: world)
             if local?.city != city || crmCity != city {
                 return CheckFailure(
                     invariant: "no-loss",
