@@ -34,6 +34,12 @@ struct PortalSchema: Sendable {
         }
     }
 
+    /// Why a plan's CRM write is refused before it is sent (nil: it fits), as the report and the quarantine say it.
+    func refusal(of plan: ContactPlan) -> String? {
+        let problems = problems(in: plan.toCRMProperties)
+        return problems.isEmpty ? nil : "not sent: " + problems.joined(separator: "; ")
+    }
+
     /// Why values cannot be sent, one line per field (field names and the rule, never the values).
     func problems(in properties: [String: String]) -> [String] {
         let fields = Dictionary(mapping.map { ($0.value, $0.key) }, uniquingKeysWith: { first, _ in first })

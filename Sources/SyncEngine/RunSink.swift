@@ -32,15 +32,14 @@ protocol RunSink: Sendable {
 /// A real run's sink: unfinished erasures first, then plans through the applier (local writes → CRM → confirm).
 struct ApplyingSink: RunSink {
     var applier: SyncApplier
-    let store: SyncStore
-    let clock: any SyncClock
+    var store: SyncStore { applier.store }
 
     var mode: SyncReport.Mode { .applied }
 
     mutating func use(_ schema: PortalSchema) { applier.schema = schema }
 
     func finishUnfinishedErasures(into run: inout SyncEngine.RunState) async throws {
-        let (verified, failures) = try await applier.erasures(clock: clock).resumeAll()
+        let (verified, failures) = try await applier.erasures.resumeAll()
         run.report.summary.toCRM.erasures += verified
         run.report.summary.failures += failures.count
         run.report.failures += failures
@@ -92,9 +91,8 @@ struct RecordingSink: RunSink {
         var outcome = SyncApplier.Outcome()
         guard let schema else { return outcome }
         for plan in plans where plan.hasCRMWrites && plan.action != .eraseInCRM {
-            let problems = schema.problems(in: plan.toCRMProperties)
-            if !problems.isEmpty {
-                outcome.refused.append("\(plan.email?.masked ?? "?"): not sent: " + problems.joined(separator: "; "))
+            if let refusal = schema.refusal(of: plan) {
+                outcome.refused.append("\(plan.email?.masked ?? "?"): \(refusal)")
             }
         }
         return outcome

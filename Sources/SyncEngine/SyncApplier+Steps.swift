@@ -86,10 +86,7 @@ extension SyncApplier {
     func refuseValuesThePortalCannotTake(_ batch: inout AppliedBatch) {
         if let schema {
             for plan in batch.pushes {
-                let problems = schema.problems(in: plan.toCRMProperties)
-                if !problems.isEmpty {
-                    batch.fail(plan, "not sent: " + problems.joined(separator: "; "), refused: true)
-                }
+                if let refusal = schema.refusal(of: plan) { batch.fail(plan, refusal, refused: true) }
             }
         }
         batch.sendable = batch.pushes.filter { !batch.failed.contains($0.localId ?? "") }
@@ -247,7 +244,7 @@ extension SyncApplier {
     func deleteStaleCopiesOfErasedSubjects(_ batch: inout AppliedBatch) async throws {
         for plan in batch.erasures {
             guard let crmId = plan.crmId else { continue }
-            if try await !erasures(clock: clock).eraseStaleCopy(crmId: crmId) {
+            if try await !erasures.eraseStaleCopy(crmId: crmId) {
                 batch.outcome.failures.append("a stale CRM copy of an erased subject: GDPR delete not yet verified")
             }
         }

@@ -21,7 +21,8 @@ struct SyncApplier: Sendable {
     /// The portal's property definitions, to refuse a value that does not fit before it is sent.
     var schema: PortalSchema?
 
-    func erasures(clock: any SyncClock) -> ErasurePropagator {
+    /// The erasure propagator on the applier's store, client, clock and logger.
+    var erasures: ErasurePropagator {
         ErasurePropagator(store: store, client: client, clock: clock, logger: logger)
     }
 
