@@ -213,8 +213,7 @@ extension SyncStore {
         return try database.read { db in
             var holds: [String: SyncApplyResult.Outcome] = [:]
             for subject in subjects {
-                let version = try Int64.fetchOne(
-                    db, sql: "SELECT localVersion FROM contact WHERE id = ?", arguments: [subject.contactId])
+                let version = try SyncVersion.current(subject.contactId, in: db)
                 var erased = version == nil
                 if !erased, let email = subject.email {
                     erased = try Tombstones.isErased(subjectHash(of: email), in: db)
@@ -235,8 +234,7 @@ extension SyncStore {
     private func apply(_ update: LocalSyncUpdate, now: Date, actor: String, in db: Database) throws
         -> SyncApplyResult.Outcome
     {
-        let version = try Int64.fetchOne(
-            db, sql: "SELECT localVersion FROM contact WHERE id = ?", arguments: [update.contactId])
+        let version = try SyncVersion.current(update.contactId, in: db)
         if let expected = update.expectedLocalVersion {
             guard let version else { return .erased }
             if version != expected { return .edited }
@@ -330,6 +328,12 @@ extension SyncStore {
 
 /// The local edit counter the engine compares with what it synced.
 enum SyncVersion {
+    /// The contact's local version; nil when there is no such contact (erased since it was planned).
+    static func current(_ contactId: String, in db: Database) throws -> Int64? {
+        try Int64.fetchOne(
+            db.cachedStatement(sql: "SELECT localVersion FROM contact WHERE id = ?"), arguments: [contactId])
+    }
+
     static func bump(_ contactId: String, in db: Database) throws {
         try db.cachedStatement(sql: "UPDATE contact SET localVersion = localVersion + 1 WHERE id = ?")
             .execute(arguments: [contactId])
