@@ -152,3 +152,22 @@ import Testing
     let next = try await fixture.sync(dryRun: true)
     #expect(next.changes.isEmpty, "\(next.changes.map { "\($0.field) \($0.direction) \($0.rule)" })")
 }
+
+/// The same with an opt-out of all email: the run that takes the move opts out the new address.
+@Test func anOptOutInTheRunThatTakesAnAddressChangeGoesToTheNewAddress() async throws {
+    let fixture = try await EngineFixture()
+    defer { Task { await fixture.close() } }
+    try fixture.importCSV("email,firstName,newsletter\nold.optout@example.fi,Aino,granted\n")
+    try await fixture.sync()
+    try await tick()
+    try await fixture.crm(
+        "PATCH", "/crm/v3/objects/contacts/old.optout@example.fi?idProperty=email",
+        ["properties": ["email": "new.optout@example.fi"]])
+    _ = try fixture.store.setSuppression(
+        .optedOutOfAll, active: true, email: email("old.optout@example.fi"), reason: "asked", actor: "t")
+    try await fixture.sync()
+    #expect(try fixture.isOptedOut("new.optout@example.fi"))
+    #expect(try await fixture.crmProperty("new.optout@example.fi", "hs_email_optout") == "true")
+    let next = try await fixture.sync(dryRun: true)
+    #expect(next.changes.isEmpty, "\(next.changes.map { "\($0.field) \($0.direction) \($0.rule)" })")
+}
