@@ -145,31 +145,51 @@ extension HubSpotClient {
     }
 
     /// Opts addresses out of all email (the notice's objection to direct marketing). Safe to replay.
-    public func unsubscribeFromAll(_ emails: [String]) async throws {
+    /// Returns when each address's opt-out dates from, where the reply says (lower-cased keys): an address
+    /// already opted out keeps its earlier time. A reply that dates none, or is not JSON, returns nothing more.
+    @discardableResult
+    public func unsubscribeFromAll(_ emails: [String]) async throws -> [String: Date] {
         struct Body: Encodable { var inputs: [String] }
+        var optedOut: [String: Date] = [:]
         for chunk in emails.chunked(into: 100) {
             try Task.checkCancellation()
-            _ = try await perform(
+            let envelope = try await perform(
                 Call(
                     method: "POST", to: .statuses(.unsubscribeAll), query: [("channel", "EMAIL")],
                     body: try Self.body(Body(inputs: chunk.map { $0.lowercased() })))
-            ) { _ in () }
+            ) { response in try? Self.decoder.decode(BatchEnvelope<WideStatusResult>.self, from: response.body) }
+            optedOut.merge(Self.optOutTimes(envelope?.results ?? [])) { _, new in new }
         }
+        return optedOut
+    }
+
+    /// One subscriber's opt-out of all email, as HubSpot's v4 wide statuses give it.
+    struct WideStatusResult: Decodable, Sendable {
+        struct Wide: Decodable, Sendable {
+            var status: String
+            var timestamp: Date?
+            var wideStatusType: String?
+        }
+        var subscriberIdString: String
+        var wideStatuses: [Wide]
+    }
+
+    static func optOutTimes(_ results: [WideStatusResult]) -> [String: Date] {
+        var optedOut: [String: Date] = [:]
+        for result in results {
+            if let wide = result.wideStatuses.first(where: { $0.status == "UNSUBSCRIBED" }),
+                let timestamp = wide.timestamp
+            {
+                optedOut[result.subscriberIdString.lowercased()] = timestamp
+            }
+        }
+        return optedOut
     }
 
     /// When each address opted out of all email, for those that did and whose opt-out HubSpot dates
     /// (lower-cased keys). An opt-out without a time is left out rather than given one: the caller treats
     /// an unknown time as the newest, never as the oldest.
     public func optedOutOfAll(_ emails: [String]) async throws -> [String: Date] {
-        struct Wide: Decodable, Sendable {
-            var status: String
-            var timestamp: Date?
-            var wideStatusType: String?
-        }
-        struct Result: Decodable, Sendable {
-            var subscriberIdString: String
-            var wideStatuses: [Wide]
-        }
         struct Body: Encodable { var inputs: [String] }
         var optedOut: [String: Date] = [:]
         for chunk in emails.chunked(into: 100) {
@@ -179,14 +199,8 @@ extension HubSpotClient {
                     method: "POST", to: .statuses(.unsubscribeAllRead),
                     query: [("channel", "EMAIL")],
                     body: try Self.body(Body(inputs: chunk.map { $0.lowercased() }))),
-                as: BatchEnvelope<Result>.self)
-            for result in envelope.results {
-                if let wide = result.wideStatuses.first(where: { $0.status == "UNSUBSCRIBED" }),
-                    let timestamp = wide.timestamp
-                {
-                    optedOut[result.subscriberIdString.lowercased()] = timestamp
-                }
-            }
+                as: BatchEnvelope<WideStatusResult>.self)
+            optedOut.merge(Self.optOutTimes(envelope.results)) { _, new in new }
         }
         return optedOut
     }

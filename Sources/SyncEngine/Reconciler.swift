@@ -102,8 +102,9 @@ public struct Reconciler: Sendable {
                         report.pendingCRMChanges[field.rawValue, default: 0] += 1
                     }
                 }
-                // A CRM opt-out that spreads a restriction is expected there, not drift.
-                let spreadsRestriction = remote.isOptedOut && SyncPlanner.isRestrictionSpread(local.base)
+                // A CRM opt-out where crmsync spread a restriction is expected there, not drift (the sync, which
+                // reads its time, tells a later opt-out of the subject's from it).
+                let spreadsRestriction = remote.isOptedOut && SyncPlanner.hasRestrictionMarker(local.base)
                 if remote.isOptedOut != local.isOptedOut && !spreadsRestriction && !local.isDirty && behindFeed {
                     report.optOutDrift += 1
                     report.example("optOutDrift", local.contact.email.normalized)

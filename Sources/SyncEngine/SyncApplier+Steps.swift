@@ -26,6 +26,8 @@ struct AppliedBatch {
     var done: [String] = []
     var consentWrites = 0
     var optOuts = 0
+    /// The base marks of restrictions spread in this batch, once the CRM answered (contact id → mark).
+    var spreadMarkers: [String: String] = [:]
 
     init(plans: [ContactPlan]) { self.plans = plans }
 
@@ -172,9 +174,45 @@ extension SyncApplier {
     func writeOptOuts(_ batch: inout AppliedBatch) async throws {
         let optingOut = try clear(batch.sendable.filter { $0.optOutToCRM && $0.email != nil }, in: &batch)
         guard !optingOut.isEmpty else { return }
-        try await client.unsubscribeFromAll(optingOut.compactMap { $0.email?.normalized })
-        batch.optOuts = optingOut.count
-        for plan in optingOut { batch.wrote(.optOut, plan) }
+        let emails = optingOut.compactMap { $0.email?.normalized }
+        var times: [String: Date]
+        do {
+            times = try await client.unsubscribeFromAll(emails)
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            // No reply: what the CRM holds now says whether the write landed (an opt-out there this instant is
+            // taken for this write's). If even that cannot be read, the run fails, and the next run takes an
+            // unmarked opt-out for the subject's (README, "Restriction of processing").
+            guard let read = try? await client.optedOutOfAll(emails) else { throw error }
+            logger.warning("opt-out reply lost; read back", metadata: ["apply.optOuts": "\(emails.count)"])
+            times = read
+            for plan in optingOut where plan.email.map({ read[$0.normalized] == nil }) ?? true {
+                batch.fail(plan, "opt-out not written")
+            }
+        }
+        let landed = optingOut.filter { !batch.failed.contains($0.localId ?? "") }
+        batch.optOuts = landed.count
+        for plan in landed { batch.wrote(.optOut, plan) }
+        // A spread restriction is marked crmsync's with the time the CRM gives its opt-out, so that a later
+        // opt-out of the subject's is told from it. Undated by the reply, the time is read; if even that fails,
+        // the bare mark (crmsync's whatever its time) is kept: the CRM answered this write.
+        let spreads = landed.filter { plan in
+            plan.changes.contains { $0.key == .optedOutOfAll && $0.rule == .restrictionSpread }
+        }
+        let undated = spreads.compactMap(\.email?.normalized).filter { times[$0] == nil }
+        if !undated.isEmpty {
+            do {
+                times.merge(try await client.optedOutOfAll(undated)) { _, read in read }
+            } catch {
+                logger.warning(
+                    "opt-out times not read back", metadata: ["apply.undated": "\(undated.count)"])
+            }
+        }
+        for plan in spreads {
+            guard let id = plan.localId, let email = plan.email?.normalized else { continue }
+            batch.spreadMarkers[id] = SyncPlanner.restrictionMarker(optedOutAt: times[email])
+        }
     }
 
     /// A write that failed because the subject was erased meanwhile (its record already GDPR-deleted) is no
@@ -222,6 +260,7 @@ extension SyncApplier {
                     let kind = Self.writeKind(of: entry.key, in: plan)
                     return !needed.contains(kind) || written.contains(kind)
                 }
+            if let marker = batch.spreadMarkers[id], written.contains(.optOut) { update.base[.optedOutOfAll] = marker }
             if update.crmId == nil, let crmId = plan.crmId, plan.local?.crmId != crmId { update.crmId = .some(crmId) }
             if wroteAll, let version = plan.local?.localVersion { update.syncedVersion = version }
             batch.confirmed[id] = update

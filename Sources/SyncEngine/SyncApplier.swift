@@ -8,8 +8,7 @@ import SyncStore
 /// the new base and synced version only for what both sides now hold.
 ///
 /// A run that dies between the CRM write and the confirmation leaves the contact dirty (its local version is
-/// ahead of the synced one), and the base entries written before the request (`baseBeforeConfirmation`) say
-/// whose the CRM's new state is: the next run re-plans it against both sides and writes only what still differs.
+/// ahead of the synced one): the next run re-plans it against both sides and writes only what still differs.
 /// No outbox entry is needed for that; the outbox carries erasures only.
 struct SyncApplier: Sendable {
     let store: SyncStore
@@ -169,7 +168,6 @@ struct SyncApplier: Sendable {
             // Keys decided toward local (or found equal) join the base now; keys pushed join it once confirmed.
             let pushedKeys = Set(plan.changes.filter { $0.direction == .toCRM }.map(\.key))
             update.base = plan.newBase.filter { !pushedKeys.contains($0.key) }
-            update.base.merge(plan.baseBeforeConfirmation) { _, marker in marker }
             if let crmId = plan.crmId, local.crmId != crmId { update.crmId = .some(crmId) }
             if !plan.changes.isEmpty { update.crmLastModified = plan.remote?.lastModified }
             return update

@@ -47,7 +47,7 @@ extension SyncEngine {
         let needOptOutTimes = pairs.compactMap { pair -> String? in
             guard let record = pair.record, record.isOptedOutOfAllEmail, let local = pair.local,
                 !local.isOptedOut && local.suppressions[.optedOutOfAll] != nil
-                    || SyncPlanner.isRestrictionSpread(local.base)
+                    || SyncPlanner.hasRestrictionMarker(local.base)
             else { return nil }
             return record.email?.lowercased()
         }

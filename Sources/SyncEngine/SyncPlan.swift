@@ -56,9 +56,6 @@ public struct ContactPlan: Sendable {
     var optOutToCRM = false
     /// The base once both sides hold the plan's result.
     var newBase: [SyncKey: String?] = [:]
-    /// Base entries written with the local transaction, before the CRM confirms: they say whose an
-    /// unconfirmed CRM write is, so a run that lost the reply still knows the CRM's state for its own echo.
-    var baseBeforeConfirmation: [SyncKey: String?] = [:]
     var mergedIntoCrmId: String?
 
     var hasCRMWrites: Bool {

@@ -8,11 +8,29 @@ extension SyncPlanner {
     // MARK: Consent and suppression
 
     /// The base value of `optedOutOfAll` saying the CRM's opt-out of all email is the restriction crmsync spread,
-    /// not the subject's decision.
+    /// not the subject's decision: `restriction@<ms>` with the CRM's own time of that opt-out, read back once the
+    /// write was answered. Builds before that wrote a bare `restriction`, taken as crmsync's whatever its time.
     static let restrictionSpread = "restriction"
 
-    static func isRestrictionSpread(_ base: [SyncKey: String?]) -> Bool {
-        base[.optedOutOfAll] == .some(restrictionSpread)
+    static func restrictionMarker(optedOutAt: Date?) -> String {
+        optedOutAt.map { "\(restrictionSpread)@\(Int64(($0.timeIntervalSince1970 * 1000).rounded()))" }
+            ?? restrictionSpread
+    }
+
+    /// Whether the base says crmsync spread a restriction to the CRM at some time (its opt-out time may be needed).
+    static func hasRestrictionMarker(_ base: [SyncKey: String?]) -> Bool {
+        guard case .some(.some(let value)) = base[.optedOutOfAll] else { return false }
+        return value == restrictionSpread || value.hasPrefix(restrictionSpread + "@")
+    }
+
+    /// Whether the CRM's opt-out of all email is the one crmsync spread for a restriction: the base marks it, and
+    /// the CRM dates its opt-out at the marked time. An opt-out at another time (the subject opted out again after
+    /// someone lifted it there), or one the CRM gives no time for, is the subject's (safety first).
+    static func isRestrictionSpread(_ base: [SyncKey: String?], _ remote: RemoteContact) -> Bool {
+        guard remote.isOptedOut, case .some(.some(let value)) = base[.optedOutOfAll] else { return false }
+        if value == restrictionSpread { return true }
+        guard value.hasPrefix(restrictionSpread + "@"), let at = remote.optedOutAt else { return false }
+        return value == restrictionMarker(optedOutAt: at)
     }
 
     /// Whether the CRM shows `status` only because crmsync spread a restriction there: a withdrawal stamped no later
@@ -22,7 +40,7 @@ extension SyncPlanner {
         _ status: (state: ConsentState, at: Date?, legalBasis: LegalBasis?), _ local: LocalContactState,
         _ remote: RemoteContact
     ) -> Bool {
-        guard remote.isOptedOut, Self.isRestrictionSpread(local.base), status.state == .withdrawn,
+        guard Self.isRestrictionSpread(local.base, remote), status.state == .withdrawn,
             let at = status.at, let spreadAt = remote.optedOutAt
         else { return false }
         return at <= spreadAt

@@ -11,18 +11,16 @@ extension SyncPlanner {
         let key = SyncKey.optedOutOfAll
         if localOut && !crmOut || local.isRestricted && !crmOut {
             plan.optOutToCRM = true
-            if localOut {
-                plan.newBase[key] = "true"
-            } else {
-                // Marked before the write, so the CRM's opt-out is known as crmsync's even if the reply is lost.
-                plan.baseBeforeConfirmation[key] = Self.restrictionSpread
-            }
+            // A spread restriction is marked as crmsync's only once the CRM answered the write, with the time the
+            // CRM gives its opt-out (the applier reads it back). A run that dies before that leaves no mark, and
+            // the next run takes the CRM's opt-out as the subject's: it cannot tell the two apart (safety first).
+            if localOut { plan.newBase[key] = "true" }
             let rule = localOut ? SyncRule.optOutIsSticky : .restrictionSpread
             plan.changes.append(
                 .init(key: key, direction: .toCRM, old: "false", new: "true", rule: rule, isConflict: false))
             return
         }
-        if crmOut && Self.isRestrictionSpread(local.base) && (local.isRestricted || !localOut) {
+        if Self.isRestrictionSpread(local.base, remote) && (local.isRestricted || !localOut) {
             // The CRM's opt-out is the restriction crmsync spread, not the subject's decision: never taken locally.
             // Lifted, the grants restored above end it (a v4 subscription write lifts an opt-out of all email); with
             // none to restore, the CRM stays opted out, which is harmless.
@@ -39,7 +37,8 @@ extension SyncPlanner {
                 if local.isRestricted {
                     // The restriction keeps the CRM opted out: that opt-out is now the restriction's spread, and
                     // lifting the restriction restores the re-consented grants.
-                    if !Self.isRestrictionSpread(local.base) { plan.newBase[key] = Self.restrictionSpread }
+                    let marker = Self.restrictionMarker(optedOutAt: crmAt)
+                    if local.base[key] != .some(marker) { plan.newBase[key] = marker }
                     return
                 }
                 // Only purposes re-consented locally after the CRM's opt-out are granted again; the others stay

@@ -39,14 +39,18 @@ final class LostReplyTransport: HTTPTransport {
     struct Lost: Error {}
     let inner: any HTTPTransport
     let suffix: String
+    /// Whether every request after the lost reply fails too (the network, or the process, is gone).
+    let thenDown: Bool
     private let done = Mutex(false)
 
-    init(losingTheReplyTo suffix: String, inner: any HTTPTransport) {
+    init(losingTheReplyTo suffix: String, inner: any HTTPTransport, thenDown: Bool = false) {
         self.suffix = suffix
         self.inner = inner
+        self.thenDown = thenDown
     }
 
     func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        if thenDown, done.withLock({ $0 }) { throw Lost() }
         let response = try await inner.send(request)
         if request.url.path.hasSuffix(suffix),
             done.withLock({ done in

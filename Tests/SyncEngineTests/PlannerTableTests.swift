@@ -246,7 +246,7 @@ extension PlannerRow {
                 Effect(.optedOutOfAll, .toLocal, .optOutIsSticky),
             ], optOutToLocal: true),
         PlannerRow(
-            name: "restriction: spread as an opt-out, marked as crmsync's before the write", base: agreed,
+            name: "restriction: spread as an opt-out (marked as crmsync's once the CRM answers)", base: agreed,
             local: Local(consents: [.newsletter: (.granted, 5, .local)], restricted: true),
             crm: CRM(consents: [.newsletter: (.granted, 5)]), action: .update,
             effects: [Effect(.optedOutOfAll, .toCRM, .restrictionSpread)], optOutToCRM: true),
@@ -255,6 +255,35 @@ extension PlannerRow {
             base: agreedOnEveryField([:]) + [.optedOutOfAll: "restriction", .consent(.newsletter): "granted"],
             local: Local(consents: [.newsletter: (.granted, 5, .local)], restricted: true),
             crm: CRM(consents: [.newsletter: (.withdrawn, 20)], optedOut: true, optedOutAt: 20), action: .none),
+        PlannerRow(
+            name: "restriction: the spread the CRM dates at the marked time is crmsync's, never taken",
+            base: agreedOnEveryField([:]) + [
+                .optedOutOfAll: SyncPlanner.restrictionMarker(optedOutAt: PlannerRow.time(20)),
+                .consent(.newsletter): "granted",
+            ],
+            local: Local(consents: [.newsletter: (.granted, 5, .local)], restricted: true),
+            crm: CRM(consents: [.newsletter: (.withdrawn, 20)], optedOut: true, optedOutAt: 20), action: .none),
+        PlannerRow(
+            name: "restriction: a CRM opt-out at another time than the marked spread is the subject's, taken",
+            base: agreedOnEveryField([:]) + [
+                .optedOutOfAll: SyncPlanner.restrictionMarker(optedOutAt: PlannerRow.time(20)),
+                .consent(.newsletter): "granted",
+            ],
+            local: Local(consents: [.newsletter: (.granted, 5, .local)], restricted: true),
+            crm: CRM(consents: [.newsletter: (.withdrawn, 30)], optedOut: true, optedOutAt: 30), action: .update,
+            effects: [
+                Effect(.consent(.newsletter), .toLocal, .consentNewest(.crm)),
+                Effect(.optedOutOfAll, .toLocal, .optOutIsSticky),
+            ], optOutToLocal: true),
+        PlannerRow(
+            name: "restriction: an unmarked CRM opt-out (a run died before the reply) is the subject's, taken",
+            base: agreedOnEveryField([:]) + [.optedOutOfAll: "false", .consent(.newsletter): "granted"],
+            local: Local(consents: [.newsletter: (.granted, 5, .local)], restricted: true),
+            crm: CRM(consents: [.newsletter: (.withdrawn, 20)], optedOut: true, optedOutAt: 20), action: .update,
+            effects: [
+                Effect(.consent(.newsletter), .toLocal, .consentNewest(.crm)),
+                Effect(.optedOutOfAll, .toLocal, .optOutIsSticky),
+            ], optOutToLocal: true),
         PlannerRow(
             name: "restriction lifted: the register's grants are restored and end the spread opt-out",
             base: agreed + [.optedOutOfAll: "restriction", .consent(.newsletter): "granted"],

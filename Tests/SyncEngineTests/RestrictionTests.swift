@@ -74,7 +74,8 @@ import Testing
         try await fixture.expectSettled()
     }
 
-    @Test func restrictionSpreadWhoseReplyWasLostIsNotTakenForAnOptOut() async throws {
+    /// The reply to the spread is lost, the network still up: the CRM's state is read back, the spread marked.
+    @Test func restrictionSpreadWhoseReplyWasLostIsReadBackAndNotTakenForAnOptOut() async throws {
         let fixture = try await EngineFixture()
         defer { Task { await fixture.close() } }
         let address = "lost@example.fi"
@@ -83,7 +84,8 @@ import Testing
         _ = try fixture.store.setSuppression(
             .processingRestricted, active: true, email: email(address), reason: "asked", actor: "t")
         fixture.transport = LostReplyTransport(losingTheReplyTo: "/batch/unsubscribe-all", inner: fixture.crmTransport)
-        await #expect(throws: LostReplyTransport.Lost.self) { try await fixture.sync() }
+        let lost = try await fixture.sync()
+        #expect(lost.summary.failures == 0, "\(lost.failures)")
         #expect(try await fixture.crmProperty(address, "hs_email_optout") == "true")
         fixture.transport = fixture.crmTransport
         try await fixture.sync()
@@ -97,6 +99,93 @@ import Testing
         #expect(try await fixture.crmProperty(address, "hs_email_optout") == "false")
         #expect(try await fixture.crmStatus(address, .newsletter) == "SUBSCRIBED")
         #expect(try !fixture.isOptedOut(address))
+        try await fixture.expectSettled()
+    }
+
+    /// Found by the checker (seed 109221): a run died before its spread went out, and the subject then opted out
+    /// in HubSpot. The old build had marked the spread before sending it, took the subject's opt-out for it, and
+    /// re-granted the purposes when the restriction was lifted.
+    @Test func theSubjectsOwnCRMOptOutAfterASpreadThatNeverWentOutIsTaken() async throws {
+        let fixture = try await EngineFixture()
+        defer { Task { await fixture.close() } }
+        let address = "never.sent@example.fi"
+        try fixture.importCSV("email,newsletter,blog\n\(address),granted,granted\n")
+        try await fixture.sync()
+        _ = try fixture.store.setSuppression(
+            .processingRestricted, active: true, email: email(address), reason: "asked", actor: "t")
+        fixture.transport = KilledBeforeWriteTransport(
+            killedBefore: "/batch/unsubscribe-all", inner: fixture.crmTransport)
+        _ = try? await fixture.sync()
+        #expect(try await fixture.crmProperty(address, "hs_email_optout") == "false", "the spread never went out")
+        fixture.transport = fixture.crmTransport
+        try await tick()
+        try await fixture.crmOptOut(address)
+        try await fixture.sync()
+        try await fixture.sync()
+        #expect(try fixture.isOptedOut(address), "the subject's own opt-out is in the register")
+        try await tick()
+        _ = try fixture.store.setSuppression(
+            .processingRestricted, active: false, email: email(address), reason: "lifted", actor: "t")
+        try await fixture.sync()
+        try await fixture.sync()
+        #expect(try fixture.isOptedOut(address))
+        #expect(try fixture.consent(address, .blog) != .granted)
+        #expect(try await fixture.crmProperty(address, "hs_email_optout") == "true")
+        #expect(try await fixture.crmStatus(address, .blog) == "UNSUBSCRIBED")
+        #expect(try await fixture.crmStatus(address, .newsletter) == "UNSUBSCRIBED")
+        try await fixture.expectSettled()
+    }
+
+    /// The spread went out and was marked; in HubSpot the subject then subscribed (which ends an opt-out of all
+    /// email) and opted out again before the next sync. That opt-out has its own time: it is the subject's.
+    @Test func anOptOutOfTheSubjectsAfterTheSpreadWasEndedInTheCRMIsTaken() async throws {
+        let fixture = try await EngineFixture()
+        defer { Task { await fixture.close() } }
+        let address = "again@example.fi"
+        try fixture.importCSV("email,newsletter\n\(address),granted\n")
+        try await fixture.sync()
+        _ = try fixture.store.setSuppression(
+            .processingRestricted, active: true, email: email(address), reason: "asked", actor: "t")
+        try await fixture.sync()
+        #expect(try await fixture.crmProperty(address, "hs_email_optout") == "true")
+        try await tick()
+        try await fixture.crmWriteStatus(address, .newsletter, "SUBSCRIBED")
+        #expect(try await fixture.crmProperty(address, "hs_email_optout") == "false")
+        try await tick()
+        try await fixture.crmOptOut(address)
+        try await fixture.sync()
+        try await fixture.sync()
+        #expect(try fixture.isOptedOut(address), "the subject's own opt-out is in the register")
+        _ = try fixture.store.setSuppression(
+            .processingRestricted, active: false, email: email(address), reason: "lifted", actor: "t")
+        try await fixture.sync()
+        #expect(try await fixture.crmProperty(address, "hs_email_optout") == "true")
+        #expect(try await fixture.crmStatus(address, .newsletter) == "UNSUBSCRIBED")
+        try await fixture.expectSettled()
+    }
+
+    /// The reply to the spread is lost and nothing more can be read in that run: crmsync cannot tell its opt-out
+    /// from one of the subject's, and takes it as the subject's (safety first; README, "Restriction of processing").
+    @Test func anUnmarkedSpreadIsTakenAsTheSubjectsOptOut() async throws {
+        let fixture = try await EngineFixture()
+        defer { Task { await fixture.close() } }
+        let address = "unmarked@example.fi"
+        try fixture.importCSV("email,newsletter\n\(address),granted\n")
+        try await fixture.sync()
+        _ = try fixture.store.setSuppression(
+            .processingRestricted, active: true, email: email(address), reason: "asked", actor: "t")
+        fixture.transport = LostReplyTransport(
+            losingTheReplyTo: "/batch/unsubscribe-all", inner: fixture.crmTransport, thenDown: true)
+        await #expect(throws: LostReplyTransport.Lost.self) { try await fixture.sync() }
+        #expect(try await fixture.crmProperty(address, "hs_email_optout") == "true")
+        fixture.transport = fixture.crmTransport
+        try await fixture.sync()
+        #expect(try fixture.isOptedOut(address))
+        _ = try fixture.store.setSuppression(
+            .processingRestricted, active: false, email: email(address), reason: "lifted", actor: "t")
+        try await fixture.sync()
+        #expect(try fixture.isOptedOut(address))
+        #expect(try await fixture.crmProperty(address, "hs_email_optout") == "true")
         try await fixture.expectSettled()
     }
 
@@ -159,7 +248,8 @@ import Testing
     let held = try await fixture.sync()
     #expect(held.notes.contains { $0.note == "edited while the sync ran: left for the next run" })
     let base = try fixture.store.localStates(crmIds: [], emails: [email(address)]).first?.base
-    #expect(base?[.optedOutOfAll] == .some("restriction"), "the CRM's opt-out is still crmsync's spread")
+    #expect(
+        base?[.optedOutOfAll]??.hasPrefix("restriction@") == true, "the CRM's opt-out is still crmsync's spread")
     fixture.transport = fixture.crmTransport
     try await fixture.sync()
     try await fixture.sync()
