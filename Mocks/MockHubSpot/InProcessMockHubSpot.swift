@@ -11,11 +11,15 @@ import Logging
 public final class InProcessMockHubSpot: Sendable {
     public let token: String
     let crm: MockCRM
+    private let clock: @Sendable () -> Date
     private let responder: RouterResponder<InProcessRequestContext>
 
-    /// A mock with `options`' configuration and seed; its host and port are not used.
-    public init(_ options: MockHubSpotOptions = .init()) async {
-        crm = MockCRM(configuration: options.configuration)
+    /// A mock with `options`' configuration and seed; its host and port are not used. `clock` is HubSpot's
+    /// time (record stamps, subscription times, the search index, the `Date` header); the rate limits keep
+    /// real time (moved by `POST /__mock/advance`).
+    public init(_ options: MockHubSpotOptions = .init(), clock: @escaping @Sendable () -> Date = { Date() }) async {
+        self.clock = clock
+        crm = MockCRM(configuration: options.configuration, clock: clock)
         if options.seedContacts > 0 { _ = await crm.seed(Data("{\"generate\": \(options.seedContacts)}".utf8)) }
         token = options.token
         responder = MockRoutes.router(crm: crm, token: options.token, context: InProcessRequestContext.self)
@@ -53,7 +57,7 @@ public final class InProcessMockHubSpot: Sendable {
         var replyHeaders: [String: String] = [:]
         for field in response.headers { replyHeaders[field.name.rawName] = field.value }
         // The listening server adds `Date` (Hummingbird's date cache); the client reads HubSpot's clock from it.
-        replyHeaders["Date"] = Self.httpDate(Date())
+        replyHeaders["Date"] = Self.httpDate(clock())
         return InProcessMockReply(
             status: Int(response.status.code), headers: replyHeaders, body: Data(collector.buffer.readableBytesView))
     }

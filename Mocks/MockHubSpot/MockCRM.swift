@@ -27,13 +27,17 @@ actor MockCRM {
     /// Properties a write may set: the writable ones of the contact object's definitions.
     static let writableProperties = Set(PropertyDefinition.contactDefaults.filter(\.isWritable).map(\.name))
 
-    init(configuration: MockConfiguration) {
+    /// The time HubSpot stamps records, statuses and the search index with: the wall clock, or a test's.
+    let clock: @Sendable () -> Date
+
+    init(configuration: MockConfiguration, clock: @escaping @Sendable () -> Date = { Date() }) {
         initialConfiguration = configuration
         self.configuration = configuration
+        self.clock = clock
         faults.configure(configuration.faults)
     }
 
-    var now: Date { Date(timeIntervalSince1970: (Date().timeIntervalSince1970 * 1000).rounded(.down) / 1000) }
+    var now: Date { Date(timeIntervalSince1970: (clock().timeIntervalSince1970 * 1000).rounded(.down) / 1000) }
     var searchLag: TimeInterval { Double(configuration.searchLagMs) / 1000 }
 
     // MARK: Lookup

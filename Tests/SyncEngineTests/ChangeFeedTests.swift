@@ -17,7 +17,7 @@ import Testing
         defer { Task { await fixture.close() } }
         fixture.configuration.sync.consistencyHorizon = .seconds(1)
         fixture.configuration.conflicts.fields = ["firstName": .local]
-        let changedAt = Date().addingTimeInterval(-60).roundedToMilliseconds
+        let changedAt = fixture.time.now.addingTimeInterval(-60)
         // `pushed` contacts edited locally and (earlier) in the CRM: the run pushes the local edit.
         try fixture.importCSV(
             "email,firstName\n" + (0..<pushed).map { "pushed\($0)@example.fi,Local" }.joined(separator: "\n") + "\n")
@@ -69,7 +69,7 @@ import Testing
     func aCRMEditMadeAfterTheFirstSyncIsPulledWhateverTheLocalClockSkew(skew: Double) async throws {
         let fixture = try await EngineFixture()
         defer { Task { await fixture.close() } }
-        fixture.clock = ManualClock(now: Date().addingTimeInterval(skew).roundedToMilliseconds)
+        fixture.clock = ManualClock(now: fixture.time.now.addingTimeInterval(skew))
         _ = try await fixture.seedCRM([["email": "aino@example.fi", "firstname": "Aino"]])
         let first = try await fixture.sync()
         // Measured against the header's whole seconds and the round trip (seconds on a loaded machine).
@@ -77,7 +77,7 @@ import Testing
             first.clockSkewSeconds.map { abs($0 - skew) < 60 } == true, "skew reported: \(first.clockSkewSeconds ?? 0)")
         #expect(ReportRenderer.render(first, format: .text, showPII: false).contains("clock: the local clock is"))
         let checkpoint = try #require(try fixture.store.checkpoint("contacts.modifiedSince").flatMap(Int64.init))
-        #expect(checkpoint <= Date().millisecondsSince1970, "the checkpoint is in HubSpot's future")
+        #expect(checkpoint <= fixture.time.now.millisecondsSince1970, "the checkpoint is in HubSpot's future")
 
         let id = try #require(try await fixture.crmContact(email: "aino@example.fi")?["id"] as? String)
         try await fixture.crm("PATCH", "/crm/v3/objects/contacts/\(id)", ["properties": ["firstname": "Aino-CRM"]])

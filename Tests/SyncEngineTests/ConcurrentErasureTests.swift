@@ -73,7 +73,7 @@ final class BeforeRequestTransport: HTTPTransport {
         defer { Task { await fixture.close() } }
         try fixture.importCSV("email,firstName\naino@example.fi,Aino\n")
         try await fixture.sync()
-        let clock = TellingClock()
+        let clock = TellingClock(time: fixture.time)
         fixture.clock = clock
         let syncEngine = try fixture.engine()
         let sync = Mutex<Task<SyncReport, any Error>?>(nil)
@@ -99,22 +99,26 @@ final class BeforeRequestTransport: HTTPTransport {
     }
 }
 
-/// The system clock, telling every sleep as it begins.
+/// A clock telling every sleep as it begins, and sleeping in real time: the erase it waits for runs
+/// concurrently and must get on meanwhile. Its time is the fixture's.
 final class TellingClock: SyncClock {
-    let inner = SystemClock()
+    let time: any SyncClock
     let sleeps: AsyncStream<Void>
     private let continuation: AsyncStream<Void>.Continuation
 
-    init() { (sleeps, continuation) = AsyncStream.makeStream(of: Void.self) }
+    init(time: any SyncClock) {
+        self.time = time
+        (sleeps, continuation) = AsyncStream.makeStream(of: Void.self)
+    }
 
-    var now: Date { inner.now }
+    var now: Date { time.now }
 
     /// Tells whoever listens, as a sleep does.
     func tell() { continuation.yield() }
 
     func sleep(for duration: Duration) async throws {
         continuation.yield()
-        try await inner.sleep(for: duration)
+        try await Task.sleep(for: duration)
     }
 }
 

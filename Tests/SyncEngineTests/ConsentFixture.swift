@@ -131,6 +131,3 @@ extension EngineFixture {
         #expect(try auditCount() == audit)
     }
 }
-
-/// Pauses long enough for the next decision to carry a later millisecond timestamp on both sides.
-func tick() async throws { try await Task.sleep(for: .milliseconds(15)) }

@@ -84,7 +84,7 @@ import Testing
         let steps = Self.steps(seed: UInt64(seed), count: 12)
         for (index, step) in steps.enumerated() {
             let trail = "seed \(seed), after \(steps.prefix(index + 1).map(\.description))"
-            try await tick()
+            fixture.tick()
             switch step {
             case .localGrant(let purpose):
                 _ = try fixture.store.recordConsent(

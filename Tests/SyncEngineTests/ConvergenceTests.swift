@@ -53,7 +53,7 @@ import Testing
         try await fixture.sync()
         // Local: city and last name change. CRM: job title and last name change, later than the local edit.
         try fixture.importCSV("email,city,lastName\naino@example.fi,Kuopio,Laine-Local\n")
-        try await Task.sleep(for: .milliseconds(20))
+        fixture.tick()
         let id = try #require(try fixture.local("aino@example.fi")?.crmId)
         try await fixture.crm(
             "PATCH", "/crm/v3/objects/contacts/\(id)", ["properties": ["jobtitle": "CEO", "lastname": "Laine-CRM"]])
@@ -77,7 +77,7 @@ import Testing
         try await fixture.sync()
         let id = try #require(try fixture.local("aino@example.fi")?.crmId)
         try await fixture.crm("PATCH", "/crm/v3/objects/contacts/\(id)", ["properties": ["lastname": "FromCRM"]])
-        try await Task.sleep(for: .milliseconds(20))
+        fixture.tick()
         try fixture.importCSV("email,lastName\naino@example.fi,FromLocal\n")  // newer, but the policy says local anyway
         let report = try await fixture.sync()
         #expect(try await fixture.crmProperty("aino@example.fi", "lastname") == "FromLocal")
@@ -140,7 +140,7 @@ import Testing
     defer { Task { await fixture.close() } }
     try fixture.importCSV("email,firstName,newsletter\nold.address@example.fi,Aino,granted\n")
     try await fixture.sync()
-    try await tick()
+    fixture.tick()
     try await fixture.crm(
         "PATCH", "/crm/v3/objects/contacts/old.address@example.fi?idProperty=email",
         ["properties": ["email": "new.address@example.fi"]])
@@ -159,7 +159,7 @@ import Testing
     defer { Task { await fixture.close() } }
     try fixture.importCSV("email,firstName,newsletter\nold.optout@example.fi,Aino,granted\n")
     try await fixture.sync()
-    try await tick()
+    fixture.tick()
     try await fixture.crm(
         "PATCH", "/crm/v3/objects/contacts/old.optout@example.fi?idProperty=email",
         ["properties": ["email": "new.optout@example.fi"]])

@@ -15,7 +15,7 @@ import Testing
         try fixture.importCSV("email,firstName\nleaving@example.fi,Leaving\nstaying@example.fi,Staying\n")
         try await fixture.sync()
         // A second run moves the checkpoint past the first run's writes: the change feed no longer returns them.
-        try await Task.sleep(for: .milliseconds(5))
+        fixture.tick()
         try await fixture.sync()
         // Erased locally, the CRM delete left to the next run (as `erase --no-wait`, or a crash after the local step).
         _ = try fixture.store.recordErasureRequest(email: email("leaving@example.fi"), requestId: "r1", reason: nil)

@@ -96,13 +96,13 @@ struct RaceWorld {
             cid@example.fi,,Lead,granted,web form
             dan@example.fi,,Lead,,
             """)
-        try await tick()
+        fixture.tick()
         let ainoId = try #require(try fixture.local("aino@example.fi")?.crmId)
         let eveId = try #require(try fixture.local("eve@example.fi")?.crmId)
         let boId = try #require(try fixture.local("bo@example.fi")?.crmId)
         try await fixture.crm("PATCH", "/crm/v3/objects/contacts/\(ainoId)", ["properties": ["city": "Tampere"]])
         try await fixture.crm("PATCH", "/crm/v3/objects/contacts/\(eveId)", ["properties": ["city": "Lahti"]])
-        try await tick()
+        fixture.tick()
         let transport = EditAtRequestTransport(k: k, inner: fixture.crmTransport) {
             // erase --no-wait bo
             _ = try store.recordErasureRequest(email: email("bo@example.fi"), requestId: "race-bo", reason: nil)

@@ -25,15 +25,24 @@ final class EngineFixture: @unchecked Sendable {
     var transport: any HTTPTransport
     let baseURL = URL(string: "http://in-process.invalid")!
     var dailyBudget = 1_000_000
-    /// The clock of the engine and its client: the system's, unless a test sets another (a skewed one).
-    var clock: any SyncClock = SystemClock()
+    /// The one time of the fixture: HubSpot's (the mock's stamps, its search index and `Date` header), the
+    /// store's and the engine's. Each reading moves it on by a millisecond, as a wall clock would between
+    /// two steps; ``tick()`` moves it on by a second. No test waits in real time for an ordering.
+    let time = ManualClock(now: Date(millisecondsSince1970: 1_796_112_000_000), step: .milliseconds(1))
+    /// The clock of the engine and its client: the fixture's time, unless a test sets another (a skewed one).
+    var clock: any SyncClock
 
-    init(mock: MockConfiguration = EngineFixture.unlimited(), storeClock: any SyncClock = SystemClock()) async throws {
-        crmMock = await InProcessMockHubSpot(.init(configuration: mock))
+    init(mock: MockConfiguration = EngineFixture.unlimited(), storeClock: (any SyncClock)? = nil) async throws {
+        let time = self.time
+        clock = time
+        crmMock = await InProcessMockHubSpot(.init(configuration: mock), clock: { time.now })
         crmTransport = InProcessTransport(crmMock)
         transport = crmTransport
-        store = try SyncStore.inMemory(clock: storeClock)
+        store = try SyncStore.inMemory(clock: storeClock ?? time)
     }
+
+    /// Moves the fixture's time on by a second: the next decision, on either side, is newer than the last.
+    func tick() { time.advance(by: .seconds(1)) }
 
     func client() throws -> HubSpotClient {
         var clientConfiguration = try SyncSettings.clientConfiguration(configuration, token: crmMock.token)
@@ -42,11 +51,11 @@ final class EngineFixture: @unchecked Sendable {
         clientConfiguration.dailyBudget = dailyBudget
         clientConfiguration.baseDelay = .milliseconds(5)
         clientConfiguration.maxDelay = .milliseconds(50)
-        return HubSpotClient(configuration: clientConfiguration, transport: transport)
+        return HubSpotClient(configuration: clientConfiguration, transport: transport, clock: clock)
     }
 
     func propagator() throws -> ErasurePropagator {
-        ErasurePropagator(store: store, client: try client(), clock: ManualClock(), maxAttempts: 3)
+        ErasurePropagator(store: store, client: try client(), clock: time, maxAttempts: 3)
     }
 
     /// Every page of the store, free pages included, as SQLite would write them to a file.

@@ -18,14 +18,14 @@ import Testing
         let address = "lift@example.fi"
         try fixture.importCSV("email,newsletter,marketingEmail,eventInvitations\n\(address),granted,granted,granted\n")
         try await fixture.sync()
-        try await tick()
+        fixture.tick()
         _ = try fixture.store.setSuppression(
             .optedOutOfAll, active: true, email: email(address), reason: "asked", actor: "t")
         if optOutReachedTheCRM {
             try await fixture.sync()
             #expect(try await fixture.crmProperty(address, "hs_email_optout") == "true")
         }
-        try await tick()
+        fixture.tick()
         let outcome = try fixture.store.recordConsent(
             email: email(address), purpose: reConsented, state: .granted, source: "web form", liftingOptOut: true,
             actor: "t")
@@ -60,11 +60,11 @@ import Testing
         let address = "crash@example.fi"
         try fixture.importCSV("email,newsletter,marketingEmail\n\(address),granted,granted\n")
         try await fixture.sync()
-        try await tick()
+        fixture.tick()
         _ = try fixture.store.setSuppression(
             .optedOutOfAll, active: true, email: email(address), reason: "asked", actor: "t")
         try await fixture.sync()
-        try await tick()
+        fixture.tick()
         _ = try fixture.store.recordConsent(
             email: email(address), purpose: .newsletter, state: .granted, source: "web form", liftingOptOut: true,
             actor: "t")
@@ -97,7 +97,7 @@ import Testing
             .optedOutOfAll, active: true, email: email(address), reason: "asked", actor: "t")
         let optedOutAt = try #require(try fixture.store.suppressions(contactId: try fixture.local(address)!.id).first)
             .changedAt
-        try await tick()
+        fixture.tick()
         let outcome = try fixture.store.recordConsent(
             email: email(address), purpose: .newsletter, state: .granted, source: "web form", liftingOptOut: true,
             actor: "t")

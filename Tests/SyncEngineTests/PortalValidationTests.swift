@@ -83,7 +83,7 @@ import Testing
         #expect(first.summary.failures == 0, "\(first.failures)")
         #expect(first.summary.refused == 1)
         let checkpoint = try #require(try fixture.store.checkpoint("contacts.modifiedSince").flatMap(Int64.init))
-        try await Task.sleep(for: .milliseconds(20))
+        fixture.tick()
         try await fixture.seedCRM([["email": "new@example.fi", "firstname": "New"]])
         let second = try await fixture.sync()
         #expect(second.summary.failures == 0)

@@ -14,7 +14,7 @@ import Testing
         "email,firstName,city\ntampered@example.fi,T,Oulu\ndeleted@example.fi,D,Oulu\narchived@example.fi,A,Oulu\nfine@example.fi,F,Oulu\n"
     )
     try await fixture.sync()
-    try await Task.sleep(for: .milliseconds(5))
+    fixture.tick()
     // Setup: sync until the checkpoint lies after the record's last modification (normally one run), reading
     // the modification time after each run.
     var stamp: Int64 = .max
@@ -61,7 +61,7 @@ import Testing
     fixture.configuration.sync.consistencyHorizon = .seconds(0)
     try await fixture.sync()  // empty: sets the checkpoint, so the next run reads the change feed
     // A moment after the first run and before the next (the feed reads up to the run's start, not HubSpot's future).
-    let seeded = try await fixture.mock.seed(.generated(12_000, lastModified: Date()))
+    let seeded = try await fixture.mock.seed(.generated(12_000, lastModified: fixture.time.now))
     #expect(seeded.count == 12_000)
     let report = try await fixture.sync()
     #expect(report.summary.toLocal.creates == 12_000)

@@ -21,7 +21,7 @@ import Testing
         let address = "restricted@example.fi"
         try fixture.importCSV("email,newsletter,marketingEmail,blog\n\(address),granted,granted,withdrawn\n")
         try await fixture.sync()
-        try await tick()
+        fixture.tick()
         _ = try fixture.store.setSuppression(
             .processingRestricted, active: true, email: email(address), reason: "asked", actor: "t")
         try await fixture.sync()
@@ -31,7 +31,7 @@ import Testing
         #expect(try fixture.consent(address, .newsletter) == .granted)
         #expect(try fixture.consent(address, .marketingEmail) == .granted)
 
-        try await tick()
+        fixture.tick()
         switch meanwhile {
         case .none: break
         case .localWithdrawal:
@@ -44,7 +44,7 @@ import Testing
                 .optedOutOfAll, active: true, email: email(address), reason: "asked", actor: "t")
         }
         try await fixture.sync()
-        try await tick()
+        fixture.tick()
         _ = try fixture.store.setSuppression(
             .processingRestricted, active: false, email: email(address), reason: "lifted", actor: "t")
         let lifted = try await fixture.sync()
@@ -92,7 +92,7 @@ import Testing
         try await fixture.sync()
         #expect(try !fixture.isOptedOut(address))
         #expect(try fixture.consent(address, .newsletter) == .granted)
-        try await tick()
+        fixture.tick()
         _ = try fixture.store.setSuppression(
             .processingRestricted, active: false, email: email(address), reason: "lifted", actor: "t")
         try await fixture.sync()
@@ -118,12 +118,12 @@ import Testing
         _ = try? await fixture.sync()
         #expect(try await fixture.crmProperty(address, "hs_email_optout") == "false", "the spread never went out")
         fixture.transport = fixture.crmTransport
-        try await tick()
+        fixture.tick()
         try await fixture.crmOptOut(address)
         try await fixture.sync()
         try await fixture.sync()
         #expect(try fixture.isOptedOut(address), "the subject's own opt-out is in the register")
-        try await tick()
+        fixture.tick()
         _ = try fixture.store.setSuppression(
             .processingRestricted, active: false, email: email(address), reason: "lifted", actor: "t")
         try await fixture.sync()
@@ -148,10 +148,10 @@ import Testing
             .processingRestricted, active: true, email: email(address), reason: "asked", actor: "t")
         try await fixture.sync()
         #expect(try await fixture.crmProperty(address, "hs_email_optout") == "true")
-        try await tick()
+        fixture.tick()
         try await fixture.crmWriteStatus(address, .newsletter, "SUBSCRIBED")
         #expect(try await fixture.crmProperty(address, "hs_email_optout") == "false")
-        try await tick()
+        fixture.tick()
         try await fixture.crmOptOut(address)
         try await fixture.sync()
         try await fixture.sync()
@@ -203,7 +203,7 @@ import Testing
         var stamp: Int64 = .max
         var checkpoint: Int64 = 0
         for _ in 0..<4 where checkpoint <= stamp {
-            try await tick()
+            fixture.tick()
             try await fixture.sync()
             checkpoint = try fixture.store.checkpoint("contacts.modifiedSince").flatMap(Int64.init) ?? 0
             let modified = try #require(try await fixture.crmContact(email: address, properties: "lastmodifieddate"))
@@ -230,12 +230,12 @@ import Testing
     // Another contact's update goes out first in the same batch: the edit lands before it, after the local apply.
     try fixture.importCSV("email,city,newsletter\n\(address),Oulu,granted\nother@example.fi,Oulu,\n")
     try await fixture.sync()
-    try await tick()
+    fixture.tick()
     _ = try fixture.store.setSuppression(
         .processingRestricted, active: true, email: email(address), reason: "asked", actor: "t")
     try await fixture.sync()
     #expect(try await fixture.crmProperty(address, "hs_email_optout") == "true")
-    try await tick()
+    fixture.tick()
     _ = try fixture.store.setSuppression(
         .processingRestricted, active: false, email: email(address), reason: "lifted", actor: "t")
     try fixture.importCSV("email,city\nother@example.fi,Espoo\n")

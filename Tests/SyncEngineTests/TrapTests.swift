@@ -105,7 +105,7 @@ import Testing
             "POST", "/communication-preferences/v4/statuses/aino@example.fi/unsubscribe-all?channel=EMAIL")
         try await fixture.sync()
         #expect(try fixture.isOptedOut("aino@example.fi"))
-        try await Task.sleep(for: .milliseconds(10))
+        fixture.tick()
         _ = try fixture.store.recordConsent(
             email: email("aino@example.fi"), purpose: .newsletter, state: .granted, source: "web form",
             liftingOptOut: true, actor: "t")
@@ -135,7 +135,7 @@ import Testing
                     ],
                 ]
             ])
-        try await Task.sleep(for: .milliseconds(10))
+        fixture.tick()
         _ = try fixture.store.recordConsent(
             email: email("aino@example.fi"), purpose: .newsletter, state: .withdrawn, source: "phone", actor: "t")
         let report = try await fixture.sync()

@@ -17,7 +17,7 @@ import Testing
         try await fixture.sync()
         let expected = recorded == .granted ? "SUBSCRIBED" : "UNSUBSCRIBED"
         #expect(try await fixture.crmStatus(address, .newsletter) == expected)
-        try await tick()
+        fixture.tick()
         try fixture.importCSV("email,newsletter\n\(address),unknown\n")
         try await fixture.sync()
         try await fixture.sync()
@@ -32,7 +32,7 @@ import Testing
         let address = "reset@example.fi"
         try fixture.importCSV("email,newsletter\n\(address),withdrawn\n")
         try await fixture.sync()
-        try await tick()
+        fixture.tick()
         try await fixture.crmWriteStatus(address, .newsletter, "NOT_SPECIFIED")
         try await fixture.sync()
         #expect(try fixture.consent(address, .newsletter) == .withdrawn)
