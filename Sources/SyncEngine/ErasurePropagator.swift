@@ -8,7 +8,7 @@ import SyncStore
 /// record id the subject was linked to, then verified by reads (each id and the address) that must answer 404. Every step is resumable: a crash between any two leaves a
 /// request whose state says what is left, and the next `erase` or sync run finishes it.
 public struct ErasurePropagator: Sendable {
-    let store: SyncStore
+    let store: any RegisterPort
     let client: any CRMPort
     let clock: any SyncClock
     let maxAttempts: Int
@@ -16,7 +16,7 @@ public struct ErasurePropagator: Sendable {
     let logger: Logger
 
     public init(
-        store: SyncStore, client: any CRMPort, clock: any SyncClock = SystemClock(), maxAttempts: Int = 4,
+        store: any RegisterPort, client: any CRMPort, clock: any SyncClock = SystemClock(), maxAttempts: Int = 4,
         baseDelay: Duration = .milliseconds(500), logger: Logger = .silent("crmsync.erasure")
     ) {
         self.store = store

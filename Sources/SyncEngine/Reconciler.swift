@@ -46,13 +46,14 @@ public struct DriftReport: Sendable, Codable, Equatable {
 /// Compares the CRM and the register record by record: id sets (what is missing where) and field values
 /// against the agreed base (what changed behind the change feed's back), within a request budget.
 public struct Reconciler: Sendable {
-    let store: SyncStore
+    let store: any RegisterPort
     let client: any CRMPort
     let settings: SyncSettings
     let logger: Logger
 
     public init(
-        store: SyncStore, client: any CRMPort, settings: SyncSettings, logger: Logger = .silent("crmsync.reconcile")
+        store: any RegisterPort, client: any CRMPort, settings: SyncSettings,
+        logger: Logger = .silent("crmsync.reconcile")
     ) {
         self.store = store
         self.client = client

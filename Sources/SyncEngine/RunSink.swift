@@ -32,7 +32,7 @@ protocol RunSink: Sendable {
 /// A real run's sink: unfinished erasures first, then plans through the applier (local writes → CRM → confirm).
 struct ApplyingSink: RunSink {
     var applier: SyncApplier
-    var store: SyncStore { applier.store }
+    var store: any RegisterPort { applier.store }
 
     var mode: SyncReport.Mode { .applied }
 
@@ -63,10 +63,10 @@ struct ApplyingSink: RunSink {
 /// A dry run's sink: records nothing, sends nothing; reports the unfinished erasures the real run would finish
 /// and the values the portal would refuse (as the real run's applier refuses them before sending).
 struct RecordingSink: RunSink {
-    let store: SyncStore
+    let store: any RegisterPort
     var schema: PortalSchema?
 
-    init(store: SyncStore) { self.store = store }
+    init(store: any RegisterPort) { self.store = store }
 
     var mode: SyncReport.Mode { .dryRun }
 

@@ -11,7 +11,7 @@ import SyncStore
 /// ahead of the synced one): the next run re-plans it against both sides and writes only what still differs.
 /// No outbox entry is needed for that; the outbox carries erasures only.
 struct SyncApplier: Sendable {
-    let store: SyncStore
+    let store: any RegisterPort
     let client: any CRMPort
     let settings: SyncSettings
     let clock: any SyncClock

@@ -56,7 +56,7 @@ public struct SyncError: Error, LocalizedError, Sendable {
 /// not the local clock, which may be off): the trailing window is read again
 /// next run, which is harmless because applying is idempotent.
 public final class SyncEngine: Sendable {
-    let store: SyncStore
+    let store: any RegisterPort
     let client: any CRMPort
     let settings: SyncSettings
     let clock: any SyncClock
@@ -66,7 +66,7 @@ public final class SyncEngine: Sendable {
     static let archiveSweepCheckpoint = "contacts.archiveSweepAt"
 
     public init(
-        store: SyncStore, client: any CRMPort, settings: SyncSettings, clock: any SyncClock = SystemClock(),
+        store: any RegisterPort, client: any CRMPort, settings: SyncSettings, clock: any SyncClock = SystemClock(),
         logger: Logger = .silent("crmsync.engine")
     ) {
         self.store = store
