@@ -76,12 +76,21 @@ public struct Reconciler: Sendable {
             let ids = page.contacts.flatMap { [$0.id] + $0.mergedIds }
             let emails = page.contacts.compactMap { $0.email.flatMap { try? EmailAddress($0) } }
             let locals = try store.localStates(crmIds: ids, emails: emails)
-            let byCrmId = Dictionary(
-                locals.compactMap { s in s.contact.crmId.map { ($0, s) } }, uniquingKeysWith: { a, _ in a })
-            let byEmail = Dictionary(locals.map { ($0.contact.email.normalized, $0) }, uniquingKeysWith: { a, _ in a })
-            for record in page.contacts {
-                guard let local = byCrmId[record.id] else {
-                    if let email = record.email?.lowercased(), byEmail[email] != nil {
+            let localEmails = Set(locals.map(\.contact.email.normalized))
+            // The sync's own matching: a record pairs with the contact linked to it (or to an id merged into
+            // it), else with an unlinked contact of its address.
+            for pair in ContactMatching.pairs(page.contacts, locals: locals) {
+                guard let record = pair.record else {
+                    // Linked to a record merged into one another contact follows: a merge for review.
+                    if pair.mergedInto != nil, let crmId = pair.local?.contact.crmId {
+                        linked.removeValue(forKey: crmId)
+                        report.missingInCRM.merged += 1
+                    }
+                    continue
+                }
+                guard let local = pair.local, let crmId = local.contact.crmId else {
+                    // Held under its address but linked to no record, or to another one.
+                    if let email = record.email?.lowercased(), localEmails.contains(email) {
                         report.notLinked += 1
                         report.example("notLinked", email)
                     } else {
@@ -89,7 +98,12 @@ public struct Reconciler: Sendable {
                     }
                     continue
                 }
-                linked.removeValue(forKey: record.id)
+                linked.removeValue(forKey: crmId)
+                if crmId != record.id {
+                    // Linked to a record since merged into this one: the next sync follows the merge.
+                    report.missingInCRM.merged += 1
+                    continue
+                }
                 let remote = RemoteContact(record, settings: settings, statuses: nil)
                 let behindFeed = (remote.lastModified ?? .distantPast) < checkpoint
                 for field in fields where !remote.invalidFields.contains(field) {
@@ -133,7 +147,7 @@ public struct Reconciler: Sendable {
             report.missingInCRM.archived = archived.subtracting(alreadyRecorded).count
             if !rest.isEmpty && spent() < requestBudget {
                 let (found, missing) = try await client.batchRead(rest, properties: ["email"])
-                report.missingInCRM.merged = found.filter { $0.key != $0.value.id }.count
+                report.missingInCRM.merged += found.filter { $0.key != $0.value.id }.count
                 report.missingInCRM.deleted = missing.count
                 for id in missing.prefix(20) {
                     if let local = try store.localStates(crmIds: [id], emails: []).first {

@@ -117,48 +117,10 @@ extension SyncEngine {
             plans.filter { $0.action == .none && $0.changes.isEmpty && $0.note == nil }.count
     }
 
-    struct Pair {
-        var record: CRMContact?
-        var local: LocalContactState?
-        /// Set when the record's survivor is held by another local contact.
-        var mergedInto: String?
-    }
+    typealias Pair = ContactMatching.Pair
 
-    /// Matches CRM records to local contacts: by CRM id, following merges, then by normalised email.
     func match(_ records: [CRMContact], locals: [LocalContactState]) -> [Pair] {
-        var pairs: [Pair] = []
-        var used: Set<String> = []
-        let byCrmId = Dictionary(
-            locals.compactMap { state in state.contact.crmId.map { ($0, state) } }, uniquingKeysWith: { a, _ in a })
-        let byEmail = Dictionary(locals.map { ($0.contact.email.normalized, $0) }, uniquingKeysWith: { a, _ in a })
-        for record in records {
-            var candidates = ([record.id] + record.mergedIds).compactMap { byCrmId[$0] }.filter {
-                !used.contains($0.contact.id)
-            }
-            if candidates.isEmpty, let email = record.email?.lowercased(), let state = byEmail[email],
-                !used.contains(state.contact.id),
-                state.contact.crmId == nil || state.contact.crmId == record.id
-            {
-                candidates = [state]
-            }
-            // After a merge two local contacts may point at one survivor: the one with its email (or the
-            // first) follows it, the others are recorded as merged for review.
-            candidates.sort { a, _ in a.contact.email.normalized == record.email?.lowercased() }
-            if let primary = candidates.first {
-                used.insert(primary.contact.id)
-                pairs.append(Pair(record: record, local: primary))
-                for other in candidates.dropFirst() {
-                    used.insert(other.contact.id)
-                    pairs.append(Pair(record: nil, local: other, mergedInto: record.id))
-                }
-            } else {
-                pairs.append(Pair(record: record, local: nil))
-            }
-        }
-        for state in locals where !used.contains(state.contact.id) {
-            if records.isEmpty || state.isDirty { pairs.append(Pair(record: nil, local: state)) }
-        }
-        return pairs
+        ContactMatching.pairs(records, locals: locals)
     }
 
     private func planningContext(pairs: [Pair], statuses: [String: [SubscriptionStatus]]) throws

@@ -69,3 +69,26 @@ import Testing
     let searches = try await fixture.journal().filter { $0.path.hasSuffix("/search") }
     #expect(searches.allSatisfy { $0.status == 200 })
 }
+
+/// Reconcile matches as the sync does: contacts linked to records since merged count as merges, and the
+/// survivor (a new id in the mock, as in HubSpot) is neither "only in the CRM" nor deleted, which the old
+/// matching, by the record's own id alone, reported.
+@Test func reconcileCountsAMergeInTheCRMOnce() async throws {
+    let fixture = try await EngineFixture()
+    defer { Task { await fixture.close() } }
+    try fixture.importCSV("email,firstName\nprimary@example.fi,P\nsecondary@example.fi,S\n")
+    try await fixture.sync()
+    let primaryId = try #require(try fixture.local("primary@example.fi")?.crmId)
+    let secondaryId = try #require(try fixture.local("secondary@example.fi")?.crmId)
+    // Both links now point at merged-away ids.
+    try await fixture.crm(
+        "POST", "/crm/v3/objects/contacts/merge", ["primaryObjectId": secondaryId, "objectIdToMerge": primaryId])
+    let report = try await Reconciler(
+        store: fixture.store, client: fixture.client(), settings: SyncSettings(fixture.configuration)
+    )
+    .run()
+    #expect(report.missingInCRM.merged == 2)
+    #expect(report.missingInCRM.deleted == 0)
+    #expect(report.onlyInCRM == 0)
+    #expect(report.notLinked == 0)
+}

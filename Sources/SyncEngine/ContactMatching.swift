@@ -1,0 +1,52 @@
+import Foundation
+import HubSpotClient
+import SyncStore
+
+/// The one matching of CRM records to local contacts, for the sync and for `reconcile`.
+enum ContactMatching {
+    struct Pair {
+        var record: CRMContact?
+        var local: LocalContactState?
+        /// Set when the record's survivor is held by another local contact.
+        var mergedInto: String?
+    }
+
+    /// Matches CRM records to local contacts: by CRM id, following merges, then by normalised email (a
+    /// contact linked to another record is never matched by its address). Locals no record matched are
+    /// paired alone when there are no records at all, or when they wait to be pushed.
+    static func pairs(_ records: [CRMContact], locals: [LocalContactState]) -> [Pair] {
+        var pairs: [Pair] = []
+        var used: Set<String> = []
+        let byCrmId = Dictionary(
+            locals.compactMap { state in state.contact.crmId.map { ($0, state) } }, uniquingKeysWith: { a, _ in a })
+        let byEmail = Dictionary(locals.map { ($0.contact.email.normalized, $0) }, uniquingKeysWith: { a, _ in a })
+        for record in records {
+            var candidates = ([record.id] + record.mergedIds).compactMap { byCrmId[$0] }.filter {
+                !used.contains($0.contact.id)
+            }
+            if candidates.isEmpty, let email = record.email?.lowercased(), let state = byEmail[email],
+                !used.contains(state.contact.id),
+                state.contact.crmId == nil || state.contact.crmId == record.id
+            {
+                candidates = [state]
+            }
+            // After a merge two local contacts may point at one survivor: the one with its email (or the
+            // first) follows it, the others are recorded as merged for review.
+            candidates.sort { a, _ in a.contact.email.normalized == record.email?.lowercased() }
+            if let primary = candidates.first {
+                used.insert(primary.contact.id)
+                pairs.append(Pair(record: record, local: primary))
+                for other in candidates.dropFirst() {
+                    used.insert(other.contact.id)
+                    pairs.append(Pair(record: nil, local: other, mergedInto: record.id))
+                }
+            } else {
+                pairs.append(Pair(record: record, local: nil))
+            }
+        }
+        for state in locals where !used.contains(state.contact.id) {
+            if records.isEmpty || state.isDirty { pairs.append(Pair(record: nil, local: state)) }
+        }
+        return pairs
+    }
+}
