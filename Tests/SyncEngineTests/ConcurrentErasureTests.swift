@@ -88,7 +88,9 @@ final class BeforeRequestTransport: HTTPTransport {
         }
         let request = try await fixture.propagator().erase(
             email: email("aino@example.fi"), requestId: "r1", reason: nil)
+        clock.wake()
         let report = try await #require(sync.withLock { $0 }).value
+        #expect(clock.slept > 0, "the sync waited for the erase's claim")
         #expect(request.state == .verified)
         #expect(report.summary.failures == 0, "\(report.failures)")
         let deletes = try await fixture.mutatingRequests().filter {
@@ -99,14 +101,18 @@ final class BeforeRequestTransport: HTTPTransport {
     }
 }
 
-/// A clock telling every sleep as it begins, and sleeping in real time: the erase it waits for runs
-/// concurrently and must get on meanwhile. Its time is the fixture's.
+/// A clock telling every sleep as it begins, on the fixture's time. A sleep returns once the test says
+/// the concurrent step it waits for is done (``wake()``), never after a real wait.
 final class TellingClock: SyncClock {
-    let time: any SyncClock
+    let time: ManualClock
     let sleeps: AsyncStream<Void>
     private let continuation: AsyncStream<Void>.Continuation
+    private let gate = Mutex<(open: Bool, waiting: [CheckedContinuation<Void, Never>], slept: Int)>((false, [], 0))
 
-    init(time: any SyncClock) {
+    /// How many sleeps began.
+    var slept: Int { gate.withLock { $0.slept } }
+
+    init(time: ManualClock) {
         self.time = time
         (sleeps, continuation) = AsyncStream.makeStream(of: Void.self)
     }
@@ -116,9 +122,27 @@ final class TellingClock: SyncClock {
     /// Tells whoever listens, as a sleep does.
     func tell() { continuation.yield() }
 
+    /// Lets every sleep, waiting or to come, return.
+    func wake() {
+        let waiting = gate.withLock { gate in
+            gate.open = true
+            defer { gate.waiting = [] }
+            return gate.waiting
+        }
+        for waiter in waiting { waiter.resume() }
+    }
+
     func sleep(for duration: Duration) async throws {
         continuation.yield()
-        try await Task.sleep(for: duration)
+        await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
+            let open = gate.withLock { gate in
+                gate.slept += 1
+                if !gate.open { gate.waiting.append(waiter) }
+                return gate.open
+            }
+            if open { waiter.resume() }
+        }
+        time.advance(by: duration)
     }
 }
 
