@@ -218,7 +218,8 @@ extension MockCRM {
                 continue
             }
             var subscriber = subscribers[email] ?? SubscriberRecord()
-            if !subscriber.optedOutOfAll {
+            let changed = !subscriber.optedOutOfAll
+            if changed {
                 subscriber.optedOutOfAll = true
                 subscriber.optedOutAt = now
                 for definition in definitions {
@@ -230,14 +231,22 @@ extension MockCRM {
                 subscribers[email] = subscriber
                 touchContact(email: email)
             }
+            // As HubSpot answers: the subscriber's subscription statuses, not the opt-out's own time (that is
+            // what `unsubscribe-all/read` gives).
             results.append([
                 "subscriberIdString": email,
-                "wideStatuses": [
-                    [
-                        "channel": "EMAIL", "status": "UNSUBSCRIBED", "wideStatusType": "PORTAL_WIDE",
-                        "timestamp": HubSpotWire.timestamp(subscriber.optedOutAt ?? now),
+                "statuses": definitions.map { definition -> [String: Any] in
+                    let status = subscriber.statuses[definition.id]
+                    var entry: [String: Any] = [
+                        "subscriberIdString": email, "subscriptionId": definition.id,
+                        "subscriptionName": definition.name, "channel": "EMAIL", "status": "UNSUBSCRIBED",
+                        "source": status?.source ?? "API",
+                        "timestamp": HubSpotWire.timestamp(status?.timestamp ?? now),
+                        "setStatusSuccessReason": changed ? "UNSUBSCRIBE_FROM_ALL_OCCURRED" : "NO_STATUS_CHANGE",
                     ]
-                ],
+                    if let basis = status?.legalBasis { entry["legalBasis"] = basis }
+                    return entry
+                },
             ])
         }
         return envelope(results: results, errors: errors)

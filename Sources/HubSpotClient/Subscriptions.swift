@@ -144,23 +144,19 @@ extension HubSpotClient {
         return failures
     }
 
-    /// Opts addresses out of all email (the notice's objection to direct marketing). Safe to replay.
-    /// Returns when each address's opt-out dates from, where the reply says (lower-cased keys): an address
-    /// already opted out keeps its earlier time. A reply that dates none, or is not JSON, returns nothing more.
-    @discardableResult
-    public func unsubscribeFromAll(_ emails: [String]) async throws -> [String: Date] {
+    /// Opts addresses out of all email (the notice's objection to direct marketing). Safe to replay. HubSpot's
+    /// answer lists each address's subscription statuses, not the opt-out's own time: read that with
+    /// ``optedOutOfAll(_:)``.
+    public func unsubscribeFromAll(_ emails: [String]) async throws {
         struct Body: Encodable { var inputs: [String] }
-        var optedOut: [String: Date] = [:]
         for chunk in emails.chunked(into: 100) {
             try Task.checkCancellation()
-            let envelope = try await perform(
+            _ = try await perform(
                 Call(
                     method: "POST", to: .statuses(.unsubscribeAll), query: [("channel", "EMAIL")],
                     body: try Self.body(Body(inputs: chunk.map { $0.lowercased() })))
-            ) { response in try? Self.decoder.decode(BatchEnvelope<WideStatusResult>.self, from: response.body) }
-            optedOut.merge(Self.optOutTimes(envelope?.results ?? [])) { _, new in new }
+            ) { _ in () }
         }
-        return optedOut
     }
 
     /// One subscriber's opt-out of all email, as HubSpot's v4 wide statuses give it.

@@ -27,8 +27,7 @@ public protocol CRMPort: Sendable {
     func upsertByEmail(_ inputs: [ContactUpsert]) async throws -> BatchOutcome
     func update(_ inputs: [ContactUpdate]) async throws -> BatchOutcome
     func writeSubscriptionStatuses(_ writes: [SubscriptionWrite]) async throws -> [BatchFailure]
-    /// Opts addresses out of all email; returns the opt-out times the reply gives (lower-cased keys).
-    @discardableResult func unsubscribeFromAll(_ emails: [String]) async throws -> [String: Date]
+    func unsubscribeFromAll(_ emails: [String]) async throws
     // Erasure
     func gdprDelete(email: String) async throws
     @discardableResult func gdprDelete(crmId: String) async throws -> Bool

@@ -175,18 +175,18 @@ extension SyncApplier {
         let optingOut = try clear(batch.sendable.filter { $0.optOutToCRM && $0.email != nil }, in: &batch)
         guard !optingOut.isEmpty else { return }
         let emails = optingOut.compactMap { $0.email?.normalized }
-        var times: [String: Date]
+        var readBack: [String: Date]?
         do {
-            times = try await client.unsubscribeFromAll(emails)
+            try await client.unsubscribeFromAll(emails)
         } catch is CancellationError {
             throw CancellationError()
         } catch {
-            // No reply: what the CRM holds now says whether the write landed (an opt-out there this instant is
+            // No answer: what the CRM holds now says whether the write landed (an opt-out there this instant is
             // taken for this write's). If even that cannot be read, the run fails, and the next run takes an
             // unmarked opt-out for the subject's (README, "Restriction of processing").
             guard let read = try? await client.optedOutOfAll(emails) else { throw error }
             logger.warning("opt-out reply lost; read back", metadata: ["apply.optOuts": "\(emails.count)"])
-            times = read
+            readBack = read
             for plan in optingOut where plan.email.map({ read[$0.normalized] == nil }) ?? true {
                 batch.fail(plan, "opt-out not written")
             }
@@ -194,19 +194,21 @@ extension SyncApplier {
         let landed = optingOut.filter { !batch.failed.contains($0.localId ?? "") }
         batch.optOuts = landed.count
         for plan in landed { batch.wrote(.optOut, plan) }
-        // A spread restriction is marked crmsync's with the time the CRM gives its opt-out, so that a later
-        // opt-out of the subject's is told from it. Undated by the reply, the time is read; if even that fails,
-        // the bare mark (crmsync's whatever its time) is kept: the CRM answered this write.
+        // A spread restriction is marked crmsync's with the time HubSpot gives that opt-out (read back: the
+        // write's answer does not carry it), so that a later opt-out of the subject's is told from it. If the
+        // time cannot be read, the bare mark (crmsync's whatever its time) is kept: HubSpot answered this write.
         let spreads = landed.filter { plan in
             plan.changes.contains { $0.key == .optedOutOfAll && $0.rule == .restrictionSpread }
         }
-        let undated = spreads.compactMap(\.email?.normalized).filter { times[$0] == nil }
-        if !undated.isEmpty {
+        guard !spreads.isEmpty else { return }
+        var times = readBack ?? [:]
+        if readBack == nil {
             do {
-                times.merge(try await client.optedOutOfAll(undated)) { _, read in read }
+                times = try await client.optedOutOfAll(spreads.compactMap(\.email?.normalized))
+            } catch is CancellationError {
+                throw CancellationError()
             } catch {
-                logger.warning(
-                    "opt-out times not read back", metadata: ["apply.undated": "\(undated.count)"])
+                logger.warning("opt-out times not read back", metadata: ["apply.spreads": "\(spreads.count)"])
             }
         }
         for plan in spreads {

@@ -60,6 +60,13 @@ private func statuses(_ reply: MockHTTP.Reply, for email: String) -> [Int: Strin
         let before = (created.object["properties"] as? [String: Any])?["lastmodifieddate"] as? String
         try await Task.sleep(for: .milliseconds(5))
         #expect(try await http.call("POST", "\(v4)/aino@example.fi/unsubscribe-all?channel=EMAIL").status == 200)
+        // The answer lists subscription statuses, as HubSpot's does; the opt-out's own time is for the read.
+        let again = try await http.call(
+            "POST", "\(v4)/batch/unsubscribe-all?channel=EMAIL", ["inputs": ["aino@example.fi"]])
+        let statuses = again.results.first?["statuses"] as? [[String: Any]] ?? []
+        #expect(statuses.count == 4 && statuses.allSatisfy { $0["status"] as? String == "UNSUBSCRIBED" })
+        #expect(statuses.first?["setStatusSuccessReason"] as? String == "NO_STATUS_CHANGE")
+        #expect(again.results.first?["wideStatuses"] == nil)
         let contact = try await http.call("GET", "/crm/v3/objects/contacts/\(id)?properties=hs_email_optout")
         let properties = contact.object["properties"] as? [String: Any]
         #expect(properties?["hs_email_optout"] as? String == "true")
