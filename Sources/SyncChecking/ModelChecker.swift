@@ -306,6 +306,13 @@ public struct ModelChecker {
                     ]
                 ])
             decide(s, p, granted: subscribed, inCRM: true)
+            // A restricted subject HubSpot holds no record of is looked at only when it changes here: a decision
+            // for its address made after the last look waits for the next change (README, Limits).
+            if model.restricted.contains(s), try await world.crmRecord(email: crmEmail(s)) == nil,
+                let state = try store.localStates(crmIds: [], emails: [address(s)]).first, !state.isDirty
+            {
+                model.uncertain.insert([s, p])
+            }
         case .localOptOut(let s):
             guard model.existsLocally.contains(s), !model.erased.contains(s) else { return nil }
             ignoringRefusals {

@@ -17,6 +17,7 @@ public protocol RegisterPort: Sendable {
     func linkedCRMIds() throws -> [String: String]
     func linkedCount() throws -> Int
     /// Writes what a sync decided, each contact compare-and-set on its version.
+    @discardableResult
     func applySyncUpdates(_ updates: [LocalSyncUpdate], actor: String) throws -> SyncApplyResult
     /// What stops a planned CRM write now: an edit since it was planned, or an erasure.
     func holds(for subjects: [PlannedSubject]) throws -> [String: SyncApplyResult.Outcome]

@@ -176,6 +176,8 @@ struct SyncApplier: Sendable {
             guard let local = plan.local, local.isDirty, let id = plan.localId else { return nil }
             var update = LocalSyncUpdate(contactId: id)
             update.base = plan.newBase
+            // A restricted contact not in the CRM still takes the decisions HubSpot holds for its address.
+            update.consentEvents = plan.consentToLocal
             return update
         case .createInCRM, .eraseInCRM:
             return nil

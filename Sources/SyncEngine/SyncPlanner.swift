@@ -165,6 +165,7 @@ struct SyncPlanner: Sendable {
         if local.isRestricted {
             plan.action = .skip
             plan.note = "processing restricted: not pushed to the CRM"
+            takeAddressDecisions(local, context.addressConsents(local.contact.email), into: &plan)
             return plan
         }
         if local.contact.crmId != nil && local.crmArchivedAt == nil {
@@ -191,11 +192,10 @@ struct SyncPlanner: Sendable {
             if local.isOptedOut && consent.state == .granted { continue }
             // A newer decision the CRM already holds for the address (or a withdrawal of unknown time) is not
             // overwritten: the next run, with the record linked, settles it by the usual rules.
-            if let crm = held[purpose], crm.state != .unknown, crm.state != consent.state {
-                let crmWins =
-                    crm.at.map { $0 > consent.occurredAt || ($0 == consent.occurredAt && crm.state == .withdrawn) }
-                    ?? (crm.state == .withdrawn)
-                if crmWins { continue }
+            if let crm = held[purpose], crm.state != .unknown, crm.state != consent.state,
+                Self.addressDecision(crm, winsOver: consent)
+            {
+                continue
             }
             plan.consentToCRM.append(
                 (purpose, consent.state, consent.legalBasis ?? settings.subscriptions[purpose]?.legalBasis))
@@ -214,6 +214,37 @@ struct SyncPlanner: Sendable {
         }
         plan.newBase[.optedOutOfAll] = local.isOptedOut ? "true" : "false"
         return plan
+    }
+
+    /// Whether a decision HubSpot holds for an address wins over the register's: newer, or as old and a
+    /// withdrawal, or a withdrawal of unknown time (safety first).
+    static func addressDecision(
+        _ crm: (state: ConsentState, at: Date?, legalBasis: LegalBasis?), winsOver consent: ConsentEvent
+    ) -> Bool {
+        crm.at.map { $0 > consent.occurredAt || ($0 == consent.occurredAt && crm.state == .withdrawn) }
+            ?? (crm.state == .withdrawn)
+    }
+
+    /// A restricted contact the CRM holds no record of is not pushed, but the decisions HubSpot holds for its
+    /// address that the register has not (or holds older ones of) are the subject's: taken, as a linked
+    /// restricted contact's CRM decisions are. A grant made while opted out here is not.
+    func takeAddressDecisions(
+        _ local: LocalContactState, _ held: [Purpose: (state: ConsentState, at: Date?, legalBasis: LegalBasis?)],
+        into plan: inout ContactPlan
+    ) {
+        for purpose in settings.subscriptions.keys.sorted() {
+            guard let crm = held[purpose], crm.state != .unknown else { continue }
+            let consent = local.consents[purpose].flatMap { $0.state == .unknown ? nil : $0 }
+            guard crm.state != consent?.state else { continue }
+            if let consent, !Self.addressDecision(crm, winsOver: consent) { continue }
+            if crm.state == .granted && (local.isOptedOut || isDuringLocalOptOut(crm.at, local)) { continue }
+            plan.consentToLocal.append(crmConsentEvent(purpose, crm, contactId: local.contact.id))
+            plan.changes.append(
+                .init(
+                    key: .consent(purpose), direction: .toLocal, old: (consent?.state ?? .unknown).rawValue,
+                    new: crm.state.rawValue, rule: consent == nil ? .consentOnlyCRM : .consentNewest(.crm),
+                    isConflict: false))
+        }
     }
 
     func crmConsentEvent(

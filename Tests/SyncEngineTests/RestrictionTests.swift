@@ -189,6 +189,36 @@ import Testing
         try await fixture.expectSettled()
     }
 
+    /// Found by the checker (seeds 602457, 602605, 609424): a restricted contact HubSpot holds no record of is
+    /// never created there, so the old build never looked at the decisions HubSpot holds for its address, and
+    /// the register kept a grant the subject had withdrawn. A newer decision is taken; an older one is not.
+    @Test func aRestrictedContactNotInTheCRMTakesTheNewerDecisionsHubSpotHoldsForItsAddress() async throws {
+        let fixture = try await EngineFixture()
+        defer { Task { await fixture.close() } }
+        let address = "restricted.local@example.fi"
+        try await fixture.crmWriteStatus(address, .newsletter, "UNSUBSCRIBED")  // older than the register's grant
+        fixture.tick()
+        try fixture.importCSV("email,newsletter,marketingEmail\n\(address),granted,granted\n")
+        _ = try fixture.store.setSuppression(
+            .processingRestricted, active: true, email: email(address), reason: "asked", actor: "t")
+        fixture.tick()
+        try await fixture.crmWriteStatus(address, .marketingEmail, "UNSUBSCRIBED")  // the subject, in HubSpot
+        try await fixture.crmWriteStatus(address, .blog, "SUBSCRIBED")
+        let dry = try await fixture.sync(dryRun: true)
+        let report = try await fixture.sync()
+        #expect(dry.summary.toLocal == report.summary.toLocal)
+        #expect(report.summary.toLocal.consentChanges == 2, "\(report.changes)")
+        #expect(try fixture.consent(address, .marketingEmail) == .withdrawn)
+        #expect(try fixture.consent(address, .blog) == .granted)
+        #expect(try fixture.consent(address, .newsletter) == .granted, "an older CRM withdrawal is not taken")
+        #expect(
+            try fixture.history(address).filter { $0.origin == .crm }.map(\.purpose).sorted() == [
+                .blog, .marketingEmail,
+            ])
+        #expect(try await fixture.crmCount() == 0, "a restricted contact is not created in the CRM")
+        try await fixture.expectSettled()
+    }
+
     @Test func reconcileDoesNotReportARestrictionSpreadAsOptOutDrift() async throws {
         let fixture = try await EngineFixture()
         defer { Task { await fixture.close() } }
