@@ -62,7 +62,7 @@ struct CheckModel {
     var emailChanged: Set<Int> = []
     var restricted: Set<Int> = []
     var everRestricted: Set<Int> = []
-    /// Restricted subjects a sync died for: a spread it sent may have reached the CRM without its mark.
+    /// Restricted subjects a sync died for after its spread reached the CRM, before the register marked it.
     var spreadUnmarked: Set<Int> = []
     /// The last explicit decision per subject and purpose (either side), and every one before it.
     var decisions: [Int: [Int: Decision]] = [:]
@@ -116,6 +116,9 @@ public struct ModelChecker {
                 } catch  where faults {
                     // A fault the client gave up on ends that step like a crash; the next sync must recover.
                     model.lastPartialSync = index
+                    if let unmarked = try? await unmarkedSpreads(model, world) {
+                        model.spreadUnmarked.formUnion(unmarked)
+                    }
                 }
             }
             if faults { try await world.configureMock(faults: nil) }
@@ -409,9 +412,7 @@ public struct ModelChecker {
         case .crashingSync(let k):
             _ = try? await world.sync(transport: DyingTransport(afterMutations: k, inner: world.transport))
             model.lastPartialSync = step
-            // A restriction it spread may have reached the CRM unmarked: the next sync takes that opt-out as the
-            // subject's (README, "Restriction of processing").
-            model.spreadUnmarked.formUnion(model.restricted)
+            model.spreadUnmarked.formUnion(try await unmarkedSpreads(model, world))
         case .skewedSync(let seconds):
             let started = Date()
             _ = try await world.sync(clock: OffsetClock(offset: TimeInterval(seconds)))
@@ -422,6 +423,25 @@ public struct ModelChecker {
             model.indexLagMs = max(model.indexLagMs, milliseconds)
         }
         return nil
+    }
+
+    /// Restricted subjects whose spread reached HubSpot without its mark in the register (a sync died between
+    /// the two): the next sync takes that opt-out as the subject's (README, "Restriction of processing").
+    private func unmarkedSpreads(_ model: CheckModel, _ world: CheckWorld) async throws -> Set<Int> {
+        var unmarked: Set<Int> = []
+        for s in model.restricted {
+            guard
+                let state = try world.store.localStates(
+                    crmIds: [],
+                    emails: [
+                        try EmailAddress(CheckOperation.email(s)), try EmailAddress(CheckOperation.alternateEmail(s)),
+                    ]
+                ).first
+            else { continue }
+            let marked = (state.base[.optedOutOfAll] ?? nil)?.hasPrefix("restriction") == true
+            if !marked, try await world.crmOptedOut(state.contact.email.normalized) { unmarked.insert(s) }
+        }
+        return unmarked
     }
 
     /// The city of the subject's CRM record (under whichever address it has).

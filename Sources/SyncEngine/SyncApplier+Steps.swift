@@ -175,6 +175,8 @@ extension SyncApplier {
         let optingOut = try clear(batch.sendable.filter { $0.optOutToCRM && $0.email != nil }, in: &batch)
         guard !optingOut.isEmpty else { return }
         let emails = optingOut.compactMap { $0.email?.normalized }
+        // A plan that failed an earlier write still sends its opt-out: whether this one landed is its own.
+        let failedBefore = batch.failed
         var readBack: [String: Date]?
         do {
             try await client.unsubscribeFromAll(emails)
@@ -191,12 +193,14 @@ extension SyncApplier {
                 batch.fail(plan, "opt-out not written")
             }
         }
-        let landed = optingOut.filter { !batch.failed.contains($0.localId ?? "") }
+        let landed = optingOut.filter { plan in
+            plan.localId.map { failedBefore.contains($0) || !batch.failed.contains($0) } ?? false
+        }
         batch.optOuts = landed.count
         for plan in landed { batch.wrote(.optOut, plan) }
         // A spread restriction is marked crmsync's with the time HubSpot gives that opt-out (read back: the
-        // write's answer does not carry it), so that a later opt-out of the subject's is told from it. If the
-        // time cannot be read, the bare mark (crmsync's whatever its time) is kept: HubSpot answered this write.
+        // write's answer does not carry it), so that a later opt-out of the subject's is told from it. A spread
+        // whose time cannot be read is left unmarked: the next run takes it as the subject's (safety first).
         let spreads = landed.filter { plan in
             plan.changes.contains { $0.key == .optedOutOfAll && $0.rule == .restrictionSpread }
         }
@@ -212,8 +216,8 @@ extension SyncApplier {
             }
         }
         for plan in spreads {
-            guard let id = plan.localId, let email = plan.email?.normalized else { continue }
-            batch.spreadMarkers[id] = SyncPlanner.restrictionMarker(optedOutAt: times[email])
+            guard let id = plan.localId, let at = plan.email.flatMap({ times[$0.normalized] }) else { continue }
+            batch.spreadMarkers[id] = SyncPlanner.restrictionMarker(optedOutAt: at)
         }
     }
 
@@ -240,8 +244,17 @@ extension SyncApplier {
     /// run plans the edit against what both sides now hold.
     func confirm(_ batch: inout AppliedBatch) throws {
         for plan in batch.pushes {
-            guard let id = plan.localId, !batch.failed.contains(id) else { continue }
+            guard let id = plan.localId else { continue }
             let written = batch.written[id, default: []]
+            guard !batch.failed.contains(id) else {
+                // The rest is retried next run; a spread HubSpot took (and dated) is crmsync's all the same.
+                if let marker = batch.spreadMarkers[id], written.contains(.optOut), batch.stopped[id] != .erased {
+                    var update = batch.confirmed[id] ?? LocalSyncUpdate(contactId: id)
+                    update.base[.optedOutOfAll] = marker
+                    batch.confirmed[id] = update
+                }
+                continue
+            }
             if let index = batch.plans.firstIndex(where: { $0.localId == id }), let hold = batch.stopped[id] {
                 batch.outcome.heldBack[index] =
                     hold == .erased ? Self.erasedNote : written.isEmpty ? Self.editedNote : Self.partlyWrittenNote

@@ -12,9 +12,8 @@ extension SyncPlanner {
     /// write was answered. Builds before that wrote a bare `restriction`, taken as crmsync's whatever its time.
     static let restrictionSpread = "restriction"
 
-    static func restrictionMarker(optedOutAt: Date?) -> String {
-        optedOutAt.map { "\(restrictionSpread)@\(Int64(($0.timeIntervalSince1970 * 1000).rounded()))" }
-            ?? restrictionSpread
+    static func restrictionMarker(optedOutAt: Date) -> String {
+        "\(restrictionSpread)@\(Int64((optedOutAt.timeIntervalSince1970 * 1000).rounded()))"
     }
 
     /// Whether the base says crmsync spread a restriction to the CRM at some time (its opt-out time may be needed).

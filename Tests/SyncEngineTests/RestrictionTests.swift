@@ -164,6 +164,51 @@ import Testing
         try await fixture.expectSettled()
     }
 
+    /// Found in review: another write of the same contact failing (here a subscription the portal lacks) must
+    /// not leave the spread HubSpot took unmarked; the old build let the next run take it as the subject's.
+    @Test func aSpreadHubSpotTookIsMarkedThoughAnotherWriteOfTheContactFailed() async throws {
+        let fixture = try await EngineFixture()
+        defer { Task { await fixture.close() } }
+        let address = "partly@example.fi"
+        try fixture.importCSV("email,newsletter\n\(address),granted\n")
+        try await fixture.sync()
+        fixture.configuration.purposes["blog"]?.subscriptionId = "99"
+        _ = try fixture.store.setSuppression(
+            .processingRestricted, active: true, email: email(address), reason: "asked", actor: "t")
+        _ = try fixture.store.recordConsent(
+            email: email(address), purpose: .blog, state: .withdrawn, source: "phone", actor: "t")
+        let failing = try await fixture.sync()
+        #expect(failing.summary.failures + failing.summary.refused == 1, "the blog write fails")
+        #expect(try await fixture.crmProperty(address, "hs_email_optout") == "true", "the spread went out")
+        let base = try fixture.store.localStates(crmIds: [], emails: [email(address)]).first?.base
+        #expect(base?[.optedOutOfAll]??.hasPrefix("restriction@") == true)
+        try await fixture.sync()
+        #expect(try !fixture.isOptedOut(address), "crmsync's spread is not the subject's opt-out")
+        #expect(try fixture.consent(address, .newsletter) == .granted)
+    }
+
+    /// The spread's time cannot be read back after HubSpot answered it: unmarked, it is taken as the subject's
+    /// opt-out (safety first). The old build marked it crmsync's whatever its time, so a later opt-out of the
+    /// subject's would have been lost.
+    @Test func aSpreadWhoseTimeCannotBeReadBackIsLeftUnmarked() async throws {
+        let fixture = try await EngineFixture()
+        defer { Task { await fixture.close() } }
+        let address = "undated@example.fi"
+        try fixture.importCSV("email,newsletter\n\(address),granted\n")
+        try await fixture.sync()
+        _ = try fixture.store.setSuppression(
+            .processingRestricted, active: true, email: email(address), reason: "asked", actor: "t")
+        fixture.transport = KilledBeforeWriteTransport(
+            killedBefore: "/unsubscribe-all/read", inner: fixture.crmTransport)
+        let spread = try await fixture.sync()
+        #expect(spread.summary.failures == 0, "\(spread.failures)")
+        let base = try fixture.store.localStates(crmIds: [], emails: [email(address)]).first?.base
+        #expect(base?[.optedOutOfAll]??.hasPrefix("restriction") != true)
+        fixture.transport = fixture.crmTransport
+        try await fixture.sync()
+        #expect(try fixture.isOptedOut(address))
+    }
+
     /// The reply to the spread is lost and nothing more can be read in that run: crmsync cannot tell its opt-out
     /// from one of the subject's, and takes it as the subject's (safety first; README, "Restriction of processing").
     @Test func anUnmarkedSpreadIsTakenAsTheSubjectsOptOut() async throws {
