@@ -228,15 +228,20 @@ public struct ModelChecker {
             if (record["properties"] as? [String: Any])?["city"] as? String != city { model.editedCity(s, to: city) }
         case .crmEmailChange(let s):
             guard !model.erased.contains(s), !model.emailChanged.contains(s),
-                try await world.crmRecord(email: CheckOperation.email(s)) != nil
+                let record = try await world.crmRecord(email: CheckOperation.email(s))
             else { return nil }
             _ = try await patch(s, ["email": CheckOperation.alternateEmail(s)], world: world)
             model.emailChanged.insert(s)
-            // The register can tie the new address to the subject only through a record it had linked; one it
-            // never held it simply imports under the new address, following the move.
-            let follows = model.linked.contains(s) || !model.existsLocally.contains(s)
+            // The register can tie the new address to the subject only through the record it linked (not another
+            // record of the address, created after that one was archived); one it never held it simply imports
+            // under the new address, following the move.
+            let recordLinked =
+                try (record["id"] as? String).map { try !store.localStates(crmIds: [$0], emails: []).isEmpty }
+                ?? false
+            let linked = model.linked.contains(s) && recordLinked
+            let follows = linked || !model.existsLocally.contains(s)
             if model.lastPartialSync > model.lastSync { model.ambiguous.insert(s) }
-            if !model.linked.contains(s) { model.movedBeforeLink.insert(s) }
+            if !linked { model.movedBeforeLink.insert(s) }
             if !follows { model.unlinkedMoves.insert(s) }
             // HubSpot keeps subscriptions per address: a CRM decision no sync has carried over stays with the old
             // one, which the register follows away from only for a linked record; one a partial sync may have
