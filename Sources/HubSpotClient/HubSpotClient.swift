@@ -129,6 +129,11 @@ public final class HubSpotClient: Sendable {
                 guard call.safety == .idempotent || error.kind == .cannotConnect else { throw failure }
                 try await backOff(after: failures, failure: failure)
                 continue
+            } catch {
+                // Any other error (cancellation, a test's killed sender) still gives the place in the window back:
+                // a place kept would block every later request once a 429 storm shrank the allowance to one.
+                await limiter.complete(call.bucket, headers: nil)
+                throw error
             }
             await limiter.complete(call.bucket, headers: RateLimitHeaders(response))
             if let date = response.header("Date").flatMap(HTTPDate.parse) {

@@ -83,7 +83,11 @@ final class ScriptedTransport: HTTPTransport {
     enum Step: Sendable {
         case reply(Int, [String: String], String)
         case fail(TransportError.Kind)
+        /// An error that is not a transport error (a cancelled or killed sender).
+        case abort
     }
+
+    struct Aborted: Error {}
 
     private let steps: Mutex<[Step]>
     private let sent = Mutex<[HTTPRequest]>([])
@@ -100,6 +104,8 @@ final class ScriptedTransport: HTTPTransport {
             return HTTPResponse(status: status, headers: headers, body: Data(body.utf8))
         case .fail(let kind):
             throw TransportError(kind, "scripted")
+        case .abort:
+            throw Aborted()
         }
     }
 

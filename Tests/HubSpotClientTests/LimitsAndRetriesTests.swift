@@ -50,6 +50,25 @@ import Testing
     #expect(client.metrics.rateLimited == 1)
 }
 
+/// Found by the checker (seed 1100089 with faults): a send that threw something other than a transport error
+/// kept its place in the rate window, and after a 429 storm had shrunk the allowance to one, the client's next
+/// request waited for that place for ever.
+@Test(.timeLimit(.minutes(1)))
+func aSendThatThrowsGivesItsPlaceInTheWindowBack() async throws {
+    let clock = ManualClock()
+    let storm = [
+        "Retry-After": "1", "X-HubSpot-RateLimit-Max": "100000000", "X-HubSpot-RateLimit-Remaining": "0",
+        "X-HubSpot-RateLimit-Interval-Milliseconds": "10000",
+    ]
+    let transport = ScriptedTransport([
+        .reply(429, storm, #"{"policyName":"TEN_SECONDLY_ROLLING"}"#), .abort, .reply(200, [:], okContact),
+    ])
+    let client = ScriptedTransport.client(transport, clock: clock)
+    await #expect(throws: ScriptedTransport.Aborted.self) { try await client.contact(id: "10000000001") }
+    #expect(try await client.contact(id: "10000000001")?.email == "a@x.fi")
+    #expect(transport.requests.count == 3)
+}
+
 @Test func withoutRetryAfterTheIntervalHeaderDecidesTheWait() async throws {
     let clock = ManualClock()
     let transport = ScriptedTransport([
