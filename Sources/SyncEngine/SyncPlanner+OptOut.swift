@@ -91,6 +91,10 @@ extension SyncPlanner {
             return
         }
         let agreed = localOut ? "true" : "false"
+        // The mark stays while this plan restores what the spread unsubscribed: if those writes fail, the next
+        // run must still tell the spread's echoes from the subject's decisions.
+        let restoring = plan.changes.contains { $0.rule == .consentRestoredAfterRestriction }
+        if Self.hasRestrictionMarker(local.base) && !localOut && restoring { return }
         if local.base[key] != .some(agreed) { plan.newBase[key] = agreed }
     }
 }

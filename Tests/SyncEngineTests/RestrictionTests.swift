@@ -264,6 +264,35 @@ import Testing
         try await fixture.expectSettled()
     }
 
+    /// Found by the checker (seed 1500263): after the restriction was lifted, the subject subscribed to one
+    /// purpose in HubSpot before the next sync, which ends the spread opt-out there. The old build then took the
+    /// other purposes' unsubscriptions (the spread's echoes) as the subject's withdrawals.
+    @Test func theSpreadsEchoesAreNotTakenAfterTheSubjectEndedItsOptOutInHubSpot() async throws {
+        let fixture = try await EngineFixture()
+        defer { Task { await fixture.close() } }
+        let address = "ended@example.fi"
+        try fixture.importCSV("email,blog\n\(address),granted\n")
+        try await fixture.sync()
+        _ = try fixture.store.setSuppression(
+            .processingRestricted, active: true, email: email(address), reason: "asked", actor: "t")
+        try await fixture.sync()
+        #expect(try await fixture.crmStatus(address, .blog) == "UNSUBSCRIBED", "the spread")
+        fixture.tick()
+        _ = try fixture.store.setSuppression(
+            .processingRestricted, active: false, email: email(address), reason: "lifted", actor: "t")
+        fixture.tick()
+        try await fixture.crmWriteStatus(address, .newsletter, "SUBSCRIBED")
+        #expect(try await fixture.crmProperty(address, "hs_email_optout") == "false")
+        try await fixture.sync()
+        try await fixture.sync()
+        #expect(try fixture.consent(address, .blog) == .granted, "no withdrawal the subject never made")
+        #expect(try fixture.consent(address, .newsletter) == .granted)
+        #expect(try await fixture.crmStatus(address, .blog) == "SUBSCRIBED", "restored after the restriction")
+        #expect(try !fixture.isOptedOut(address))
+        #expect(try fixture.history(address).filter { $0.origin == .crm }.map(\.purpose) == [.newsletter])
+        try await fixture.expectSettled()
+    }
+
     @Test func reconcileDoesNotReportARestrictionSpreadAsOptOutDrift() async throws {
         let fixture = try await EngineFixture()
         defer { Task { await fixture.close() } }
