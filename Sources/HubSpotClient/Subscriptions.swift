@@ -159,33 +159,19 @@ extension HubSpotClient {
         }
     }
 
-    /// One subscriber's opt-out of all email, as HubSpot's v4 wide statuses give it.
-    struct WideStatusResult: Decodable, Sendable {
+    /// When each address opted out of all email, for those that did and whose opt-out HubSpot dates
+    /// (lower-cased keys). An opt-out without a time is left out rather than given one: the caller treats
+    /// an unknown time as the newest, never as the oldest.
+    public func optedOutOfAll(_ emails: [String]) async throws -> [String: Date] {
         struct Wide: Decodable, Sendable {
             var status: String
             var timestamp: Date?
             var wideStatusType: String?
         }
-        var subscriberIdString: String
-        var wideStatuses: [Wide]
-    }
-
-    static func optOutTimes(_ results: [WideStatusResult]) -> [String: Date] {
-        var optedOut: [String: Date] = [:]
-        for result in results {
-            if let wide = result.wideStatuses.first(where: { $0.status == "UNSUBSCRIBED" }),
-                let timestamp = wide.timestamp
-            {
-                optedOut[result.subscriberIdString.lowercased()] = timestamp
-            }
+        struct Result: Decodable, Sendable {
+            var subscriberIdString: String
+            var wideStatuses: [Wide]
         }
-        return optedOut
-    }
-
-    /// When each address opted out of all email, for those that did and whose opt-out HubSpot dates
-    /// (lower-cased keys). An opt-out without a time is left out rather than given one: the caller treats
-    /// an unknown time as the newest, never as the oldest.
-    public func optedOutOfAll(_ emails: [String]) async throws -> [String: Date] {
         struct Body: Encodable { var inputs: [String] }
         var optedOut: [String: Date] = [:]
         for chunk in emails.chunked(into: 100) {
@@ -195,8 +181,14 @@ extension HubSpotClient {
                     method: "POST", to: .statuses(.unsubscribeAllRead),
                     query: [("channel", "EMAIL")],
                     body: try Self.body(Body(inputs: chunk.map { $0.lowercased() }))),
-                as: BatchEnvelope<WideStatusResult>.self)
-            optedOut.merge(Self.optOutTimes(envelope.results)) { _, new in new }
+                as: BatchEnvelope<Result>.self)
+            for result in envelope.results {
+                if let wide = result.wideStatuses.first(where: { $0.status == "UNSUBSCRIBED" }),
+                    let timestamp = wide.timestamp
+                {
+                    optedOut[result.subscriberIdString.lowercased()] = timestamp
+                }
+            }
         }
         return optedOut
     }
