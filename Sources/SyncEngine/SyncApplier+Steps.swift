@@ -177,18 +177,19 @@ extension SyncApplier {
         let emails = optingOut.compactMap { $0.email?.normalized }
         // A plan that failed an earlier write still sends its opt-out: whether this one landed is its own.
         let failedBefore = batch.failed
-        var readBack: [String: Date]?
+        // HubSpot's time for each opt-out, once read (the write's answer does not carry it).
+        var times: [String: Date]?
         do {
             try await client.unsubscribeFromAll(emails)
-        } catch is CancellationError {
-            throw CancellationError()
+        } catch let cancelled as CancellationError {
+            throw cancelled
         } catch {
             // No answer: what the CRM holds now says whether the write landed (an opt-out there this instant is
             // taken for this write's). If even that cannot be read, the run fails, and the next run takes an
             // unmarked opt-out for the subject's (README, "Restriction of processing").
             guard let read = try? await client.optedOutOfAll(emails) else { throw error }
             logger.warning("opt-out reply lost; read back", metadata: ["apply.optOuts": "\(emails.count)"])
-            readBack = read
+            times = read
             for plan in optingOut where plan.email.map({ read[$0.normalized] == nil }) ?? true {
                 batch.fail(plan, "opt-out not written")
             }
@@ -198,25 +199,24 @@ extension SyncApplier {
         }
         batch.optOuts = landed.count
         for plan in landed { batch.wrote(.optOut, plan) }
-        // A spread restriction is marked crmsync's with the time HubSpot gives that opt-out (read back: the
-        // write's answer does not carry it), so that a later opt-out of the subject's is told from it. A spread
-        // whose time cannot be read is left unmarked: the next run takes it as the subject's (safety first).
+        // A spread restriction is marked crmsync's with the time HubSpot gives that opt-out, so that a later
+        // opt-out of the subject's is told from it. A spread whose time cannot be read is left unmarked: the
+        // next run takes it as the subject's (safety first).
         let spreads = landed.filter { plan in
             plan.changes.contains { $0.key == .optedOutOfAll && $0.rule == .restrictionSpread }
         }
         guard !spreads.isEmpty else { return }
-        var times = readBack ?? [:]
-        if readBack == nil {
+        if times == nil {
             do {
                 times = try await client.optedOutOfAll(spreads.compactMap(\.email?.normalized))
-            } catch is CancellationError {
-                throw CancellationError()
+            } catch let cancelled as CancellationError {
+                throw cancelled
             } catch {
                 logger.warning("opt-out times not read back", metadata: ["apply.spreads": "\(spreads.count)"])
             }
         }
         for plan in spreads {
-            guard let id = plan.localId, let at = plan.email.flatMap({ times[$0.normalized] }) else { continue }
+            guard let id = plan.localId, let at = plan.email.flatMap({ times?[$0.normalized] }) else { continue }
             batch.spreadMarkers[id] = SyncPlanner.restrictionMarker(optedOutAt: at)
         }
     }
