@@ -239,11 +239,9 @@ struct SystemRandomNumberGeneratorOrSeeded: Sendable {
 
 /// HubSpot's times: ISO 8601 with milliseconds (`2025-06-02T10:11:12.345Z`); search filters use epoch ms.
 public enum HubSpotTime {
+    /// HubSpot's times: ISO 8601 (as their exact millisecond) or milliseconds since 1970.
     public static func parse(_ text: String) -> Date? {
-        if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) {
-            return date
-        }
-        if let date = try? Date(text, strategy: Date.ISO8601FormatStyle()) { return date }
+        if let date = Date(iso8601: text) { return date }
         if let milliseconds = Int64(text) { return Date(millisecondsSince1970: milliseconds) }
         return nil
     }

@@ -13,7 +13,7 @@ extension SyncPlanner {
     static let restrictionSpread = "restriction"
 
     static func restrictionMarker(optedOutAt: Date) -> String {
-        "\(restrictionSpread)@\(milliseconds(optedOutAt))"
+        "\(restrictionSpread)@\(optedOutAt.millisecondsSince1970)"
     }
 
     /// Whether the base says crmsync spread a restriction to the CRM at some time (its opt-out time may be needed).
@@ -42,7 +42,7 @@ extension SyncPlanner {
         guard status.state == .withdrawn, let at = status.at else { return false }
         // The marked time tells the echo even after the spread opt-out ended in HubSpot (a subscription there
         // ends it, and leaves the other subscriptions as the spread set them).
-        if let spreadAt = Self.markedSpreadMilliseconds(local.base) { return Self.milliseconds(at) <= spreadAt }
+        if let spreadAt = Self.markedSpreadMilliseconds(local.base) { return at.millisecondsSince1970 <= spreadAt }
         guard Self.isRestrictionSpread(local.base, remote), let spreadAt = remote.optedOutAt else { return false }
         return at <= spreadAt
     }
@@ -54,10 +54,6 @@ extension SyncPlanner {
         }
         return Int64(value.dropFirst(restrictionSpread.count + 1))
     }
-
-    /// A HubSpot time in whole milliseconds, rounded as the marker is: a parsed `….123Z` may sit a hair on
-    /// either side of 123 ms.
-    static func milliseconds(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
 
     /// Whether a CRM decision at `at` falls while the contact was opted out here: it is opted out now, or the
     /// decision is no later than the local re-consent that lifted the opt-out (earlier ones the opt-out withdrew).

@@ -15,6 +15,17 @@ extension Date {
     public init(millisecondsSince1970 milliseconds: Int64) {
         self.init(timeIntervalSince1970: Double(milliseconds) / 1000)
     }
+
+    /// An ISO 8601 time, with or without fractional seconds, as the whole millisecond it names. Foundation's
+    /// parser can put `….123Z` a hair below 123 ms (about one time in nine), which truncating to milliseconds
+    /// would turn into the millisecond before; rounded, it equals the same time stored or read back elsewhere.
+    public init?(iso8601 text: String) {
+        guard
+            let date = (try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
+                ?? (try? Date(text, strategy: Date.ISO8601FormatStyle()))
+        else { return nil }
+        self.init(millisecondsSince1970: Int64((date.timeIntervalSince1970 * 1000).rounded()))
+    }
 }
 
 extension Duration {

@@ -46,3 +46,18 @@ func hubSpotsTimeComesFromTheHeaderWhenTheLocalClockDisagrees(_ row: ClockCase) 
     #expect(range.contains(crmNow.addingTimeInterval(30 + row.roundTrip / 2)))
     #expect(abs(reading.skew - row.skew - 0.25 - row.roundTrip / 2) < 0.001)
 }
+
+/// HubSpot's times are whole milliseconds. Foundation's ISO parser put 2,240 of 20,000 of them a hair below their
+/// millisecond, so they truncated to the one before and no longer equalled the same time stored or marked.
+@Test func parsedHubSpotTimesAreTheirExactMillisecond() throws {
+    let start = try #require(HubSpotTime.parse("2026-12-01T08:00:00Z")).millisecondsSince1970
+    for step in 0..<20_000 {
+        let (seconds, milliseconds) = step.quotientAndRemainder(dividingBy: 1000)
+        let text =
+            "2026-12-01T08:\(twoDigits(seconds / 60)):\(twoDigits(seconds % 60))."
+            + String(String(milliseconds + 1000).dropFirst()) + "Z"
+        #expect(HubSpotTime.parse(text)?.millisecondsSince1970 == start + Int64(step), "\(text)")
+    }
+}
+
+private func twoDigits(_ n: Int) -> String { n < 10 ? "0\(n)" : "\(n)" }

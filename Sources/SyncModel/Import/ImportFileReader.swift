@@ -234,12 +234,7 @@ public struct ImportFileReader: Sendable {
         }
 
         static func parseDate(_ text: String) -> Date? {
-            if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) {
-                return date.roundedToMilliseconds
-            }
-            if let date = try? Date(text, strategy: Date.ISO8601FormatStyle()) { return date }
-            if let date = try? Date(text + "T00:00:00Z", strategy: Date.ISO8601FormatStyle()) { return date }
-            return nil
+            Date(iso8601: text) ?? Date(iso8601: text + "T00:00:00Z")
         }
     }
 }
