@@ -293,6 +293,35 @@ import Testing
         try await fixture.expectSettled()
     }
 
+    /// The same, with the run that restores the unsubscribed purposes dying before its subscription write: the
+    /// next run still knows them as the spread's echoes (the mark stays until they are restored).
+    @Test func theSpreadsEchoesAreStillKnownWhenTheRunRestoringThemDied() async throws {
+        let fixture = try await EngineFixture()
+        defer { Task { await fixture.close() } }
+        let address = "ended.died@example.fi"
+        try fixture.importCSV("email,blog\n\(address),granted\n")
+        try await fixture.sync()
+        _ = try fixture.store.setSuppression(
+            .processingRestricted, active: true, email: email(address), reason: "asked", actor: "t")
+        try await fixture.sync()
+        fixture.tick()
+        _ = try fixture.store.setSuppression(
+            .processingRestricted, active: false, email: email(address), reason: "lifted", actor: "t")
+        fixture.tick()
+        try await fixture.crmWriteStatus(address, .newsletter, "SUBSCRIBED")
+        fixture.transport = KilledBeforeWriteTransport(
+            killedBefore: "/statuses/batch/write", inner: fixture.crmTransport)
+        _ = try? await fixture.sync()
+        #expect(try await fixture.crmStatus(address, .blog) == "UNSUBSCRIBED", "the restoring write never went out")
+        fixture.transport = fixture.crmTransport
+        try await fixture.sync()
+        try await fixture.sync()
+        #expect(try fixture.consent(address, .blog) == .granted, "no withdrawal the subject never made")
+        #expect(try await fixture.crmStatus(address, .blog) == "SUBSCRIBED")
+        #expect(try fixture.history(address).filter { $0.origin == .crm }.map(\.purpose) == [.newsletter])
+        try await fixture.expectSettled()
+    }
+
     @Test func reconcileDoesNotReportARestrictionSpreadAsOptOutDrift() async throws {
         let fixture = try await EngineFixture()
         defer { Task { await fixture.close() } }
