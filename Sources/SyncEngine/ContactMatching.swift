@@ -1,5 +1,6 @@
 import Foundation
 import HubSpotClient
+import SyncModel
 import SyncStore
 
 /// The one matching of CRM records to local contacts, for the sync and for `reconcile`.
@@ -24,7 +25,8 @@ enum ContactMatching {
             var candidates = ([record.id] + record.mergedIds).compactMap { byCrmId[$0] }.filter {
                 !used.contains($0.contact.id)
             }
-            if candidates.isEmpty, let email = record.email?.lowercased(), let state = byEmail[email],
+            let key = record.email.map { EmailAddress.matchingKey($0) }
+            if candidates.isEmpty, let key, let state = byEmail[key],
                 !used.contains(state.contact.id),
                 state.contact.crmId == nil || state.contact.crmId == record.id
             {
@@ -32,7 +34,7 @@ enum ContactMatching {
             }
             // After a merge two local contacts may point at one survivor: the one with its email (or the
             // first) follows it, the others are recorded as merged for review.
-            candidates.sort { a, _ in a.contact.email.normalized == record.email?.lowercased() }
+            candidates.sort { a, _ in a.contact.email.normalized == key }
             if let primary = candidates.first {
                 used.insert(primary.contact.id)
                 pairs.append(Pair(record: record, local: primary))

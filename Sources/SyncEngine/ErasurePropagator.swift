@@ -80,7 +80,7 @@ public struct ErasurePropagator: Sendable {
     func propagate(_ pending: PendingErasure) async throws -> ErasureState {
         // Every unfinished request for the subject moves on together (a second request joins the first).
         let ids = pending.requests.map(\.id)
-        let email = pending.email.normalized
+        let email = pending.email
         for request in pending.requests where request.state == .received {
             try store.eraseLocally(requestId: request.id)
         }
@@ -179,20 +179,24 @@ public struct ErasurePropagator: Sendable {
     /// by id never blocklists: an address the CRM changed, or one already erased, is left off the blocklist.
     private func sendDeletes(_ pending: PendingErasure, crmIds: [String]) async throws -> [String] {
         var crmIds = crmIds
-        if let record = try await client.contact(email: pending.email.normalized, properties: ["email"]),
-            !crmIds.contains(record.id)
-        {
-            try store.addCRMRecords([record.id], toErasureOf: pending.email, requestId: pending.request.id)
-            crmIds.append(record.id)
+        // HubSpot compares addresses as text: an internationalised address is looked for in both spellings.
+        for spelling in pending.email.spellings {
+            if let record = try await client.contact(email: spelling, properties: ["email"]),
+                !crmIds.contains(record.id)
+            {
+                try store.addCRMRecords([record.id], toErasureOf: pending.email, requestId: pending.request.id)
+                crmIds.append(record.id)
+            }
         }
         for crmId in crmIds { try await client.gdprDelete(crmId: crmId) }
         if crmIds.isEmpty && pending.deletesByEmail { try await client.gdprDelete(email: pending.email.normalized) }
         return crmIds
     }
 
-    /// The verification: every CRM id and the address read 404.
-    private func isErasedEverywhere(email: String, crmIds: [String]) async throws -> Bool {
+    /// The verification: every CRM id and the address, in each of its spellings, read 404.
+    private func isErasedEverywhere(email: EmailAddress, crmIds: [String]) async throws -> Bool {
         for crmId in crmIds where try await !client.isErased(crmId: crmId) { return false }
-        return try await client.isErased(email: email)
+        for spelling in email.spellings where try await !client.isErased(email: spelling) { return false }
+        return true
     }
 }

@@ -90,7 +90,7 @@ public struct Reconciler: Sendable {
                 }
                 guard let local = pair.local, let crmId = local.contact.crmId else {
                     // Held under its address but linked to no record, or to another one.
-                    if let email = record.email?.lowercased(), localEmails.contains(email) {
+                    if let email = record.email.map { EmailAddress.matchingKey($0) }, localEmails.contains(email) {
                         report.notLinked += 1
                         report.example("notLinked", email)
                     } else {

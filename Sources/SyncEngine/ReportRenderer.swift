@@ -1,6 +1,9 @@
 import Foundation
 
 /// Renders a ``SyncReport`` as text for a terminal, Markdown for a ticket, or JSON for machines.
+///
+/// Whatever a CRM user could have typed (values, contact labels, notes, HubSpot's messages) goes through
+/// ``ReportText`` in every format: it shows as text, never as markup or as a bidi control.
 public enum ReportRenderer {
     public enum Format: String, Sendable, CaseIterable {
         case text, markdown, json
@@ -19,7 +22,8 @@ public enum ReportRenderer {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601
-        return String(decoding: (try? encoder.encode(report)) ?? Data("{}".utf8), as: UTF8.self)
+        return ReportText.jsonEscapingFormatCharacters(
+            String(decoding: (try? encoder.encode(report)) ?? Data("{}".utf8), as: UTF8.self))
     }
 
     static func table(_ report: SyncReport, markdown: Bool) -> String {
@@ -71,15 +75,18 @@ public enum ReportRenderer {
             }
             for change in report.changes {
                 let arrow = change.direction == .toCRM ? "→ CRM" : "→ local"
-                let old = change.old ?? "∅"
-                let new = change.new ?? "∅"
                 let rule = change.rule + (change.conflict ? " [conflict]" : "")
                 if markdown {
-                    lines.append(
-                        "| \(change.contact) | \(arrow) | \(change.field) | \(escape(old)) | \(escape(new)) | \(rule) |"
-                    )
+                    let old = change.old.map(ReportText.markdownCode) ?? "∅"
+                    let new = change.new.map(ReportText.markdownCode) ?? "∅"
+                    let contact = ReportText.markdownCode(change.contact)
+                    let field = ReportText.markdownText(change.field)
+                    lines.append("| \(contact) | \(arrow) | \(field) | \(old) | \(new) | \(rule) |")
                 } else {
-                    lines.append("  \(change.contact)  \(arrow)  \(change.field): \(old) ⇒ \(new)  (\(rule))")
+                    let old = change.old.map(ReportText.neutralized) ?? "∅"
+                    let new = change.new.map(ReportText.neutralized) ?? "∅"
+                    let contact = ReportText.neutralized(change.contact)
+                    lines.append("  \(contact)  \(arrow)  \(change.field): \(old) ⇒ \(new)  (\(rule))")
                 }
             }
         }
@@ -93,7 +100,12 @@ public enum ReportRenderer {
         if !report.notes.isEmpty {
             lines.append("")
             lines.append(markdown ? "### Notes" : "Notes")
-            for note in report.notes { lines.append((markdown ? "- " : "  ") + "\(note.contact): \(note.note)") }
+            for note in report.notes {
+                lines.append(
+                    markdown
+                        ? "- \(ReportText.markdownCode(note.contact)): \(ReportText.markdownText(note.note))"
+                        : "  \(ReportText.neutralized(note.contact)): \(ReportText.neutralized(note.note))")
+            }
         }
         if !report.refused.isEmpty {
             lines.append("")
@@ -101,12 +113,12 @@ public enum ReportRenderer {
                 markdown
                     ? "### Refused by the CRM (quarantined, retried later)"
                     : "Refused by the CRM (quarantined, retried later)")
-            for line in report.refused { lines.append((markdown ? "- " : "  ") + line) }
+            for line in report.refused { lines.append(freeLine(line, markdown: markdown)) }
         }
         if !report.failures.isEmpty {
             lines.append("")
             lines.append(markdown ? "### Failures" : "Failures")
-            for failure in report.failures { lines.append((markdown ? "- " : "  ") + failure) }
+            for failure in report.failures { lines.append(freeLine(failure, markdown: markdown)) }
         }
         return lines.joined(separator: "\n")
     }
@@ -115,5 +127,8 @@ public enum ReportRenderer {
         String(repeating: " ", count: max(0, width - text.count)) + text
     }
 
-    private static func escape(_ text: String) -> String { text.replacingOccurrences(of: "|", with: "\\|") }
+    /// A list line of free text (a refusal, a failure: HubSpot's messages can quote a value).
+    private static func freeLine(_ text: String, markdown: Bool) -> String {
+        markdown ? "- " + ReportText.markdownText(text) : "  " + ReportText.neutralized(text)
+    }
 }

@@ -63,7 +63,9 @@ extension SyncApplier {
                 update = LocalSyncUpdate(contactId: id)
             }
             guard var update else { continue }
-            if plan.action == .none || plan.action == .skip, let version = plan.local?.localVersion {
+            if plan.action == .none || plan.action == .skip, !plan.heldForReview,
+                let version = plan.local?.localVersion
+            {
                 update.syncedVersion = version
             }
             if !plan.hasCRMWrites, let version = plan.local?.localVersion { update.syncedVersion = version }
@@ -174,7 +176,7 @@ extension SyncApplier {
     func writeOptOuts(_ batch: inout AppliedBatch) async throws {
         let optingOut = try clear(batch.sendable.filter { $0.optOutToCRM && $0.email != nil }, in: &batch)
         guard !optingOut.isEmpty else { return }
-        let emails = optingOut.compactMap { $0.email?.normalized }
+        let emails = optingOut.compactMap(\.addressInCRM)
         // A plan that failed an earlier write still sends its opt-out: whether this one landed is its own.
         let failedBefore = batch.failed
         // HubSpot's time for each opt-out, once read (the write's answer does not carry it).
@@ -190,7 +192,7 @@ extension SyncApplier {
             guard let read = try? await client.optedOutOfAll(emails) else { throw error }
             logger.warning("opt-out reply lost; read back", metadata: ["apply.optOuts": "\(emails.count)"])
             times = read
-            for plan in optingOut where plan.email.map({ read[$0.normalized] == nil }) ?? true {
+            for plan in optingOut where plan.addressInCRM.map({ read[$0] == nil }) ?? true {
                 batch.fail(plan, "opt-out not written")
             }
         }
@@ -208,7 +210,7 @@ extension SyncApplier {
         guard !spreads.isEmpty else { return }
         if times == nil {
             do {
-                times = try await client.optedOutOfAll(spreads.compactMap(\.email?.normalized))
+                times = try await client.optedOutOfAll(spreads.compactMap(\.addressInCRM))
             } catch let cancelled as CancellationError {
                 throw cancelled
             } catch {
@@ -216,7 +218,7 @@ extension SyncApplier {
             }
         }
         for plan in spreads {
-            guard let id = plan.localId, let at = plan.email.flatMap({ times?[$0.normalized] }) else { continue }
+            guard let id = plan.localId, let at = plan.addressInCRM.flatMap({ times?[$0] }) else { continue }
             batch.spreadMarkers[id] = SyncPlanner.restrictionMarker(optedOutAt: at)
         }
     }

@@ -111,13 +111,13 @@ struct SyncApplier: Sendable {
     /// The subscription status writes of a plan (purposes with a configured subscription).
     func subscriptionWrites(for plan: ContactPlan) -> [SubscriptionWrite] {
         plan.consentToCRM.compactMap { consent -> SubscriptionWrite? in
-            guard let email = plan.email,
+            guard let email = plan.addressInCRM,
                 let id = settings.subscriptions[consent.purpose].flatMap({ Int($0.subscriptionId) })
             else {
                 return nil
             }
             return SubscriptionWrite(
-                email: email.normalized, subscriptionId: id, state: consent.state,
+                email: email, subscriptionId: id, state: consent.state,
                 legalBasis: (consent.legalBasis ?? settings.subscriptions[consent.purpose]?.legalBasis)?.rawValue,
                 legalBasisExplanation: settings.subscriptions[consent.purpose]?.legalBasisExplanation)
         }
@@ -173,7 +173,9 @@ struct SyncApplier: Sendable {
             return update
         case .none, .skip:
             // A local edit that needs nothing (already equal, or not to be pushed) is settled: mark it synced.
-            guard let local = plan.local, local.isDirty, let id = plan.localId else { return nil }
+            guard let local = plan.local, local.isDirty, !plan.heldForReview, let id = plan.localId else {
+                return nil
+            }
             var update = LocalSyncUpdate(contactId: id)
             update.base = plan.newBase
             // A restricted contact not in the CRM still takes the decisions HubSpot holds for its address.

@@ -78,12 +78,17 @@ extension SyncEngine {
         let context = try planningContext(pairs: pairs, statuses: statuses)
         var plans: [ContactPlan] = []
         for (index, pair) in pairs.enumerated() {
-            let plan =
+            var plan =
                 if let survivor = pair.mergedInto, let local = pair.local {
                     planner.planMergedAway(local, survivor: survivor)
                 } else {
                     planner.plan(local: pair.local, remote: remotes[index], context: context)
                 }
+            if let spelling = pair.record?.email?.lowercased(), spelling != plan.email?.normalized,
+                EmailAddress.matchingKey(spelling) == plan.email?.normalized
+            {
+                plan.crmAddress = spelling
+            }
             let finishedFirst = [plan.email?.normalized, plan.crmId].compactMap { $0 }
             if plan.action == .eraseInCRM, finishedFirst.contains(where: run.erasuresFinishedFirst.contains) {
                 continue

@@ -41,6 +41,10 @@ public struct ContactPlan: Sendable {
     public var localId: String?
     public var crmId: String?
     public var email: EmailAddress?
+    /// The address as the CRM's record spells it (an internationalised domain in Unicode, say), when the plan has a
+    /// record: HubSpot keys subscription statuses and opt-outs by the address as text, so they are written where
+    /// they are read. Nil: the canonical form.
+    public var crmAddress: String?
     public var changes: [PlannedChange] = []
     /// Why a contact was skipped, or a note for the report.
     public var note: String?
@@ -57,6 +61,12 @@ public struct ContactPlan: Sendable {
     /// The base once both sides hold the plan's result.
     var newBase: [SyncKey: String?] = [:]
     var mergedIntoCrmId: String?
+    /// A local edit of a contact kept for review after a merge: not pushed, and not settled either, so that every
+    /// run lists it until someone resolves it.
+    var heldForReview = false
+
+    /// Where HubSpot's address-keyed writes of this plan go: the record's spelling, else the canonical address.
+    var addressInCRM: String? { crmAddress ?? email?.normalized }
 
     var hasCRMWrites: Bool {
         !toCRMProperties.isEmpty || !consentToCRM.isEmpty || optOutToCRM || action == .createInCRM

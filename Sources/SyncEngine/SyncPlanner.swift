@@ -160,6 +160,7 @@ struct SyncPlanner: Sendable {
         if local.mergedIntoCrmId != nil {
             plan.action = .skip
             plan.note = Self.mergedForReview
+            plan.heldForReview = local.isDirty
             return plan
         }
         if local.isRestricted {

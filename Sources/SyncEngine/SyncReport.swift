@@ -109,7 +109,7 @@ public struct SyncReport: Sendable, Codable {
     mutating func add(_ plan: ContactPlan, listChanges: Bool) {
         summary.contactsExamined += 1
         summary.conflicts += plan.conflicts
-        let contact = plan.email?.normalized ?? "(no email)"
+        let contact = plan.email?.display ?? "(no email)"
         switch plan.action {
         case .createInCRM: summary.toCRM.creates += 1
         case .createLocal: summary.toLocal.creates += 1

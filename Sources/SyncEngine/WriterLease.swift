@@ -25,7 +25,7 @@ public struct LeaseUnavailable: Error, LocalizedError, Sendable {
 
 /// One sync at a time against a store, whether runs come from the daemon, cron or a terminal.
 ///
-/// The lease is an exclusive `flock` on `<store>.lock`, held for the duration of one run: the kernel releases
+/// The lease is an exclusive `flock` on `<store>.lock` beside the store file's real path, held for the duration of one run: the kernel releases
 /// it when the process ends, however it ends, so a run killed with SIGKILL never blocks the next one. A row in
 /// the store says who holds it and since when, for `crmsync status` and the "held" message.
 public struct WriterLease: Sendable {
@@ -39,8 +39,12 @@ public struct WriterLease: Sendable {
         self.holder = holder ?? "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier)"
     }
 
+    /// The lock file beside the store file's real path: a symbolic link, a relative path or `..` in `store.path`
+    /// names the same lock as any other way to reach the file, so the lease belongs to the file, not to its name.
     /// Nil for a store in memory: no other process can open it, so an in-process lock stands in for the file's.
-    static func lockPath(of store: SyncStore) -> String? { store.path.map { $0 + ".lock" } }
+    static func lockPath(of store: SyncStore) -> String? {
+        store.path.map { (PrivateFiles.realPath($0) ?? $0) + ".lock" }
+    }
 
     /// The stores in memory whose lease is held now, by identity.
     private static let heldInMemory = Mutex<Set<ObjectIdentifier>>([])

@@ -2,45 +2,137 @@ import Foundation
 
 /// A normalised, validated email address: trimmed and lower-cased, the register's natural key.
 ///
-/// Validation is deliberately pragmatic (what HubSpot accepts, not all of RFC 5322): one `@`, a
-/// non-empty local part of printable characters, and a dotted domain of letters, digits and hyphens.
+/// Validation is deliberately pragmatic (what HubSpot accepts, not all of RFC 5322): one `@`, a non-empty local
+/// part of printable characters, and a dotted domain of letters, digits and hyphens. Internationalised addresses
+/// are addresses too: a domain in Unicode (`bücher.fi`) and its ASCII form (`xn--bcher-kva.fi`) are one address,
+/// held in one canonical form (NFC, lower-cased, the domain's labels as ASCII), and a local part may carry
+/// non-ASCII letters (SMTPUTF8, `üser@…`). People are shown the Unicode form (``display``).
 public struct EmailAddress: Hashable, Comparable, Sendable, CustomStringConvertible {
-    /// The normalised address. Personal data: never log or print it unmasked.
+    /// The canonical address: lower-cased, NFC, the domain in its ASCII form. Personal data: never log or print it
+    /// unmasked.
     public let normalized: String
 
     public init(_ raw: String) throws(ValidationError) {
-        let trimmed = raw.trimmedWhitespace.lowercased()
-        guard let problem = Self.problem(with: trimmed) else {
-            normalized = trimmed
-            return
+        let trimmed = raw.trimmedWhitespace.lowercased().precomposedStringWithCanonicalMapping
+        switch Self.canonical(trimmed) {
+        case .success(let canonical): normalized = canonical
+        case .failure(let problem): throw ValidationError(field: "email", problem: problem.text)
         }
-        throw ValidationError(field: "email", problem: problem)
     }
 
-    /// Why `candidate` (already normalised) is not a valid address, or nil when it is.
-    private static func problem(with candidate: String) -> String? {
-        if candidate.isEmpty { return "is empty" }
-        if candidate.utf8.count > 254 { return "is longer than 254 characters" }
+    /// The canonical form of `raw` when it is a valid address, else `raw` lower-cased: the key under which a CRM
+    /// record's address is matched with the register's, whichever form the CRM holds it in.
+    public static func matchingKey(_ raw: String) -> String {
+        (try? EmailAddress(raw).normalized) ?? raw.lowercased()
+    }
+
+    /// The address as people read it: the domain's ASCII labels (`xn--…`) shown in Unicode.
+    public var display: String {
+        guard normalized.contains("xn--"), let at = normalized.lastIndex(of: "@") else { return normalized }
+        let labels = normalized[normalized.index(after: at)...].split(separator: ".").map { label in
+            label.hasPrefix("xn--") ? Punycode.decode(String(label.dropFirst(4))) ?? String(label) : String(label)
+        }
+        return String(normalized[...at]) + labels.joined(separator: ".")
+    }
+
+    /// Every spelling of this address another system may hold it under: the canonical form, and the Unicode form
+    /// when the domain is internationalised. HubSpot compares addresses as text, so an erasure looks for both.
+    public var spellings: [String] { display == normalized ? [normalized] : [normalized, display] }
+
+    private struct Problem: Error {
+        var text: String
+        init(_ text: String) { self.text = text }
+    }
+
+    /// The canonical form of `candidate` (trimmed, lower-cased, NFC), or why it is not a valid address.
+    private static func canonical(_ candidate: String) -> Result<String, Problem> {
+        if candidate.isEmpty { return .failure(.init("is empty")) }
         let parts = candidate.split(separator: "@", omittingEmptySubsequences: false)
-        guard parts.count == 2 else { return "must contain exactly one @" }
+        guard parts.count == 2 else { return .failure(.init("must contain exactly one @")) }
         let local = parts[0]
-        let domain = parts[1]
+        if let problem = problem(withLocalPart: local) { return .failure(.init(problem)) }
+        // IDNA's other full stops (ideographic, full-width, half-width) separate labels as "." does.
+        let domain = String(parts[1]).map { "。．｡".contains($0) ? "." : $0 }
+        let labels = String(domain).split(separator: ".", omittingEmptySubsequences: false)
+        if labels.count < 2 { return .failure(.init("has no dotted domain")) }
+        var asciiLabels: [String] = []
+        for label in labels {
+            switch asciiLabel(label) {
+            case .success(let ascii): asciiLabels.append(ascii)
+            case .failure(let problem): return .failure(problem)
+            }
+        }
+        if let tld = asciiLabels.last, tld.utf8.allSatisfy({ (48...57).contains($0) }) {
+            return .failure(.init("has a numeric top-level domain"))
+        }
+        let canonical = String(local) + "@" + asciiLabels.joined(separator: ".")
+        if canonical.utf8.count > 254 { return .failure(.init("is longer than 254 characters")) }
+        return .success(canonical)
+    }
+
+    private static func problem(withLocalPart local: Substring) -> String? {
         if local.isEmpty || local.utf8.count > 64 { return "has an empty or over-long local part" }
         if local.first == "." || local.last == "." || local.contains("..") {
             return "has a misplaced dot in the local part"
         }
-        if !local.utf8.allSatisfy({ localAllowed[Int($0)] }) { return "has a character not allowed in the local part" }
-        let labels = domain.split(separator: ".", omittingEmptySubsequences: false)
-        if labels.count < 2 { return "has no dotted domain" }
-        for label in labels {
-            if label.isEmpty || label.count > 63 { return "has an empty or over-long domain label" }
-            if label.first == "-" || label.last == "-" { return "has a domain label starting or ending with a hyphen" }
-            if !label.utf8.allSatisfy({ labelAllowed[Int($0)] }) { return "has a character not allowed in the domain" }
+        let allowed = local.unicodeScalars.allSatisfy { scalar in
+            scalar.isASCII ? localAllowed[Int(scalar.value)] : isPrintableNonASCII(scalar)
         }
-        if let tld = labels.last, tld.utf8.allSatisfy({ (48...57).contains($0) }) {
-            return "has a numeric top-level domain"
+        return allowed ? nil : "has a character not allowed in the local part"
+    }
+
+    /// A non-ASCII character an address may carry (RFC 6531): no control, format (bidi), space, private-use,
+    /// surrogate or unassigned code point.
+    private static func isPrintableNonASCII(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.properties.generalCategory {
+        case .control, .format, .spaceSeparator, .lineSeparator, .paragraphSeparator, .privateUse, .surrogate,
+            .unassigned:
+            return false
+        default: return true
         }
-        return nil
+    }
+
+    /// A domain label in its ASCII form: an ASCII label as it is (an `xn--` one must be valid Punycode of a Unicode
+    /// label, in its canonical form), a Unicode label of letters, marks, digits and hyphens as `xn--` + Punycode.
+    private static func asciiLabel(_ label: Substring) -> Result<String, Problem> {
+        let ascii: String
+        if label.unicodeScalars.allSatisfy(\.isASCII) {
+            ascii = String(label)
+            if ascii.hasPrefix("xn--") {
+                guard let unicode = Punycode.decode(String(ascii.dropFirst(4))),
+                    !unicode.unicodeScalars.allSatisfy(\.isASCII), isUnicodeLabel(unicode),
+                    unicode == unicode.lowercased().precomposedStringWithCanonicalMapping,
+                    Punycode.encode(unicode) == String(ascii.dropFirst(4))
+                else { return .failure(.init("has an invalid internationalised domain label")) }
+            }
+        } else {
+            guard isUnicodeLabel(String(label)), let encoded = Punycode.encode(String(label)) else {
+                return .failure(.init("has a character not allowed in the domain"))
+            }
+            ascii = "xn--" + encoded
+        }
+        if ascii.isEmpty || ascii.count > 63 { return .failure(.init("has an empty or over-long domain label")) }
+        if ascii.first == "-" || ascii.last == "-" || label.first == "-" || label.last == "-" {
+            return .failure(.init("has a domain label starting or ending with a hyphen"))
+        }
+        if !ascii.utf8.allSatisfy({ labelAllowed[Int($0)] }) {
+            return .failure(.init("has a character not allowed in the domain"))
+        }
+        return .success(ascii)
+    }
+
+    /// A Unicode domain label: letters, combining marks, digits and hyphens only.
+    private static func isUnicodeLabel(_ label: String) -> Bool {
+        !label.isEmpty
+            && label.unicodeScalars.allSatisfy { scalar in
+                if scalar.isASCII { return labelAllowed[Int(scalar.value)] }
+                switch scalar.properties.generalCategory {
+                case .lowercaseLetter, .uppercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter,
+                    .nonspacingMark, .spacingMark, .enclosingMark, .decimalNumber:
+                    return true
+                default: return false
+                }
+            }
     }
 
     /// ASCII lookup tables: which bytes may stand in the local part and in a domain label.
@@ -53,8 +145,8 @@ public struct EmailAddress: Hashable, Comparable, Sendable, CustomStringConverti
         return table
     }
 
-    /// `a***@example.fi`: safe for logs and reports.
-    public var masked: String { PersonalData.mask(email: normalized) }
+    /// `a***@example.fi` (`a***@bücher.fi` for an internationalised domain): safe for logs and reports.
+    public var masked: String { PersonalData.mask(email: display) }
 
     /// Masked, so that an accidental interpolation leaks nothing.
     public var description: String { masked }

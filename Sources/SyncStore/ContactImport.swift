@@ -66,6 +66,9 @@ extension SyncStore {
         if try Tombstones.isErased(subjectHash(of: record.email), in: db) {
             throw ImportRejection(line: record.line, reason: "that subject has been erased; import refused")
         }
+        if let problem = record.futureTimesProblem(at: now) {
+            throw ImportRejection(line: record.line, reason: problem)
+        }
         let stamp = FieldStamp(at: now, origin: .local)
         let existing = try ContactRow.fetch(email: record.email, in: db)
         let activityBefore = try existing.flatMap { try ContactRow.lastActivity(id: $0.id, in: db) }

@@ -19,8 +19,10 @@ public final class SyncStore: Sendable {
     let logger: Logger
     private let subjectKey: SymmetricKey
 
-    /// Opens (creating if needed) the store at `path` and brings its schema up to date. With `existingOnly`
-    /// (a dry run) it creates and migrates nothing: a missing or out-of-date store is an error.
+    /// Opens (creating if needed) the store at `path` and brings its schema up to date. A new store file is created
+    /// owner-only (0600), whatever the umask. With `existingOnly` (a dry run) the store is opened read-only (SQLite
+    /// refuses any write, so a dry run cannot write by construction): it creates and migrates nothing, and a missing
+    /// or out-of-date store is an error.
     public convenience init(
         path: String, clock: any SyncClock = SystemClock(), logger: Logger = .silent("crmsync.store"),
         existingOnly: Bool = false
@@ -30,7 +32,11 @@ public final class SyncStore: Sendable {
         }
         let database: DatabasePool
         do {
-            database = try DatabasePool(path: path, configuration: Self.configuration)
+            // A new store file is created owner-only before SQLite opens it; SQLite gives `-wal` and `-shm` its mode.
+            if !existingOnly { try PrivateFiles.createIfMissing(atPath: path) }
+            database = try DatabasePool(path: path, configuration: Self.configuration(readOnly: existingOnly))
+        } catch let error as PrivateFileError {
+            throw StoreError.cannotOpen("cannot open the store at \(error.errorDescription ?? path)")
         } catch let error as DatabaseError {
             throw StoreError.cannotOpen(
                 "cannot open the store at \(path): \(error.message ?? "SQLite error \(error.resultCode)")")
@@ -43,8 +49,8 @@ public final class SyncStore: Sendable {
         throws -> SyncStore
     {
         try SyncStore(
-            database: DatabaseQueue(configuration: configuration), path: nil, clock: clock, logger: logger,
-            migrates: true)
+            database: DatabaseQueue(configuration: configuration(readOnly: false)), path: nil, clock: clock,
+            logger: logger, migrates: true)
     }
 
     private init(
@@ -65,7 +71,8 @@ public final class SyncStore: Sendable {
                     )
                 }
             }
-            subjectKey = try Self.loadOrCreateSubjectKey(in: database)
+            subjectKey =
+                migrates ? try Self.loadOrCreateSubjectKey(in: database) : try Self.readSubjectKey(in: database)
         } catch let error as DatabaseError {
             throw StoreError.cannotOpen(
                 "cannot open the store at \(place): \(error.message ?? "SQLite error \(error.resultCode)")")
@@ -73,8 +80,9 @@ public final class SyncStore: Sendable {
         logger.debug("store opened", metadata: ["store.path": "\(place)"])
     }
 
-    private static var configuration: Configuration {
+    private static func configuration(readOnly: Bool) -> Configuration {
         var configuration = Configuration()
+        configuration.readonly = readOnly
         configuration.foreignKeysEnabled = true
         configuration.busyMode = .timeout(10)
         // Erased subjects must not linger in free pages of the file.
@@ -97,6 +105,7 @@ public final class SyncStore: Sendable {
     public func pageImage() throws -> Data {
         let copy = FileManager.default.temporaryDirectory.appendingPathComponent("crmsync-image-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: copy) }
+        try PrivateFiles.createIfMissing(atPath: copy.path)
         let destination = try DatabaseQueue(path: copy.path)
         try database.backup(to: destination)
         try destination.close()
@@ -120,6 +129,15 @@ public final class SyncStore: Sendable {
             hex.append(digits[Int(byte & 0x0f)])
         }
         return String(decoding: hex, as: UTF8.self)
+    }
+
+    /// The store's subject key, read only (a dry run). A store that has none holds no tombstone, so a key of this
+    /// process alone answers every lookup as a store with a key would: no subject erased.
+    private static func readSubjectKey(in database: any DatabaseWriter) throws -> SymmetricKey {
+        try database.read { db in
+            try Data.fetchOne(db, sql: "SELECT value FROM metadata WHERE key = 'subjectKey'").map(
+                SymmetricKey.init(data:))
+        } ?? SymmetricKey(size: .bits256)
     }
 
     private static func loadOrCreateSubjectKey(in database: any DatabaseWriter) throws -> SymmetricKey {

@@ -21,6 +21,10 @@ struct CRMSync: AsyncParsableCommand {
     /// Bootstraps swift-log once, for the executable only (libraries and tests never do), then runs the command.
     /// The level comes from `CRMSYNC_LOG_LEVEL` (trace, debug, info, notice, warning, error); default warning.
     static func main() async {
+        // Whatever crmsync creates (the store, its -wal and -shm, reports, exports, lock files) can hold personal
+        // data or keys: owner-only, whatever umask the operator's shell or unit left. Files are also created 0600
+        // explicitly (`PrivateFiles`); this covers what SQLite or Foundation create on their own.
+        umask(0o077)
         let level = ProcessInfo.processInfo.environment["CRMSYNC_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:))
         // Every line logged while a sync runs names the run (`sync.run`), whichever library logs it.
         let runMetadata = Logger.MetadataProvider {

@@ -160,6 +160,26 @@ struct CommandContext {
         }
     }
 
+    /// A warning for each of the store's files (the database, `-wal`, `-shm`) that others on the host may read or
+    /// write: `crmsync status` and `crmsync check` show them. crmsync creates them 0600; a looser mode was set by hand
+    /// or by an older version.
+    static func storeModeWarnings(path: String) -> [String] {
+        PrivateFiles.looselyProtected(storePath: path).map { file in
+            let who = file.mode & 0o007 != 0 ? "every user of this host" : "its group"
+            return "\(file.path) is open to \(who) (mode \(PrivateFiles.octal(file.mode))); it holds personal data: "
+                + "chmod 600 \(file.path)"
+        }
+    }
+
+    /// Writes a report or an export owner-only (0600): both can hold personal data.
+    static func writePrivate(_ text: String, to path: String) throws {
+        do {
+            try PrivateFiles.write(Data(text.utf8), toPath: path)
+        } catch {
+            throw fail(.noInput, error.errorDescription ?? "\(path): cannot be written")
+        }
+    }
+
     /// Prints `message` on standard error and returns the error that ends the command with `status`.
     static func fail(_ status: ExitStatus, _ message: String) -> ExitCode {
         StandardError.print("crmsync: \(message)")

@@ -21,7 +21,7 @@ struct DemoCommand: AsyncParsableCommand {
 
     func run() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("crmsync-demo-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try PrivateFiles.createFolder(atPath: folder.path)
         defer { try? FileManager.default.removeItem(at: folder) }
         var quiet = Logger(label: "crmsync.demo")
         quiet.logLevel = .warning
@@ -100,7 +100,7 @@ struct DemoCommand: AsyncParsableCommand {
         let request = try await ErasurePropagator(store: store, client: client).erase(
             email: subject, requestId: "demo-erasure-2", reason: "asked by email")
         print(
-            "\(showPII ? subject.normalized : subject.masked): erasure \(request.id) \(request.state.rawValue) (deadline \(request.deadline.formatted(.iso8601.year().month().day())))"
+            "\(showPII ? subject.display : subject.masked): erasure \(request.id) \(request.state.rawValue) (deadline \(request.deadline.formatted(.iso8601.year().month().day())))"
         )
         print("in the CRM: \(try await client.isErased(email: subject.normalized) ? "404, gone" : "still there")")
         print("in the register: tombstone only (\(try store.isErased(subject) ? "keyed hash, no address" : "missing"))")

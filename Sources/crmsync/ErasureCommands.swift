@@ -111,7 +111,7 @@ struct RetentionCommand: AsyncParsableCommand {
         print(
             "\(candidates.count) marketing-only contact(s) inactive for \(months) months"
                 + (dryRun ? " would be erased" : ""))
-        for email in candidates.prefix(50) { print("  \(showPII ? email.normalized : email.masked)") }
+        for email in candidates.prefix(50) { print("  \(showPII ? email.display : email.masked)") }
         // An earlier run that was cut short may have left erasures unfinished: this run finishes them too.
         let unfinished = try context.perform { try store.pendingErasures().count }
         guard !dryRun, !candidates.isEmpty || unfinished > 0 else { return }

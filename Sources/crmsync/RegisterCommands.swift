@@ -142,9 +142,7 @@ struct ExportCommand: ParsableCommand {
         let export = try context.perform { try store.export(email: address) }
         let text = format == .json ? String(decoding: try export.jsonData(), as: UTF8.self) : SubjectText.render(export)
         if let output {
-            guard FileManager.default.createFile(atPath: output, contents: Data((text + "\n").utf8)) else {
-                throw CommandContext.fail(.noInput, "\(output): cannot be written")
-            }
+            try CommandContext.writePrivate(text + "\n", to: output)
             print("wrote \(output)")
         } else {
             print(text)

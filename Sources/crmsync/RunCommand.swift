@@ -27,7 +27,8 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         let context = try CommandContext(global)
         let period = try Self.duration(every, option: "--every") ?? context.configuration.schedule.every
-        let spread = try Self.duration(jitter, option: "--jitter") ?? context.configuration.schedule.jitter
+        let spread =
+            try Self.duration(jitter, option: "--jitter", allowsZero: true) ?? context.configuration.schedule.jitter
         let store = try context.openStore()
         let engine = try context.engine(store: store)
         var logger = Logger(label: "crmsync.run")
@@ -53,10 +54,12 @@ struct RunCommand: AsyncParsableCommand {
         logger.notice("crmsync run stopped")
     }
 
-    static func duration(_ text: String?, option: String) throws -> ConfiguredDuration? {
+    /// A duration option; zero is a valid jitter (no random extra wait), never a valid period.
+    static func duration(_ text: String?, option: String, allowsZero: Bool = false) throws -> ConfiguredDuration? {
         guard let text else { return nil }
-        guard let duration = ConfiguredDuration(parsing: text), duration.milliseconds > 0 else {
-            throw CommandContext.fail(.usage, "\(option): must be a duration like 30s, 15m or 1h")
+        guard let duration = ConfiguredDuration(parsing: text), duration.milliseconds > 0 || allowsZero else {
+            throw CommandContext.fail(
+                .usage, "\(option): must be a duration like \(allowsZero ? "0s, " : "")30s, 15m or 1h")
         }
         return duration
     }

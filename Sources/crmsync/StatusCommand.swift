@@ -35,6 +35,8 @@ struct StatusCommand: ParsableCommand {
         var leaseHolder: String?
         /// Contacts the CRM refused for good, waiting for their next try (local ids and reasons, no PII).
         var quarantined: [QuarantineEntry]
+        /// The store's files others on the host may read (the database, `-wal`, `-shm`): paths and modes, no PII.
+        var warnings: [String]
     }
 
     struct StoredSummary: Decodable {
@@ -69,7 +71,8 @@ struct StatusCommand: ParsableCommand {
                 pendingErasures: erasures.filter { $0.state != .verified }.count,
                 overdueErasures: erasures.filter { $0.isOverdue(at: now) }.count, requestsToday: requestsToday,
                 dailyBudget: context.configuration.crm.rateLimit.dailyBudget, leaseHolder: lease,
-                quarantined: try store.quarantined())
+                quarantined: try store.quarantined(),
+                warnings: CommandContext.storeModeWarnings(path: context.configuration.store.path))
         }
         switch format {
         case .json: print(JSONOutput.render(status))
@@ -78,7 +81,8 @@ struct StatusCommand: ParsableCommand {
     }
 
     static func text(_ status: Status) -> String {
-        var lines = ["last runs"]
+        var lines = status.warnings.map { "warning: " + $0 }
+        lines.append("last runs")
         if status.runs.isEmpty { lines.append("  (none yet)") }
         for run in status.runs {
             let duration = run.durationSeconds.map { String(format: "%.1fs", $0) } ?? "running"

@@ -40,9 +40,7 @@ struct SyncCommand: AsyncParsableCommand {
         let rendered = ReportRenderer.render(result, format: format.renderer, showPII: showPII)
         print(rendered)
         if let report {
-            guard FileManager.default.createFile(atPath: report, contents: Data((rendered + "\n").utf8)) else {
-                throw CommandContext.fail(.noInput, "\(report): cannot be written")
-            }
+            try CommandContext.writePrivate(rendered + "\n", to: report)
         }
         if result.summary.failures > 0 || result.summary.refused > 0 { throw ExitStatus.partialFailure.exitCode }
     }

@@ -111,3 +111,35 @@ func anyOtherAPIVersionIsAnErrorNamingTheKey(word: String) {
     #expect(found.count == 1)
     #expect(found.first?.hasPrefix("crm.apiVersion: must be one of 2026-09, 2026-03, legacy") == true, "\(found)")
 }
+
+/// The token and personal data never cross a network in clear text, and secrets never live in the file.
+@Suite struct BaseURLSecurityTests {
+    @Test(arguments: [
+        "http://api.hubapi.com", "http://10.0.0.5:8080", "http://127.0.0.1.evil.example",
+        "http://localhost.evil.example:1",
+        "HTTP://api.hubapi.com",
+    ])
+    func plainHTTPBeyondLoopbackIsRefused(url: String) {
+        let found = problems(#"{"crm": {"baseURL": "\#(url)"}}"#)
+        #expect(found.count == 1)
+        #expect(found.first?.hasPrefix("crm.baseURL: must use https") == true, "\(found)")
+    }
+
+    @Test(arguments: [
+        "https://user:secret@api.hubapi.com", "https://token@api.hubapi.com", "http://u:p@127.0.0.1:8089",
+    ])
+    func credentialsInTheURLAreRefusedWithoutBeingRepeated(url: String) {
+        let found = problems(#"{"crm": {"baseURL": "\#(url)"}}"#)
+        #expect(found.count == 1)
+        #expect(found.first?.hasPrefix("crm.baseURL: must not carry credentials") == true, "\(found)")
+        #expect(!found.joined().contains("secret") && !found.joined().contains("token@"))
+    }
+
+    @Test(arguments: [
+        "https://api.hubapi.com", "http://127.0.0.1:8089", "http://localhost:9000", "http://[::1]:8089",
+        "http://127.1.2.3", "https://proxy.internal.example:8443/hubspot",
+    ])
+    func httpsAnywhereAndHTTPOnLoopbackAreAccepted(url: String) {
+        #expect(problems(#"{"crm": {"baseURL": "\#(url)"}}"#).isEmpty)
+    }
+}

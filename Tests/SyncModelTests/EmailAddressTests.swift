@@ -45,3 +45,24 @@ func validEmailIsAccepted(raw: String) throws {
     #expect(throws: ValidationError.self) { try contact.set(.phone, to: "call me", stamp: later) }
     #expect(throws: ValidationError.self) { try contact.set(.lifecycleStage, to: "friend", stamp: later) }
 }
+
+@Suite struct InternationalisedEmailTests {
+    @Test(arguments: [
+        ("user@bücher.fi", "user@xn--bcher-kva.fi"), ("user@xn--bcher-kva.fi", "user@xn--bcher-kva.fi"),
+        ("User@BÜCHER.FI", "user@xn--bcher-kva.fi"), ("user@bu\u{0308}cher.fi", "user@xn--bcher-kva.fi"),
+        ("üser@example.fi", "üser@example.fi"), ("u\u{0308}ser@example.fi", "üser@example.fi"),
+        ("info@münchen.de", "info@xn--mnchen-3ya.de"), ("a@例え.テスト", "a@xn--r8jz45g.xn--zckzah"),
+        ("a@bücher。fi", "a@xn--bcher-kva.fi"), ("a@xn--mller-kva.example", "a@xn--mller-kva.example"),
+    ])
+    func bothFormsAreOneCanonicalAddress(raw: String, canonical: String) throws {
+        #expect(try EmailAddress(raw).normalized == canonical)
+    }
+
+    @Test(arguments: [
+        "a@xn--zz.fi", "a@xn--bcher-kva-.fi", "a@b\u{202E}cher.fi", "a\u{202E}b@example.fi", "a b@example.fi",
+        "a@bü cher.fi", "a@b_ü.fi", "a\u{200B}@example.fi", "a@xn--bcher-kva.123",
+    ])
+    func invalidInternationalisedAddressesAreRefused(raw: String) {
+        #expect(throws: ValidationError.self) { try EmailAddress(raw) }
+    }
+}

@@ -121,3 +121,20 @@ private let header = "email,firstName,lastName,city,newsletter,marketingEmail"
     #expect(suppressions.map(\.kind) == [.optedOutOfAll])
     #expect(suppressions.first?.isActive == true)
 }
+
+@Suite struct FutureTimesImportTests {
+    /// A typo such as `2099-01-01` would lock a grant in against every later withdrawal, or exempt a contact from
+    /// retention for ever: such a row is refused by line and column, beyond five minutes of clock difference.
+    @Test(arguments: ["consentedAt", "lastActivityAt"])
+    func aRowDatedInTheFutureIsRefusedNamingTheColumn(column: String) throws {
+        let store = try SyncStore.inMemory()
+        let soon = Date().addingTimeInterval(60).formatted(.iso8601)
+        let csv = "email,newsletter,\(column)\nok@example.fi,granted,\(soon)\ntypo@example.fi,granted,2099-01-01\n"
+        let batch = try ImportFileReader(purposes: Purpose.standard).read(Data(csv.utf8), format: .csv)
+        let summary = try store.importContacts(batch)
+        #expect(summary.created == 1)
+        #expect(summary.rejections.map(\.line) == [3])
+        #expect(summary.rejections.first?.reason.contains("\(column) is in the future") == true)
+        #expect(try store.contact(email: EmailAddress("typo@example.fi")) == nil)
+    }
+}

@@ -138,12 +138,7 @@ public struct CRMSettings: Codable, Sendable, Equatable {
     public init(from decoder: any Decoder) throws {
         let object = ConfigurationObject(
             decoder, knownKeys: ["baseURL", "apiVersion", "tokenEnvironmentVariable", "rateLimit", "timeouts", "retry"])
-        baseURL = object.value("baseURL", default: baseURL) { text in
-            guard let url = URL(string: text), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
-                return "must be an http(s) URL such as \"https://api.hubapi.com\", found \"\(text.prefix(80))\""
-            }
-            return nil
-        }
+        baseURL = object.value("baseURL", default: baseURL, check: CRMSettings.problem(withBaseURL:))
         tokenEnvironmentVariable = object.value("tokenEnvironmentVariable", default: tokenEnvironmentVariable) {
             name in
             let valid =
@@ -157,6 +152,47 @@ public struct CRMSettings: Codable, Sendable, Equatable {
         rateLimit = object.value("rateLimit", default: rateLimit)
         timeouts = object.value("timeouts", default: timeouts)
         retry = object.value("retry", default: retry)
+    }
+}
+
+extension CRMSettings {
+    /// Why `text` is not a base URL crmsync may send the token and personal data to, or nil when it is.
+    ///
+    /// `https` always; plain `http` only to a loopback address (the mock, a local proxy), where nothing crosses a
+    /// network. Credentials in the URL are refused: secrets come from the environment only. The problem text never
+    /// repeats a URL that carries credentials.
+    static func problem(withBaseURL text: String) -> String? {
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
+            let host = url.host, !host.isEmpty
+        else {
+            return text.contains("@")
+                ? "must be an http(s) URL such as \"https://api.hubapi.com\""
+                : "must be an http(s) URL such as \"https://api.hubapi.com\", found \"\(text.prefix(80))\""
+        }
+        if url.user != nil || url.password != nil {
+            return "must not carry credentials (user:password@): the token comes from the environment only"
+        }
+        if scheme == "http" && !isLoopback(host: host) {
+            return "must use https: plain http is accepted only for a loopback address (127.0.0.1, ::1, localhost), "
+                + "or the token and personal data would cross the network unencrypted"
+        }
+        return nil
+    }
+
+    /// Whether `host` names this machine only: `localhost`, `127.0.0.0/8` or `::1`.
+    static func isLoopback(host: String) -> Bool {
+        let bare = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        if bare == "localhost" || bare.hasSuffix(".localhost") || bare == "::1" || bare == "0:0:0:0:0:0:0:1" {
+            return true
+        }
+        let octets = bare.split(separator: ".", omittingEmptySubsequences: false)
+        guard octets.count == 4, octets[0] == "127" else { return false }
+        return octets.allSatisfy { octet in
+            guard !octet.isEmpty, octet.count <= 3, octet.allSatisfy(\.isASCII), let value = UInt8(octet) else {
+                return false
+            }
+            return value <= 255
+        }
     }
 }
 

@@ -1,0 +1,70 @@
+import Foundation
+import MockHubSpot
+import SyncEngine
+import SyncModel
+import SyncStore
+import Testing
+
+/// `user@bücher.fi` and `user@xn--bcher-kva.fi` are one address: matched as one, stored once, erased everywhere.
+@Suite struct InternationalAddressTests {
+    static let unicode = "aino@bücher.fi"
+    static let ascii = "aino@xn--bcher-kva.fi"
+
+    @Test func aRecordTheCRMHoldsInUnicodeIsTheRegistersContactUnderTheASCIIForm() async throws {
+        let fixture = try await EngineFixture()
+        try await fixture.seedCRM([MockSeedContact(["email": Self.unicode, "firstname": "Aino"])])
+        try fixture.importCSV("email,city,newsletter,consentedAt\n\(Self.ascii),Oulu,granted,2026-01-01T00:00:00Z\n")
+        let first = try await fixture.sync()
+        #expect(first.summary.failures == 0)
+        // One record, one contact, linked; the register's city reached the record the CRM already had.
+        #expect(try await fixture.crmCount() == 1)
+        #expect(try fixture.store.contactCount() == 1)
+        let contact = try #require(try fixture.local(Self.unicode))
+        #expect(contact.email.normalized == Self.ascii)
+        #expect(contact.crmId != nil)
+        #expect(contact.firstName == "Aino")
+        #expect(try await fixture.crmProperty(Self.unicode, "city") == "Oulu")
+        // The grant is written where HubSpot reads the record's statuses: under the record's own spelling.
+        #expect(try await fixture.crmStatuses(Self.unicode)[7] == "SUBSCRIBED")
+        // And the next runs have nothing to do.
+        fixture.tick()
+        try await fixture.sync()
+        let journal = try await fixture.journal().count
+        let again = try await fixture.sync()
+        #expect(again.changes.isEmpty, "\(again.changes)")
+        #expect(try await fixture.mutatingRequests(since: journal).isEmpty)
+    }
+
+    @Test func anOptOutInTheCRMUnderTheUnicodeSpellingReachesTheRegister() async throws {
+        let fixture = try await EngineFixture()
+        try fixture.importCSV("email,newsletter,consentedAt\n\(Self.unicode),granted,2026-01-01T00:00:00Z\n")
+        try await fixture.sync()
+        fixture.tick()
+        let crmId = try #require(try fixture.local(Self.ascii)?.crmId)
+        try await fixture.crm("PATCH", "/crm/v3/objects/contacts/\(crmId)", ["properties": ["email": Self.unicode]])
+        fixture.tick()
+        try await fixture.crm(
+            "POST", "/communication-preferences/v4/statuses/\(Self.unicode)/unsubscribe-all?channel=EMAIL")
+        fixture.tick()
+        try await fixture.sync()
+        #expect(try fixture.isOptedOut(Self.ascii))
+        #expect(try fixture.consent(Self.ascii, .newsletter) == .withdrawn)
+        #expect(try fixture.store.contactCount() == 1)
+        #expect(try await fixture.crmCount() == 1)
+    }
+
+    @Test(arguments: [unicode, ascii])
+    func erasingEitherSpellingDeletesTheRecordTheCRMHoldsUnderTheOther(spelling: String) async throws {
+        let fixture = try await EngineFixture()
+        try await fixture.seedCRM([MockSeedContact(["email": Self.unicode, "firstname": "Aino"])])
+        let request = try await fixture.propagator().erase(email: email(spelling), requestId: "r-idn", reason: nil)
+        #expect(request.state == .verified)
+        #expect(try await fixture.crmContact(email: Self.unicode) == nil)
+        #expect(try await fixture.crmCount() == 0)
+        #expect(try fixture.store.isErased(email(Self.unicode)))
+        #expect(try fixture.store.isErased(email(Self.ascii)))
+        // Neither spelling comes back through an import.
+        try fixture.importCSV("email,firstName\n\(Self.unicode),Aino\n\(Self.ascii),Aino\n")
+        #expect(try fixture.store.contactCount() == 0)
+    }
+}

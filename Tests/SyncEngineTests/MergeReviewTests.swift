@@ -1,0 +1,37 @@
+import Foundation
+import SyncModel
+import SyncStore
+import Testing
+
+@testable import SyncEngine
+
+@Suite struct MergeReviewTests {
+    /// A contact kept for review after a CRM merge, edited locally: its edit is never pushed, and every run lists it
+    /// while it is kept for review (it used to be listed once, then marked synced and forgotten).
+    @Test func aLocalEditOfAContactKeptForReviewStaysListedInEveryRun() async throws {
+        let fixture = try await EngineFixture()
+        try fixture.importCSV("email,firstName\nprimary@example.fi,P\nsecondary@example.fi,S\n")
+        try await fixture.sync()
+        let primaryId = try #require(try fixture.local("primary@example.fi")?.crmId)
+        let secondaryId = try #require(try fixture.local("secondary@example.fi")?.crmId)
+        try await fixture.crm(
+            "POST", "/crm/v3/objects/contacts/merge", ["primaryObjectId": primaryId, "objectIdToMerge": secondaryId])
+        let merge = try await fixture.sync()
+        #expect(merge.summary.merged > 0)
+        #expect(try fixture.local("secondary@example.fi")?.crmId == nil)
+        // Before any local edit, a contact kept for review is quiet.
+        #expect(try await fixture.sync().notes.isEmpty)
+        fixture.tick()
+        try fixture.importCSV("email,city\nsecondary@example.fi,Kuopio\n")
+        for run in 1...3 {
+            fixture.tick()
+            let journal = try await fixture.journal().count
+            let report = try await fixture.sync()
+            let notes = report.notes.filter { $0.note == SyncPlanner.mergedForReview }
+            #expect(notes.count == 1, "run \(run): \(report.notes)")
+            #expect(try await fixture.mutatingRequests(since: journal).isEmpty, "run \(run) wrote to the CRM")
+        }
+        #expect(try await fixture.crmCount() == 1)
+        #expect(try fixture.local("secondary@example.fi")?.city == "Kuopio")
+    }
+}

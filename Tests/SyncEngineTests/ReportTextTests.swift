@@ -1,0 +1,19 @@
+import SyncEngine
+import Testing
+
+/// The escapes every report format applies to what a CRM user could have typed.
+@Suite struct ReportTextTests {
+    @Test func freeTextInMarkdownHasEveryMarkEscaped() {
+        #expect(ReportText.markdownText("<img src=x>") == #"\<img src\=x\>"#)
+        #expect(ReportText.markdownText("[a](http://b)") == #"\[a\]\(http\:\/\/b\)"#)
+        #expect(ReportText.markdownText("www.evil.example") == #"www\.evil\.example"#)
+        #expect(ReportText.markdownText("Äänekoski 12") == "Äänekoski 12")
+    }
+
+    @Test func textFormatShowsLineBreaksAndTabsInAValueVisibly() {
+        #expect(ReportText.neutralized("Kauppakatu 1\nB 12\tX") == "Kauppakatu 1<U+000A>B 12<U+0009>X")
+        #expect(ReportText.neutralized("a\u{2066}b\u{200B}c\u{FEFF}") == "a<U+2066>b<U+200B>c<U+FEFF>")
+        #expect(ReportText.neutralized("Jyväskylä") == "Jyväskylä")
+        #expect(ReportText.markdownCode("`") == "`` ` ``")
+    }
+}
