@@ -1,4 +1,5 @@
 import Foundation
+import HubSpotClient
 import SyncModel
 import SyncStore
 
@@ -10,6 +11,8 @@ public struct RetentionOutcome: Sendable, Equatable {
     public var verified = 0
     /// Requests an earlier run left unfinished that this run verified.
     public var resumed = 0
+    /// Candidates kept because the CRM shows them active since the cutoff, or in a customer relationship.
+    public var keptByCRM = 0
 
     public init() {}
 }
@@ -22,14 +25,23 @@ extension ErasurePropagator {
         "retention-\(day.formatted(.iso8601.year().month().day()))-\(store.subjectHash(of: email).prefix(12))"
     }
 
-    /// `crmsync retention`: finishes what an earlier (perhaps aborted) run left, then erases each candidate
-    /// through the same path as `crmsync erase`.
+    /// `crmsync retention`: finishes what an earlier (perhaps aborted) run left, asks the CRM about each candidate,
+    /// then erases those still due through the same path as `crmsync erase`.
+    ///
+    /// The register alone cannot say a subject is inactive: the CRM may have made them a customer, or seen them
+    /// change, minutes ago (not synced yet). Each candidate's record is read first (batched: by CRM id when linked,
+    /// by address otherwise); one changed since the cutoff, or at a lifecycle stage beyond marketing, is kept and
+    /// its last activity in the register moves to the CRM's time. The review reads before anything is erased: a
+    /// run that cannot read the CRM erases nothing.
     public func eraseForRetention(_ candidates: [EmailAddress], months: Int, on day: Date) async throws
         -> RetentionOutcome
     {
         var outcome = RetentionOutcome()
         outcome.resumed = try await resumeAll().verified
-        for email in candidates {
+        let cutoff = Calendar(identifier: .gregorian).date(byAdding: .month, value: -months, to: day) ?? day
+        let due = try await stillDue(candidates, cutoff: cutoff)
+        outcome.keptByCRM = candidates.count - due.count
+        for email in due {
             try Task.checkCancellation()
             let request = try await erase(
                 email: email, requestId: retentionRequestId(for: email, on: day),
@@ -38,5 +50,63 @@ extension ErasurePropagator {
             if request.state == .verified { outcome.verified += 1 }
         }
         return outcome
+    }
+
+    /// The retention properties read of a candidate's record.
+    static let retentionProperties = ["email", "lastmodifieddate", "lifecyclestage"]
+
+    /// The candidates the CRM does not show active since `cutoff` nor in a customer relationship.
+    private func stillDue(_ candidates: [EmailAddress], cutoff: Date) async throws -> [EmailAddress] {
+        var linked: [String: EmailAddress] = [:]
+        var unlinked: [EmailAddress] = []
+        for email in candidates {
+            if let crmId = try store.contact(email: email)?.crmId {
+                linked[crmId] = email
+            } else {
+                unlinked.append(email)
+            }
+        }
+        var kept: Set<EmailAddress> = []
+        func review(_ record: CRMContact, _ email: EmailAddress) throws {
+            let stage = record.properties["lifecyclestage"]
+            let changed = record.lastModified.map { $0 >= cutoff } ?? false
+            guard changed || !SyncStore.isMarketingOnly(lifecycleStage: stage) else { return }
+            kept.insert(email)
+            try store.recordCRMActivity(
+                email: email, at: max(record.lastModified ?? clock.now, cutoff),
+                reason: changed ? "changed in the CRM since the cutoff" : "lifecycle stage \(stage ?? "") in the CRM")
+        }
+        let ids = linked.keys.sorted()
+        for start in stride(from: 0, to: ids.count, by: 100) {
+            let chunk = Array(ids[start..<min(start + 100, ids.count)])
+            let (found, _) = try await client.batchRead(chunk, properties: Self.retentionProperties)
+            for (id, record) in found {
+                // A read of a merged id answers with its survivor: the candidate is judged by the record it became.
+                if let email = linked[id] ?? record.mergedIds.lazy.compactMap({ linked[$0] }).first {
+                    try review(record, email)
+                }
+            }
+        }
+        for start in stride(from: 0, to: unlinked.count, by: 100) {
+            let chunk = Array(unlinked[start..<min(start + 100, unlinked.count)])
+            for spelling in Set(chunk.flatMap(\.spellings)).sorted().chunked(100) {
+                let (found, _) = try await client.batchRead(
+                    spelling, byEmail: true, properties: Self.retentionProperties)
+                for record in found.values {
+                    guard let email = record.email.flatMap({ try? EmailAddress($0) }), chunk.contains(email) else {
+                        continue
+                    }
+                    try review(record, email)
+                }
+            }
+        }
+        return candidates.filter { !kept.contains($0) }
+    }
+}
+
+extension Array {
+    /// The array in consecutive slices of at most `size` elements.
+    fileprivate func chunked(_ size: Int) -> [[Element]] {
+        stride(from: 0, to: count, by: size).map { Array(self[$0..<Swift.min($0 + size, count)]) }
     }
 }

@@ -371,20 +371,58 @@ extension SyncStore {
     /// Marketing-only: no customer relationship (lifecycle stage empty, subscriber, lead, marketing-qualified or other).
     /// No activity: the contact's last activity (its last write in the register, from an edit, an import or a
     /// sync, or the `lastActivityAt` an import row gave) and every consent decision it has (when it was made)
-    /// are older than `cutoff`.
+    /// are older than `cutoff`. A contact whose processing is restricted is never a candidate: restriction is what
+    /// a subject asks for instead of erasure (GDPR art. 18), so retention holds it (``retentionHeld(inactiveSince:)``).
     public func retentionCandidates(inactiveSince cutoff: Date) throws -> [EmailAddress] {
+        try retentionDue(inactiveSince: cutoff, restricted: false)
+    }
+
+    /// The contacts retention would erase but for their restriction of processing: held, and listed by the report.
+    public func retentionHeld(inactiveSince cutoff: Date) throws -> [EmailAddress] {
+        try retentionDue(inactiveSince: cutoff, restricted: true)
+    }
+
+    private func retentionDue(inactiveSince cutoff: Date, restricted: Bool) throws -> [EmailAddress] {
         try database.read { db in
             try String.fetchAll(
                 db,
                 sql: """
                     SELECT c.email FROM contact c
-                    WHERE (c.lifecycleStage IS NULL OR c.lifecycleStage IN ('subscriber', 'lead', 'marketingqualifiedlead', 'other'))
+                    WHERE (c.lifecycleStage IS NULL OR c.lifecycleStage IN (\(Self.marketingOnlyStages)))
                     AND COALESCE(c.lastActivityAt, c.updatedAt) < ?
                     AND NOT EXISTS (SELECT 1 FROM consentEvent e WHERE e.contactId = c.id AND e.occurredAt >= ?)
+                    AND \(restricted ? "" : "NOT ") EXISTS (
+                        SELECT 1 FROM suppression s
+                        WHERE s.contactId = c.id AND s.kind = 'processingRestricted' AND s.isActive)
                     ORDER BY c.email
                     """,
                 arguments: [cutoff.millisecondsSince1970, cutoff.millisecondsSince1970]
             ).compactMap { try? EmailAddress($0) }
+        }
+    }
+
+    /// The lifecycle stages of a marketing-only contact (no customer relationship), as SQL literals.
+    static let marketingOnlyStages = "'subscriber', 'lead', 'marketingqualifiedlead', 'other'"
+
+    /// Whether a lifecycle stage (HubSpot's value) is marketing-only: no stage, subscriber, lead, MQL or other.
+    public static func isMarketingOnly(lifecycleStage: String?) -> Bool {
+        guard let stage = lifecycleStage?.lowercased(), !stage.isEmpty else { return true }
+        return ["subscriber", "lead", "marketingqualifiedlead", "other"].contains(stage)
+    }
+
+    /// Records that the CRM shows the subject active at `at` (a change there the register has not synced yet, or a
+    /// customer relationship): the contact's last activity moves to `at` (never back), so retention keeps it.
+    public func recordCRMActivity(email: EmailAddress, at: Date, reason: String) throws {
+        try database.write { db in
+            guard
+                let id = try String.fetchOne(
+                    db, sql: "SELECT id FROM contact WHERE email = ?", arguments: [email.normalized])
+            else { return }
+            try db.execute(
+                sql: "UPDATE contact SET lastActivityAt = MAX(COALESCE(lastActivityAt, 0), ?) WHERE id = ?",
+                arguments: [at.millisecondsSince1970, id])
+            try AuditLog.append(
+                action: "retention.kept", actor: "retention", contactId: id, detail: reason, at: now, in: db)
         }
     }
 }

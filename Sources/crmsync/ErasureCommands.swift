@@ -109,9 +109,15 @@ struct RetentionCommand: AsyncParsableCommand {
         let cutoff = Calendar(identifier: .gregorian).date(byAdding: .month, value: -months, to: Date()) ?? Date()
         let candidates = try context.perform { try store.retentionCandidates(inactiveSince: cutoff) }
         print(
-            "\(candidates.count) marketing-only contact(s) inactive for \(months) months"
-                + (dryRun ? " would be erased" : ""))
+            "\(candidates.count) marketing-only contact(s) inactive for \(months) months in the register"
+                + (dryRun ? " would be erased unless the CRM shows them active" : ""))
         for email in candidates.prefix(50) { print("  \(showPII ? email.display : email.masked)") }
+        // Restriction of processing is what a subject asks for instead of erasure: never erased by retention.
+        let held = try context.perform { try store.retentionHeld(inactiveSince: cutoff) }
+        if !held.isEmpty {
+            print("\(held.count) more held: processing restricted (never erased by retention)")
+            for email in held.prefix(50) { print("  \(showPII ? email.display : email.masked)") }
+        }
         // An earlier run that was cut short may have left erasures unfinished: this run finishes them too.
         let unfinished = try context.perform { try store.pendingErasures().count }
         guard !dryRun, !candidates.isEmpty || unfinished > 0 else { return }
@@ -123,7 +129,9 @@ struct RetentionCommand: AsyncParsableCommand {
         let unverified = outcome.erased - outcome.verified
         print(
             "erased \(outcome.erased); \(outcome.verified) verified in the CRM, \(unverified) pending"
-                + (outcome.resumed > 0 ? "; \(outcome.resumed) left by an earlier run verified" : ""))
+                + (outcome.resumed > 0 ? "; \(outcome.resumed) left by an earlier run verified" : "")
+                + (outcome.keptByCRM > 0
+                    ? "; \(outcome.keptByCRM) kept: active in the CRM since the cutoff, or a customer there" : ""))
         if unverified > 0 { throw ExitStatus.partialFailure.exitCode }
     }
 }
