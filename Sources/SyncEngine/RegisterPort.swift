@@ -51,6 +51,8 @@ public protocol RegisterPort: Sendable {
     func addCRMRecords(_ crmIds: [String], toErasureOf email: EmailAddress, requestId: String) throws
     func claimErasureDeletes(of email: EmailAddress) throws -> ErasureClaim
     func releaseErasureClaim(of email: EmailAddress) throws
+    /// How many stored decisions (current consent states, suppressions) are dated beyond the future tolerance.
+    func futureDatedDecisions(now: Date) throws -> Int
     // Retention
     func recordCRMActivity(email: EmailAddress, at: Date, reason: String) throws
 }

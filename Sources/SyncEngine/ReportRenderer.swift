@@ -1,4 +1,5 @@
 import Foundation
+import SyncModel
 
 /// Renders a ``SyncReport`` as text for a terminal, Markdown for a ticket, or JSON for machines.
 ///
@@ -65,6 +66,12 @@ public enum ReportRenderer {
             lines.append(
                 "clock: the local clock is \(Int(abs(skew))) s \(side) HubSpot's; the checkpoint follows HubSpot's time, "
                     + "local field and consent times do not")
+        }
+        if report.futureDatedDecisions > 0 {
+            lines.append(
+                "dated in the future: \(report.futureDatedDecisions) stored decision(s) (consent, opt-out, restriction) "
+                    + "lie more than \(Int(DecisionTime.futureTolerance / 60)) minutes after this host's clock; "
+                    + "they win over older ones until then (`crmsync contact show` lists a contact's)")
         }
         if !report.changes.isEmpty {
             lines.append("")

@@ -117,6 +117,7 @@ public final class SyncEngine: Sendable {
         }
         sink.use(schema)
         var run = RunState(report: SyncReport(mode: sink.mode, startedAt: started), options: options, sink: sink)
+        run.report.futureDatedDecisions = try store.futureDatedDecisions(now: started)
         run.quarantinedNotDue = try store.quarantinedNotDue()
         let planner = SyncPlanner(settings: settings, now: started)
         // Watermarks are HubSpot's time, read from its answers so far: a local clock ahead of HubSpot would

@@ -97,6 +97,10 @@ public struct SyncReport: Sendable, Codable {
     /// The local clock minus HubSpot's (by its `Date` header), in seconds, when it is larger than the
     /// consistency horizon: watermarks follow HubSpot's time, but local stamps (field and consent times) do not.
     public var clockSkewSeconds: Double?
+    /// Stored decisions (consent, opt-outs, restrictions) dated beyond ``DecisionTime/futureTolerance`` after the
+    /// run's start: a typo or a clock that ran fast. They win "newest wins" until then; decisions made with the
+    /// command line are dated after them, so they still apply.
+    public var futureDatedDecisions = 0
 
     init(mode: Mode, startedAt: Date) {
         self.mode = mode

@@ -106,6 +106,20 @@ public enum EditOutcome: String, Sendable, Equatable {
 }
 
 extension SyncStore {
+    /// How many current consent states and suppressions are dated more than ``DecisionTime/futureTolerance`` after
+    /// `now`: what a sync report names.
+    public func futureDatedDecisions(now: Date) throws -> Int {
+        let limit = now.addingTimeInterval(DecisionTime.futureTolerance).millisecondsSince1970
+        return try database.read { db in
+            try Int.fetchOne(
+                db,
+                sql: """
+                    SELECT (SELECT COUNT(*) FROM consent WHERE occurredAt > ?)
+                    + (SELECT COUNT(*) FROM suppression WHERE changedAt > ?)
+                    """, arguments: [limit, limit]) ?? 0
+        }
+    }
+
     /// The current consent state per purpose of one contact.
     public func consents(contactId: String) throws -> [ConsentEvent] {
         try database.read { db in try ConsentLedger.current(contactId: contactId, in: db) }
@@ -133,6 +147,9 @@ extension SyncStore {
                     ? StoreError.subjectErased() : StoreError.subjectNotFound()
             }
             let current = try ConsentLedger.current(contactId: contact.id, purpose: purpose, in: db)
+            // Dated after the decisions it follows, so that it applies even after the clock stepped back or
+            // over a decision dated in the future (README, "Decisions made now").
+            var followed = [current?.occurredAt]
             var isReConsent = false
             if state == .granted, try Suppressions.isActive(.optedOutOfAll, contactId: contact.id, in: db) {
                 guard liftingOptOut else {
@@ -140,16 +157,18 @@ extension SyncStore {
                         "the contact has opted out of all marketing; a grant needs --lift-opt-out to record it as the re-consent that lifts the opt-out"
                     )
                 }
+                followed += try Suppressions.all(contactId: contact.id, in: db).map(\.changedAt)
+                let at = DecisionTime.stamp(now: now, following: followed)
                 try Suppressions.set(
                     .optedOutOfAll, active: false, contactId: contact.id, reason: "re-consent: \(source)",
                     origin: .local,
-                    at: now, actor: actor, in: db)
+                    at: at, actor: actor, in: db)
                 isReConsent = true
             }
             if !isReConsent && current?.state == state && current?.source == source { return .unchanged }
             let event = ConsentEvent(
                 contactId: contact.id, purpose: purpose, state: state, legalBasis: legalBasis, explanation: explanation,
-                source: source, occurredAt: now, origin: .local)
+                source: source, occurredAt: DecisionTime.stamp(now: now, following: followed), origin: .local)
             return try ConsentLedger.record(event, actor: actor, recordedAt: now, in: db) ? .changed : .unchanged
         }
     }

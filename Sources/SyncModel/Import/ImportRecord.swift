@@ -23,7 +23,7 @@ extension ImportRecord {
     /// How far after the importing host's clock a row's `consentedAt` or `lastActivityAt` may lie (clocks of two
     /// systems disagree by that much): a later time is a typo (`2099-01-01`) that would lock a grant in against
     /// every later withdrawal, or exempt a contact from retention for ever, so the row is refused.
-    public static let futureTolerance: TimeInterval = 5 * 60
+    public static let futureTolerance = DecisionTime.futureTolerance
 
     /// Why the row's times cannot be taken at `now`: the columns dated beyond ``futureTolerance``, or nil.
     public func futureTimesProblem(at now: Date) -> String? {

@@ -1,0 +1,80 @@
+import Foundation
+import MockHubSpot
+import SyncEngine
+import SyncModel
+import SyncTesting
+import Testing
+
+@testable import SyncStore
+
+/// A decision made now is applied: never silently older than what it follows (issue 19, findings 5 and 6).
+@Suite struct DecisionTimeTests {
+    /// A grant an earlier version imported with a typo for its time (`2099-01-01`; imports now refuse such rows).
+    static func plantFutureGrant(_ fixture: EngineFixture, _ address: String) throws {
+        let contact = try #require(try fixture.local(address))
+        try fixture.store.database.write { db in
+            try ConsentLedger.record(
+                ConsentEvent(
+                    contactId: contact.id, purpose: .newsletter, state: .granted, legalBasis: nil, explanation: nil,
+                    source: "import", occurredAt: Date(iso8601: "2099-01-01T00:00:00Z")!, origin: .local),
+                actor: "old import", recordedAt: fixture.time.now, in: db)
+        }
+    }
+
+    @Test func aWithdrawalAfterAGrantDatedInTheFutureIsAppliedAndReachesHubSpot() async throws {
+        let fixture = try await EngineFixture()
+        try fixture.importCSV("email,newsletter\naino@example.fi,granted\n")
+        try Self.plantFutureGrant(fixture, "aino@example.fi")
+        let first = try await fixture.sync()
+        #expect(first.futureDatedDecisions == 1)
+        #expect(ReportRenderer.render(first, format: .text, showPII: false).contains("dated in the future: 1"))
+        fixture.tick()
+        // The subject unsubscribes in HubSpot, and tells the operator too.
+        try await fixture.crmWriteStatus("aino@example.fi", .newsletter, "UNSUBSCRIBED")
+        fixture.tick()
+        let outcome = try fixture.store.recordConsent(
+            email: email("aino@example.fi"), purpose: .newsletter, state: .withdrawn, source: "phone", actor: "t")
+        #expect(outcome == .changed)
+        #expect(try fixture.consent("aino@example.fi", .newsletter) == .withdrawn)
+        fixture.tick()
+        try await fixture.sync()
+        #expect(try fixture.consent("aino@example.fi", .newsletter) == .withdrawn)
+        #expect(try await fixture.crmStatuses("aino@example.fi")[7] == "UNSUBSCRIBED")
+    }
+
+    @Test(arguments: [-600, -90, -1])
+    func aWithdrawalJustAfterTheClockSteppedBackIsApplied(stepSeconds: Int) async throws {
+        let clock = ManualClock(now: Date(millisecondsSince1970: 1_796_112_000_000))
+        let fixture = try await EngineFixture(storeClock: clock)
+        try fixture.importCSV("email\naino@example.fi\n")
+        #expect(
+            try fixture.store.recordConsent(
+                email: email("aino@example.fi"), purpose: .blog, state: .granted, source: "web form", actor: "t")
+                == .changed)
+        // NTP corrects a clock that ran fast.
+        clock.advance(by: .seconds(stepSeconds))
+        #expect(
+            try fixture.store.recordConsent(
+                email: email("aino@example.fi"), purpose: .blog, state: .withdrawn, source: "phone", actor: "t")
+                == .changed)
+        #expect(try fixture.consent("aino@example.fi", .blog) == .withdrawn)
+        // And a re-grant after that is applied too, dated after the withdrawal.
+        #expect(
+            try fixture.store.recordConsent(
+                email: email("aino@example.fi"), purpose: .blog, state: .granted, source: "web form 2", actor: "t")
+                == .changed)
+        #expect(try fixture.consent("aino@example.fi", .blog) == .granted)
+    }
+
+    @Test func aDecisionIsDatedByTheClockOrJustAfterWhatItFollows() {
+        let now = Date(millisecondsSince1970: 1_000_000)
+        #expect(DecisionTime.stamp(now: now, following: [nil]) == now)
+        #expect(DecisionTime.stamp(now: now, following: [Date(millisecondsSince1970: 999_999)]) == now)
+        #expect(
+            DecisionTime.stamp(now: now, following: [Date(millisecondsSince1970: 1_000_000)])
+                == Date(millisecondsSince1970: 1_000_001))
+        #expect(
+            DecisionTime.stamp(now: now, following: [nil, Date(millisecondsSince1970: 5_000_000)])
+                == Date(millisecondsSince1970: 5_000_001))
+    }
+}
