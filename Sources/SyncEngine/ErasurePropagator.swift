@@ -189,7 +189,9 @@ public struct ErasurePropagator: Sendable {
             }
         }
         for crmId in crmIds { try await client.gdprDelete(crmId: crmId) }
-        if crmIds.isEmpty && pending.deletesByEmail { try await client.gdprDelete(email: pending.email.normalized) }
+        if crmIds.isEmpty && pending.deletesByEmail {
+            for spelling in pending.email.spellings { try await client.gdprDelete(email: spelling) }
+        }
         return crmIds
     }
 

@@ -62,7 +62,8 @@ public enum ReportText {
         var result = ""
         for scalar in json.unicodeScalars {
             if isFormat(scalar) {
-                result += "\\u" + hex(scalar)
+                // JSON escapes UTF-16 code units: a scalar above U+FFFF is its surrogate pair.
+                for unit in String(scalar).utf16 { result += "\\u" + hex(unit) }
             } else {
                 result.unicodeScalars.append(scalar)
             }
@@ -75,17 +76,23 @@ public enum ReportText {
         scalar.properties.generalCategory == .control || isFormat(scalar)
     }
 
-    /// Invisible format characters (Unicode category Cf: bidi controls, zero-width characters, the BOM, tags) and
-    /// the line and paragraph separators.
+    /// Invisible characters: Unicode's format characters (category Cf: bidi controls, zero-width characters, the
+    /// BOM, tags), the line and paragraph separators, and every other default-ignorable code point (Hangul fillers,
+    /// the combining grapheme joiner), but for the emoji variation selectors (U+FE0E, U+FE0F), which only choose
+    /// how the character before them is drawn.
     static func isFormat(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.properties.generalCategory {
         case .format, .lineSeparator, .paragraphSeparator: return true
-        default: return false
+        default: return scalar.properties.isDefaultIgnorableCodePoint && !(0xFE0E...0xFE0F).contains(scalar.value)
         }
     }
 
-    private static func hex(_ scalar: Unicode.Scalar) -> String {
-        let digits = String(scalar.value, radix: 16, uppercase: true)
+    private static func hex(_ scalar: Unicode.Scalar) -> String { hex(scalar.value) }
+
+    private static func hex(_ unit: UInt16) -> String { hex(UInt32(unit)) }
+
+    private static func hex(_ value: UInt32) -> String {
+        let digits = String(value, radix: 16, uppercase: true)
         return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
     }
 }

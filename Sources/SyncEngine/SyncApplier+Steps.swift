@@ -68,7 +68,9 @@ extension SyncApplier {
             {
                 update.syncedVersion = version
             }
-            if !plan.hasCRMWrites, let version = plan.local?.localVersion { update.syncedVersion = version }
+            if !plan.hasCRMWrites, !plan.heldForReview, let version = plan.local?.localVersion {
+                update.syncedVersion = version
+            }
             if plan.action != .recordArchive && plan.action != .recordMerge {
                 update.expectedLocalVersion = plan.local?.localVersion
             }

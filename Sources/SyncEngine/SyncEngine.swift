@@ -206,7 +206,8 @@ public final class SyncEngine: Sendable {
             }
             guard !pending.isEmpty else { continue }
             let linked = pending.compactMap(\.contact.crmId)
-            let unlinked = pending.filter { $0.contact.crmId == nil }.map(\.contact.email.normalized)
+            // HubSpot compares addresses as text: an internationalised address is looked up in every spelling.
+            let unlinked = pending.filter { $0.contact.crmId == nil }.flatMap(\.contact.email.spellings)
             var records: [String: CRMContact] = [:]
             if !linked.isEmpty {
                 for record in try await client.batchRead(linked, properties: settings.pulledProperties).found.values {

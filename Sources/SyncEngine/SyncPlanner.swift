@@ -64,6 +64,7 @@ struct SyncPlanner: Sendable {
         plan.mergedIntoCrmId = survivor
         plan.local = summary(local)
         plan.note = Self.mergedForReview
+        plan.heldForReview = local.isDirty
         return plan
     }
 

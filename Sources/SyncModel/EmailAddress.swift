@@ -29,15 +29,32 @@ public struct EmailAddress: Hashable, Comparable, Sendable, CustomStringConverti
     /// The address as people read it: the domain's ASCII labels (`xn--…`) shown in Unicode.
     public var display: String {
         guard normalized.contains("xn--"), let at = normalized.lastIndex(of: "@") else { return normalized }
-        let labels = normalized[normalized.index(after: at)...].split(separator: ".").map { label in
-            label.hasPrefix("xn--") ? Punycode.decode(String(label.dropFirst(4))) ?? String(label) : String(label)
-        }
+        let labels = normalized[normalized.index(after: at)...].split(separator: ".").map { Self.unicodeForm(of: $0) }
         return String(normalized[...at]) + labels.joined(separator: ".")
     }
 
-    /// Every spelling of this address another system may hold it under: the canonical form, and the Unicode form
-    /// when the domain is internationalised. HubSpot compares addresses as text, so an erasure looks for both.
-    public var spellings: [String] { display == normalized ? [normalized] : [normalized, display] }
+    /// Every spelling of this address another system may hold it under: the canonical form first, then each mix of
+    /// ASCII and Unicode labels in the domain (`user@bücher.xn--p1ai` and `user@bücher.рф` as well as
+    /// `user@xn--bcher-kva.xn--p1ai`), at most 16. HubSpot compares addresses as text, so an erasure looks for all.
+    public var spellings: [String] {
+        guard normalized.contains("xn--"), let at = normalized.lastIndex(of: "@") else { return [normalized] }
+        let local = String(normalized[...at])
+        var domains = [""]
+        for (index, label) in normalized[normalized.index(after: at)...].split(separator: ".").enumerated() {
+            let forms = Array(Set([String(label), Self.unicodeForm(of: label)])).sorted()
+            let joined = domains.flatMap { domain in forms.map { index == 0 ? $0 : domain + "." + $0 } }
+            domains = Array(joined.prefix(16))
+        }
+        return [normalized] + domains.map { local + $0 }.filter { $0 != normalized }
+    }
+
+    /// A label's Unicode form: an `xn--` label decoded, when it is valid Punycode; any other label as it is.
+    private static func unicodeForm(of label: Substring) -> String {
+        guard label.hasPrefix("xn--"), let decoded = Punycode.decode(String(label.dropFirst(4))),
+            !decoded.unicodeScalars.allSatisfy(\.isASCII), Punycode.encode(decoded) == String(label.dropFirst(4))
+        else { return String(label) }
+        return decoded
+    }
 
     private struct Problem: Error {
         var text: String
@@ -82,8 +99,9 @@ public struct EmailAddress: Hashable, Comparable, Sendable, CustomStringConverti
     }
 
     /// A non-ASCII character an address may carry (RFC 6531): no control, format (bidi), space, private-use,
-    /// surrogate or unassigned code point.
+    /// surrogate, unassigned or otherwise invisible (default-ignorable, such as a Hangul filler) code point.
     private static func isPrintableNonASCII(_ scalar: Unicode.Scalar) -> Bool {
+        if scalar.properties.isDefaultIgnorableCodePoint { return false }
         switch scalar.properties.generalCategory {
         case .control, .format, .spaceSeparator, .lineSeparator, .paragraphSeparator, .privateUse, .surrogate,
             .unassigned:
@@ -92,19 +110,13 @@ public struct EmailAddress: Hashable, Comparable, Sendable, CustomStringConverti
         }
     }
 
-    /// A domain label in its ASCII form: an ASCII label as it is (an `xn--` one must be valid Punycode of a Unicode
-    /// label, in its canonical form), a Unicode label of letters, marks, digits and hyphens as `xn--` + Punycode.
+    /// A domain label in its ASCII form: an ASCII label as it is (an `xn--` one too, as earlier versions stored it:
+    /// shown decoded where it is valid Punycode), a Unicode label of letters, marks, digits, symbols and hyphens as
+    /// `xn--` + Punycode.
     private static func asciiLabel(_ label: Substring) -> Result<String, Problem> {
         let ascii: String
         if label.unicodeScalars.allSatisfy(\.isASCII) {
             ascii = String(label)
-            if ascii.hasPrefix("xn--") {
-                guard let unicode = Punycode.decode(String(ascii.dropFirst(4))),
-                    !unicode.unicodeScalars.allSatisfy(\.isASCII), isUnicodeLabel(unicode),
-                    unicode == unicode.lowercased().precomposedStringWithCanonicalMapping,
-                    Punycode.encode(unicode) == String(ascii.dropFirst(4))
-                else { return .failure(.init("has an invalid internationalised domain label")) }
-            }
         } else {
             guard isUnicodeLabel(String(label)), let encoded = Punycode.encode(String(label)) else {
                 return .failure(.init("has a character not allowed in the domain"))
@@ -121,14 +133,16 @@ public struct EmailAddress: Hashable, Comparable, Sendable, CustomStringConverti
         return .success(ascii)
     }
 
-    /// A Unicode domain label: letters, combining marks, digits and hyphens only.
+    /// A Unicode domain label: letters, combining marks, digits, symbols (an emoji domain) and hyphens, nothing
+    /// invisible.
     private static func isUnicodeLabel(_ label: String) -> Bool {
         !label.isEmpty
             && label.unicodeScalars.allSatisfy { scalar in
                 if scalar.isASCII { return labelAllowed[Int(scalar.value)] }
+                if scalar.properties.isDefaultIgnorableCodePoint { return false }
                 switch scalar.properties.generalCategory {
                 case .lowercaseLetter, .uppercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter,
-                    .nonspacingMark, .spacingMark, .enclosingMark, .decimalNumber:
+                    .nonspacingMark, .spacingMark, .enclosingMark, .decimalNumber, .otherSymbol:
                     return true
                 default: return false
                 }

@@ -151,6 +151,7 @@ extension SyncStore {
             try AuditLog.append(
                 action: "erasure.received", actor: "erasure", contactId: nil, detail: "request=\(requestId)", at: now,
                 in: db)
+            try journalCapture(db)
             return try Self.erasureRequest(id: requestId, in: db)!
         }
     }
@@ -216,6 +217,7 @@ extension SyncStore {
             for crmId in crmIds {
                 try Tombstones.insert(crmIdHash: crmIdHash(of: crmId), erasedAt: now, requestId: requestId, in: db)
             }
+            try journalCapture(db)
         }
     }
 

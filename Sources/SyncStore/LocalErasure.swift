@@ -35,12 +35,30 @@ extension SyncStore {
             }
             try AuditLog.append(
                 action: "erasure.local", actor: actor, contactId: nil, detail: "request=\(requestId)", at: now, in: db)
+            try journalCapture(db)
             return contact != nil
         }
     }
 }
 
 extension SyncStore {
+    /// Every contact's id and address: what the erasure journal matches its tombstones against after a restore.
+    func allContactAddresses() throws -> [(id: String, email: EmailAddress)] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, email FROM contact ORDER BY id").compactMap { row in
+                (try? EmailAddress(row[1] as String)).map { (row[0] as String, $0) }
+            }
+        }
+    }
+
+    /// The keyed hashes of the addresses a contact had before.
+    func formerAddressHashes(contactId: String) throws -> [String] {
+        try database.read { db in
+            try String.fetchAll(
+                db, sql: "SELECT addressHash FROM formerAddress WHERE contactId = ?", arguments: [contactId])
+        }
+    }
+
     /// The contact an erasure of `email` is about: the one holding the address now, else the one that held it
     /// before a change of address.
     func subjectContact(email: EmailAddress, in db: Database) throws -> Contact? {

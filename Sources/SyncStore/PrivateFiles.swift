@@ -17,11 +17,27 @@ public enum PrivateFiles {
     public static let folderMode: mode_t = 0o700
 
     /// Writes `data` to `path`, owner-only: a new file is created 0600, an existing one is truncated and narrowed
-    /// to 0600. A symbolic link at `path` is refused (`O_NOFOLLOW`), so a planted link cannot redirect the write.
+    /// to 0600. What another user could have planted there is refused before anything is written: a symbolic link
+    /// (`O_NOFOLLOW`), a FIFO, a device or anything else that is not a regular file, and a file this user does not
+    /// own (root would otherwise write personal data into a file its owner still reads).
     public static func write(_ data: Data, toPath path: String) throws(PrivateFileError) {
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, fileMode)
+        // Non-blocking, so that a FIFO without a reader cannot hang the open; a regular file ignores the flag.
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, fileMode)
         guard descriptor >= 0 else { throw PrivateFileError(path: path, problem: "cannot be written", code: errno) }
         defer { close(descriptor) }
+        var info = stat()
+        guard fstat(descriptor, &info) == 0 else {
+            throw PrivateFileError(path: path, problem: "cannot be examined", code: errno)
+        }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            throw PrivateFileError(path: path, problem: "is not a regular file; refused", code: EINVAL)
+        }
+        guard info.st_uid == geteuid() else {
+            throw PrivateFileError(path: path, problem: "belongs to another user; refused", code: EPERM)
+        }
+        guard ftruncate(descriptor, 0) == 0 else {
+            throw PrivateFileError(path: path, problem: "cannot be written", code: errno)
+        }
         guard fchmod(descriptor, fileMode) == 0 else {
             throw PrivateFileError(path: path, problem: "cannot be made owner-only", code: errno)
         }

@@ -3,6 +3,7 @@ import Foundation
 import GRDB
 import Logging
 import SyncModel
+import Synchronization
 
 /// The canonical store: the register as crmsync holds it, in one SQLite file (GRDB, WAL mode), or in memory
 /// for tests and the model checker.
@@ -18,14 +19,26 @@ public final class SyncStore: Sendable {
     let clock: any SyncClock
     let logger: Logger
     private let subjectKey: SymmetricKey
+    /// The erasure journal beside (or apart from) a store file; none for a store in memory.
+    private let journal = Mutex<ErasureJournal?>(nil)
+    /// What opening the erasure journal did: erasures a restored store lacked, written again.
+    public private(set) var journalRestored: Int {
+        get { journalRestoredCount.withLock { $0 } }
+        set { journalRestoredCount.withLock { $0 = newValue } }
+    }
+    private let journalRestoredCount = Mutex(0)
 
     /// Opens (creating if needed) the store at `path` and brings its schema up to date. A new store file is created
     /// owner-only (0600), whatever the umask. With `existingOnly` (a dry run) the store is opened read-only (SQLite
     /// refuses any write, so a dry run cannot write by construction): it creates and migrates nothing, and a missing
     /// or out-of-date store is an error.
+    ///
+    /// The erasure journal (`erasureJournal`, by default `<path>.erasure-journal`) is opened with it and the store
+    /// brought up to it before anything else (``ErasureJournal``); `startNewJournal` starts a journal where the
+    /// store has had one and it is missing.
     public convenience init(
         path: String, clock: any SyncClock = SystemClock(), logger: Logger = .silent("crmsync.store"),
-        existingOnly: Bool = false
+        existingOnly: Bool = false, erasureJournal: String? = nil, startNewJournal: Bool = false
     ) throws {
         if existingOnly && !FileManager.default.fileExists(atPath: path) {
             throw StoreError.cannotOpen("there is no store at \(path) (a dry run creates none: run crmsync init first)")
@@ -42,6 +55,40 @@ public final class SyncStore: Sendable {
                 "cannot open the store at \(path): \(error.message ?? "SQLite error \(error.resultCode)")")
         }
         try self.init(database: database, path: path, clock: clock, logger: logger, migrates: !existingOnly)
+        // A store without its key yet (only a dry run opens one without creating it) holds no erasure to journal.
+        let hasKey = try database.read { db in
+            try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM metadata WHERE key = 'subjectKey')") ?? false
+        }
+        guard hasKey else { return }
+        let journalPath = erasureJournal ?? Self.defaultErasureJournal(forStore: path)
+        do {
+            let (journal, reconciliation) = try ErasureJournal.open(
+                path: journalPath, store: self, keyId: keyedHash("crmsync erasure journal"), readOnly: existingOnly,
+                startNew: startNewJournal)
+            self.journal.withLock { $0 = journal }
+            journalRestored = reconciliation.restored + reconciliation.reErased
+            if reconciliation.restored > 0 || reconciliation.reErased > 0 {
+                logger.notice(
+                    "store: erasures the erasure journal holds were missing (a restored backup?); applied again",
+                    metadata: [
+                        "store.journal.restored": "\(reconciliation.restored)",
+                        "store.journal.reErased": "\(reconciliation.reErased)",
+                    ])
+            }
+        } catch let error as PrivateFileError {
+            throw StoreError.cannotOpen(error.errorDescription ?? "the erasure journal cannot be written")
+        }
+    }
+
+    /// Where a store's erasure journal is unless `store.erasureJournal` says otherwise: beside the store file's real
+    /// path, so that every name of the store (a symbolic link, a relative path) finds the same journal.
+    public static func defaultErasureJournal(forStore path: String) -> String {
+        (PrivateFiles.realPath(path) ?? path) + ".erasure-journal"
+    }
+
+    /// Appends what the transaction `db` added to the erasure tables to the erasure journal, if there is one.
+    func journalCapture(_ db: Database) throws {
+        try journal.withLock { $0 }?.capture(db)
     }
 
     /// A new, empty store in memory, migrated: for tests and the model checker (no file, no lock, no fsync).

@@ -52,6 +52,7 @@ extension SyncStore {
         try database.write { db in
             try Tombstones.insert(crmIdHash: hash, erasedAt: now, requestId: "stale-copy", in: db)
             try AuditLog.append(action: "erasure.staleCopy", actor: "erasure", contactId: nil, at: now, in: db)
+            try journalCapture(db)
         }
     }
 

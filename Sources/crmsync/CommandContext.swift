@@ -56,11 +56,13 @@ struct CommandContext {
         }
     }
 
-    /// The store; `existingOnly` (dry runs) creates and migrates nothing.
-    func openStore(existingOnly: Bool = false) throws -> SyncStore {
+    /// The store; `existingOnly` (dry runs) creates and migrates nothing. `startNewJournal` starts a new erasure
+    /// journal where the store has had one and it is missing (`crmsync init --new-erasure-journal`).
+    func openStore(existingOnly: Bool = false, startNewJournal: Bool = false) throws -> SyncStore {
         do {
             return try SyncStore(
-                path: configuration.store.path, logger: Logger(label: "crmsync.store"), existingOnly: existingOnly)
+                path: configuration.store.path, logger: Logger(label: "crmsync.store"), existingOnly: existingOnly,
+                erasureJournal: configuration.store.erasureJournal, startNewJournal: startNewJournal)
         } catch {
             throw Self.fail(.storeUnavailable, (error as? LocalizedError)?.errorDescription ?? "cannot open the store")
         }

@@ -10,6 +10,12 @@ struct InitCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
     @Flag(help: "Then check the portal against sync.json, as `crmsync check` does.") var check = false
+    @Flag(
+        help: """
+            Start a new erasure journal from the store when the store has had one and it is missing (only after \
+            checking that the store is not a backup older than erasures the lost journal held).
+            """)
+    var newErasureJournal = false
 
     func run() async throws {
         if !FileManager.default.fileExists(atPath: global.config) {
@@ -19,9 +25,12 @@ struct InitCommand: AsyncParsableCommand {
             print("wrote \(global.config) with the default configuration")
         }
         let context = try CommandContext(global)
-        let store = try context.openStore()
+        let store = try context.openStore(startNewJournal: newErasureJournal)
         let migrations = try context.perform { try store.appliedMigrations() }
         print("store ready at \(context.configuration.store.path) (\(migrations.count) migration(s) applied)")
+        if store.journalRestored > 0 {
+            print("erasure journal: \(store.journalRestored) erasure record(s) the store lacked applied again")
+        }
         if check {
             var command = try CheckCommand.parse(["--config", global.config])
             try await command.run()

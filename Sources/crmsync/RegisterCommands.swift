@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SyncEngine
 import SyncModel
 import SyncStore
 
@@ -156,14 +157,18 @@ enum SubjectText {
         var lines = ["contact \(export.contact.id)" + (export.contact.crmId.map { " (CRM \($0))" } ?? "")]
         for field in ContactField.allCases {
             guard let value = export.contact.fields[field.rawValue] else { continue }
-            lines.append("  \(field.rawValue.padding(toLength: 16, withPad: " ", startingAt: 0)) \(value)")
+            // A value a CRM user could have typed: bidi controls and line breaks shown, never obeyed.
+            lines.append(
+                "  \(field.rawValue.padding(toLength: 16, withPad: " ", startingAt: 0)) \(ReportText.neutralized(value))"
+            )
         }
         lines.append("consents")
         if export.consents.isEmpty { lines.append("  (none recorded)") }
         for consent in export.consents {
             lines.append(
                 "  \(consent.purpose.rawValue.padding(toLength: 16, withPad: " ", startingAt: 0)) \(consent.state.rawValue)"
-                    + " since \(consent.occurredAt.formatted(.iso8601)) via \(consent.source) (\(consent.origin.rawValue))"
+                    + " since \(consent.occurredAt.formatted(.iso8601)) via \(ReportText.neutralized(consent.source))"
+                    + " (\(consent.origin.rawValue))"
             )
         }
         lines.append("suppressions")
@@ -171,7 +176,8 @@ enum SubjectText {
         for suppression in export.suppressions {
             lines.append(
                 "  \(suppression.kind.rawValue): \(suppression.isActive ? "active" : "lifted") since "
-                    + "\(suppression.changedAt.formatted(.iso8601))" + (suppression.reason.map { " (\($0))" } ?? ""))
+                    + "\(suppression.changedAt.formatted(.iso8601))"
+                    + (suppression.reason.map { " (\(ReportText.neutralized($0)))" } ?? ""))
         }
         lines.append(
             "\(export.consentHistory.count) consent decision(s) in history, \(export.auditLog.count) audit entries")

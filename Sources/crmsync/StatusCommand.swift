@@ -37,6 +37,8 @@ struct StatusCommand: ParsableCommand {
         var quarantined: [QuarantineEntry]
         /// The store's files others on the host may read (the database, `-wal`, `-shm`): paths and modes, no PII.
         var warnings: [String]
+        /// Erasure records the erasure journal held and the store lacked, applied again at this open (a restore).
+        var erasuresReapplied: Int
     }
 
     struct StoredSummary: Decodable {
@@ -72,7 +74,8 @@ struct StatusCommand: ParsableCommand {
                 overdueErasures: erasures.filter { $0.isOverdue(at: now) }.count, requestsToday: requestsToday,
                 dailyBudget: context.configuration.crm.rateLimit.dailyBudget, leaseHolder: lease,
                 quarantined: try store.quarantined(),
-                warnings: CommandContext.storeModeWarnings(path: context.configuration.store.path))
+                warnings: CommandContext.storeModeWarnings(path: context.configuration.store.path),
+                erasuresReapplied: store.journalRestored)
         }
         switch format {
         case .json: print(JSONOutput.render(status))
@@ -101,12 +104,18 @@ struct StatusCommand: ParsableCommand {
         lines.append("checkpoint: " + (status.checkpoint.map { "\($0.formatted(.iso8601)) (\(age))" } ?? age))
         lines.append("pending outbox: \(status.pendingOutbox)")
         lines.append("erasures: \(status.pendingErasures) pending, \(status.overdueErasures) overdue")
+        if status.erasuresReapplied > 0 {
+            lines.append(
+                "erasure journal: \(status.erasuresReapplied) erasure record(s) the store lacked (a restored backup?) "
+                    + "applied again")
+        }
         lines.append("requests today: \(status.requestsToday) of the daily budget \(status.dailyBudget)")
         lines.append("lease: " + (status.leaseHolder ?? "free"))
         lines.append("refused by the CRM (quarantined): \(status.quarantined.count)")
         for entry in status.quarantined {
             lines.append(
-                "  contact \(entry.contactId): \(entry.reason); \(entry.attempts) attempt(s), next try after "
+                "  contact \(entry.contactId): \(ReportText.neutralized(entry.reason)); \(entry.attempts) attempt(s), "
+                    + "next try after "
                     + entry.nextAttemptAt.formatted(.iso8601))
         }
         return lines.joined(separator: "\n")

@@ -185,3 +185,52 @@ final class OneShotListener: @unchecked Sendable {
 
     deinit { close(socket) }
 }
+
+extension VaultCommandTests {
+    @Test func contactShowDisplaysABidiOverrideInAValueAsText() async throws {
+        let cli = try CommandLineRunner()
+        try cli.write("people.csv", "email,city\naino@example.fi,Oulu\u{202E}gpj.exe\n")
+        #expect(try await cli.run("import", "people.csv").status == 0)
+        let shown = try await cli.run("contact", "show", "--email", "aino@example.fi", "--format", "text")
+        #expect(shown.status == 0, "\(shown.errors)")
+        #expect(shown.output.contains("Oulu<U+202E>gpj.exe"), "\(shown.output)")
+        #expect(!shown.output.unicodeScalars.contains { $0.value == 0x202E })
+    }
+}
+
+/// Issue 19, finding 1: a restored backup of the store does not undo an erasure.
+@Suite(.serialized) struct RestoredBackupCommandTests {
+    @Test func anErasureSurvivesTheStoreBeingPutBackFromABackup() async throws {
+        let (cli, server) = try await CommandLineRunner.againstMock(.init(seedContacts: 2))
+        defer { Task { await server.stop() } }
+        try cli.write(
+            "people.csv",
+            "email,firstName,newsletter\nerase.me@example.fi,Zebulon,granted\nstays@example.fi,S,granted\n")
+        #expect(try await cli.run("import", "people.csv").status == 0)
+        // Last night's backup of the store file (the process has ended, so the file is whole), before the sync.
+        try FileManager.default.copyItem(atPath: cli.path("crmsync.sqlite"), toPath: cli.path("backup.sqlite"))
+        #expect(try await cli.run("sync").status == 0)
+        let erase = try await cli.run("erase", "--email", "erase.me@example.fi")
+        #expect(erase.status == 0, "\(erase.errors)")
+        #expect(erase.output.contains("verified"))
+
+        for suffix in ["", "-wal", "-shm"] {
+            try? FileManager.default.removeItem(atPath: cli.path("crmsync.sqlite" + suffix))
+        }
+        try FileManager.default.copyItem(atPath: cli.path("backup.sqlite"), toPath: cli.path("crmsync.sqlite"))
+        let status = try await cli.run("status")
+        #expect(status.output.contains("erasure journal:"), "\(status.output)")
+        let sync = try await cli.run("sync")
+        #expect(sync.status == 0, "\(sync.errors)")
+        let erasures = try await cli.run("erasures", "--format", "json")
+        #expect(erasures.output.contains("\"verified\""), "\(erasures.output)")
+        #expect(try await cli.run("contact", "show", "--email", "erase.me@example.fi").status == 8)
+        // HubSpot holds no record of the subject, and nothing re-subscribed the address.
+        let journal = try await server.control.journal()
+        let afterRestore = journal.suffix(from: journal.lastIndex { $0.path.contains("gdpr-delete") } ?? 0)
+        #expect(!afterRestore.contains { $0.method == "POST" && $0.path.hasSuffix("/batch/upsert") && $0.status < 300 })
+        let reply = try await server.control.stats()
+        #expect(reply.contacts == 3)  // the two seeded and the one kept; the erased subject's record is gone
+        #expect(try await cli.run("contact", "show", "--email", "stays@example.fi").status == 0)
+    }
+}

@@ -67,4 +67,21 @@ import Testing
         try fixture.importCSV("email,firstName\n\(Self.unicode),Aino\n\(Self.ascii),Aino\n")
         #expect(try fixture.store.contactCount() == 0)
     }
+
+    /// A record the change feed will not show again (older than the checkpoint) is found by the local contact's
+    /// lookup in every spelling, not created twice.
+    @Test func anUnlinkedLocalContactFindsTheRecordUnderTheOtherSpelling() async throws {
+        let fixture = try await EngineFixture()
+        try await fixture.sync()
+        fixture.tick()
+        try await fixture.mock.seed(
+            .contacts(
+                [MockSeedContact(["email": Self.unicode, "firstname": "CRM"])],
+                lastModified: Date(millisecondsSince1970: 1_700_000_000_000)))
+        try fixture.importCSV("email,city\n\(Self.unicode),Oulu\n")
+        try await fixture.sync()
+        #expect(try await fixture.crmCount() == 1)
+        #expect(try fixture.local(Self.ascii)?.crmId != nil)
+        #expect(try await fixture.crmProperty(Self.unicode, "city") == "Oulu")
+    }
 }

@@ -34,4 +34,26 @@ import Testing
         #expect(try await fixture.crmCount() == 1)
         #expect(try fixture.local("secondary@example.fi")?.city == "Kuopio")
     }
+
+    /// The same when the edit was made before the run that found the merge.
+    @Test func anEditMadeBeforeTheMergeWasFoundStaysListedToo() async throws {
+        let fixture = try await EngineFixture()
+        try fixture.importCSV("email,firstName\nprimary@example.fi,P\nsecondary@example.fi,S\n")
+        try await fixture.sync()
+        let primaryId = try #require(try fixture.local("primary@example.fi")?.crmId)
+        let secondaryId = try #require(try fixture.local("secondary@example.fi")?.crmId)
+        try await fixture.crm(
+            "POST", "/crm/v3/objects/contacts/merge", ["primaryObjectId": primaryId, "objectIdToMerge": secondaryId])
+        fixture.tick()
+        try fixture.importCSV("email,city\nsecondary@example.fi,Kuopio\n")
+        for run in 1...3 {
+            fixture.tick()
+            let report = try await fixture.sync()
+            let notes = report.notes.filter { $0.note == SyncPlanner.mergedForReview }
+            #expect(
+                notes.count == 1,
+                "run \(run): \(report.notes) \(report.changes.map { "\($0.contact) \($0.field) \($0.rule)" })")
+        }
+        #expect(try fixture.store.dirtyCount() == 1)
+    }
 }

@@ -24,3 +24,24 @@ import Testing
         #expect(Punycode.decode("99999999999999") == nil)
     }
 }
+
+/// Review findings: what earlier versions stored stays readable, and every spelling of a domain is known.
+@Suite struct InternationalisedSpellingTests {
+    @Test(arguments: ["user@xn--ls8h.la", "user@xn--zz.fi", "user@xn--bcher-kva.fi"])
+    func anASCIILabelAnEarlierVersionStoredIsStillAnAddress(raw: String) throws {
+        #expect(try EmailAddress(raw).normalized == raw)
+    }
+
+    @Test func anEmojiDomainIsOneAddressInBothForms() throws {
+        #expect(try EmailAddress("user@💩.la").normalized == "user@xn--ls8h.la")
+        #expect(try EmailAddress("user@xn--ls8h.la").display == "user@💩.la")
+    }
+
+    @Test func everyMixOfLabelSpellingsIsListed() throws {
+        let spellings = try EmailAddress("user@bücher.рф").spellings
+        #expect(spellings.first == "user@xn--bcher-kva.xn--p1ai")
+        #expect(
+            Set(spellings)
+                == ["user@xn--bcher-kva.xn--p1ai", "user@bücher.xn--p1ai", "user@xn--bcher-kva.рф", "user@bücher.рф"])
+    }
+}

@@ -25,3 +25,19 @@ import Testing
         #expect(PrivateFiles.looselyProtected(storePath: fixture.path).map(\.mode) == [0o644])
     }
 }
+
+extension PrivateFilesTests {
+    /// Another user's file, or a FIFO they planted, is never written into (root would otherwise hand them PII).
+    @Test func aFileOfAnotherUserOrAFIFOIsRefused() throws {
+        let fixture = try StoreFixture()
+        let fifo = fixture.folder.appendingPathComponent("report.fifo").path
+        #expect(mkfifo(fifo, 0o666) == 0)
+        #expect(throws: PrivateFileError.self) { try PrivateFiles.write(Data("x".utf8), toPath: fifo) }
+        guard geteuid() == 0 else { return }  // only root can give a file to another user
+        let foreign = fixture.folder.appendingPathComponent("foreign.json").path
+        FileManager.default.createFile(atPath: foreign, contents: Data("theirs".utf8))
+        #expect(chown(foreign, 65_534, 65_534) == 0)
+        #expect(throws: PrivateFileError.self) { try PrivateFiles.write(Data("pii".utf8), toPath: foreign) }
+        #expect(FileManager.default.contents(atPath: foreign) == Data("theirs".utf8))
+    }
+}

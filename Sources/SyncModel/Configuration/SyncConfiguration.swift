@@ -114,12 +114,18 @@ public struct SyncConfiguration: Codable, Sendable, Equatable {
 public struct StoreSettings: Codable, Sendable, Equatable {
     /// The SQLite file of the canonical store, relative to the working directory.
     public var path: String = "crmsync.sqlite"
+    /// The erasure journal: the register's erasures kept outside the store file, so that a restored backup of the
+    /// store cannot undo one. Nil: `<path>.erasure-journal`. Keep it apart from the store's backups.
+    public var erasureJournal: String?
 
     public init() {}
 
     public init(from decoder: any Decoder) throws {
-        let object = ConfigurationObject(decoder, knownKeys: ["path"])
+        let object = ConfigurationObject(decoder, knownKeys: ["path", "erasureJournal"])
         path = object.value("path", default: path) { $0.isEmpty ? "must not be empty" : nil }
+        erasureJournal = object.value("erasureJournal", default: erasureJournal) { path in
+            path?.isEmpty == true ? "must not be empty" : nil
+        }
     }
 }
 
@@ -162,15 +168,17 @@ extension CRMSettings {
     /// network. Credentials in the URL are refused: secrets come from the environment only. The problem text never
     /// repeats a URL that carries credentials.
     static func problem(withBaseURL text: String) -> String? {
-        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
+        // The text is never repeated: a URL can carry a secret.
+        guard let url = URL(string: text), let scheme = url.scheme, ["http", "https"].contains(scheme),
             let host = url.host, !host.isEmpty
         else {
-            return text.contains("@")
-                ? "must be an http(s) URL such as \"https://api.hubapi.com\""
-                : "must be an http(s) URL such as \"https://api.hubapi.com\", found \"\(text.prefix(80))\""
+            return "must be an http(s) URL such as \"https://api.hubapi.com\" (lower-case scheme)"
         }
         if url.user != nil || url.password != nil {
             return "must not carry credentials (user:password@): the token comes from the environment only"
+        }
+        if url.query != nil || url.fragment != nil {
+            return "must not carry a query or a fragment (no ?hapikey=…): the token comes from the environment only"
         }
         if scheme == "http" && !isLoopback(host: host) {
             return "must use https: plain http is accepted only for a loopback address (127.0.0.1, ::1, localhost), "
@@ -182,16 +190,13 @@ extension CRMSettings {
     /// Whether `host` names this machine only: `localhost`, `127.0.0.0/8` or `::1`.
     static func isLoopback(host: String) -> Bool {
         let bare = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-        if bare == "localhost" || bare.hasSuffix(".localhost") || bare == "::1" || bare == "0:0:0:0:0:0:0:1" {
-            return true
-        }
+        if bare == "localhost" || bare == "::1" { return true }
         let octets = bare.split(separator: ".", omittingEmptySubsequences: false)
         guard octets.count == 4, octets[0] == "127" else { return false }
+        // Dotted decimal only, without leading zeros (which some resolvers read as octal).
         return octets.allSatisfy { octet in
-            guard !octet.isEmpty, octet.count <= 3, octet.allSatisfy(\.isASCII), let value = UInt8(octet) else {
-                return false
-            }
-            return value <= 255
+            !octet.isEmpty && octet.count <= 3 && octet.allSatisfy(\.isASCII) && UInt8(octet) != nil
+                && (octet == "0" || octet.first != "0")
         }
     }
 }

@@ -1,0 +1,257 @@
+import Foundation
+import GRDB
+import SyncModel
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// The register's erasures, kept outside the store file so that they outlive it: a restored backup of the store
+/// cannot undo an erasure made after the backup.
+///
+/// One JSON object a line, appended and flushed to disk in the transaction that writes them to the store: the
+/// erasure requests (id, keyed subject hash, times) and the tombstones (keyed hashes of addresses and CRM record
+/// ids). No address, name, id or reason: only what the store's tombstones already hold. The first line names the
+/// register by a keyed hash of its subject key, so a journal is never applied to another register's store.
+///
+/// At open, the store is brought up to the journal before anything else runs: tombstones and requests the journal
+/// has and the store lacks (a restored backup) are written again, and a contact of the restored store whose
+/// address such a tombstone names is erased again (locally at once, in the CRM by the next `erase` or sync, which
+/// finish unfinished erasures first). What the store has and the journal lacks (a journal restored from an older
+/// copy, or a store from before journals) is appended. A journal missing once the store has had one is refused:
+/// the store may be a restored backup whose later erasures only the journal knew.
+final class ErasureJournal: Sendable {
+    let path: String
+    /// The last rowid of each journalled table already in the journal (or found there at open).
+    private let watermarks: Mutex<[String: Int64]>
+
+    /// The tables the journal mirrors, and how a row becomes a line.
+    static let tables = ["erasureRequest", "tombstone", "crmTombstone"]
+
+    private init(path: String, watermarks: [String: Int64]) {
+        self.path = path
+        self.watermarks = Mutex(watermarks)
+    }
+
+    /// One line of the journal.
+    struct Entry: Codable, Hashable {
+        var kind: String
+        var keyId: String?
+        var id: String?
+        var hash: String?
+        var requestId: String?
+        var at: Int64?
+        var deadline: Int64?
+
+        /// The key of the store row the entry stands for (a request's id, a tombstone's hash).
+        var rowKey: String { "\(kind):\(id ?? hash ?? "")" }
+    }
+
+    /// What opening the journal did to the store.
+    struct Reconciliation: Sendable, Equatable {
+        /// Erasure requests and tombstones the journal had and the store lacked, written again.
+        var restored = 0
+        /// Contacts of the store erased again because a restored tombstone names them.
+        var reErased = 0
+        /// Lines appended to the journal from the store (a new journal, or one older than the store).
+        var appended = 0
+    }
+
+    /// Opens the journal at `path` for `store`, bringing each up to the other (see the type's description).
+    /// `startNew` starts a journal from the store where one was expected and is missing (an administrator's
+    /// explicit decision, `crmsync init --new-erasure-journal`). A read-only store is only checked.
+    static func open(
+        path: String, store: SyncStore, keyId: String, readOnly: Bool, startNew: Bool
+    ) throws -> (ErasureJournal, Reconciliation) {
+        var reconciliation = Reconciliation()
+        let database = store.database
+        let exists = FileManager.default.fileExists(atPath: path)
+        let established = try database.read { db in
+            try String.fetchOne(db, sql: "SELECT value FROM metadata WHERE key = 'erasureJournal'") != nil
+        }
+        var lines: [Entry] = []
+        if exists {
+            lines = try read(path)
+            guard let header = lines.first, header.kind == "register" else {
+                throw StoreError.cannotOpen("the erasure journal at \(path) is not a crmsync erasure journal")
+            }
+            guard header.keyId == keyId else {
+                throw StoreError.cannotOpen(
+                    "the erasure journal at \(path) belongs to another register (another store's key): "
+                        + "name this store's journal in store.erasureJournal")
+            }
+        } else if established && !startNew {
+            throw StoreError.cannotOpen(
+                "the erasure journal at \(path) is missing; this store has had one, and may be a restored backup "
+                    + "whose later erasures only the journal knows: put the journal back (keep it apart from the "
+                    + "store's backups), or, having checked, start a new one with crmsync init --new-erasure-journal")
+        }
+        let journalled = Set(lines.dropFirst().map(\.rowKey))
+        let stored = try database.read { db in try storeEntries(after: [:], in: db) }
+        let storedKeys = Set(stored.entries.map(\.rowKey))
+        let missing = lines.dropFirst().filter { !storedKeys.contains($0.rowKey) }
+        if !missing.isEmpty {
+            if readOnly {
+                throw StoreError.cannotOpen(
+                    "the store lacks \(Set(missing.map(\.rowKey)).count) erasure record(s) its erasure journal holds "
+                        + "(a restored backup?): run crmsync init or a sync to apply them first")
+            }
+            reconciliation = try restore(missing, into: store)
+        }
+        let journal = ErasureJournal(path: path, watermarks: [:])
+        if readOnly { return (journal, reconciliation) }
+        if !exists {
+            try PrivateFiles.write(Data(), toPath: path)
+            try journal.append([Entry(kind: "register", keyId: keyId)])
+        }
+        try database.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO metadata (key, value) VALUES ('erasureJournal', 'kept')")
+            let now = try storeEntries(after: [:], in: db)
+            let toAppend = now.entries.filter { !journalled.contains($0.rowKey) }
+            try journal.append(toAppend)
+            reconciliation.appended = toAppend.count
+            journal.watermarks.withLock { $0 = now.watermarks }
+        }
+        return (journal, reconciliation)
+    }
+
+    /// Appends to the journal what the store's journalled tables gained since the last capture, in the store's
+    /// transaction `db` (before it commits: a failure fails the transaction; a crash after the append and before
+    /// the commit leaves an erasure in the journal that the next open applies, which is what was asked).
+    func capture(_ db: Database) throws {
+        let marks = watermarks.withLock { $0 }
+        let found = try Self.storeEntries(after: marks, in: db)
+        guard !found.entries.isEmpty else { return }
+        try append(found.entries)
+        watermarks.withLock { current in
+            for (table, mark) in found.watermarks { current[table] = max(current[table] ?? 0, mark) }
+        }
+    }
+
+    /// The store's journalled rows with a rowid above each table's mark, as journal entries, and the new marks.
+    private static func storeEntries(after marks: [String: Int64], in db: Database) throws
+        -> (entries: [Entry], watermarks: [String: Int64])
+    {
+        var entries: [Entry] = []
+        var newMarks = marks
+        for row in try Row.fetchAll(
+            db, sql: "SELECT rowid, id, subjectHash, receivedAt, deadline FROM erasureRequest WHERE rowid > ?",
+            arguments: [marks["erasureRequest"] ?? 0])
+        {
+            entries.append(
+                Entry(kind: "request", id: row[1], hash: row[2], at: row[3], deadline: row[4]))
+            newMarks["erasureRequest"] = max(newMarks["erasureRequest"] ?? 0, row[0])
+        }
+        for (table, kind, column) in [
+            ("tombstone", "tombstone", "subjectHash"), ("crmTombstone", "crmTombstone", "idHash"),
+        ] {
+            for row in try Row.fetchAll(
+                db, sql: "SELECT rowid, \(column), requestId, erasedAt FROM \(table) WHERE rowid > ?",
+                arguments: [marks[table] ?? 0])
+            {
+                entries.append(Entry(kind: kind, hash: row[1], requestId: row[2], at: row[3]))
+                newMarks[table] = max(newMarks[table] ?? 0, row[0])
+            }
+        }
+        return (entries, newMarks)
+    }
+
+    /// Writes again what the journal has and the store lacks, and erases again the contacts it names.
+    private static func restore(_ missing: [Entry], into store: SyncStore) throws -> Reconciliation {
+        var reconciliation = Reconciliation()
+        let unique = Array(Dictionary(missing.map { ($0.rowKey, $0) }, uniquingKeysWith: { a, _ in a }).values)
+        // The contacts of the restored store that an erased address names, by that hash.
+        let erasedHashes = Set(unique.filter { $0.kind == "tombstone" }.compactMap(\.hash))
+        var toErase: [(email: EmailAddress, requestId: String)] = []
+        for contact in try store.allContactAddresses() {
+            let hash = store.subjectHash(of: contact.email)
+            let former = try store.formerAddressHashes(contactId: contact.id)
+            guard let erased = ([hash] + former).first(where: erasedHashes.contains),
+                let tombstone = unique.first(where: { $0.kind == "tombstone" && $0.hash == erased }),
+                let requestId = tombstone.requestId
+            else { continue }
+            toErase.append((contact.email, requestId))
+        }
+        let reErasedRequests = Set(toErase.map(\.requestId))
+        try store.database.write { db in
+            for entry in unique {
+                switch entry.kind {
+                case "request":
+                    guard let id = entry.id, !reErasedRequests.contains(id) else { continue }
+                    // The store holds no copy of the subject: its CRM copies are refused and GDPR-deleted by their
+                    // tombstones when a sync meets them.
+                    try db.execute(
+                        sql: """
+                            INSERT OR IGNORE INTO erasureRequest (id, subjectHash, reason, receivedAt, deadline, state,
+                            verifiedAt, note) VALUES (?, ?, NULL, ?, ?, 'verified', ?, ?)
+                            """,
+                        arguments: [
+                            id, entry.hash, entry.at, entry.deadline ?? entry.at, entry.at,
+                            "re-applied from the erasure journal after the store was restored",
+                        ])
+                case "tombstone":
+                    try db.execute(
+                        sql: "INSERT OR IGNORE INTO tombstone (subjectHash, erasedAt, requestId) VALUES (?, ?, ?)",
+                        arguments: [entry.hash, entry.at, entry.requestId])
+                case "crmTombstone":
+                    try db.execute(
+                        sql: "INSERT OR IGNORE INTO crmTombstone (idHash, erasedAt, requestId) VALUES (?, ?, ?)",
+                        arguments: [entry.hash, entry.at, entry.requestId])
+                default: continue
+                }
+                reconciliation.restored += 1
+            }
+            try AuditLog.append(
+                action: "erasure.journalRestored", actor: "erasure journal", contactId: nil,
+                detail: "restored=\(reconciliation.restored)", at: store.now, in: db)
+        }
+        // A subject the restored store still holds is erased again through the usual path: the request (with its
+        // id, so `erasures` shows one request), the local erasure, and the CRM deletes on the next run.
+        for (email, requestId) in toErase {
+            _ = try store.recordErasureRequest(
+                email: email, requestId: requestId, reason: "re-applied from the erasure journal")
+            try store.eraseLocally(requestId: requestId)
+            reconciliation.reErased += 1
+        }
+        return reconciliation
+    }
+
+    /// The journal's lines; a torn last line (a crash mid-append) is ignored.
+    static func read(_ path: String) throws -> [Entry] {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw StoreError.cannotOpen("the erasure journal at \(path) cannot be read")
+        }
+        let decoder = JSONDecoder()
+        return data.split(separator: UInt8(ascii: "\n")).compactMap { try? decoder.decode(Entry.self, from: $0) }
+    }
+
+    /// Appends `entries` in one write under an exclusive lock, and flushes them to disk.
+    private func append(_ entries: [Entry]) throws {
+        guard !entries.isEmpty else { return }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var data = Data()
+        for entry in entries {
+            data.append(try encoder.encode(entry))
+            data.append(UInt8(ascii: "\n"))
+        }
+        let descriptor = Glibc.open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, PrivateFiles.fileMode)
+        guard descriptor >= 0 else { throw StoreError.cannotOpen("the erasure journal at \(path) cannot be written") }
+        defer { close(descriptor) }
+        flock(descriptor, LOCK_EX)
+        defer { flock(descriptor, LOCK_UN) }
+        // A line torn by a crash mid-append is ended first, so that it never swallows the next one.
+        var last: UInt8 = 0
+        let size = lseek(descriptor, 0, SEEK_END)
+        if size > 0, pread(descriptor, &last, 1, size - 1) == 1, last != UInt8(ascii: "\n") {
+            data.insert(UInt8(ascii: "\n"), at: 0)
+        }
+        let written = data.withUnsafeBytes { buffer in Glibc.write(descriptor, buffer.baseAddress, buffer.count) }
+        guard written == data.count, fsync(descriptor) == 0 else {
+            throw StoreError.cannotOpen("the erasure journal at \(path) cannot be written")
+        }
+    }
+}

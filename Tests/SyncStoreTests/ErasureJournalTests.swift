@@ -1,0 +1,121 @@
+import Foundation
+import SyncModel
+import SyncTesting
+import Testing
+
+@testable import SyncStore
+
+/// Erasure outlives the store: a restored backup cannot undo an erasure (issue 19, finding 1).
+@Suite struct ErasureJournalTests {
+    /// The store file as an administrator's backup would copy it (the database, checkpointed whole).
+    static func backUp(_ store: SyncStore, to path: String) throws {
+        let copy = try SyncStore(path: path, erasureJournal: path + ".unused-journal")
+        try store.database.backup(to: copy.database)
+    }
+
+    /// Puts `backup` back in the place of the store at `path` (its write-ahead files removed, as a restore does).
+    static func restore(_ backup: String, over path: String) throws {
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+        try FileManager.default.copyItem(atPath: backup, toPath: path)
+    }
+
+    @Test func anErasureMadeAfterTheBackupIsAppliedAgainWhenTheBackupIsPutBack() throws {
+        let fixture = try StoreFixture()
+        _ = try fixture.importCSV(
+            "email,firstName,newsletter\nerased@example.fi,Zebulon,granted\nkept@example.fi,K,granted\n")
+        let backup = fixture.folder.appendingPathComponent("nightly.sqlite").path
+        do {
+            let store = try fixture.reopen()
+            try Self.backUp(store, to: backup)
+        }
+        _ = try fixture.store.recordErasureRequest(email: email("erased@example.fi"), requestId: "req-1", reason: nil)
+        try fixture.store.eraseLocally(requestId: "req-1")
+        #expect(try fixture.store.contact(email: email("erased@example.fi")) == nil)
+
+        try Self.restore(backup, over: fixture.path)
+        let restored = try fixture.reopen()
+        // Before anything else: the contact is erased again, its request and tombstone are back.
+        #expect(try restored.contact(email: email("erased@example.fi")) == nil)
+        #expect(try restored.isErased(email("erased@example.fi")))
+        #expect(try restored.erasureRequests().map(\.id) == ["req-1"])
+        #expect(try restored.contact(email: email("kept@example.fi")) != nil)
+        #expect(restored.journalRestored > 0)
+        // The CRM side is the next run's: the request waits in the outbox with the subject's address.
+        #expect(try restored.pendingErasures().map(\.email) == [email("erased@example.fi")])
+        // A second open finds nothing missing.
+        #expect(try fixture.reopen().journalRestored == 0)
+    }
+
+    @Test func anErasureOfASubjectTheBackupNeverHeldComesBackAsTombstonesAndItsRequest() throws {
+        let fixture = try StoreFixture()
+        let backup = fixture.folder.appendingPathComponent("nightly.sqlite").path
+        try Self.backUp(fixture.reopen(), to: backup)
+        _ = try fixture.importCSV("email,firstName\nlater@example.fi,L\n")
+        _ = try fixture.store.recordErasureRequest(email: email("later@example.fi"), requestId: "req-2", reason: nil)
+        try fixture.store.eraseLocally(requestId: "req-2")
+        try fixture.store.updateErasure("req-2", state: .verified)
+        try fixture.store.addCRMRecords(["crm-77"], toErasureOf: email("later@example.fi"), requestId: "req-2")
+        try fixture.store.tombstoneStaleCopy(crmId: "crm-78")
+        try Self.restore(backup, over: fixture.path)
+        let restored = try fixture.reopen()
+        #expect(try restored.isErased(email("later@example.fi")))
+        #expect(try restored.erasedCRMIds(among: ["crm-78", "crm-1"]) == ["crm-78"])
+        let requests = try restored.erasureRequests()
+        #expect(requests.map(\.id) == ["req-2"])
+        #expect(requests.first?.note?.contains("erasure journal") == true)
+        // An import cannot bring the subject back.
+        let summary = try restored.importContacts(
+            ImportFileReader(purposes: Purpose.standard).read(Data("email\nlater@example.fi\n".utf8), format: .csv))
+        #expect(summary.created == 0)
+    }
+
+    @Test func aMissingJournalIsRefusedUntilAnAdministratorStartsANewOne() throws {
+        let fixture = try StoreFixture()
+        let journal = SyncStore.defaultErasureJournal(forStore: fixture.path)
+        #expect(FileManager.default.fileExists(atPath: journal))
+        #expect(PrivateFiles.mode(ofPath: journal) == 0o600)
+        try FileManager.default.removeItem(atPath: journal)
+        #expect(throws: StoreError.self) { try fixture.reopen() }
+        #expect(throws: StoreError.self) { try SyncStore(path: fixture.path, existingOnly: true) }
+        #expect(try SyncStore(path: fixture.path, startNewJournal: true).journalRestored == 0)
+        #expect(FileManager.default.fileExists(atPath: journal))
+        _ = try fixture.reopen()
+    }
+
+    @Test func anotherRegistersJournalIsRefused() throws {
+        let one = try StoreFixture()
+        let other = try StoreFixture()
+        #expect(throws: StoreError.self) {
+            try SyncStore(path: one.path, erasureJournal: SyncStore.defaultErasureJournal(forStore: other.path))
+        }
+    }
+
+    @Test func theJournalHoldsNoPersonalData() throws {
+        let fixture = try StoreFixture()
+        _ = try fixture.importCSV("email,firstName\nvery.unique.subject@example.fi,Zebulon\n")
+        let contact = try #require(try fixture.store.contact(email: email("very.unique.subject@example.fi")))
+        _ = try fixture.store.recordErasureRequest(
+            email: email("very.unique.subject@example.fi"), requestId: "req-3", reason: "asked by Zebulon")
+        try fixture.store.eraseLocally(requestId: "req-3")
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: SyncStore.defaultErasureJournal(forStore: fixture.path)))
+        for secret in ["very.unique.subject", "Zebulon", contact.id] {
+            #expect(bytes.range(of: Data(secret.utf8)) == nil, "\(secret)")
+        }
+        #expect(bytes.range(of: Data("req-3".utf8)) != nil)
+    }
+
+    /// A journal whose last line was torn by a crash mid-append still opens, and the next append goes on.
+    @Test func aTornLastLineIsIgnored() throws {
+        let fixture = try StoreFixture()
+        let journal = SyncStore.defaultErasureJournal(forStore: fixture.path)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: journal))
+        handle.seekToEndOfFile()
+        handle.write(Data(#"{"kind":"tombstone","ha"#.utf8))
+        try handle.close()
+        let reopened = try fixture.reopen()
+        _ = try reopened.recordErasureRequest(email: email("x@example.fi"), requestId: "req-4", reason: nil)
+        try reopened.eraseLocally(requestId: "req-4")
+        let lines = try ErasureJournal.read(journal)
+        #expect(lines.contains { $0.kind == "request" && $0.id == "req-4" })
+    }
+}
