@@ -15,7 +15,11 @@ enum ContactMatching {
     /// Matches CRM records to local contacts: by CRM id, following merges, then by normalised email (a
     /// contact linked to another record is never matched by its address). Locals no record matched are
     /// paired alone when there are no records at all, or when they wait to be pushed.
-    static func pairs(_ records: [CRMContact], locals: [LocalContactState]) -> [Pair] {
+    ///
+    /// `relinkable` names local contacts whose linked record is gone from the CRM (deleted or archived): such a
+    /// contact is matched by its address to a live record that carries it now (the person came back through a form:
+    /// a new record, the same address), with no base, since nothing was agreed with that record.
+    static func pairs(_ records: [CRMContact], locals: [LocalContactState], relinkable: Set<String> = []) -> [Pair] {
         var pairs: [Pair] = []
         var used: Set<String> = []
         let byCrmId = Dictionary(
@@ -26,11 +30,15 @@ enum ContactMatching {
                 !used.contains($0.contact.id)
             }
             let key = record.email.map { EmailAddress.matchingKey($0) }
-            if candidates.isEmpty, let key, let state = byEmail[key],
-                !used.contains(state.contact.id),
-                state.contact.crmId == nil || state.contact.crmId == record.id
+            if candidates.isEmpty, let key, var state = byEmail[key],
+                !used.contains(state.contact.id)
             {
-                candidates = [state]
+                if state.contact.crmId == nil || state.contact.crmId == record.id {
+                    candidates = [state]
+                } else if relinkable.contains(state.contact.id), !record.archived {
+                    state.base = [:]
+                    candidates = [state]
+                }
             }
             // After a merge two local contacts may point at one survivor: the one with its email (or the
             // first) follows it, the others are recorded as merged for review.

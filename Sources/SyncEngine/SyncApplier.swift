@@ -168,7 +168,11 @@ struct SyncApplier: Sendable {
             // Keys decided toward local (or found equal) join the base now; keys pushed join it once confirmed.
             let pushedKeys = Set(plan.changes.filter { $0.direction == .toCRM }.map(\.key))
             update.base = plan.newBase.filter { !pushedKeys.contains($0.key) }
-            if let crmId = plan.crmId, local.crmId != crmId { update.crmId = .some(crmId) }
+            if let crmId = plan.crmId, local.crmId != crmId {
+                update.crmId = .some(crmId)
+                // A contact that follows its person to a new record is no longer the archived one's.
+                update.crmArchivedAt = .some(nil)
+            }
             if !plan.changes.isEmpty { update.crmLastModified = plan.remote?.lastModified }
             return update
         case .none, .skip:

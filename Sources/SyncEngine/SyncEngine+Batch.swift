@@ -12,7 +12,7 @@ extension SyncEngine {
     ) async throws {
         guard !records.isEmpty || !extraLocals.isEmpty else { return }
         try Task.checkCancellation()
-        let pairs = try matchBatch(records, extraLocals, run: run)
+        let pairs = try await matchBatch(records, extraLocals, run: run)
         let emails = Set(records.compactMap { $0.email?.lowercased() } + extraLocals.map(\.contact.email.normalized))
         let (remotes, statuses) = try await remoteViews(of: pairs, emails: emails.sorted(), planner: planner)
         var plans = try planBatch(pairs, remotes: remotes, statuses: statuses, planner: planner, run: &run)
@@ -21,8 +21,8 @@ extension SyncEngine {
 
     /// The batch's CRM records and local contacts (those given, and those the records' ids and addresses find),
     /// paired; a contact already planned this run is left out.
-    private func matchBatch(_ records: [CRMContact], _ extraLocals: [LocalContactState], run: RunState) throws
-        -> [Pair]
+    private func matchBatch(_ records: [CRMContact], _ extraLocals: [LocalContactState], run: RunState)
+        async throws -> [Pair]
     {
         var locals: [String: LocalContactState] = [:]
         for state in extraLocals { locals[state.contact.id] = state }
@@ -31,9 +31,34 @@ extension SyncEngine {
         for state in try store.localStates(crmIds: crmIds, emails: recordEmails) where locals[state.contact.id] == nil {
             locals[state.contact.id] = state
         }
-        return match(records, locals: Array(locals.values)).filter { pair in
+        let relinkable = try await staleLinks(of: Array(locals.values), heldAgainst: records)
+        return ContactMatching.pairs(records, locals: Array(locals.values), relinkable: relinkable).filter { pair in
             !(pair.local.map { run.processed.contains($0.contact.id) } ?? false)
         }
+    }
+
+    /// The local contacts whose address a live record of the batch carries while they stay linked to another
+    /// record that the CRM no longer has live (GDPR-deleted or archived by someone; a read of it finds nothing):
+    /// the person came back through a form, and their contact follows them to the new record. One batch read, only
+    /// when a batch has such a contact.
+    private func staleLinks(of locals: [LocalContactState], heldAgainst records: [CRMContact]) async throws
+        -> Set<String>
+    {
+        let byAddress = Dictionary(
+            locals.map { ($0.contact.email.normalized, $0) }, uniquingKeysWith: { a, _ in a })
+        var linkedElsewhere: [String: String] = [:]  // the local's linked CRM id → its local id
+        for record in records where !record.archived {
+            guard let key = record.email.map({ EmailAddress.matchingKey($0) }), let local = byAddress[key],
+                let linked = local.contact.crmId, linked != record.id, !record.mergedIds.contains(linked),
+                local.mergedIntoCrmId == nil
+            else { continue }
+            linkedElsewhere[linked] = local.contact.id
+        }
+        guard !linkedElsewhere.isEmpty else { return [] }
+        let (found, _) = try await client.batchRead(Array(linkedElsewhere.keys).sorted(), properties: ["email"])
+        // A merged id reads as its survivor: that link is alive.
+        let alive = Set(found.keys).union(found.values.map(\.id)).union(found.values.flatMap(\.mergedIds))
+        return Set(linkedElsewhere.filter { !alive.contains($0.key) && !(found[$0.key]?.archived ?? false) }.values)
     }
 
     /// The planner's view of each pair's CRM record: subscription statuses of the batch's addresses, the opt-out
