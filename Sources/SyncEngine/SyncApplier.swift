@@ -176,8 +176,9 @@ struct SyncApplier: Sendable {
             if !plan.changes.isEmpty { update.crmLastModified = plan.remote?.lastModified }
             return update
         case .none, .skip:
-            // A local edit that needs nothing (already equal, or not to be pushed) is settled: mark it synced.
-            guard let local = plan.local, local.isDirty, !plan.heldForReview, let id = plan.localId else {
+            // A local edit that needs nothing (already equal, or not to be pushed) is settled: marked synced (in
+            // `applyLocalSide`, unless held for review or waiting on its address's writes).
+            guard let local = plan.local, let id = plan.localId, local.isDirty || !plan.consentToLocal.isEmpty else {
                 return nil
             }
             var update = LocalSyncUpdate(contactId: id)

@@ -15,7 +15,9 @@ extension SyncEngine {
         let pairs = try await matchBatch(records, extraLocals, run: run)
         let emails = Set(records.compactMap { $0.email?.lowercased() } + extraLocals.map(\.contact.email.normalized))
         let (remotes, statuses) = try await remoteViews(of: pairs, emails: emails.sorted(), planner: planner)
-        var plans = try planBatch(pairs, remotes: remotes, statuses: statuses, planner: planner, run: &run)
+        let addressOptOuts = try await addressOptOuts(of: pairs)
+        var plans = try planBatch(
+            pairs, remotes: remotes, statuses: statuses, addressOptOuts: addressOptOuts, planner: planner, run: &run)
         try await sink(&plans, run: &run)
     }
 
@@ -95,12 +97,28 @@ extension SyncEngine {
         return (remotes, statuses)
     }
 
+    /// Whether HubSpot holds opted out the addresses of contacts opted out here that have no live record to sync
+    /// with (kept for review, archived, their record deleted): their objection goes to the address when it is not
+    /// there yet. One read, only for a batch with such contacts.
+    private func addressOptOuts(of pairs: [Pair]) async throws -> [String: Bool] {
+        let addresses = pairs.compactMap { pair -> String? in
+            guard pair.record == nil, pair.mergedInto == nil, let local = pair.local, local.isOptedOut,
+                local.mergedIntoCrmId != nil || local.crmArchivedAt != nil || local.contact.crmId != nil
+            else { return nil }
+            return local.contact.email.normalized
+        }
+        guard !addresses.isEmpty else { return [:] }
+        let optedOut = try await client.optedOutOfAll(addresses)
+        return Dictionary(addresses.map { ($0, optedOut[$0] != nil) }, uniquingKeysWith: { a, _ in a })
+    }
+
     /// One plan per pair; an erasure the run finishes first is not planned again as a stale copy.
     private func planBatch(
-        _ pairs: [Pair], remotes: [RemoteContact?], statuses: [String: [SubscriptionStatus]], planner: SyncPlanner,
-        run: inout RunState
+        _ pairs: [Pair], remotes: [RemoteContact?], statuses: [String: [SubscriptionStatus]],
+        addressOptOuts: [String: Bool], planner: SyncPlanner, run: inout RunState
     ) throws -> [ContactPlan] {
-        let context = try planningContext(pairs: pairs, statuses: statuses)
+        var context = try planningContext(pairs: pairs, statuses: statuses)
+        context.addressOptedOut = { addressOptOuts[$0.normalized] }
         var plans: [ContactPlan] = []
         for (index, pair) in pairs.enumerated() {
             var plan =

@@ -27,6 +27,9 @@ struct SyncPlanner: Sendable {
         var addressConsents: (EmailAddress) -> [Purpose: (state: ConsentState, at: Date?, legalBasis: LegalBasis?)] = {
             _ in [:]
         }
+        /// Whether HubSpot holds the address opted out of all email, where the engine read it (a contact with no
+        /// live record to sync with, opted out here); nil: not read.
+        var addressOptedOut: (EmailAddress) -> Bool? = { _ in nil }
     }
 
     /// Keys whose conflict under `newest` needs the CRM's history timestamps, which the engine fetches
@@ -156,12 +159,14 @@ struct SyncPlanner: Sendable {
         if local.crmArchivedAt != nil && settings.archivedContacts == .keepLocal {
             plan.action = .none
             plan.note = "archived in the CRM; not re-created (sync.archivedContacts = keepLocal)"
+            followDecisionsByAddress(local, context: context, into: &plan)
             return plan
         }
         if local.mergedIntoCrmId != nil {
             plan.action = .skip
             plan.note = Self.mergedForReview
             plan.heldForReview = local.isDirty
+            followDecisionsByAddress(local, context: context, into: &plan)
             return plan
         }
         if local.isRestricted {
@@ -173,6 +178,7 @@ struct SyncPlanner: Sendable {
         if local.contact.crmId != nil && local.crmArchivedAt == nil {
             plan.action = .skip
             plan.note = "linked record no longer found in the CRM (deleted?): not re-created; see reconcile"
+            followDecisionsByAddress(local, context: context, into: &plan)
             return plan
         }
         plan.changes.append(
@@ -246,6 +252,33 @@ struct SyncPlanner: Sendable {
                     key: .consent(purpose), direction: .toLocal, old: (consent?.state ?? .unknown).rawValue,
                     new: crm.state.rawValue, rule: consent == nil ? .consentOnlyCRM : .consentNewest(.crm),
                     isConflict: false))
+        }
+    }
+
+    /// A contact with no live record to sync with (kept for review after a merge, archived in the CRM, its record
+    /// deleted by someone) still has an address, and HubSpot keeps decisions per address, whatever record carries
+    /// it, or none: the subject's newer decisions held there are taken, and the register's objection and
+    /// withdrawals reach the address (never a grant: with no record the register can agree with, only the
+    /// restrictive decisions travel).
+    func followDecisionsByAddress(_ local: LocalContactState, context: Context, into plan: inout ContactPlan) {
+        let held = context.addressConsents(local.contact.email)
+        takeAddressDecisions(local, held, into: &plan)
+        if local.isOptedOut, context.addressOptedOut(local.contact.email) == false {
+            plan.optOutToCRM = true
+            plan.changes.append(
+                .init(
+                    key: .optedOutOfAll, direction: .toCRM, old: "false", new: "true", rule: .optOutIsSticky,
+                    isConflict: false))
+        }
+        for purpose in settings.subscriptions.keys.sorted() {
+            guard let consent = local.consents[purpose], consent.state == .withdrawn,
+                let crm = held[purpose], crm.state == .granted, !Self.addressDecision(crm, winsOver: consent)
+            else { continue }
+            plan.consentToCRM.append((purpose, .withdrawn, consent.legalBasis))
+            plan.changes.append(
+                .init(
+                    key: .consent(purpose), direction: .toCRM, old: ConsentState.granted.rawValue,
+                    new: ConsentState.withdrawn.rawValue, rule: .consentNewest(.local), isConflict: false))
         }
     }
 

@@ -48,3 +48,61 @@ import Testing
         #expect(try await fixture.mutatingRequests(since: journal).isEmpty)
     }
 }
+
+extension AddressFollowsPersonTests {
+    /// Whether HubSpot holds `address` opted out of all email (its wide status), read as a person would check.
+    static func isOptedOutInHubSpot(_ fixture: EngineFixture, _ address: String) async throws -> Bool {
+        let reply = try await fixture.crm(
+            "POST", "/communication-preferences/v4/statuses/batch/unsubscribe-all/read?channel=EMAIL",
+            ["inputs": [address]])
+        let wide = (reply["results"] as? [[String: Any]])?.first?["wideStatuses"] as? [[String: Any]] ?? []
+        return wide.contains { ($0["status"] as? String) == "UNSUBSCRIBED" }
+    }
+
+    /// Findings 2 and 3: an objection and a withdrawal recorded for a contact with no live record to sync with
+    /// (kept for review after a merge, archived or deleted in the CRM by someone) reach the address in HubSpot.
+    @Test(arguments: ["merge", "archive", "gdpr-delete"])
+    func anObjectionReachesTheAddressWhateverBecameOfTheRecord(event: String) async throws {
+        let fixture = try await EngineFixture()
+        try fixture.importCSV(
+            "email,firstName,newsletter,blog\nprimary@example.fi,P,granted,granted\nsubject@example.fi,S,granted,granted\n"
+        )
+        try await fixture.sync()
+        let primary = try #require(try fixture.local("primary@example.fi")?.crmId)
+        let subject = try #require(try fixture.local("subject@example.fi")?.crmId)
+        fixture.tick()
+        switch event {
+        case "merge":
+            try await fixture.crm(
+                "POST", "/crm/v3/objects/contacts/merge", ["primaryObjectId": primary, "objectIdToMerge": subject])
+        case "archive":
+            try await fixture.crm("DELETE", "/crm/v3/objects/contacts/\(subject)")
+        default:
+            // GDPR-deleted by someone in HubSpot, not through crmsync: the register still holds the subject.
+            try await fixture.crm("POST", "/crm/v3/objects/contacts/gdpr-delete", ["objectId": subject])
+        }
+        fixture.tick()
+        try await fixture.sync()
+        if event != "gdpr-delete" { #expect(try await fixture.crmStatuses("subject@example.fi")[7] == "SUBSCRIBED") }
+        fixture.tick()
+        _ = try fixture.store.recordConsent(
+            email: email("subject@example.fi"), purpose: .blog, state: .withdrawn, source: "phone", actor: "t")
+        fixture.tick()
+        _ = try fixture.store.setSuppression(
+            .optedOutOfAll, active: true, email: email("subject@example.fi"), reason: "objected", actor: "t")
+        fixture.tick()
+        let report = try await fixture.sync()
+        #expect(report.summary.failures == 0, "\(report.failures)")
+        #expect(try await Self.isOptedOutInHubSpot(fixture, "subject@example.fi"))
+        #expect(try await fixture.crmStatuses("subject@example.fi")[7] != "SUBSCRIBED")
+        #expect(try await fixture.crmStatuses("subject@example.fi")[10] != "SUBSCRIBED")
+        // The primary's own address keeps its grants.
+        #expect(try await fixture.crmStatuses("primary@example.fi")[7] == "SUBSCRIBED")
+        #expect(try fixture.isOptedOut("subject@example.fi"))
+        // And once it is there, nothing is written again.
+        fixture.tick()
+        let journal = try await fixture.journal().count
+        try await fixture.sync()
+        #expect(try await fixture.mutatingRequests(since: journal).isEmpty)
+    }
+}
