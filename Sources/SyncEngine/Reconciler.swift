@@ -30,11 +30,14 @@ public struct DriftReport: Sendable, Codable, Equatable {
     public var pendingCRMChanges: [String: Int] = [:]
     /// Records whose opt-out differs while neither side has an unsynced change.
     public var optOutDrift = 0
+    /// Field → linked records whose CRM value the register cannot take (a tab, over 256 characters): the sides
+    /// disagree until someone fixes the value in HubSpot.
+    public var refusedValues: [String: Int] = [:]
     /// Up to 20 masked examples per category.
     public var examples: [String: [String]] = [:]
 
     public var hasDrift: Bool {
-        missingInCRM != Missing() || !fieldDrift.isEmpty || optOutDrift > 0 || notLinked > 0
+        missingInCRM != Missing() || !fieldDrift.isEmpty || optOutDrift > 0 || notLinked > 0 || !refusedValues.isEmpty
     }
 
     mutating func example(_ category: String, _ email: String?) {
@@ -106,6 +109,10 @@ public struct Reconciler: Sendable {
                 }
                 let remote = RemoteContact(record, settings: settings, statuses: nil)
                 let behindFeed = (remote.lastModified ?? .distantPast) < checkpoint
+                for field in remote.invalidFields {
+                    report.refusedValues[field.rawValue, default: 0] += 1
+                    report.example("refusedValues.\(field.rawValue)", local.contact.email.normalized)
+                }
                 for field in fields where !remote.invalidFields.contains(field) {
                     let crmValue = remote.values[field]
                     guard let base = local.base[.field(field)], crmValue != base, crmValue != local.contact[field]

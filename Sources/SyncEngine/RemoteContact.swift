@@ -10,6 +10,8 @@ struct RemoteContact: Sendable {
     var values: [ContactField: String]
     /// Fields the CRM holds in a form the register refuses (e.g. a phone of letters): left untouched.
     var invalidFields: [ContactField]
+    /// Why each of ``invalidFields`` was refused (the rule, never the value).
+    var invalidReasons: [ContactField: String] = [:]
     /// Newest history timestamp per field, when history was read.
     var fieldTimes: [ContactField: Date]
     var lastModified: Date?
@@ -55,6 +57,7 @@ struct RemoteContact: Sendable {
                     if let valid = try ContactValidator.validate(raw, for: field) { values[field] = valid }
                 } catch {
                     invalid.append(field)
+                    invalidReasons[field] = error.problem
                 }
             }
             if let newest = record.propertiesWithHistory[property]?.first { times[field] = newest.timestamp }

@@ -58,6 +58,7 @@ extension SyncPlanner {
                     rule: local.contact.crmId == nil ? .matchedByEmail : .mergedInCRM, isConflict: false))
         }
         let restricted = local.isRestricted
+        noteRefusedValues(remote, into: &plan)
         for field in fieldOrder {
             if remote.invalidFields.contains(field) { continue }
             switch fieldDecision(field, local: local, remote: remote) {
@@ -107,10 +108,23 @@ extension SyncPlanner {
         into plan: inout ContactPlan
     ) {
         if field == .email {
-            guard let value, let email = try? EmailAddress(value), !context.isErased(email),
-                !context.isEmailTaken(email, plan.localId)
-            else {
-                plan.note = "the CRM's email change is not taken: the address is erased or held by another contact"
+            // A CRM user gave the record an erased subject's address: it must not stay in HubSpot, and the other
+            // person's record must not be lost with it. The register's address goes back on the record (every run
+            // until it holds), and the erased address is never shown (it is personal data of an erased subject).
+            if let value, let email = try? EmailAddress(value), context.isErased(email), let own = plan.email,
+                let property = settings.mapping[.email]
+            {
+                plan.toCRMProperties[property] = own.normalized
+                plan.newBase[.field(.email)] = own.normalized
+                plan.changes.append(
+                    .init(
+                        key: .field(.email), direction: .toCRM, old: Self.erasedAddressLabel, new: own.normalized,
+                        rule: .erasureWins, isConflict: false))
+                plan.note = "the CRM gave this record an erased subject's address: the register's address is restored"
+                return
+            }
+            guard let value, let email = try? EmailAddress(value), !context.isEmailTaken(email, plan.localId) else {
+                plan.note = "the CRM's email change is not taken: the address is invalid or held by another contact"
                 return
             }
         }
@@ -119,6 +133,20 @@ extension SyncPlanner {
         plan.changes.append(
             .init(key: .field(field), direction: .toLocal, old: old, new: value, rule: rule, isConflict: conflict))
     }
+
+    /// A CRM value the register cannot take (a tab, a value over 256 characters, five address lines) is not taken,
+    /// and never silently: the contact's note names the field and the rule (never the value), every run that
+    /// examines it, and `reconcile` counts it (`refusedValues`).
+    func noteRefusedValues(_ remote: RemoteContact, into plan: inout ContactPlan) {
+        let refused = fieldOrder.filter(remote.invalidFields.contains).map { field in
+            "the CRM's \(field.rawValue) is not taken: it \(remote.invalidReasons[field] ?? "is not valid here")"
+        }
+        guard !refused.isEmpty else { return }
+        plan.note = ([plan.note].compactMap { $0 } + refused).joined(separator: "; ")
+    }
+
+    /// How a report names an erased subject's address it must not show.
+    static let erasedAddressLabel = "(an erased subject's address)"
 
     func resolveConflict(_ field: ContactField, local: LocalContactState, remote: RemoteContact) -> (
         ChangeOrigin, SyncRule

@@ -102,6 +102,7 @@ struct SyncPlanner: Sendable {
             .init(
                 key: .record, direction: .toLocal, old: nil, new: "created", rule: .onlyInCRM, isConflict: false
             ))
+        noteRefusedValues(remote, into: &plan)
         for field in fieldOrder {
             guard let value = remote.values[field] else { continue }
             plan.toLocalValues[field] = value

@@ -101,18 +101,35 @@ public struct Contact: Sendable, Hashable, Identifiable {
 /// The rules every field value must meet before it is stored or sent.
 public enum ContactValidator {
     public static let maximumLength = 256
+    /// Lines a street address may have.
+    public static let maximumAddressLines = 4
     private static let phoneAllowed = Set("0123456789+-() ./".utf8)
 
     /// Returns the value to store (trimmed; empty becomes nil), or throws naming the rule broken.
     public static func validate(_ raw: String?, for field: ContactField) throws(ValidationError) -> String? {
-        guard let trimmed = raw?.trimmedWhitespace, !trimmed.isEmpty else {
+        guard let stripped = raw?.trimmedWhitespace, !stripped.isEmpty else {
             return nil
         }
         let name = field.rawValue
+        // A street address has lines (HubSpot's `address` is a multi-line text): kept, as "\n", at most four.
+        let trimmed =
+            field == .streetAddress
+            ? stripped.replacingOccurrences(of: "\r\n", with: "\n").split(
+                separator: "\n", omittingEmptySubsequences: true
+            )
+            .map { String($0).trimmedWhitespace }.filter { !$0.isEmpty }.joined(separator: "\n")
+            : stripped
         if trimmed.count > maximumLength {
             throw ValidationError(field: name, problem: "is longer than \(maximumLength) characters")
         }
-        if trimmed.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }) {
+        let lines = trimmed.split(separator: "\n").count
+        if field == .streetAddress && lines > maximumAddressLines {
+            throw ValidationError(field: name, problem: "has more than \(maximumAddressLines) lines")
+        }
+        let isLineBreak: (Unicode.Scalar) -> Bool = { field == .streetAddress && $0 == "\n" }
+        if trimmed.unicodeScalars.contains(where: {
+            ($0.value < 0x20 || (0x7F...0x9F).contains($0.value)) && !isLineBreak($0)
+        }) {
             throw ValidationError(field: name, problem: "contains control characters")
         }
         switch field {

@@ -106,3 +106,34 @@ extension AddressFollowsPersonTests {
         #expect(try await fixture.mutatingRequests(since: journal).isEmpty)
     }
 }
+
+extension AddressFollowsPersonTests {
+    /// Finding 10: a CRM user gives an erased subject's address to another contact's record. The erased address
+    /// leaves HubSpot (the register's address goes back on the record), the other person loses nothing, and no
+    /// report shows the erased address.
+    @Test func anErasedAddressGivenToAnotherRecordIsTakenOffIt() async throws {
+        let fixture = try await EngineFixture()
+        try fixture.importCSV("email,firstName,city\nerased@example.fi,E,Oulu\nother@example.fi,O,Turku\n")
+        try await fixture.sync()
+        let other = try #require(try fixture.local("other@example.fi")?.crmId)
+        try await fixture.propagator().erase(email: email("erased@example.fi"), requestId: "r-1", reason: nil)
+        fixture.tick()
+        try await fixture.crm(
+            "PATCH", "/crm/v3/objects/contacts/\(other)", ["properties": ["email": "erased@example.fi"]])
+        fixture.tick()
+        let report = try await fixture.sync()
+        #expect(try await fixture.crmContact(email: "erased@example.fi") == nil)
+        #expect(try await fixture.crmProperty("other@example.fi", "city") == "Turku")
+        #expect(try fixture.local("other@example.fi")?.crmId == other)
+        #expect(try fixture.local("other@example.fi")?.city == "Turku")
+        #expect(try fixture.local("erased@example.fi") == nil)
+        let rendered = ReportRenderer.render(report, format: .json, showPII: true)
+        #expect(!rendered.contains("erased@example.fi"))
+        // It holds: the next runs write nothing.
+        fixture.tick()
+        try await fixture.sync()
+        let journal = try await fixture.journal().count
+        try await fixture.sync()
+        #expect(try await fixture.mutatingRequests(since: journal).isEmpty)
+    }
+}
