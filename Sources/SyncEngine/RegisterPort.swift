@@ -54,6 +54,7 @@ public protocol RegisterPort: Sendable {
     /// How many stored decisions (current consent states, suppressions) are dated beyond the future tolerance.
     func futureDatedDecisions(now: Date) throws -> Int
     // Retention
+    func isProcessingRestricted(_ email: EmailAddress) throws -> Bool
     func recordCRMActivity(email: EmailAddress, at: Date, reason: String) throws
 }
 

@@ -43,6 +43,8 @@ extension ErasurePropagator {
         outcome.keptByCRM = candidates.count - due.count
         for email in due {
             try Task.checkCancellation()
+            // Restricted since the candidates were listed (an operator's `restrict` while the CRM was read): held.
+            if try store.isProcessingRestricted(email) { continue }
             let request = try await erase(
                 email: email, requestId: retentionRequestId(for: email, on: day),
                 reason: "retention: marketing-only, inactive \(months) months")
@@ -80,12 +82,18 @@ extension ErasurePropagator {
         for start in stride(from: 0, to: ids.count, by: 100) {
             let chunk = Array(ids[start..<min(start + 100, ids.count)])
             let (found, _) = try await client.batchRead(chunk, properties: Self.retentionProperties)
+            var answered: Set<String> = []
             for (id, record) in found {
                 // A read of a merged id answers with its survivor: the candidate is judged by the record it became.
-                if let email = linked[id] ?? record.mergedIds.lazy.compactMap({ linked[$0] }).first {
+                let ids = [id] + record.mergedIds
+                if let email = ids.lazy.compactMap({ linked[$0] }).first {
+                    answered.formUnion(ids)
                     try review(record, email)
                 }
             }
+            // A linked record the CRM no longer has (archived, deleted) may have been re-created under the address
+            // since (a form): the erasure would delete whatever holds the address, so the address is read too.
+            unlinked += chunk.filter { !answered.contains($0) }.compactMap { linked[$0] }
         }
         for start in stride(from: 0, to: unlinked.count, by: 100) {
             let chunk = Array(unlinked[start..<min(start + 100, unlinked.count)])

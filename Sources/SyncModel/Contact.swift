@@ -113,7 +113,7 @@ public enum ContactValidator {
         let name = field.rawValue
         // A street address has lines (HubSpot's `address` is a multi-line text): kept, as "\n", at most four.
         let trimmed =
-            field == .streetAddress
+            field == .streetAddress && stripped.utf8.contains(where: { $0 == 0x0A || $0 == 0x0D })
             ? stripped.replacingOccurrences(of: "\r\n", with: "\n").split(
                 separator: "\n", omittingEmptySubsequences: true
             )
@@ -122,15 +122,18 @@ public enum ContactValidator {
         if trimmed.count > maximumLength {
             throw ValidationError(field: name, problem: "is longer than \(maximumLength) characters")
         }
-        let lines = trimmed.split(separator: "\n").count
-        if field == .streetAddress && lines > maximumAddressLines {
+        if field == .streetAddress && trimmed.utf8.lazy.filter({ $0 == 0x0A }).count >= maximumAddressLines {
             throw ValidationError(field: name, problem: "has more than \(maximumAddressLines) lines")
         }
-        let isLineBreak: (Unicode.Scalar) -> Bool = { field == .streetAddress && $0 == "\n" }
-        if trimmed.unicodeScalars.contains(where: {
-            ($0.value < 0x20 || (0x7F...0x9F).contains($0.value)) && !isLineBreak($0)
-        }) {
-            throw ValidationError(field: name, problem: "contains control characters")
+        let lineBreak: UInt8 = field == .streetAddress ? 0x0A : 0xFF
+        // Control characters are C0 (bytes below 0x20), DEL, and C1 (U+0080...U+009F, UTF-8 0xC2 0x80...0x9F).
+        var previous: UInt8 = 0
+        for byte in trimmed.utf8 {
+            if (byte < 0x20 && byte != lineBreak) || byte == 0x7F || (previous == 0xC2 && (0x80...0x9F).contains(byte))
+            {
+                throw ValidationError(field: name, problem: "contains control characters")
+            }
+            previous = byte
         }
         switch field {
         case .email:

@@ -13,8 +13,12 @@ public struct EmailAddress: Hashable, Comparable, Sendable, CustomStringConverti
     public let normalized: String
 
     public init(_ raw: String) throws(ValidationError) {
-        let trimmed = raw.trimmedWhitespace.lowercased().precomposedStringWithCanonicalMapping
-        switch Self.canonical(trimmed) {
+        let stripped = raw.trimmedWhitespace
+        // Nearly every address is ASCII: no Unicode normalisation, no IDNA full stops to map (both are costly on
+        // Linux, where NFC goes through Foundation's bridging).
+        let isASCII = stripped.utf8.allSatisfy { $0 < 0x80 }
+        let trimmed = isASCII ? stripped.lowercased() : stripped.lowercased().precomposedStringWithCanonicalMapping
+        switch Self.canonical(trimmed, isASCII: isASCII) {
         case .success(let canonical): normalized = canonical
         case .failure(let problem): throw ValidationError(field: "email", problem: problem.text)
         }
@@ -62,15 +66,15 @@ public struct EmailAddress: Hashable, Comparable, Sendable, CustomStringConverti
     }
 
     /// The canonical form of `candidate` (trimmed, lower-cased, NFC), or why it is not a valid address.
-    private static func canonical(_ candidate: String) -> Result<String, Problem> {
+    private static func canonical(_ candidate: String, isASCII: Bool) -> Result<String, Problem> {
         if candidate.isEmpty { return .failure(.init("is empty")) }
         let parts = candidate.split(separator: "@", omittingEmptySubsequences: false)
         guard parts.count == 2 else { return .failure(.init("must contain exactly one @")) }
         let local = parts[0]
         if let problem = problem(withLocalPart: local) { return .failure(.init(problem)) }
         // IDNA's other full stops (ideographic, full-width, half-width) separate labels as "." does.
-        let domain = String(parts[1]).map { "。．｡".contains($0) ? "." : $0 }
-        let labels = String(domain).split(separator: ".", omittingEmptySubsequences: false)
+        let domain = isASCII ? parts[1] : Substring(String(parts[1].map { "。．｡".contains($0) ? "." : $0 }))
+        let labels = domain.split(separator: ".", omittingEmptySubsequences: false)
         if labels.count < 2 { return .failure(.init("has no dotted domain")) }
         var asciiLabels: [String] = []
         for label in labels {
@@ -82,7 +86,7 @@ public struct EmailAddress: Hashable, Comparable, Sendable, CustomStringConverti
         if let tld = asciiLabels.last, tld.utf8.allSatisfy({ (48...57).contains($0) }) {
             return .failure(.init("has a numeric top-level domain"))
         }
-        let canonical = String(local) + "@" + asciiLabels.joined(separator: ".")
+        let canonical = isASCII ? candidate : String(local) + "@" + asciiLabels.joined(separator: ".")
         if canonical.utf8.count > 254 { return .failure(.init("is longer than 254 characters")) }
         return .success(canonical)
     }

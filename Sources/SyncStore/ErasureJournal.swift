@@ -99,7 +99,7 @@ final class ErasureJournal: Sendable {
                     "the store lacks \(Set(missing.map(\.rowKey)).count) erasure record(s) its erasure journal holds "
                         + "(a restored backup?): run crmsync init or a sync to apply them first")
             }
-            reconciliation = try restore(missing, into: store)
+            reconciliation = try restore(missing, all: Array(lines.dropFirst()), into: store)
         }
         let journal = ErasureJournal(path: path, watermarks: [:])
         if readOnly { return (journal, reconciliation) }
@@ -160,21 +160,10 @@ final class ErasureJournal: Sendable {
     }
 
     /// Writes again what the journal has and the store lacks, and erases again the contacts it names.
-    private static func restore(_ missing: [Entry], into store: SyncStore) throws -> Reconciliation {
+    private static func restore(_ missing: [Entry], all: [Entry], into store: SyncStore) throws -> Reconciliation {
         var reconciliation = Reconciliation()
         let unique = Array(Dictionary(missing.map { ($0.rowKey, $0) }, uniquingKeysWith: { a, _ in a }).values)
-        // The contacts of the restored store that an erased address names, by that hash.
-        let erasedHashes = Set(unique.filter { $0.kind == "tombstone" }.compactMap(\.hash))
-        var toErase: [(email: EmailAddress, requestId: String)] = []
-        for contact in try store.allContactAddresses() {
-            let hash = store.subjectHash(of: contact.email)
-            let former = try store.formerAddressHashes(contactId: contact.id)
-            guard let erased = ([hash] + former).first(where: erasedHashes.contains),
-                let tombstone = unique.first(where: { $0.kind == "tombstone" && $0.hash == erased }),
-                let requestId = tombstone.requestId
-            else { continue }
-            toErase.append((contact.email, requestId))
-        }
+        let toErase = try subjects(of: unique, all: all, in: store)
         let reErasedRequests = Set(toErase.map(\.requestId))
         try store.database.write { db in
             for entry in unique {
@@ -211,21 +200,77 @@ final class ErasureJournal: Sendable {
         // A subject the restored store still holds is erased again through the usual path: the request (with its
         // id, so `erasures` shows one request), the local erasure, and the CRM deletes on the next run.
         for (email, requestId) in toErase {
-            _ = try store.recordErasureRequest(
-                email: email, requestId: requestId, reason: "re-applied from the erasure journal")
-            try store.eraseLocally(requestId: requestId)
-            reconciliation.reErased += 1
+            do {
+                _ = try store.recordErasureRequest(
+                    email: email, requestId: requestId, reason: "re-applied from the erasure journal")
+                try store.eraseLocally(requestId: requestId)
+                reconciliation.reErased += 1
+            } catch let error as StoreError {
+                // The restored store names the request for another address (a backup taken between the request
+                // and its local erasure, after an address change): its tombstones hold; a person decides.
+                store.logger.warning(
+                    "erasure journal: a request could not be applied again; its tombstones hold",
+                    metadata: ["erasure.request": "\(requestId)", "store.error": "\(error.detail)"])
+            }
         }
         return reconciliation
     }
 
-    /// The journal's lines; a torn last line (a crash mid-append) is ignored.
+    /// The contact of the restored store each missing erasure request is about, at most one a request: the contact
+    /// linked to a CRM record the request tombstoned (its record, or the survivor of a merge), else the contact
+    /// holding the request's address now, unless it is linked to a record the request did not tombstone (the
+    /// address has passed to someone else since the backup). An address a contact had before is not enough: it may
+    /// be another person's now.
+    private static func subjects(of missing: [Entry], all: [Entry], in store: SyncStore) throws
+        -> [(email: EmailAddress, requestId: String)]
+    {
+        var requestIds = Set(missing.filter { $0.kind != "request" }.compactMap(\.requestId))
+        requestIds.formUnion(missing.filter { $0.kind == "request" }.compactMap(\.id))
+        guard !requestIds.isEmpty else { return [] }
+        let contacts = try store.allContactLinks()
+        var taken: Set<String> = []
+        var result: [(email: EmailAddress, requestId: String)] = []
+        for requestId in requestIds.sorted() {
+            let idHashes = Set(all.filter { $0.kind == "crmTombstone" && $0.requestId == requestId }.compactMap(\.hash))
+            let subjectHash = all.first { $0.kind == "request" && $0.id == requestId }?.hash
+            let addressHashes = Set(
+                all.filter { $0.kind == "tombstone" && $0.requestId == requestId }.compactMap(\.hash))
+            let byLink = contacts.first { contact in
+                !taken.contains(contact.id) && contact.crmIds.contains { idHashes.contains(store.crmIdHash(of: $0)) }
+            }
+            let byAddress = contacts.first { contact in
+                let hash = store.subjectHash(of: contact.email)
+                guard !taken.contains(contact.id),
+                    hash == subjectHash || (subjectHash == nil && addressHashes.contains(hash))
+                else { return false }
+                // Linked to a record the erasure did not touch: the address is another person's now.
+                return contact.crmIds.isEmpty || contact.crmIds.contains { idHashes.contains(store.crmIdHash(of: $0)) }
+            }
+            guard let subject = byLink ?? byAddress else { continue }
+            taken.insert(subject.id)
+            result.append((subject.email, requestId))
+        }
+        return result
+    }
+
+    /// The journal's lines. A torn last line (a crash mid-append, without its line break) is ignored; any other
+    /// line that cannot be read is damage, refused by line number: a lost tombstone must never pass unnoticed.
     static func read(_ path: String) throws -> [Entry] {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw StoreError.cannotOpen("the erasure journal at \(path) cannot be read")
         }
         let decoder = JSONDecoder()
-        return data.split(separator: UInt8(ascii: "\n")).compactMap { try? decoder.decode(Entry.self, from: $0) }
+        let lines = data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        var entries: [Entry] = []
+        for (index, line) in lines.enumerated() where !line.isEmpty {
+            if let entry = try? decoder.decode(Entry.self, from: line) {
+                entries.append(entry)
+            } else if index < lines.count - 1 {
+                throw StoreError.cannotOpen(
+                    "the erasure journal at \(path) is damaged at line \(index + 1): restore it from its own backup")
+            }
+        }
+        return entries
     }
 
     /// Appends `entries` in one write under an exclusive lock, and flushes them to disk.
@@ -243,12 +288,13 @@ final class ErasureJournal: Sendable {
         defer { close(descriptor) }
         flock(descriptor, LOCK_EX)
         defer { flock(descriptor, LOCK_UN) }
-        // A line torn by a crash mid-append is ended first, so that it never swallows the next one.
-        var last: UInt8 = 0
+        // A line torn by a crash mid-append is cut off first: its transaction never committed, and it must never
+        // swallow the next line.
         let size = lseek(descriptor, 0, SEEK_END)
-        if size > 0, pread(descriptor, &last, 1, size - 1) == 1, last != UInt8(ascii: "\n") {
-            data.insert(UInt8(ascii: "\n"), at: 0)
-        }
+        var end = size
+        var byte: UInt8 = 0
+        while end > 0, pread(descriptor, &byte, 1, end - 1) == 1, byte != UInt8(ascii: "\n") { end -= 1 }
+        if end < size { ftruncate(descriptor, end) }
         let written = data.withUnsafeBytes { buffer in Glibc.write(descriptor, buffer.baseAddress, buffer.count) }
         guard written == data.count, fsync(descriptor) == 0 else {
             throw StoreError.cannotOpen("the erasure journal at \(path) cannot be written")

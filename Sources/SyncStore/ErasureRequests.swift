@@ -403,6 +403,18 @@ extension SyncStore {
         }
     }
 
+    /// Whether the contact holding `email` has its processing restricted now.
+    public func isProcessingRestricted(_ email: EmailAddress) throws -> Bool {
+        try database.read { db in
+            try Bool.fetchOne(
+                db,
+                sql: """
+                    SELECT EXISTS (SELECT 1 FROM contact c JOIN suppression s ON s.contactId = c.id
+                    WHERE c.email = ? AND s.kind = 'processingRestricted' AND s.isActive)
+                    """, arguments: [email.normalized]) ?? false
+        }
+    }
+
     /// The lifecycle stages of a marketing-only contact (no customer relationship), as SQL literals.
     static let marketingOnlyStages = "'subscriber', 'lead', 'marketingqualifiedlead', 'other'"
 

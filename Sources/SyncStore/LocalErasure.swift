@@ -42,20 +42,16 @@ extension SyncStore {
 }
 
 extension SyncStore {
-    /// Every contact's id and address: what the erasure journal matches its tombstones against after a restore.
-    func allContactAddresses() throws -> [(id: String, email: EmailAddress)] {
+    /// Every contact's id, address and CRM links: what the erasure journal matches its tombstones against after a
+    /// restore.
+    func allContactLinks() throws -> [(id: String, email: EmailAddress, crmIds: [String])] {
         try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT id, email FROM contact ORDER BY id").compactMap { row in
-                (try? EmailAddress(row[1] as String)).map { (row[0] as String, $0) }
+            try Row.fetchAll(db, sql: "SELECT id, email, crmId, mergedIntoCrmId FROM contact ORDER BY id").compactMap {
+                row in
+                (try? EmailAddress(row[1] as String)).map {
+                    (row[0] as String, $0, [row[2] as String?, row[3] as String?].compactMap { $0 })
+                }
             }
-        }
-    }
-
-    /// The keyed hashes of the addresses a contact had before.
-    func formerAddressHashes(contactId: String) throws -> [String] {
-        try database.read { db in
-            try String.fetchAll(
-                db, sql: "SELECT addressHash FROM formerAddress WHERE contactId = ?", arguments: [contactId])
         }
     }
 

@@ -99,9 +99,11 @@ extension SyncStore {
                 throw try Tombstones.isErased(subjectHash(of: email), in: db)
                     ? StoreError.subjectErased() : StoreError.subjectNotFound()
             }
+            // Dated after the change it follows (a lift after its restriction, even after the clock stepped back).
+            let previous = try Suppressions.all(contactId: contact.id, in: db).first { $0.kind == kind }?.changedAt
             let changed = try Suppressions.set(
-                kind, active: active, contactId: contact.id, reason: reason, origin: .local, at: now, actor: actor,
-                in: db)
+                kind, active: active, contactId: contact.id, reason: reason, origin: .local,
+                at: DecisionTime.stamp(now: now, following: [previous]), actor: actor, in: db)
             return changed ? .changed : .unchanged
         }
     }

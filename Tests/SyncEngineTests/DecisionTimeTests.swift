@@ -77,4 +77,22 @@ import Testing
             DecisionTime.stamp(now: now, following: [nil, Date(millisecondsSince1970: 5_000_000)])
                 == Date(millisecondsSince1970: 5_000_001))
     }
+
+    /// A lift is dated after the restriction it ends, also after the clock stepped back.
+    @Test func aLiftAfterTheClockSteppedBackIsDatedAfterTheRestriction() async throws {
+        let clock = ManualClock(now: Date(millisecondsSince1970: 1_796_112_000_000))
+        let fixture = try await EngineFixture(storeClock: clock)
+        try fixture.importCSV("email\naino@example.fi\n")
+        let address = email("aino@example.fi")
+        _ = try fixture.store.setSuppression(
+            .processingRestricted, active: true, email: address, reason: "r", actor: "t")
+        clock.advance(by: .seconds(-600))
+        _ = try fixture.store.setSuppression(
+            .processingRestricted, active: false, email: address, reason: nil, actor: "t")
+        let contact = try #require(try fixture.local("aino@example.fi"))
+        let restriction = try #require(
+            try fixture.store.suppressions(contactId: contact.id).first { $0.kind == .processingRestricted })
+        #expect(!restriction.isActive)
+        #expect(restriction.changedAt > Date(millisecondsSince1970: 1_796_112_000_000))
+    }
 }

@@ -127,4 +127,19 @@ import Testing
         await #expect(throws: (any Error).self) { try await Self.sweep(fixture, clock) }
         #expect(try fixture.local("dormant@example.fi") != nil)
     }
+
+    /// Review finding: the linked record was archived, and a form re-created the address as a customer minutes ago.
+    @Test func aCandidateWhoseLinkedRecordIsGoneIsAlsoLookedUpByItsAddress() async throws {
+        let (fixture, clock) = try await Self.agedRegister(["returned@example.fi", "dormant@example.fi"])
+        let old = try #require(try fixture.local("returned@example.fi")?.crmId)
+        try await fixture.crm("DELETE", "/crm/v3/objects/contacts/\(old)")
+        try await fixture.crm(
+            "POST", "/crm/v3/objects/contacts",
+            ["properties": ["email": "returned@example.fi", "lifecyclestage": "customer"]])
+        let outcome = try await Self.sweep(fixture, clock)
+        #expect(outcome.erased == 1)
+        #expect(try fixture.local("returned@example.fi") != nil)
+        #expect(try await fixture.crmContact(email: "returned@example.fi") != nil)
+        #expect(try fixture.local("dormant@example.fi") == nil)
+    }
 }

@@ -119,3 +119,58 @@ import Testing
         #expect(lines.contains { $0.kind == "request" && $0.id == "req-4" })
     }
 }
+
+extension ErasureJournalTests {
+    /// Review finding: after the backup, q's record moved to another address and p took q's address; q's erasure
+    /// (of the address p then held) is p's. Putting the backup back erases p again, never q, who holds the address
+    /// in the backup and whose record the erasure never touched.
+    @Test func aRestoreErasesTheSubjectTheErasureWasAboutNotWhoeverHeldTheAddressBefore() throws {
+        let fixture = try StoreFixture()
+        _ = try fixture.importCSV("email,firstName\np@example.fi,P\nq@example.fi,Q\n")
+        let p = try #require(try fixture.store.contact(email: email("p@example.fi")))
+        let q = try #require(try fixture.store.contact(email: email("q@example.fi")))
+        func link(_ contact: Contact, _ crmId: String, email address: String? = nil) throws {
+            var update = LocalSyncUpdate(contactId: contact.id)
+            update.crmId = .some(crmId)
+            if let address {
+                var moved = try #require(try fixture.store.contact(email: email(contact.email.normalized)))
+                moved.email = email(address)
+                update.contact = moved
+            }
+            _ = try fixture.store.applySyncUpdates([update], actor: "sync")
+        }
+        try link(p, "crm-2")
+        try link(q, "crm-1")
+        let backup = fixture.folder.appendingPathComponent("nightly.sqlite").path
+        try Self.backUp(fixture.reopen(), to: backup)
+        try link(q, "crm-1", email: "q2@example.fi")
+        try link(p, "crm-2", email: "q@example.fi")
+        _ = try fixture.store.recordErasureRequest(email: email("q@example.fi"), requestId: "r-1", reason: nil)
+        try fixture.store.eraseLocally(requestId: "r-1")
+        #expect(try fixture.store.contact(email: email("q2@example.fi"))?.id == q.id)
+
+        try Self.restore(backup, over: fixture.path)
+        let restored = try fixture.reopen()
+        #expect(try restored.contact(email: email("p@example.fi")) == nil)
+        #expect(try restored.contact(email: email("q@example.fi"))?.id == q.id)
+        #expect(try restored.erasedCRMIds(among: ["crm-1", "crm-2"]) == ["crm-2"])
+        #expect(try restored.pendingErasures().count == 1)
+        #expect(try fixture.reopen().journalRestored == 0)
+    }
+}
+
+extension ErasureJournalTests {
+    @Test func aDamagedLineInsideTheJournalIsRefusedByLineNumber() throws {
+        let fixture = try StoreFixture()
+        _ = try fixture.store.recordErasureRequest(email: email("x@example.fi"), requestId: "req-5", reason: nil)
+        let journal = SyncStore.defaultErasureJournal(forStore: fixture.path)
+        var text = try String(contentsOfFile: journal, encoding: .utf8)
+        text = text.replacingOccurrences(of: #""kind":"request""#, with: #""kind":"request"#)
+        try Data(text.utf8).write(to: URL(fileURLWithPath: journal))
+        #expect {
+            try fixture.reopen()
+        } throws: { error in
+            (error as? StoreError)?.detail.contains("damaged at line 2") == true
+        }
+    }
+}
