@@ -30,6 +30,9 @@ public struct DriftReport: Sendable, Codable, Equatable {
     public var pendingCRMChanges: [String: Int] = [:]
     /// Records whose opt-out differs while neither side has an unsynced change.
     public var optOutDrift = 0
+    /// Purpose → linked contacts whose decision differs from the status HubSpot holds for the address (both decided,
+    /// neither changed since the last sync): HubSpot keeps statuses per address, so they are compared per address.
+    public var consentDrift: [String: Int] = [:]
     /// Field → linked records whose CRM value the register cannot take (a tab, over 256 characters): the sides
     /// disagree until someone fixes the value in HubSpot.
     public var refusedValues: [String: Int] = [:]
@@ -38,6 +41,7 @@ public struct DriftReport: Sendable, Codable, Equatable {
 
     public var hasDrift: Bool {
         missingInCRM != Missing() || !fieldDrift.isEmpty || optOutDrift > 0 || notLinked > 0 || !refusedValues.isEmpty
+            || !consentDrift.isEmpty
     }
 
     mutating func example(_ category: String, _ email: String?) {
@@ -80,6 +84,9 @@ public struct Reconciler: Sendable {
             let emails = page.contacts.compactMap { $0.email.flatMap { try? EmailAddress($0) } }
             let locals = try store.localStates(crmIds: ids, emails: emails)
             let localEmails = Set(locals.map(\.contact.email.normalized))
+            // The statuses HubSpot holds for the page's addresses (one batch read a page).
+            let statuses = try await client.subscriptionStatuses(
+                for: page.contacts.filter { $0.email != nil && !$0.archived }.compactMap { $0.email?.lowercased() })
             // The sync's own matching: a record pairs with the contact linked to it (or to an id merged into
             // it), else with an unlinked contact of its address.
             for pair in ContactMatching.pairs(page.contacts, locals: locals) {
@@ -123,6 +130,16 @@ public struct Reconciler: Sendable {
                     } else {
                         report.pendingCRMChanges[field.rawValue, default: 0] += 1
                     }
+                }
+                let held = RemoteContact.addressConsents(
+                    from: statuses[record.email?.lowercased() ?? ""], settings: settings)
+                for purpose in settings.subscriptions.keys.sorted() where !local.isDirty {
+                    guard let crm = held[purpose], crm.state != .unknown, let mine = local.consents[purpose]?.state,
+                        mine != .unknown, mine != crm.state, (crm.at ?? .distantPast) < checkpoint,
+                        !SyncPlanner.hasRestrictionMarker(local.base)
+                    else { continue }
+                    report.consentDrift[purpose.rawValue, default: 0] += 1
+                    report.example("consentDrift.\(purpose.rawValue)", local.contact.email.normalized)
                 }
                 // A CRM opt-out where crmsync spread a restriction is expected there, not drift (the sync, which
                 // reads its time, tells a later opt-out of the subject's from it).

@@ -35,6 +35,8 @@ struct ReconcileCommand: AsyncParsableCommand {
                 separator: ", ")
             print("  field drift behind the change feed: " + (drift.isEmpty ? "none" : drift))
             print("  opt-out drift: \(report.optOutDrift)")
+            let consent = report.consentDrift.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
+            print("  consent drift (per address): " + (consent.isEmpty ? "none" : consent.joined(separator: ", ")))
             let refused = report.refusedValues.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }
             print("  CRM values the register refuses: " + (refused.isEmpty ? "none" : refused.joined(separator: ", ")))
             let pending = report.pendingCRMChanges.values.reduce(0, +)
