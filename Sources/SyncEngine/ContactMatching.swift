@@ -10,6 +10,8 @@ enum ContactMatching {
         var local: LocalContactState?
         /// Set when the record's survivor is held by another local contact.
         var mergedInto: String?
+        /// Set when the local contact follows its person to this record, re-created under its address.
+        var relinked = false
     }
 
     /// Matches CRM records to local contacts: by CRM id, following merges, then by normalised email (a
@@ -22,6 +24,7 @@ enum ContactMatching {
     static func pairs(_ records: [CRMContact], locals: [LocalContactState], relinkable: Set<String> = []) -> [Pair] {
         var pairs: [Pair] = []
         var used: Set<String> = []
+        var relinkedIds: Set<String> = []
         let byCrmId = Dictionary(
             locals.compactMap { state in state.contact.crmId.map { ($0, state) } }, uniquingKeysWith: { a, _ in a })
         let byEmail = Dictionary(locals.map { ($0.contact.email.normalized, $0) }, uniquingKeysWith: { a, _ in a })
@@ -38,6 +41,7 @@ enum ContactMatching {
                 } else if relinkable.contains(state.contact.id), !record.archived {
                     state.base = [:]
                     candidates = [state]
+                    relinkedIds.insert(state.contact.id)
                 }
             }
             // After a merge two local contacts may point at one survivor: the one with its email (or the
@@ -45,7 +49,7 @@ enum ContactMatching {
             candidates.sort { a, _ in a.contact.email.normalized == key }
             if let primary = candidates.first {
                 used.insert(primary.contact.id)
-                pairs.append(Pair(record: record, local: primary))
+                pairs.append(Pair(record: record, local: primary, relinked: relinkedIds.contains(primary.contact.id)))
                 for other in candidates.dropFirst() {
                     used.insert(other.contact.id)
                     pairs.append(Pair(record: nil, local: other, mergedInto: record.id))

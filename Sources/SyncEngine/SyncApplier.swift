@@ -170,21 +170,28 @@ struct SyncApplier: Sendable {
             update.base = plan.newBase.filter { !pushedKeys.contains($0.key) }
             if let crmId = plan.crmId, local.crmId != crmId {
                 update.crmId = .some(crmId)
-                // A contact that follows its person to a new record is no longer the archived one's.
+                // A contact that follows its person to a new record is no longer the archived one's, and agreed
+                // nothing with the new one: its stored base goes (what this run settles is written with it).
                 update.crmArchivedAt = .some(nil)
+                update.replacesBase = plan.relinked
             }
             if !plan.changes.isEmpty { update.crmLastModified = plan.remote?.lastModified }
             return update
         case .none, .skip:
             // A local edit that needs nothing (already equal, or not to be pushed) is settled: marked synced (in
             // `applyLocalSide`, unless held for review or waiting on its address's writes).
-            guard let local = plan.local, let id = plan.localId, local.isDirty || !plan.consentToLocal.isEmpty else {
+            guard let local = plan.local, let id = plan.localId,
+                local.isDirty || !plan.consentToLocal.isEmpty || plan.optOutToLocal != nil
+            else {
                 return nil
             }
             var update = LocalSyncUpdate(contactId: id)
             update.base = plan.newBase
             // A restricted contact not in the CRM still takes the decisions HubSpot holds for its address.
             update.consentEvents = plan.consentToLocal
+            if let at = plan.optOutToLocal {
+                update.suppressionChanges.append((.optedOutOfAll, true, "opted out in the CRM (its address)", at))
+            }
             return update
         case .createInCRM, .eraseInCRM:
             return nil

@@ -97,36 +97,40 @@ extension SyncEngine {
         return (remotes, statuses)
     }
 
-    /// Whether HubSpot holds opted out the addresses of contacts opted out here that have no live record to sync
+    /// Whether (and since when) HubSpot holds opted out the addresses of contacts that have no live record to sync
     /// with (kept for review, archived, their record deleted): their objection goes to the address when it is not
-    /// there yet. One read, only for a batch with such contacts.
-    private func addressOptOuts(of pairs: [Pair]) async throws -> [String: Bool] {
+    /// there yet, and the subject's opt-out there comes into the register. One read, only for a batch with such
+    /// contacts.
+    private func addressOptOuts(of pairs: [Pair]) async throws -> [String: Date?] {
         let addresses = pairs.compactMap { pair -> String? in
-            guard pair.record == nil, pair.mergedInto == nil, let local = pair.local, local.isOptedOut,
+            guard pair.record == nil, pair.mergedInto == nil, let local = pair.local,
                 local.mergedIntoCrmId != nil || local.crmArchivedAt != nil || local.contact.crmId != nil
             else { return nil }
             return local.contact.email.normalized
         }
         guard !addresses.isEmpty else { return [:] }
         let optedOut = try await client.optedOutOfAll(addresses)
-        return Dictionary(addresses.map { ($0, optedOut[$0] != nil) }, uniquingKeysWith: { a, _ in a })
+        return Dictionary(addresses.map { ($0, optedOut[$0]) }, uniquingKeysWith: { a, _ in a })
     }
 
     /// One plan per pair; an erasure the run finishes first is not planned again as a stale copy.
     private func planBatch(
         _ pairs: [Pair], remotes: [RemoteContact?], statuses: [String: [SubscriptionStatus]],
-        addressOptOuts: [String: Bool], planner: SyncPlanner, run: inout RunState
+        addressOptOuts: [String: Date?], planner: SyncPlanner, run: inout RunState
     ) throws -> [ContactPlan] {
         var context = try planningContext(pairs: pairs, statuses: statuses)
-        context.addressOptedOut = { addressOptOuts[$0.normalized] }
+        context.addressOptedOut = { addressOptOuts[$0.normalized].map { $0 != nil } }
+        context.addressOptedOutAt = { addressOptOuts[$0.normalized] ?? nil }
         var plans: [ContactPlan] = []
         for (index, pair) in pairs.enumerated() {
             var plan =
                 if let survivor = pair.mergedInto, let local = pair.local {
                     planner.planMergedAway(local, survivor: survivor)
                 } else {
-                    planner.plan(local: pair.local, remote: remotes[index], context: context)
+                    planner.plan(
+                        local: pair.local, remote: Self.remote(remotes[index], of: pair, context), context: context)
                 }
+            plan.relinked = pair.relinked
             if let spelling = pair.record?.email?.lowercased(), spelling != plan.email?.normalized,
                 EmailAddress.matchingKey(spelling) == plan.email?.normalized
             {
@@ -166,6 +170,17 @@ extension SyncEngine {
     }
 
     typealias Pair = ContactMatching.Pair
+
+    /// The record as the planner sees it. A record a CRM user gave an erased subject's address (the planner puts the
+    /// contact's own address back) carries that address's statuses and opt-out: they are the erased subject's,
+    /// never the contact's, so the planner sees none.
+    static func remote(_ remote: RemoteContact?, of pair: Pair, _ context: SyncPlanner.Context) -> RemoteContact? {
+        guard var remote, pair.local != nil, let email = remote.email, context.isErased(email) else { return remote }
+        remote.consents = [:]
+        remote.isOptedOut = false
+        remote.optedOutAt = nil
+        return remote
+    }
 
     func match(_ records: [CRMContact], locals: [LocalContactState]) -> [Pair] {
         ContactMatching.pairs(records, locals: locals)

@@ -64,6 +64,8 @@ public struct ContactPlan: Sendable {
     /// A local edit of a contact kept for review after a merge: not pushed, and not settled either, so that every
     /// run lists it until someone resolves it.
     var heldForReview = false
+    /// The contact follows its person to a record re-created under its address: its stored base is replaced.
+    var relinked = false
 
     /// Where HubSpot's address-keyed writes of this plan go: the record's spelling, else the canonical address.
     var addressInCRM: String? { crmAddress ?? email?.normalized }

@@ -60,7 +60,17 @@ extension SyncPlanner {
         let restricted = local.isRestricted
         noteRefusedValues(remote, into: &plan)
         for field in fieldOrder {
-            if remote.invalidFields.contains(field) { continue }
+            if remote.invalidFields.contains(field) {
+                // The CRM's value cannot be taken; a value the register changed since the last sync replaces it
+                // there (the refused value is never shown).
+                let value = local.contact[field]
+                if value != nil, local.base[.field(field)].map({ $0 != value }) ?? true {
+                    pushField(
+                        field, value, old: Self.refusedValueLabel, rule: .changedLocally,
+                        conflict: false, restricted: restricted, into: &plan)
+                }
+                continue
+            }
             switch fieldDecision(field, local: local, remote: remote) {
             case .equal(let value):
                 if local.base[.field(field)] != .some(value) { plan.newBase[.field(field)] = value }
@@ -144,6 +154,9 @@ extension SyncPlanner {
         guard !refused.isEmpty else { return }
         plan.note = ([plan.note].compactMap { $0 } + refused).joined(separator: "; ")
     }
+
+    /// How a report names a CRM value the register refused.
+    static let refusedValueLabel = "(a value the register refuses)"
 
     /// How a report names an erased subject's address it must not show.
     static let erasedAddressLabel = "(an erased subject's address)"

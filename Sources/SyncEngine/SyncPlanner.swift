@@ -30,6 +30,8 @@ struct SyncPlanner: Sendable {
         /// Whether HubSpot holds the address opted out of all email, where the engine read it (a contact with no
         /// live record to sync with, opted out here); nil: not read.
         var addressOptedOut: (EmailAddress) -> Bool? = { _ in nil }
+        /// When HubSpot opted that address out of all email, where it did and gave the time.
+        var addressOptedOutAt: (EmailAddress) -> Date? = { _ in nil }
     }
 
     /// Keys whose conflict under `newest` needs the CRM's history timestamps, which the engine fetches
@@ -173,7 +175,13 @@ struct SyncPlanner: Sendable {
         if local.isRestricted {
             plan.action = .skip
             plan.note = "processing restricted: not pushed to the CRM"
-            takeAddressDecisions(local, context.addressConsents(local.contact.email), into: &plan)
+            if local.contact.crmId != nil {
+                // Its record was deleted in the CRM: the objection still reaches the address, as it would have
+                // reached the record.
+                followDecisionsByAddress(local, context: context, into: &plan)
+            } else {
+                takeAddressDecisions(local, context.addressConsents(local.contact.email), into: &plan)
+            }
             return plan
         }
         if local.contact.crmId != nil && local.crmArchivedAt == nil {
@@ -264,6 +272,21 @@ struct SyncPlanner: Sendable {
     func followDecisionsByAddress(_ local: LocalContactState, context: Context, into plan: inout ContactPlan) {
         let held = context.addressConsents(local.contact.email)
         takeAddressDecisions(local, held, into: &plan)
+        // The subject's opt-out held for the address is theirs, unless crmsync spread it for a restriction, or a
+        // re-consent recorded here after it lifted it.
+        if !local.isOptedOut, context.addressOptedOut(local.contact.email) == true,
+            !Self.hasRestrictionMarker(local.base)
+        {
+            let at = context.addressOptedOutAt(local.contact.email)
+            let lifted = local.suppressions[.optedOutOfAll].flatMap { $0.isActive ? nil : $0.changedAt }
+            if lifted.map({ lift in at.map { lift <= $0 } ?? true }) ?? true {
+                plan.optOutToLocal = at ?? now
+                plan.changes.append(
+                    .init(
+                        key: .optedOutOfAll, direction: .toLocal, old: "false", new: "true", rule: .optOutIsSticky,
+                        isConflict: false))
+            }
+        }
         if local.isOptedOut, context.addressOptedOut(local.contact.email) == false {
             plan.optOutToCRM = true
             plan.changes.append(

@@ -31,6 +31,8 @@ public struct LocalSyncUpdate: Sendable {
     public var suppressionChanges: [(kind: SuppressionKind, active: Bool, reason: String, at: Date)] = []
     /// Base entries to set.
     public var base: [SyncKey: String?] = [:]
+    /// Whether the stored base goes first (a contact re-linked to a new record: nothing was agreed with it).
+    public var replacesBase = false
     public var crmId: String??
     public var crmLastModified: Date?
     public var crmArchivedAt: Date??
@@ -46,7 +48,8 @@ public struct LocalSyncUpdate: Sendable {
 
     /// Whether applying this update would write nothing.
     public var isEmpty: Bool {
-        contact == nil && consentEvents.isEmpty && suppressionChanges.isEmpty && base.isEmpty && crmId == nil
+        contact == nil && consentEvents.isEmpty && suppressionChanges.isEmpty && base.isEmpty && !replacesBase
+            && crmId == nil
             && crmLastModified == nil && crmArchivedAt == nil && mergedIntoCrmId == nil && syncedVersion == nil
     }
 }
@@ -268,6 +271,9 @@ extension SyncStore {
             try Suppressions.set(
                 change.kind, active: change.active, contactId: update.contactId, reason: change.reason, origin: .crm,
                 at: change.at, actor: actor, in: db, bumpsVersion: false, recordedAt: now)
+        }
+        if update.replacesBase {
+            try db.execute(sql: "DELETE FROM syncBase WHERE contactId = ?", arguments: [update.contactId])
         }
         for (key, value) in update.base {
             try db.cachedStatement(sql: "INSERT OR REPLACE INTO syncBase (contactId, key, value) VALUES (?, ?, ?)")

@@ -137,3 +137,85 @@ extension AddressFollowsPersonTests {
         #expect(try await fixture.mutatingRequests(since: journal).isEmpty)
     }
 }
+
+/// Findings of the third review, each reproduced first against the mock.
+extension AddressFollowsPersonTests {
+    @Test func aReLinkedRestrictedContactKeepsItsValuesOnTheRunsAfter() async throws {
+        let fixture = try await EngineFixture()
+        try fixture.importCSV("email,firstName,city,jobTitle,newsletter\na@example.fi,Anna,Oulu,Chef,granted\n")
+        try await fixture.sync()
+        _ = try fixture.store.setSuppression(
+            .processingRestricted, active: true, email: email("a@example.fi"), reason: "r", actor: "t")
+        fixture.tick()
+        try await fixture.sync()
+        let first = try #require(try fixture.local("a@example.fi")?.crmId)
+        try await fixture.crm("POST", "/crm/v3/objects/contacts/gdpr-delete", ["objectId": first])
+        fixture.tick()
+        try await fixture.crm(
+            "POST", "/crm/v3/objects/contacts", ["properties": ["email": "a@example.fi", "firstname": "Anna"]])
+        for _ in 0..<3 {
+            fixture.tick()
+            try await fixture.sync()
+        }
+        let contact = try #require(try fixture.local("a@example.fi"))
+        #expect(contact.crmId != first)
+        #expect(contact.city == "Oulu")
+        #expect(contact.jobTitle == "Chef")
+    }
+
+    @Test func theErasedAddressesStatusesAreNeverTakenForTheOtherPerson() async throws {
+        let fixture = try await EngineFixture()
+        try fixture.importCSV("email,newsletter\np@example.fi,granted\nq@example.fi,granted\n")
+        try await fixture.sync()
+        let q = try #require(try fixture.local("q@example.fi")?.crmId)
+        try await fixture.propagator().erase(email: email("p@example.fi"), requestId: "r-1", reason: nil)
+        fixture.tick()
+        try await fixture.crmWriteStatus("p@example.fi", .marketingEmail, "SUBSCRIBED")
+        try await fixture.crmWriteStatus("p@example.fi", .newsletter, "UNSUBSCRIBED")
+        try await fixture.crm("PATCH", "/crm/v3/objects/contacts/\(q)", ["properties": ["email": "p@example.fi"]])
+        for _ in 0..<2 {
+            fixture.tick()
+            try await fixture.sync()
+        }
+        #expect(try fixture.consent("q@example.fi", .newsletter) == .granted)
+        #expect(try fixture.consent("q@example.fi", .marketingEmail) == nil)
+        #expect(try await fixture.crmStatuses("q@example.fi")[8] != "SUBSCRIBED")
+        #expect(try await fixture.crmStatuses("q@example.fi")[7] == "SUBSCRIBED")
+    }
+
+    @Test func aRestrictedContactWhoseRecordWasDeletedStillObjectsAtItsAddress() async throws {
+        let fixture = try await EngineFixture()
+        try fixture.importCSV("email,newsletter\nc@example.fi,granted\n")
+        try await fixture.sync()
+        let id = try #require(try fixture.local("c@example.fi")?.crmId)
+        try await fixture.crm("POST", "/crm/v3/objects/contacts/gdpr-delete", ["objectId": id])
+        fixture.tick()
+        try await fixture.crmWriteStatus("c@example.fi", .newsletter, "SUBSCRIBED")
+        fixture.tick()
+        _ = try fixture.store.setSuppression(
+            .optedOutOfAll, active: true, email: email("c@example.fi"), reason: "o", actor: "t")
+        _ = try fixture.store.setSuppression(
+            .processingRestricted, active: true, email: email("c@example.fi"), reason: "r", actor: "t")
+        fixture.tick()
+        try await fixture.sync()
+        #expect(try await Self.isOptedOutInHubSpot(fixture, "c@example.fi"))
+        #expect(try await fixture.crmStatuses("c@example.fi")[7] != "SUBSCRIBED")
+    }
+
+    @Test func theSubjectsOptOutHeldForTheAddressReachesTheRegister() async throws {
+        let fixture = try await EngineFixture()
+        try fixture.importCSV("email,newsletter\nk@example.fi,granted\n")
+        try await fixture.sync()
+        let id = try #require(try fixture.local("k@example.fi")?.crmId)
+        try await fixture.crm("POST", "/crm/v3/objects/contacts/gdpr-delete", ["objectId": id])
+        fixture.tick()
+        try await fixture.crmOptOut("k@example.fi")
+        fixture.tick()
+        _ = try fixture.store.recordConsent(
+            email: email("k@example.fi"), purpose: .blog, state: .withdrawn, source: "phone", actor: "t")
+        fixture.tick()
+        try await fixture.sync()
+        #expect(try fixture.isOptedOut("k@example.fi"))
+        #expect(try fixture.consent("k@example.fi", .newsletter) == .withdrawn)
+    }
+}

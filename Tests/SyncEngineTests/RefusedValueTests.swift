@@ -44,3 +44,23 @@ import Testing
         #expect(throws: ValidationError.self) { try ContactValidator.validate("a\nb\nc\nd\ne", for: .streetAddress) }
     }
 }
+
+extension RefusedValueTests {
+    /// Review finding: a value the register changed replaces the CRM's refused one there, instead of being dropped.
+    @Test func aLocalFixOfAFieldWhoseCRMValueIsRefusedIsPushed() async throws {
+        let fixture = try await EngineFixture()
+        try fixture.importCSV("email,city\naino@example.fi,Oulu\n")
+        try await fixture.sync()
+        let id = try #require(try fixture.local("aino@example.fi")?.crmId)
+        fixture.tick()
+        try await fixture.crm("PATCH", "/crm/v3/objects/contacts/\(id)", ["properties": ["city": "Ou\tlu"]])
+        fixture.tick()
+        try await fixture.sync()
+        fixture.tick()
+        try fixture.importCSV("email,city\naino@example.fi,Helsinki\n")
+        let report = try await fixture.sync()
+        #expect(try await fixture.crmProperty("aino@example.fi", "city") == "Helsinki")
+        #expect(try fixture.store.dirtyCount() == 0)
+        #expect(!ReportRenderer.render(report, format: .json, showPII: true).contains("Ou\\tlu"))
+    }
+}
