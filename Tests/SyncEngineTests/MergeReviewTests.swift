@@ -6,9 +6,8 @@ import Testing
 @testable import SyncEngine
 
 @Suite struct MergeReviewTests {
-    /// A contact kept for review after a CRM merge, edited locally: its edit is never pushed, and every run lists it
-    /// while it is kept for review (it used to be listed once, then marked synced and forgotten).
-    @Test func aLocalEditOfAContactKeptForReviewStaysListedInEveryRun() async throws {
+    /// Two synced contacts whose records a CRM user then merged (the secondary's into the primary's).
+    static func mergedInTheCRM() async throws -> EngineFixture {
         let fixture = try await EngineFixture()
         try fixture.importCSV("email,firstName\nprimary@example.fi,P\nsecondary@example.fi,S\n")
         try await fixture.sync()
@@ -16,6 +15,13 @@ import Testing
         let secondaryId = try #require(try fixture.local("secondary@example.fi")?.crmId)
         try await fixture.crm(
             "POST", "/crm/v3/objects/contacts/merge", ["primaryObjectId": primaryId, "objectIdToMerge": secondaryId])
+        return fixture
+    }
+
+    /// A contact kept for review after a CRM merge, edited locally: its edit is never pushed, and every run lists it
+    /// while it is kept for review (it used to be listed once, then marked synced and forgotten).
+    @Test func aLocalEditOfAContactKeptForReviewStaysListedInEveryRun() async throws {
+        let fixture = try await Self.mergedInTheCRM()
         let merge = try await fixture.sync()
         #expect(merge.summary.merged > 0)
         #expect(try fixture.local("secondary@example.fi")?.crmId == nil)
@@ -37,13 +43,7 @@ import Testing
 
     /// The same when the edit was made before the run that found the merge.
     @Test func anEditMadeBeforeTheMergeWasFoundStaysListedToo() async throws {
-        let fixture = try await EngineFixture()
-        try fixture.importCSV("email,firstName\nprimary@example.fi,P\nsecondary@example.fi,S\n")
-        try await fixture.sync()
-        let primaryId = try #require(try fixture.local("primary@example.fi")?.crmId)
-        let secondaryId = try #require(try fixture.local("secondary@example.fi")?.crmId)
-        try await fixture.crm(
-            "POST", "/crm/v3/objects/contacts/merge", ["primaryObjectId": primaryId, "objectIdToMerge": secondaryId])
+        let fixture = try await Self.mergedInTheCRM()
         fixture.tick()
         try fixture.importCSV("email,city\nsecondary@example.fi,Kuopio\n")
         for run in 1...3 {
