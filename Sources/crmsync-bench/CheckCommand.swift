@@ -36,12 +36,14 @@ struct CheckCommand: AsyncParsableCommand {
         var operations = 0
         var syncs = 0
         var failures = 0
+        var kinds: [String: Int] = [:]
         for offset in 0..<UInt64(sequences) {
             let seed = seed + offset
             var generator = SeededGenerator(seed: seed)
             let history = CheckOperation.history(
                 length: Int.random(in: checker.lengthRange, using: &generator), using: &generator)
             operations += history.count
+            for operation in history { kinds[operation.kind, default: 0] += 1 }
             syncs += history.filter(\.isSync).count + 3
             let makeWorld = { () async throws -> CheckWorld in
                 guard let (_, url) = mock else {
@@ -68,11 +70,23 @@ struct CheckCommand: AsyncParsableCommand {
             "crmsync-bench check: \(sequences) sequences from seed \(seed) (\(process ? "mock-hubspot process" : loopback ? "store file, in-process mock on loopback" : "in memory")\(faults ? ", faults on" : "")), "
                 + "\(operations) operations, \(syncs) syncs, \(failures) failure(s), \(elapsed.formatted(.units(allowed: [.seconds, .minutes])))"
         )
+        print(
+            "  generated: " + kinds.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        print("  not generated yet: " + CheckOperation.notGeneratedYet.joined(separator: ", "))
         if failures > 0 { throw ExitCode(1) }
     }
 }
 
 extension CheckOperation {
+    /// The operation's kind: its name without arguments (`localCreate`, `crashingSync`).
+    var kind: String { String(description.prefix { $0 != "(" }) }
+
+    /// What issue 19 asks the generator for that it does not produce yet (each has its own tests instead).
+    static let notGeneratedYet = [
+        "crmMerge", "crmDeleteByOther", "crmRecreateByForm", "restoreBackup", "hostClockStep", "retention",
+        "internationalAddress", "perInputRefusal",
+    ]
+
     var isSync: Bool {
         switch self {
         case .sync, .dryRunThenSync, .crashingSync, .skewedSync: true
