@@ -129,7 +129,11 @@ extension VaultCommandTests {
         let proxy = try OneShotListener()
         let cli = try CommandLineRunner()
         cli.environment["HUBSPOT_TOKEN"] = "test-token"
+        // Both spellings (libcurl reads the lower-case one first), and no exception list from the host's environment.
         cli.environment["HTTPS_PROXY"] = "http://127.0.0.1:\(proxy.port)"
+        cli.environment["https_proxy"] = "http://127.0.0.1:\(proxy.port)"
+        cli.environment["NO_PROXY"] = ""
+        cli.environment["no_proxy"] = ""
         try cli.write("sync.json", #"{"crm": {"baseURL": "https://crm.invalid", "retry": {"maxAttempts": 1}}}"#)
         let check = try await cli.run("check")
         #expect(check.status != 0)
