@@ -86,7 +86,7 @@ public struct Reconciler: Sendable {
             let localEmails = Set(locals.map(\.contact.email.normalized))
             // The statuses HubSpot holds for the page's addresses (one batch read a page).
             let statuses = try await client.subscriptionStatuses(
-                for: page.contacts.filter { $0.email != nil && !$0.archived }.compactMap { $0.email?.lowercased() })
+                for: page.contacts.filter { !$0.archived }.compactMap { $0.email?.lowercased() })
             // The sync's own matching: a record pairs with the contact linked to it (or to an id merged into
             // it), else with an unlinked contact of its address.
             for pair in ContactMatching.pairs(page.contacts, locals: locals) {

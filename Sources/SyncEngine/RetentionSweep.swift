@@ -78,43 +78,30 @@ extension ErasurePropagator {
                 email: email, at: max(record.lastModified ?? clock.now, cutoff),
                 reason: changed ? "changed in the CRM since the cutoff" : "lifecycle stage \(stage ?? "") in the CRM")
         }
-        let ids = linked.keys.sorted()
-        for start in stride(from: 0, to: ids.count, by: 100) {
-            let chunk = Array(ids[start..<min(start + 100, ids.count)])
-            let (found, _) = try await client.batchRead(chunk, properties: Self.retentionProperties)
-            var answered: Set<String> = []
-            for (id, record) in found {
-                // A read of a merged id answers with its survivor: the candidate is judged by the record it became.
-                let ids = [id] + record.mergedIds
-                if let email = ids.lazy.compactMap({ linked[$0] }).first {
-                    answered.formUnion(ids)
-                    try review(record, email)
-                }
+        // The client batches by 100 itself: one request a hundred ids, then one a hundred addresses.
+        let (found, _) = try await client.batchRead(linked.keys.sorted(), properties: Self.retentionProperties)
+        var answered: Set<String> = []
+        for (id, record) in found {
+            // A read of a merged id answers with its survivor: the candidate is judged by the record it became.
+            let ids = [id] + record.mergedIds
+            if let email = ids.lazy.compactMap({ linked[$0] }).first {
+                answered.formUnion(ids)
+                try review(record, email)
             }
-            // A linked record the CRM no longer has (archived, deleted) may have been re-created under the address
-            // since (a form): the erasure would delete whatever holds the address, so the address is read too.
-            unlinked += chunk.filter { !answered.contains($0) }.compactMap { linked[$0] }
         }
-        for start in stride(from: 0, to: unlinked.count, by: 100) {
-            let chunk = Array(unlinked[start..<min(start + 100, unlinked.count)])
-            for spelling in Set(chunk.flatMap(\.spellings)).sorted().chunked(100) {
-                let (found, _) = try await client.batchRead(
-                    spelling, byEmail: true, properties: Self.retentionProperties)
-                for record in found.values {
-                    guard let email = record.email.flatMap({ try? EmailAddress($0) }), chunk.contains(email) else {
-                        continue
-                    }
-                    try review(record, email)
-                }
+        // A linked record the CRM no longer has (archived, deleted) may have been re-created under the address
+        // since (a form): the erasure would delete whatever holds the address, so the address is read too.
+        unlinked += linked.filter { !answered.contains($0.key) }.values
+        let byAddress = Set(unlinked)
+        let spellings = Set(unlinked.flatMap(\.spellings)).sorted()
+        for record in try await client.batchRead(spellings, byEmail: true, properties: Self.retentionProperties)
+            .found.values
+        {
+            guard let email = record.email.flatMap({ try? EmailAddress($0) }), byAddress.contains(email) else {
+                continue
             }
+            try review(record, email)
         }
         return candidates.filter { !kept.contains($0) }
-    }
-}
-
-extension Array {
-    /// The array in consecutive slices of at most `size` elements.
-    fileprivate func chunked(_ size: Int) -> [[Element]] {
-        stride(from: 0, to: count, by: size).map { Array(self[$0..<Swift.min($0 + size, count)]) }
     }
 }

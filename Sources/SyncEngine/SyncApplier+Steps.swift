@@ -63,11 +63,6 @@ extension SyncApplier {
                 update = LocalSyncUpdate(contactId: id)
             }
             guard var update else { continue }
-            if plan.action == .none || plan.action == .skip, !plan.heldForReview, !plan.hasCRMWrites,
-                let version = plan.local?.localVersion
-            {
-                update.syncedVersion = version
-            }
             if !plan.hasCRMWrites, !plan.heldForReview, let version = plan.local?.localVersion {
                 update.syncedVersion = version
             }

@@ -101,7 +101,7 @@ extension SyncEngine {
     /// with (kept for review, archived, their record deleted): their objection goes to the address when it is not
     /// there yet, and the subject's opt-out there comes into the register. One read, only for a batch with such
     /// contacts.
-    private func addressOptOuts(of pairs: [Pair]) async throws -> [String: Date?] {
+    private func addressOptOuts(of pairs: [Pair]) async throws -> [String: SyncPlanner.AddressOptOut] {
         let addresses = pairs.compactMap { pair -> String? in
             guard pair.record == nil, pair.mergedInto == nil, let local = pair.local,
                 local.mergedIntoCrmId != nil || local.crmArchivedAt != nil || local.contact.crmId != nil
@@ -110,17 +110,18 @@ extension SyncEngine {
         }
         guard !addresses.isEmpty else { return [:] }
         let optedOut = try await client.optedOutOfAll(addresses)
-        return Dictionary(addresses.map { ($0, optedOut[$0]) }, uniquingKeysWith: { a, _ in a })
+        return Dictionary(
+            addresses.map { ($0, optedOut[$0].map { .optedOut(at: $0) } ?? .notOptedOut) },
+            uniquingKeysWith: { a, _ in a })
     }
 
     /// One plan per pair; an erasure the run finishes first is not planned again as a stale copy.
     private func planBatch(
         _ pairs: [Pair], remotes: [RemoteContact?], statuses: [String: [SubscriptionStatus]],
-        addressOptOuts: [String: Date?], planner: SyncPlanner, run: inout RunState
+        addressOptOuts: [String: SyncPlanner.AddressOptOut], planner: SyncPlanner, run: inout RunState
     ) throws -> [ContactPlan] {
         var context = try planningContext(pairs: pairs, statuses: statuses)
-        context.addressOptedOut = { addressOptOuts[$0.normalized].map { $0 != nil } }
-        context.addressOptedOutAt = { addressOptOuts[$0.normalized] ?? nil }
+        context.addressOptOut = { addressOptOuts[$0.normalized] }
         var plans: [ContactPlan] = []
         for (index, pair) in pairs.enumerated() {
             var plan =

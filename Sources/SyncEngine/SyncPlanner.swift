@@ -27,11 +27,16 @@ struct SyncPlanner: Sendable {
         var addressConsents: (EmailAddress) -> [Purpose: (state: ConsentState, at: Date?, legalBasis: LegalBasis?)] = {
             _ in [:]
         }
-        /// Whether HubSpot holds the address opted out of all email, where the engine read it (a contact with no
-        /// live record to sync with, opted out here); nil: not read.
-        var addressOptedOut: (EmailAddress) -> Bool? = { _ in nil }
-        /// When HubSpot opted that address out of all email, where it did and gave the time.
-        var addressOptedOutAt: (EmailAddress) -> Date? = { _ in nil }
+        /// What HubSpot holds for the address's opt-out of all email, where the engine read it (a contact with no
+        /// live record to sync with); nil: not read.
+        var addressOptOut: (EmailAddress) -> AddressOptOut? = { _ in nil }
+    }
+
+    /// An address's opt-out of all email as HubSpot holds it.
+    enum AddressOptOut: Equatable {
+        case notOptedOut
+        /// Opted out, at HubSpot's time for it.
+        case optedOut(at: Date)
     }
 
     /// Keys whose conflict under `newest` needs the CRM's history timestamps, which the engine fetches
@@ -274,20 +279,18 @@ struct SyncPlanner: Sendable {
         takeAddressDecisions(local, held, into: &plan)
         // The subject's opt-out held for the address is theirs, unless crmsync spread it for a restriction, or a
         // re-consent recorded here after it lifted it.
-        if !local.isOptedOut, context.addressOptedOut(local.contact.email) == true,
-            !Self.hasRestrictionMarker(local.base)
-        {
-            let at = context.addressOptedOutAt(local.contact.email)
+        let optOut = context.addressOptOut(local.contact.email)
+        if !local.isOptedOut, case .optedOut(let at) = optOut, !Self.hasRestrictionMarker(local.base) {
             let lifted = local.suppressions[.optedOutOfAll].flatMap { $0.isActive ? nil : $0.changedAt }
-            if lifted.map({ lift in at.map { lift <= $0 } ?? true }) ?? true {
-                plan.optOutToLocal = at ?? now
+            if lifted.map({ $0 <= at }) ?? true {
+                plan.optOutToLocal = at
                 plan.changes.append(
                     .init(
                         key: .optedOutOfAll, direction: .toLocal, old: "false", new: "true", rule: .optOutIsSticky,
                         isConflict: false))
             }
         }
-        if local.isOptedOut, context.addressOptedOut(local.contact.email) == false {
+        if local.isOptedOut, optOut == .notOptedOut {
             plan.optOutToCRM = true
             plan.changes.append(
                 .init(

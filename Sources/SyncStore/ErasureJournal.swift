@@ -107,13 +107,17 @@ final class ErasureJournal: Sendable {
             try PrivateFiles.write(Data(), toPath: path)
             try journal.append([Entry(kind: "register", keyId: keyId)])
         }
-        try database.write { db in
-            try db.execute(sql: "INSERT OR REPLACE INTO metadata (key, value) VALUES ('erasureJournal', 'kept')")
-            let now = try storeEntries(after: [:], in: db)
-            let toAppend = now.entries.filter { !journalled.contains($0.rowKey) }
-            try journal.append(toAppend)
-            reconciliation.appended = toAppend.count
-            journal.watermarks.withLock { $0 = now.watermarks }
+        // What the store holds now: as read above, unless the restore wrote to it. An open that finds the two in
+        // step writes nothing (rows another process adds meanwhile are journalled by that process's own capture).
+        let current = missing.isEmpty ? stored : try database.read { db in try storeEntries(after: [:], in: db) }
+        let toAppend = current.entries.filter { !journalled.contains($0.rowKey) }
+        try journal.append(toAppend)
+        reconciliation.appended = toAppend.count
+        journal.watermarks.withLock { $0 = current.watermarks }
+        if !established {
+            try database.write { db in
+                try db.execute(sql: "INSERT OR REPLACE INTO metadata (key, value) VALUES ('erasureJournal', 'kept')")
+            }
         }
         return (journal, reconciliation)
     }

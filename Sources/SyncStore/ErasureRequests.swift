@@ -390,7 +390,7 @@ extension SyncStore {
                 db,
                 sql: """
                     SELECT c.email FROM contact c
-                    WHERE (c.lifecycleStage IS NULL OR c.lifecycleStage IN (\(Self.marketingOnlyStages)))
+                    WHERE (c.lifecycleStage IS NULL OR c.lifecycleStage IN (\(Self.marketingOnlyStagesSQL)))
                     AND COALESCE(c.lastActivityAt, c.updatedAt) < ?
                     AND NOT EXISTS (SELECT 1 FROM consentEvent e WHERE e.contactId = c.id AND e.occurredAt >= ?)
                     AND \(restricted ? "" : "NOT ") EXISTS (
@@ -416,12 +416,13 @@ extension SyncStore {
     }
 
     /// The lifecycle stages of a marketing-only contact (no customer relationship), as SQL literals.
-    static let marketingOnlyStages = "'subscriber', 'lead', 'marketingqualifiedlead', 'other'"
+    static let marketingOnlyStages: Set<String> = ["subscriber", "lead", "marketingqualifiedlead", "other"]
+    private static let marketingOnlyStagesSQL = marketingOnlyStages.sorted().map { "'\($0)'" }.joined(separator: ", ")
 
     /// Whether a lifecycle stage (HubSpot's value) is marketing-only: no stage, subscriber, lead, MQL or other.
     public static func isMarketingOnly(lifecycleStage: String?) -> Bool {
         guard let stage = lifecycleStage?.lowercased(), !stage.isEmpty else { return true }
-        return ["subscriber", "lead", "marketingqualifiedlead", "other"].contains(stage)
+        return marketingOnlyStages.contains(stage)
     }
 
     /// Records that the CRM shows the subject active at `at` (a change there the register has not synced yet, or a

@@ -22,10 +22,7 @@ public final class SyncStore: Sendable {
     /// The erasure journal beside (or apart from) a store file; none for a store in memory.
     private let journal = Mutex<ErasureJournal?>(nil)
     /// What opening the erasure journal did: erasures a restored store lacked, written again.
-    public private(set) var journalRestored: Int {
-        get { journalRestoredCount.withLock { $0 } }
-        set { journalRestoredCount.withLock { $0 = newValue } }
-    }
+    public var journalRestored: Int { journalRestoredCount.withLock { $0 } }
     private let journalRestoredCount = Mutex(0)
 
     /// Opens (creating if needed) the store at `path` and brings its schema up to date. A new store file is created
@@ -66,7 +63,7 @@ public final class SyncStore: Sendable {
                 path: journalPath, store: self, keyId: keyedHash("crmsync erasure journal"), readOnly: existingOnly,
                 startNew: startNewJournal)
             self.journal.withLock { $0 = journal }
-            journalRestored = reconciliation.restored + reconciliation.reErased
+            journalRestoredCount.withLock { $0 = reconciliation.restored + reconciliation.reErased }
             if reconciliation.restored > 0 || reconciliation.reErased > 0 {
                 logger.notice(
                     "store: erasures the erasure journal holds were missing (a restored backup?); applied again",

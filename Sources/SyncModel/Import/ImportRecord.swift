@@ -20,21 +20,17 @@ public struct ImportRecord: Sendable, Equatable {
 
 /// A row that was not imported, by its line in the file (the header is line 1).
 extension ImportRecord {
-    /// How far after the importing host's clock a row's `consentedAt` or `lastActivityAt` may lie (clocks of two
-    /// systems disagree by that much): a later time is a typo (`2099-01-01`) that would lock a grant in against
-    /// every later withdrawal, or exempt a contact from retention for ever, so the row is refused.
-    public static let futureTolerance = DecisionTime.futureTolerance
-
-    /// Why the row's times cannot be taken at `now`: the columns dated beyond ``futureTolerance``, or nil.
+    /// Why the row's times cannot be taken at `now`: the columns dated beyond ``DecisionTime/futureTolerance``
+    /// (clocks of two systems disagree by that much), or nil. A later time is a typo (`2099-01-01`) that would lock a
+    /// grant in against every later withdrawal, or exempt a contact from retention for ever, so the row is refused.
     public func futureTimesProblem(at now: Date) -> String? {
-        let limit = now.addingTimeInterval(Self.futureTolerance)
         let future = [("consentedAt", consentedAt), ("lastActivityAt", lastActivityAt)].filter { _, time in
-            time.map { $0 > limit } ?? false
+            time.map { DecisionTime.isInTheFuture($0, now: now) } ?? false
         }
         guard !future.isEmpty else { return nil }
         let names = future.map(\.0).joined(separator: " and ")
         return "\(names) \(future.count == 1 ? "is" : "are") in the future "
-            + "(more than \(Int(Self.futureTolerance / 60)) minutes after this host's clock)"
+            + "(more than \(Int(DecisionTime.futureTolerance / 60)) minutes after this host's clock)"
     }
 }
 
