@@ -30,13 +30,63 @@ public enum CheckOperation: Sendable, Equatable, CustomStringConvertible {
     case skewedSync(seconds: Int)
     /// From now on the search index trails writes by `milliseconds` (less than the consistency horizon).
     case indexLag(milliseconds: Int)
+    /// A CRM user merges the subject's record into `into`'s (the survivor keeps `into`'s address).
+    case crmMerge(subject: Int, into: Int)
+    /// Someone GDPR-deletes the subject's record in HubSpot, not through crmsync.
+    case crmDeleteByOther(subject: Int)
+    /// The subject comes back through a form: a new record under the address of one archived or deleted in
+    /// the CRM, opting out of all email there when `optOut`.
+    case crmRecreateByForm(subject: Int, optOut: Bool)
+    /// An administrator backs the store up (the backup `restoreBackup` later puts back).
+    case backupStore
+    /// The last backup of the store is put back in place of the store.
+    case restoreBackup
+    /// NTP steps the host's clock by `seconds` (for command-line decisions and syncs from now on).
+    case hostClockStep(seconds: Int)
+    /// The retention job, with every contact inactive since the cutoff; `crmMovedOn`: a CRM user edits one
+    /// candidate's record after the candidates were listed.
+    case retention(crmMovedOn: Int?)
+    /// The subject's address is internationalised for the whole history (emitted first): `domain` an IDN domain
+    /// the CRM spells in Unicode and the register in ASCII (or the reverse with `crmUnicode` false), or a
+    /// non-ASCII local part.
+    case internationalAddress(subject: Int, domain: Bool, crmUnicode: Bool)
+    /// From now on the portal requires a last name on every write, and HubSpot refuses per input (207).
+    case perInputRefusal
 
     public static let subjects = 3
     public static let purposes: [Purpose] = [.newsletter, .marketingEmail, .eventInvitations, .blog]
     static let cities = ["Oulu", "Turku", "Tampere", "Espoo"]
 
-    public static func email(_ subject: Int) -> String { "p\(subject)@example.fi" }
-    public static func alternateEmail(_ subject: Int) -> String { "p\(subject).new@example.fi" }
+    /// How this history spells internationalised subjects (set by ``ModelChecker/run(_:in:faults:)``).
+    @TaskLocal static var international: [Int: (domain: Bool, crmUnicode: Bool)] = [:]
+
+    /// The subject's address in canonical form (the register's key).
+    public static func email(_ subject: Int) -> String { spelling(subject, alternate: false, unicode: false) }
+    /// The address a CRM user may move the subject to, in canonical form.
+    public static func alternateEmail(_ subject: Int) -> String {
+        spelling(subject, alternate: true, unicode: false)
+    }
+    /// How the CRM side spells the subject's address (its form, its users).
+    static func crmSpelling(_ subject: Int, alternate: Bool = false) -> String {
+        spelling(subject, alternate: alternate, unicode: international[subject]?.crmUnicode ?? false)
+    }
+    /// How the register's side spells it (imports, the command line).
+    static func localSpelling(_ subject: Int, alternate: Bool = false) -> String {
+        spelling(subject, alternate: alternate, unicode: !(international[subject]?.crmUnicode ?? true))
+    }
+    /// Every spelling of one of the subject's addresses another system may hold.
+    static func spellings(of canonical: String) -> [String] {
+        (try? EmailAddress(canonical))?.spellings ?? [canonical]
+    }
+
+    private static func spelling(_ subject: Int, alternate: Bool, unicode: Bool) -> String {
+        let local = "p\(subject)\(alternate ? ".new" : "")"
+        switch international[subject] {
+        case nil: return "\(local)@example.fi"
+        case (false, _)?: return "\(local)ä@example.fi"
+        case (true, _)?: return "\(local)@\(unicode ? "bücher.fi" : "xn--bcher-kva.fi")"
+        }
+    }
 
     public var description: String {
         switch self {
@@ -61,6 +111,16 @@ public enum CheckOperation: Sendable, Equatable, CustomStringConvertible {
         case .crashingSync(let k): "crashingSync(after \(k) writes)"
         case .skewedSync(let seconds): "skewedSync(\(seconds > 0 ? "+" : "")\(seconds) s)"
         case .indexLag(let ms): "indexLag(\(ms) ms)"
+        case .crmMerge(let s, let t): "crmMerge(p\(s) into p\(t))"
+        case .crmDeleteByOther(let s): "crmDeleteByOther(p\(s))"
+        case .crmRecreateByForm(let s, let out): "crmRecreateByForm(p\(s)\(out ? ", opted out" : ""))"
+        case .backupStore: "backupStore"
+        case .restoreBackup: "restoreBackup"
+        case .hostClockStep(let seconds): "hostClockStep(\(seconds > 0 ? "+" : "")\(seconds) s)"
+        case .retention(let moved): "retention\(moved.map { "(p\($0) active in the CRM)" } ?? "")"
+        case .internationalAddress(let s, let domain, let crmUnicode):
+            "internationalAddress(p\(s), \(domain ? "IDN domain, CRM in \(crmUnicode ? "Unicode" : "ASCII")" : "non-ASCII local part"))"
+        case .perInputRefusal: "perInputRefusal"
         }
     }
 
@@ -68,6 +128,12 @@ public enum CheckOperation: Sendable, Equatable, CustomStringConvertible {
     /// side), then edits, consent, opt-outs, restrictions, erasures, syncs, dry runs and crashes.
     public static func history(length: Int, using generator: inout some RandomNumberGenerator) -> [CheckOperation] {
         var history: [CheckOperation] = []
+        if Int.random(in: 0..<4, using: &generator) == 0 {
+            history.append(
+                .internationalAddress(
+                    subject: Int.random(in: 0..<subjects, using: &generator),
+                    domain: Int.random(in: 0..<3, using: &generator) != 0, crmUnicode: Bool.random(using: &generator)))
+        }
         for subject in 0..<subjects where Int.random(in: 0..<3, using: &generator) != 0 {
             history.append(
                 Bool.random(using: &generator)
@@ -82,7 +148,7 @@ public enum CheckOperation: Sendable, Equatable, CustomStringConvertible {
         let s = Int.random(in: 0..<subjects, using: &g)
         let p = Int.random(in: 0..<purposes.count, using: &g)
         let c = Int.random(in: 0..<cities.count, using: &g)
-        switch Int.random(in: 0..<100, using: &g) {
+        switch Int.random(in: 0..<116, using: &g) {
         case 0..<5: return .localCreate(subject: s, lastName: Int.random(in: 0..<5, using: &g) != 0)
         case 5..<10: return .localEdit(subject: s, city: c)
         case 10..<13:
@@ -105,7 +171,16 @@ public enum CheckOperation: Sendable, Equatable, CustomStringConvertible {
         case 83..<86: return .skewedSync(seconds: [-600, -90, 90, 600].randomElement(using: &g)!)
         case 86..<92: return .dryRunThenSync
         case 92..<94: return .indexLag(milliseconds: [0, 200, 600].randomElement(using: &g)!)
-        default: return .crashingSync(afterMutations: Int.random(in: 0...3, using: &g))
+        case 94..<100: return .crashingSync(afterMutations: Int.random(in: 0...3, using: &g))
+        case 100..<102:
+            return .crmMerge(subject: s, into: (s + Int.random(in: 1..<subjects, using: &g)) % subjects)
+        case 102..<104: return .crmDeleteByOther(subject: s)
+        case 104..<107: return .crmRecreateByForm(subject: s, optOut: Bool.random(using: &g))
+        case 107..<109: return .backupStore
+        case 109..<111: return .restoreBackup
+        case 111..<113: return .hostClockStep(seconds: [-600, 600].randomElement(using: &g)!)
+        case 113..<115: return .retention(crmMovedOn: Bool.random(using: &g) ? s : nil)
+        default: return .perInputRefusal
         }
     }
 }

@@ -60,7 +60,14 @@ public struct InProcessTransport: HTTPTransport {
 /// - ``inProcess()``: a store file and an in-process mock listening on loopback;
 /// - ``against(baseURL:token:)``: a store file and a running `mock-hubspot` process, reset first.
 public final class CheckWorld: @unchecked Sendable {
+    /// The store file's folder (nil for a store in memory).
     public let folder: URL?
+    /// Where the world keeps what is not the store: the erasure journal of a store in memory, backups.
+    let scratch: URL
+    /// The host's clock: command-line decisions and syncs read it; `hostClockStep` steps it.
+    public let hostClock: SteppableClock
+    /// The last backup of the store (`backupStore`), if any.
+    private(set) var lastBackup: String?
     public let baseURL: URL
     public let token: String
     public private(set) var store: SyncStore
@@ -74,11 +81,21 @@ public final class CheckWorld: @unchecked Sendable {
 
     public var storePath: String? { folder?.appendingPathComponent("crmsync.sqlite").path }
 
+    /// A path for a request: the address percent-encoded (an internationalised address is not URL-safe).
+    static func pathComponent(_ email: String) -> String {
+        email.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(["/", "@"]).union(["@"]))
+            ?? email
+    }
+
     /// A world in memory: a store without a file and the mock without a socket.
     public static func inMemory() async throws -> CheckWorld {
         let mock = await InProcessMockHubSpot(.init(configuration: unlimited))
+        let scratch = try temporaryFolder()
+        let clock = SteppableClock()
         return try CheckWorld(
-            store: .inMemory(), folder: nil, baseURL: URL(string: "http://in-process.invalid")!, token: mock.token,
+            store: .inMemory(clock: clock, erasureJournal: scratch.appendingPathComponent("erasure-journal").path),
+            folder: nil, scratch: scratch, hostClock: clock, baseURL: URL(string: "http://in-process.invalid")!,
+            token: mock.token,
             server: nil, transport: InProcessTransport(mock), mock: mock.control)
     }
 
@@ -86,18 +103,22 @@ public final class CheckWorld: @unchecked Sendable {
     public static func inProcess() async throws -> CheckWorld {
         let server = try await MockHubSpotServer.start(.init(configuration: unlimited))
         let folder = try temporaryFolder()
+        let clock = SteppableClock()
         return try CheckWorld(
-            store: SyncStore(path: folder.appendingPathComponent("crmsync.sqlite").path), folder: folder,
-            baseURL: server.baseURL, token: server.token, server: server, transport: URLSessionTransport(),
+            store: SyncStore(path: folder.appendingPathComponent("crmsync.sqlite").path, clock: clock), folder: folder,
+            scratch: folder, hostClock: clock, baseURL: server.baseURL, token: server.token, server: server,
+            transport: URLSessionTransport(),
             mock: server.control)
     }
 
     /// A world against a running mock (reset now); `faults` are set on it for the history, off for the quiet end.
     public static func against(baseURL: URL, token: String) async throws -> CheckWorld {
         let folder = try temporaryFolder()
+        let clock = SteppableClock()
         let world = try CheckWorld(
-            store: SyncStore(path: folder.appendingPathComponent("crmsync.sqlite").path), folder: folder,
-            baseURL: baseURL, token: token, server: nil, transport: URLSessionTransport(),
+            store: SyncStore(path: folder.appendingPathComponent("crmsync.sqlite").path, clock: clock), folder: folder,
+            scratch: folder, hostClock: clock, baseURL: baseURL, token: token, server: nil,
+            transport: URLSessionTransport(),
             mock: MockControlClient(baseURL: baseURL))
         try await world.mock.reset()
         return world
@@ -118,12 +139,14 @@ public final class CheckWorld: @unchecked Sendable {
     }
 
     init(
-        store: SyncStore, folder: URL?, baseURL: URL, token: String, server: MockHubSpotServer?,
-        transport: any HTTPTransport, mock: MockControlClient
+        store: SyncStore, folder: URL?, scratch: URL, hostClock: SteppableClock, baseURL: URL, token: String,
+        server: MockHubSpotServer?, transport: any HTTPTransport, mock: MockControlClient
     ) throws {
         self.mock = mock
         self.store = store
         self.folder = folder
+        self.scratch = scratch
+        self.hostClock = hostClock
         self.baseURL = baseURL
         self.token = token
         self.server = server
@@ -155,7 +178,41 @@ public final class CheckWorld: @unchecked Sendable {
 
     public func close() async {
         await server?.stop()
+        try? FileManager.default.removeItem(at: scratch)
         if let folder { try? FileManager.default.removeItem(at: folder) }
+    }
+
+    /// An administrator's backup of the store as it is now (the erasure journal, kept apart, is not in it).
+    func backupStore() throws {
+        let path = scratch.appendingPathComponent("backup-\(UUID().uuidString).sqlite").path
+        try store.backup(to: path)
+        if let lastBackup { try? FileManager.default.removeItem(atPath: lastBackup) }
+        lastBackup = path
+    }
+
+    /// Puts the last backup back in place of the store and opens it, as crmsync's next command would; false when
+    /// there is no backup.
+    func restoreBackup() throws -> Bool {
+        guard let lastBackup else { return false }
+        guard let storePath else {
+            store = try .inMemory(
+                restoring: lastBackup, erasureJournal: scratch.appendingPathComponent("erasure-journal").path,
+                clock: hostClock)
+            return true
+        }
+        try store.close()
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: storePath + suffix) }
+        try FileManager.default.copyItem(atPath: lastBackup, toPath: storePath)
+        store = try SyncStore(path: storePath, clock: hostClock)
+        return true
+    }
+
+    /// From now on the portal requires a last name on every write, refused per input (a 207).
+    func requireLastNamePerInput() async throws {
+        try await mock.configure {
+            $0.requiredProperties = ["lastname"]
+            $0.requiredPropertyFailure = .perInput
+        }
     }
 
     /// How far the search index trails writes for the rest of the history (0 for the quiet end).
@@ -163,7 +220,7 @@ public final class CheckWorld: @unchecked Sendable {
         try await mock.configure { $0.searchLagMs = milliseconds }
     }
 
-    func client(transport: (any HTTPTransport)? = nil, clock: any SyncClock = SystemClock()) throws -> HubSpotClient {
+    func client(transport: (any HTTPTransport)? = nil, clock: (any SyncClock)? = nil) throws -> HubSpotClient {
         var settings = try SyncSettings.clientConfiguration(configuration, token: token)
         settings.baseURL = baseURL
         settings.requestsPerInterval = 100_000
@@ -171,17 +228,17 @@ public final class CheckWorld: @unchecked Sendable {
         settings.dailyBudget = 10_000_000
         settings.baseDelay = .milliseconds(2)
         settings.maxDelay = .milliseconds(20)
-        return HubSpotClient(configuration: settings, transport: transport ?? self.transport, clock: clock)
+        return HubSpotClient(configuration: settings, transport: transport ?? self.transport, clock: clock ?? hostClock)
     }
 
     /// An engine whose clock (and its client's) is `clock`: the wall clock, or one off by minutes.
-    func engine(transport: (any HTTPTransport)? = nil, clock: any SyncClock = SystemClock()) throws -> SyncEngine {
+    func engine(transport: (any HTTPTransport)? = nil, clock: (any SyncClock)? = nil) throws -> SyncEngine {
         SyncEngine(
             store: store, client: try client(transport: transport, clock: clock),
-            settings: SyncSettings(configuration, archiveSweepInterval: .zero), clock: clock)
+            settings: SyncSettings(configuration, archiveSweepInterval: .zero), clock: clock ?? hostClock)
     }
 
-    func sync(dryRun: Bool = false, transport: (any HTTPTransport)? = nil, clock: any SyncClock = SystemClock())
+    func sync(dryRun: Bool = false, transport: (any HTTPTransport)? = nil, clock: (any SyncClock)? = nil)
         async throws -> SyncReport
     {
         try await engine(transport: transport, clock: clock).run(SyncRunOptions(dryRun: dryRun, ignoreBudget: true))
@@ -227,12 +284,17 @@ public final class CheckWorld: @unchecked Sendable {
         return records
     }
 
+    /// The live record under any spelling of `email` (HubSpot compares addresses as text).
     func crmRecord(email: String) async throws -> [String: Any]? {
-        let reply =
-            try await control(
-                "GET", "/crm/v3/objects/contacts/\(email)?idProperty=email&properties=email,firstname,lastname,city")
-            as? [String: Any]
-        return reply?["id"] == nil ? nil : reply
+        for spelling in CheckOperation.spellings(of: email) {
+            let reply =
+                try await control(
+                    "GET",
+                    "/crm/v3/objects/contacts/\(Self.pathComponent(spelling))?idProperty=email&properties=email,firstname,lastname,city"
+                ) as? [String: Any]
+            if reply?["id"] != nil { return reply }
+        }
+        return nil
     }
 
     func crmStatuses(_ email: String) async throws -> [Int: String] {

@@ -23,6 +23,43 @@ struct CheckModel {
         var granted: Bool
         var order: Int
         var inCRM = false
+        /// How far the host clock was off when a local decision was made.
+        var offset = 0
+    }
+
+    /// Subjects whose record a CRM user merged (either side of the merge): one is kept for review in the register.
+    var merged: Set<Int> = []
+    /// Subjects whose record someone GDPR-deleted in HubSpot, not through crmsync.
+    var deletedByOther: Set<Int> = []
+    /// Subjects who came back through a form after their record was archived or deleted in the CRM.
+    var recreated: Set<Int> = []
+    /// Subjects whose record someone deleted and no form has re-created: HubSpot reports no change for their
+    /// address, so the register hears of a decision made there only when it examines the contact (README, Limits).
+    var recordGone: Set<Int> = []
+    /// The step of the last backup of the store; whether a backup was put back.
+    var backupStep: Int?
+    var restored = false
+    /// Subjects whose opt-out was undone by what the README allows: a restore that lost an opt-out no sync had
+    /// carried, a CRM deletion of an opt-out no sync had read, a clock step that hid which came first.
+    var optOutOpen: Set<Int> = []
+    /// Decisions (subject, purpose) whose order against the other side's a host clock step hides: the two were
+    /// made with no sync between, one of them on a stepped clock (README, Limits: skew is not corrected).
+    var clockAmbiguous: Set<[Int]> = []
+    /// How far the host clock is off now, in seconds.
+    var hostOffset = 0
+    /// The host offset of each subject's last local lift.
+    var liftOffset: [Int: Int] = [:]
+    /// Whether the portal requires a last name (refused per input).
+    var refusalsOn = false
+    /// Subjects the portal refuses for their missing last name: quarantined, never in the CRM.
+    var refused: Set<Int> = []
+
+    /// Subjects whose consent the quiet end does not compare with the model's last decision: archived, merged or
+    /// deleted in the CRM (README, "Archives and merges"), refused, or every subject once a backup was put back
+    /// (a restore loses the register's decisions since the backup, by design).
+    func consentLeftOpen(_ s: Int) -> Bool {
+        archived.contains(s) || merged.contains(s) || deletedByOther.contains(s) || refused.contains(s) || restored
+            || ambiguous.contains(s)
     }
 
     /// The step of the last completed sync.
@@ -106,6 +143,16 @@ public struct ModelChecker {
 
     /// Runs `history` in a fresh `world`; returns the first failure, or nil when every check held.
     public func run(_ history: [CheckOperation], in world: CheckWorld, faults: Bool = false) async -> CheckFailure? {
+        var international: [Int: (domain: Bool, crmUnicode: Bool)] = [:]
+        for case .internationalAddress(let s, let domain, let crmUnicode) in history {
+            international[s] = (domain, crmUnicode)
+        }
+        return await CheckOperation.$international.withValue(international) {
+            await runHistory(history, in: world, faults: faults)
+        }
+    }
+
+    private func runHistory(_ history: [CheckOperation], in world: CheckWorld, faults: Bool) async -> CheckFailure? {
         var model = CheckModel()
         do {
             for (index, operation) in history.enumerated() {
@@ -152,9 +199,22 @@ public struct ModelChecker {
         }
         /// The subject's address in the CRM (HubSpot keeps subscriptions per address).
         /// After a move the register never linked, the subject (to the register) keeps its own address.
-        func crmEmail(_ s: Int) -> String {
-            model.emailChanged.contains(s) && !model.unlinkedMoves.contains(s)
-                ? CheckOperation.alternateEmail(s) : CheckOperation.email(s)
+        /// Spelled as the live record under the address spells it (what a CRM user or a form writes), else as the
+        /// CRM side spells the subject.
+        func crmEmail(_ s: Int) async throws -> String {
+            let moved = model.emailChanged.contains(s) && !model.unlinkedMoves.contains(s)
+            let canonical = moved ? CheckOperation.alternateEmail(s) : CheckOperation.email(s)
+            if let record = try await world.crmRecord(email: canonical),
+                let text = (record["properties"] as? [String: Any])?["email"] as? String,
+                EmailAddress.matchingKey(text) == canonical
+            {
+                return text
+            }
+            return CheckOperation.crmSpelling(s, alternate: moved)
+        }
+        /// The subject's address as the register's side spells it (imports).
+        func localText(_ s: Int) -> String {
+            CheckOperation.localSpelling(s, alternate: address(s).normalized == CheckOperation.alternateEmail(s))
         }
         func importRows(_ csv: String) throws {
             let batch = try ImportFileReader(purposes: Purpose.standard).read(Data(csv.utf8), format: .csv)
@@ -164,12 +224,31 @@ public struct ModelChecker {
             do { try body() } catch {}
         }
         func decide(_ s: Int, _ p: Int, granted: Bool, inCRM: Bool = false) {
-            model.decisions[s, default: [:]][p] = .init(granted: granted, order: step, inCRM: inCRM)
+            let offset = inCRM ? 0 : model.hostOffset
+            if let other = model.decisionHistory[s]?[p]?.last(where: { $0.inCRM != inCRM }),
+                other.order > model.lastSync, offset != 0 || other.offset != 0
+            {
+                model.clockAmbiguous.insert([s, p])
+            }
+            model.decisions[s, default: [:]][p] = .init(granted: granted, order: step, inCRM: inCRM, offset: offset)
             model.decisionHistory[s, default: [:]][p, default: []].append(
-                .init(granted: granted, order: step, inCRM: inCRM))
+                .init(granted: granted, order: step, inCRM: inCRM, offset: offset))
             model.uncertain.remove([s, p])
             if granted, model.liftedAt[s] != nil { model.grantedSinceLift[s, default: []].insert(p) }
             if !granted { model.grantedSinceLift[s]?.remove(p) }
+        }
+        /// The subject is erased (by `erase` or retention): every address the register knew it by is gone for good.
+        func erased(_ s: Int, heldUnderNewAddress: Bool) {
+            model.erased.insert(s)
+            var known = model.emails[s] ?? []
+            // The new address is the subject's to the register once a linked record moved, or a sync brought it in.
+            let knowsMove =
+                !model.unlinkedMoves.contains(s)
+                && ((model.emailChanged.contains(s) && !model.movedBeforeLink.contains(s)) || heldUnderNewAddress)
+            if !knowsMove { known.remove(CheckOperation.alternateEmail(s)) }
+            model.erasedEmails.formUnion(known)
+            model.erasedEmails.insert(CheckOperation.email(s))
+            model.existsLocally.remove(s)
         }
         // Decisions are compared by time on both sides: keep two of them out of the same millisecond.
         try await Task.sleep(for: .milliseconds(2))
@@ -180,15 +259,18 @@ public struct ModelChecker {
             guard !model.erased.contains(s),
                 !model.emailChanged.contains(s) || address(s).normalized == CheckOperation.alternateEmail(s)
             else { return nil }
-            try importRows(
-                "email,firstName,lastName\n\(address(s).normalized),First\(s),\(lastName ? "Last\(s)" : "")\n")
+            try importRows("email,firstName,lastName\n\(localText(s)),First\(s),\(lastName ? "Last\(s)" : "")\n")
             model.existsLocally.insert(s)
+            if !lastName {
+                model.createdWithoutLastName.insert(s)
+                if model.refusalsOn { model.refused.insert(s) }
+            }
             model.emails[s, default: []].insert(CheckOperation.email(s))
         case .localEdit(let s, let c):
             guard model.existsLocally.contains(s), !model.erased.contains(s) else { return nil }
             // Setting a field to the value it has changes nothing (not even its stamp): no edit to remember.
             let current = try store.contact(email: address(s))?.city
-            try importRows("email,city\n\(address(s).normalized),\(CheckOperation.cities[c])\n")
+            try importRows("email,city\n\(localText(s)),\(CheckOperation.cities[c])\n")
             if current != CheckOperation.cities[c] { model.editedCity(s, to: CheckOperation.cities[c]) }
         case .importConsent(let s, let p, let word):
             guard model.existsLocally.contains(s), !model.erased.contains(s), !model.isOptedOut(s) else { return nil }
@@ -196,7 +278,7 @@ public struct ModelChecker {
             let before = (try? store.consents(contactId: try store.contact(email: address(s))?.id ?? ""))?.first {
                 $0.purpose == CheckOperation.purposes[p]
             }?.state
-            try importRows("email,\(column),consentSource\n\(address(s).normalized),\(word),check\n")
+            try importRows("email,\(column),consentSource\n\(localText(s)),\(word),check\n")
             let after = (try? store.consents(contactId: try store.contact(email: address(s))?.id ?? ""))?.first {
                 $0.purpose == CheckOperation.purposes[p]
             }?.state
@@ -210,7 +292,7 @@ public struct ModelChecker {
             try await world.mock.seed(
                 .contacts([
                     MockSeedContact([
-                        "email": CheckOperation.email(s), "firstname": "Crm\(s)", "lastname": "Side\(s)",
+                        "email": CheckOperation.crmSpelling(s), "firstname": "Crm\(s)", "lastname": "Side\(s)",
                     ])
                 ]))
             model.existsInCRM.insert(s)
@@ -219,18 +301,19 @@ public struct ModelChecker {
                 model.visibleAt[CheckOperation.email(s)] = Date().addingTimeInterval(Double(model.indexLagMs) / 1000)
             }
         case .crmEdit(let s, let c):
-            guard let (email, record) = try await crmRecord(of: s, world: world) else { return nil }
+            guard !model.merged.contains(s), let (_, record) = try await crmRecord(of: s, world: world),
+                let id = record["id"] as? String
+            else { return nil }
             let city = CheckOperation.cities[c]
-            try await world.control(
-                "PATCH", "/crm/v3/objects/contacts/\(email)?idProperty=email", ["properties": ["city": city]])
+            try await world.control("PATCH", "/crm/v3/objects/contacts/\(id)", ["properties": ["city": city]])
             // HubSpot records no change (no history entry, no new time) when a property is set to the value it
             // has: the CRM's last edit of the field is the one before.
             if (record["properties"] as? [String: Any])?["city"] as? String != city { model.editedCity(s, to: city) }
         case .crmEmailChange(let s):
-            guard !model.erased.contains(s), !model.emailChanged.contains(s),
+            guard !model.erased.contains(s), !model.emailChanged.contains(s), !model.merged.contains(s),
                 let record = try await world.crmRecord(email: CheckOperation.email(s))
             else { return nil }
-            _ = try await patch(s, ["email": CheckOperation.alternateEmail(s)], world: world)
+            _ = try await patch(s, ["email": CheckOperation.crmSpelling(s, alternate: true)], world: world)
             model.emailChanged.insert(s)
             // The register can tie the new address to the subject only through the record it linked (not another
             // record of the address, created after that one was archived); one it never held it simply imports
@@ -275,7 +358,7 @@ public struct ModelChecker {
             }
             model.emails[s, default: []].insert(CheckOperation.alternateEmail(s))
         case .crmArchive(let s):
-            guard let record = try await world.crmRecord(email: CheckOperation.email(s)),
+            guard !model.merged.contains(s), let record = try await world.crmRecord(email: CheckOperation.email(s)),
                 let id = record["id"] as? String
             else { return nil }
             try await world.control("DELETE", "/crm/v3/objects/contacts/\(id)")
@@ -307,7 +390,7 @@ public struct ModelChecker {
                 [
                     "inputs": [
                         [
-                            "subscriberIdString": crmEmail(s), "subscriptionId": id, "channel": "EMAIL",
+                            "subscriberIdString": try await crmEmail(s), "subscriptionId": id, "channel": "EMAIL",
                             "statusState": subscribed ? "SUBSCRIBED" : "UNSUBSCRIBED",
                             "legalBasis": "CONSENT_WITH_NOTICE",
                         ]
@@ -316,7 +399,8 @@ public struct ModelChecker {
             decide(s, p, granted: subscribed, inCRM: true)
             // A restricted subject HubSpot holds no record of is looked at only when it changes here: a decision
             // for its address made after the last look waits for the next change (README, Limits).
-            if model.restricted.contains(s), try await world.crmRecord(email: crmEmail(s)) == nil,
+            if model.restricted.contains(s) || model.refused.contains(s),
+                try await world.crmRecord(email: try await crmEmail(s)) == nil,
                 let state = try store.localStates(crmIds: [], emails: [address(s)]).first, !state.isDirty
             {
                 model.uncertain.insert([s, p])
@@ -339,7 +423,13 @@ public struct ModelChecker {
             else { return nil }
             try await world.control(
                 "POST", "/communication-preferences/v4/statuses/batch/unsubscribe-all?channel=EMAIL",
-                ["inputs": [crmEmail(s)]])
+                ["inputs": [try await crmEmail(s)]])
+            // A lift made on a stepped clock with no sync since may be dated after this opt-out; an address with no
+            // record reports no change.
+            if (model.liftedAt[s] ?? -1) > model.lastSync, (model.liftOffset[s] ?? 0) != 0 {
+                model.optOutOpen.insert(s)
+            }
+            if model.recordGone.contains(s) { model.optOutOpen.insert(s) }
             model.optedOutAt[s] = step
             model.optOuts[s, default: []].append((step, true))
             model.grantedSinceLift[s] = []
@@ -351,6 +441,7 @@ public struct ModelChecker {
                     email: address(s), purpose: CheckOperation.purposes[p], state: .granted, source: "check re-consent",
                     liftingOptOut: true, actor: "check")
                 model.liftedAt[s] = step
+                model.liftOffset[s] = model.hostOffset
                 model.grantedSinceLift[s] = [p]
                 decide(s, p, granted: true)
             }
@@ -383,16 +474,134 @@ public struct ModelChecker {
                 _ = try store.recordErasureRequest(email: subject, requestId: id, reason: "check")
                 try store.eraseLocally(requestId: id)
             }
-            model.erased.insert(s)
-            var known = model.emails[s] ?? []
-            // The new address is the subject's to the register once a linked record moved, or a sync brought it in.
-            let knowsMove =
-                !model.unlinkedMoves.contains(s)
-                && ((model.emailChanged.contains(s) && !model.movedBeforeLink.contains(s)) || heldUnderNewAddress)
-            if !knowsMove { known.remove(CheckOperation.alternateEmail(s)) }
-            model.erasedEmails.formUnion(known)
-            model.erasedEmails.insert(CheckOperation.email(s))
-            model.existsLocally.remove(s)
+            erased(s, heldUnderNewAddress: heldUnderNewAddress)
+        case .crmMerge(let s, let t):
+            guard s != t, !model.erased.contains(s), !model.erased.contains(t), !model.merged.contains(s),
+                !model.merged.contains(t), let (_, loser) = try await crmRecord(of: s, world: world),
+                let (_, survivor) = try await crmRecord(of: t, world: world),
+                let loserId = loser["id"] as? String, let survivorId = survivor["id"] as? String, loserId != survivorId
+            else { return nil }
+            try await world.control(
+                "POST", "/crm/v3/objects/contacts/merge", ["primaryObjectId": survivorId, "objectIdToMerge": loserId])
+            model.merged.formUnion([s, t])
+        case .crmDeleteByOther(let s):
+            guard !model.erased.contains(s), !model.merged.contains(s),
+                let (_, record) = try await crmRecord(of: s, world: world), let id = record["id"] as? String
+            else { return nil }
+            try await world.control("POST", "/crm/v3/objects/contacts/gdpr-delete", ["objectId": id])
+            model.deletedByOther.insert(s)
+            model.recordGone.insert(s)
+            // HubSpot drops the address's statuses with the record: what no sync has read yet is gone.
+            if let last = model.optOuts[s]?.last, last.inCRM, last.step > model.lastSync { model.optOutOpen.insert(s) }
+            for (p, decision) in model.decisions[s] ?? [:] where decision.inCRM && decision.order > model.lastSync {
+                model.uncertain.insert([s, p])
+            }
+        case .crmRecreateByForm(let s, let optOut):
+            guard !model.erased.contains(s), !model.merged.contains(s), !model.emailChanged.contains(s),
+                model.archived.contains(s) || model.deletedByOther.contains(s),
+                try await crmRecord(of: s, world: world) == nil
+            else { return nil }
+            try await world.mock.seed(
+                .contacts([
+                    MockSeedContact([
+                        "email": CheckOperation.crmSpelling(s), "firstname": "Form\(s)", "lastname": "Side\(s)",
+                    ])
+                ]))
+            model.recreated.insert(s)
+            model.recordGone.remove(s)
+            model.existsInCRM.insert(s)
+            if model.indexLagMs > 0 {
+                model.visibleAt[CheckOperation.email(s)] = Date().addingTimeInterval(Double(model.indexLagMs) / 1000)
+            }
+            // The form's "unsubscribe from all": the subject's own opt-out, in HubSpot.
+            if optOut, try await !world.crmOptedOut(CheckOperation.crmSpelling(s)) {
+                try await world.control(
+                    "POST", "/communication-preferences/v4/statuses/batch/unsubscribe-all?channel=EMAIL",
+                    ["inputs": [CheckOperation.crmSpelling(s)]])
+                if (model.liftedAt[s] ?? -1) > model.lastSync, (model.liftOffset[s] ?? 0) != 0 {
+                    model.optOutOpen.insert(s)
+                }
+                model.optedOutAt[s] = step
+                model.optOuts[s, default: []].append((step, true))
+                model.grantedSinceLift[s] = []
+                for p in 0..<CheckOperation.purposes.count { decide(s, p, granted: false, inCRM: true) }
+            }
+        case .backupStore:
+            try world.backupStore()
+            model.backupStep = step
+        case .restoreBackup:
+            guard let backupStep = model.backupStep, try world.restoreBackup() else { return nil }
+            model.restored = true
+            // An opt-out made here after the backup that no sync carried to HubSpot is lost with the restore.
+            for (s, outs) in model.optOuts {
+                if let last = outs.last, !last.inCRM, last.step > backupStep, last.step > model.lastSync {
+                    model.optOutOpen.insert(s)
+                }
+            }
+            // Its restriction too: what the register marks from here on is what the backup held.
+            for s in model.restricted where !(try world.store.isProcessingRestricted(address(s))) {
+                model.restricted.remove(s)
+            }
+            for s in 0..<CheckOperation.subjects where !model.erased.contains(s) {
+                if try world.store.isProcessingRestricted(address(s)) {
+                    model.restricted.insert(s)
+                    model.everRestricted.insert(s)
+                }
+            }
+        case .hostClockStep(let seconds):
+            world.hostClock.step(by: TimeInterval(seconds))
+            model.hostOffset += seconds
+        case .retention(let movedOn):
+            // Every activity so far is before the cutoff: each contact is a candidate unless the CRM says otherwise.
+            let cutoff = Date().addingTimeInterval(0.05).roundedToMilliseconds
+            try await Task.sleep(for: .milliseconds(60))
+            let candidates = try store.retentionCandidates(inactiveSince: cutoff)
+            let restrictedNow = Set(
+                (0..<CheckOperation.subjects).filter { !model.erased.contains($0) && model.restricted.contains($0) })
+            // A CRM user edits one candidate's record after the candidates were listed: it is active since the cutoff.
+            var activeInCRM: Int?
+            if let m = movedOn, !model.erased.contains(m), !model.merged.contains(m),
+                let (_, record) = try await crmRecord(of: m, world: world), let id = record["id"] as? String,
+                let contact = try store.contact(email: address(m)), contact.crmId == id,
+                candidates.contains(address(m))
+            {
+                let old = (record["properties"] as? [String: Any])?["city"] as? String
+                let city = CheckOperation.cities.first { $0 != old }!
+                try await world.control("PATCH", "/crm/v3/objects/contacts/\(id)", ["properties": ["city": city]])
+                model.editedCity(m, to: city)
+                activeInCRM = m
+            }
+            let present = (0..<CheckOperation.subjects).filter { s in
+                !model.erased.contains(s) && (try? store.contact(email: address(s))) != nil
+            }
+            let movedHeld = Set(
+                present.filter { (try? store.contact(email: EmailAddress(CheckOperation.alternateEmail($0)))) != nil })
+            let day = Calendar(identifier: .gregorian).date(byAdding: .month, value: 24, to: cutoff)!
+            let propagator = ErasurePropagator(
+                store: store, client: try world.client(), clock: ManualClock(), maxAttempts: 3,
+                baseDelay: .milliseconds(1))
+            _ = try await propagator.eraseForRetention(candidates, months: 24, on: day)
+            for s in present {
+                guard try store.contact(email: address(s)) == nil else { continue }
+                if restrictedNow.contains(s) {
+                    return CheckFailure(
+                        invariant: "retention", detail: "retention erased p\(s), whose processing is restricted",
+                        step: step)
+                }
+                if activeInCRM == s {
+                    return CheckFailure(
+                        invariant: "retention",
+                        detail: "retention erased p\(s), whose CRM record changed after the cutoff", step: step)
+                }
+                erased(s, heldUnderNewAddress: movedHeld.contains(s))
+            }
+        case .internationalAddress:
+            break  // How the history spells the subject's address (``run(_:in:faults:)``).
+        case .perInputRefusal:
+            guard !model.refusalsOn else { return nil }
+            try await world.requireLastNamePerInput()
+            model.refusalsOn = true
+            model.refused.formUnion(model.createdWithoutLastName)
         case .sync:
             let started = Date()
             _ = try await world.sync()
@@ -420,7 +629,7 @@ public struct ModelChecker {
             model.spreadUnmarked.formUnion(try await unmarkedSpreads(model, world))
         case .skewedSync(let seconds):
             let started = Date()
-            _ = try await world.sync(clock: OffsetClock(offset: TimeInterval(seconds)))
+            _ = try await world.sync(clock: OffsetClock(offset: TimeInterval(seconds) + world.hostClock.offset))
             model.synced(at: step)
             return try await checkAfterSync(step: step, world: world, model: model, syncStartedAt: started)
         case .indexLag(let milliseconds):
@@ -465,9 +674,8 @@ public struct ModelChecker {
 
     /// Someone edits the subject's CRM record (under whichever address it has); false when there is none.
     private func patch(_ s: Int, _ properties: [String: String], world: CheckWorld) async throws -> Bool {
-        guard let email = try await crmRecord(of: s, world: world)?.email else { return false }
-        try await world.control(
-            "PATCH", "/crm/v3/objects/contacts/\(email)?idProperty=email", ["properties": properties])
+        guard let id = try await crmRecord(of: s, world: world)?.record["id"] as? String else { return false }
+        try await world.control("PATCH", "/crm/v3/objects/contacts/\(id)", ["properties": properties])
         return true
     }
 
@@ -480,7 +688,7 @@ public struct ModelChecker {
         let records = try await world.crmRecords()
         var seen: [String: Int] = [:]
         for record in records {
-            let email = ((record["properties"] as? [String: Any])?["email"] as? String)?.lowercased() ?? ""
+            let email = EmailAddress.matchingKey((record["properties"] as? [String: Any])?["email"] as? String ?? "")
             seen[email, default: 0] += 1
         }
         if let duplicate = seen.first(where: { $0.value > 1 && !$0.key.isEmpty }) {
@@ -513,7 +721,10 @@ public struct ModelChecker {
                     invariant: "erasure", detail: "\(email) exists in the CRM after a sync following its erasure",
                     step: step)
             }
-            if (try world.storeBytes()).range(of: Data(email.utf8)) != nil, !hasUnfinishedErasure(world) {
+            let bytes = try world.storeBytes()
+            if CheckOperation.spellings(of: email).contains(where: { bytes.range(of: Data($0.utf8)) != nil }),
+                !hasUnfinishedErasure(world)
+            {
                 return CheckFailure(
                     invariant: "erasure", detail: "the store file still holds \(email) in plain text", step: step)
             }
@@ -528,7 +739,9 @@ public struct ModelChecker {
     func checkNoLoss(step: Int, world: CheckWorld, model: CheckModel) async throws -> CheckFailure? {
         for (s, city) in model.lastCity.sorted(by: { $0.key < $1.key })
         where !model.erased.contains(s) && !model.archived.contains(s) && !model.everRestricted.contains(s)
-            && !model.ambiguous.contains(s) && !model.movedBeforeLink.contains(s) && !model.unlinkedMoves.contains(s)
+            && !model.ambiguous.contains(s) && !model.merged.contains(s) && !model.deletedByOther.contains(s)
+            && !model.refused.contains(s) && !model.restored && !model.movedBeforeLink.contains(s)
+            && !model.unlinkedMoves.contains(s)
             && !model.cityReturned.contains(s)
         {
             let local =
@@ -540,6 +753,51 @@ public struct ModelChecker {
                     invariant: "no-loss",
                     detail:
                         "p\(s)'s last city edit was \(city), but the register holds \(local?.city ?? "nothing") and the CRM \(crmCity ?? "nothing")",
+                    step: step)
+            }
+        }
+        return nil
+    }
+
+    /// Opted out in the model ⇒ opted out in the register and in HubSpot's statuses for the subject's address (as
+    /// the live record there spells it); erased ⇒ no statuses left in HubSpot under any spelling of its addresses.
+    func checkOptOutsAndErasures(step: Int, world: CheckWorld, model: CheckModel) async throws -> CheckFailure? {
+        for s in 0..<CheckOperation.subjects
+        where !model.erased.contains(s) && model.isOptedOut(s) && !model.optOutOpen.contains(s)
+            && !model.ambiguous.contains(s)
+        {
+            let local =
+                try world.store.contact(email: EmailAddress(CheckOperation.alternateEmail(s)))
+                ?? world.store.contact(email: EmailAddress(CheckOperation.email(s)))
+            if let local {
+                let suppressions = try world.store.suppressions(contactId: local.id)
+                if !suppressions.contains(where: { $0.kind == .optedOutOfAll && $0.isActive }) {
+                    return CheckFailure(
+                        invariant: "opt-out",
+                        detail:
+                            "p\(s) opted out at step \(model.optedOutAt[s] ?? -1), but the register does not say so",
+                        step: step)
+                }
+            }
+            let address = local?.email.normalized ?? CheckOperation.email(s)
+            let record = try await world.crmRecord(email: address)
+            let spelled = (record?["properties"] as? [String: Any])?["email"] as? String
+            let spelling = spelled.flatMap { EmailAddress.matchingKey($0) == address ? $0 : nil } ?? address
+            if try await !world.crmOptedOut(spelling) {
+                return CheckFailure(
+                    invariant: "opt-out",
+                    detail:
+                        "p\(s) opted out at step \(model.optedOutAt[s] ?? -1), but HubSpot does not hold its address opted out (\(record == nil ? "no record" : "a live record"))",
+                    step: step)
+            }
+        }
+        for email in model.erasedEmails.sorted() {
+            for spelling in CheckOperation.spellings(of: email) {
+                let statuses = try await world.crmStatuses(spelling)
+                let optedOut = try await world.crmOptedOut(spelling)
+                guard statuses.values.contains(where: { $0 != "NOT_SPECIFIED" }) || optedOut else { continue }
+                return CheckFailure(
+                    invariant: "erasure", detail: "HubSpot still holds statuses for \(email) after its erasure",
                     step: step)
             }
         }
@@ -567,9 +825,10 @@ public struct ModelChecker {
                 step: step)
         }
         if let failure = try await checkNoLoss(step: step, world: world, model: model) { return failure }
-        // Archived records are left as they are (README, "Archives and merges"): their consent is not compared.
-        for s in 0..<CheckOperation.subjects
-        where !model.erased.contains(s) && !model.archived.contains(s) && !model.ambiguous.contains(s) {
+        if let failure = try await checkOptOutsAndErasures(step: step, world: world, model: model) { return failure }
+        // Archived, merged, deleted or refused records are left as they are (README, "Archives and merges"): their
+        // consent is not compared; nor anyone's after a restore (the register's decisions since the backup are lost).
+        for s in 0..<CheckOperation.subjects where !model.erased.contains(s) && !model.consentLeftOpen(s) {
             guard
                 let local = try world.store.contact(email: EmailAddress(CheckOperation.email(s)))
                     ?? world.store.contact(email: EmailAddress(CheckOperation.alternateEmail(s)))
@@ -584,6 +843,17 @@ public struct ModelChecker {
             // Consent: a purpose is granted only by an explicit grant that no later decision overrode.
             for p in 0..<CheckOperation.purposes.count where !model.uncertain.contains([s, p]) {
                 let decision = model.decisions[s]?[p]
+                // A clock step hid which of two decisions came first: whichever won, it was someone's grant.
+                if model.clockAmbiguous.contains([s, p]) {
+                    if granted(p), !(model.decisionHistory[s]?[p] ?? []).contains(where: \.granted) {
+                        return CheckFailure(
+                            invariant: "consent",
+                            detail:
+                                "p\(s) is granted \(CheckOperation.purposes[p].rawValue) but no one ever granted it",
+                            step: step)
+                    }
+                    continue
+                }
                 if granted(p) && decision?.granted != true {
                     return CheckFailure(
                         invariant: "consent",

@@ -98,13 +98,14 @@ extension SyncEngine {
     }
 
     /// Whether (and since when) HubSpot holds opted out the addresses of contacts that have no live record to sync
-    /// with (kept for review, archived, their record deleted): their objection goes to the address when it is not
-    /// there yet, and the subject's opt-out there comes into the register. One read, only for a batch with such
-    /// contacts.
+    /// with (kept for review, archived, their record deleted, restricted and never created there): their objection
+    /// goes to the address when it is not there yet, and the subject's opt-out there comes into the register. One
+    /// read, only for a batch with such contacts.
     private func addressOptOuts(of pairs: [Pair]) async throws -> [String: SyncPlanner.AddressOptOut] {
         let addresses = pairs.compactMap { pair -> String? in
             guard pair.record == nil, pair.mergedInto == nil, let local = pair.local,
                 local.mergedIntoCrmId != nil || local.crmArchivedAt != nil || local.contact.crmId != nil
+                    || local.isRestricted
             else { return nil }
             return local.contact.email.normalized
         }

@@ -180,13 +180,10 @@ struct SyncPlanner: Sendable {
         if local.isRestricted {
             plan.action = .skip
             plan.note = "processing restricted: not pushed to the CRM"
-            if local.contact.crmId != nil {
-                // Its record was deleted in the CRM: the objection still reaches the address, as it would have
-                // reached the record.
-                followDecisionsByAddress(local, context: context, into: &plan)
-            } else {
-                takeAddressDecisions(local, context.addressConsents(local.contact.email), into: &plan)
-            }
+            // Never created there, or its record deleted in the CRM: the subject's decisions held for the address
+            // are taken, and the register's objection and withdrawals still reach the address (HubSpot keeps them
+            // per address: a record a form creates later starts opted out).
+            followDecisionsByAddress(local, context: context, into: &plan)
             return plan
         }
         if local.contact.crmId != nil && local.crmArchivedAt == nil {

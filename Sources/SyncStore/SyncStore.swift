@@ -57,11 +57,17 @@ public final class SyncStore: Sendable {
             try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM metadata WHERE key = 'subjectKey')") ?? false
         }
         guard hasKey else { return }
-        let journalPath = erasureJournal ?? Self.defaultErasureJournal(forStore: path)
+        try attachJournal(
+            path: erasureJournal ?? Self.defaultErasureJournal(forStore: path), readOnly: existingOnly,
+            startNew: startNewJournal)
+    }
+
+    /// Opens the erasure journal at `path` and brings the store up to it (``ErasureJournal``).
+    private func attachJournal(path journalPath: String, readOnly: Bool, startNew: Bool) throws {
         do {
             let (journal, reconciliation) = try ErasureJournal.open(
-                path: journalPath, store: self, keyId: keyedHash("crmsync erasure journal"), readOnly: existingOnly,
-                startNew: startNewJournal)
+                path: journalPath, store: self, keyId: keyedHash("crmsync erasure journal"), readOnly: readOnly,
+                startNew: startNew)
             self.journal.withLock { $0 = journal }
             journalRestoredCount.withLock { $0 = reconciliation.restored + reconciliation.reErased }
             if reconciliation.restored > 0 || reconciliation.reErased > 0 {
@@ -88,14 +94,44 @@ public final class SyncStore: Sendable {
         try journal.withLock { $0 }?.capture(db)
     }
 
-    /// A new, empty store in memory, migrated: for tests and the model checker (no file, no lock, no fsync).
-    public static func inMemory(clock: any SyncClock = SystemClock(), logger: Logger = .silent("crmsync.store"))
-        throws -> SyncStore
-    {
-        try SyncStore(
+    /// A new, empty store in memory, migrated: for tests and the model checker (no file, no lock, no fsync). With
+    /// `erasureJournal`, its erasures are journalled to that file as a store file's are.
+    public static func inMemory(
+        clock: any SyncClock = SystemClock(), logger: Logger = .silent("crmsync.store"), erasureJournal: String? = nil
+    ) throws -> SyncStore {
+        let store = try SyncStore(
             database: DatabaseQueue(configuration: configuration(readOnly: false)), path: nil, clock: clock,
             logger: logger, migrates: true)
+        if let erasureJournal { try store.attachJournal(path: erasureJournal, readOnly: false, startNew: false) }
+        return store
     }
+
+    /// A store in memory holding what the backup file at `backup` holds (``backup(to:)``), brought up to the
+    /// erasure journal at `erasureJournal` as a store file restored from a backup is when it opens.
+    public static func inMemory(
+        restoring backup: String, erasureJournal: String, clock: any SyncClock = SystemClock(),
+        logger: Logger = .silent("crmsync.store")
+    ) throws -> SyncStore {
+        let database = try DatabaseQueue(configuration: configuration(readOnly: false))
+        let source = try DatabaseQueue(path: backup)
+        try source.backup(to: database)
+        try source.close()
+        let store = try SyncStore(database: database, path: nil, clock: clock, logger: logger, migrates: true)
+        try store.attachJournal(path: erasureJournal, readOnly: false, startNew: false)
+        return store
+    }
+
+    /// Writes a consistent copy of the whole store to a new owner-only file at `path`, as an administrator's
+    /// backup tool (`sqlite3 .backup`) would; the erasure journal is not part of it.
+    public func backup(to path: String) throws {
+        try PrivateFiles.createIfMissing(atPath: path)
+        let destination = try DatabaseQueue(path: path)
+        try database.backup(to: destination)
+        try destination.close()
+    }
+
+    /// Closes the database: the store cannot be used after this (a restore replaces its file).
+    public func close() throws { try database.close() }
 
     private init(
         database: any DatabaseWriter, path: String?, clock: any SyncClock, logger: Logger, migrates: Bool

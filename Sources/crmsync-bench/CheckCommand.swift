@@ -72,7 +72,8 @@ struct CheckCommand: AsyncParsableCommand {
         )
         print(
             "  generated: " + kinds.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
-        print("  not generated yet: " + CheckOperation.notGeneratedYet.joined(separator: ", "))
+        let missing = CheckOperation.askedFor.filter { kinds[$0, default: 0] == 0 }
+        if !missing.isEmpty { print("  asked for but not generated in this run: " + missing.joined(separator: ", ")) }
         if failures > 0 { throw ExitCode(1) }
     }
 }
@@ -81,10 +82,10 @@ extension CheckOperation {
     /// The operation's kind: its name without arguments (`localCreate`, `crashingSync`).
     var kind: String { String(description.prefix { $0 != "(" }) }
 
-    /// What issue 19 asks the generator for that it does not produce yet (each has its own tests instead).
-    static let notGeneratedYet = [
-        "crmMerge", "crmDeleteByOther", "crmRecreateByForm", "restoreBackup", "hostClockStep", "retention",
-        "internationalAddress", "perInputRefusal",
+    /// The kinds of the register's wider world the generator must produce (issue 19): a run names any it did not.
+    static let askedFor = [
+        "crmMerge", "crmDeleteByOther", "crmArchive", "crmRecreateByForm", "backupStore", "restoreBackup",
+        "hostClockStep", "retention", "internationalAddress", "perInputRefusal",
     ]
 
     var isSync: Bool {

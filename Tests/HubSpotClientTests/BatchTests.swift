@@ -16,7 +16,8 @@ import Testing
     #expect(outcome.failures.count == 3)
     #expect(outcome.failures.allSatisfy { $0.category == "INVALID_EMAIL" })
     #expect(stats.contacts == 247)
-    #expect(fixture.client.metrics.requests == 3)  // 247 valid inputs in three batches
+    // 247 valid inputs in three batches; a loaded machine may add a retry of one of them
+    #expect(fixture.client.metrics.requests - fixture.client.metrics.retries == 3)
     #expect(outcome.failures.map(\.description).allSatisfy { !$0.contains("broken@") || $0.contains("***") })
 }
 

@@ -264,6 +264,34 @@ import Testing
         try await fixture.expectSettled()
     }
 
+    /// Found by the grown checker (`localCreate, restrict, localOptOut`): a restricted contact HubSpot holds no
+    /// record of took HubSpot's decisions for its address, but its own objection never went there, so a record a
+    /// form created later would start subscribed. Now the objection and a withdrawal reach the address (never a
+    /// grant, never a record).
+    @Test func aRestrictedContactNotInTheCRMSendsItsObjectionToItsAddress() async throws {
+        let fixture = try await EngineFixture()
+        defer { Task { await fixture.close() } }
+        let address = "objects@example.fi"
+        try await fixture.crmWriteStatus(address, .newsletter, "SUBSCRIBED")  // an old sign-up, no record
+        fixture.tick()
+        try fixture.importCSV("email,newsletter,blog\n\(address),granted,granted\n")
+        _ = try fixture.store.setSuppression(
+            .processingRestricted, active: true, email: email(address), reason: "asked", actor: "t")
+        _ = try fixture.store.recordConsent(
+            email: email(address), purpose: .newsletter, state: .withdrawn, source: "phone", actor: "t")
+        fixture.tick()
+        _ = try fixture.store.setSuppression(
+            .optedOutOfAll, active: true, email: email(address), reason: "objects", actor: "t")
+        fixture.tick()
+        _ = try await fixture.sync()
+        #expect(try await AddressFollowsPersonTests.isOptedOutInHubSpot(fixture, address))
+        #expect(try await fixture.crmStatus(address, .newsletter) == "UNSUBSCRIBED")
+        #expect(try await fixture.crmStatus(address, .blog) != "SUBSCRIBED", "no grant reaches the address")
+        #expect(try await fixture.crmCount() == 0, "a restricted contact is not created in the CRM")
+        #expect(try fixture.isOptedOut(address))
+        try await fixture.expectSettled()
+    }
+
     /// Found by the checker (seed 1500263): after the restriction was lifted, the subject subscribed to one
     /// purpose in HubSpot before the next sync, which ends the spread opt-out there. The old build then took the
     /// other purposes' unsubscriptions (the spread's echoes) as the subject's withdrawals.
