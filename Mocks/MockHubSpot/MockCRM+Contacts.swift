@@ -190,7 +190,10 @@ extension MockCRM {
         }
         let byEmail = (object["idProperty"] as? String) == "email"
         if let record = resolve(key, byEmail: byEmail, includeArchived: true) {
-            let emails = [record.email, byEmail ? key.lowercased() : nil].compactMap { $0 }
+            // Every address the record holds (a merge leaves the merged record's address on its survivor) loses
+            // its statuses with it.
+            let held = emailIndex.filter { $0.value == record.id }.map(\.key)
+            let emails = Array(Set([record.email, byEmail ? key.lowercased() : nil].compactMap { $0 } + held))
             removeContact(record.id)
             for email in emails {
                 subscribers.removeValue(forKey: email)

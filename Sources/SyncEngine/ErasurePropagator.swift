@@ -191,8 +191,27 @@ public struct ErasurePropagator: Sendable {
         for crmId in crmIds { try await client.gdprDelete(crmId: crmId) }
         if crmIds.isEmpty && pending.deletesByEmail {
             for spelling in pending.email.spellings { try await client.gdprDelete(email: spelling) }
+        } else {
+            // The linked record is gone (someone deleted it) but HubSpot keeps statuses per address, with no record:
+            // a decision written there since is the subject's data too, and only a delete by email removes it.
+            try await deleteStatusesLeftWithoutRecord(pending.email)
         }
         return crmIds
+    }
+
+    /// GDPR-deletes by email each spelling of `email` that no live record holds while HubSpot still holds a
+    /// subscription status or an opt-out for it (two reads; the delete blocklists the address, as for an unknown
+    /// subject).
+    private func deleteStatusesLeftWithoutRecord(_ email: EmailAddress) async throws {
+        let spellings = email.spellings
+        let statuses = try await client.subscriptionStatuses(for: spellings)
+        let optedOut = try await client.optedOutOfAll(spellings)
+        for spelling in spellings {
+            let held =
+                optedOut[spelling] != nil || (statuses[spelling] ?? []).contains { $0.consentState != .unknown }
+            guard held, try await client.contact(email: spelling, properties: ["email"]) == nil else { continue }
+            try await client.gdprDelete(email: spelling)
+        }
     }
 
     /// The verification: every CRM id and the address, in each of its spellings, read 404.

@@ -254,3 +254,21 @@ extension EngineFixture {
         return id
     }
 }
+
+/// Found by the grown checker (`crmCreate, sync, crmDeleteByOther, crmSubscription, erase`): someone GDPR-deleted
+/// the subject's record in HubSpot, the subject then unsubscribed under the address (an old email's link), and the
+/// erasure deleted the linked id only: the statuses HubSpot keeps for the address, with no record, stayed there.
+@Test func anErasureRemovesTheStatusesLeftUnderAnAddressWhoseRecordSomeoneDeleted() async throws {
+    let fixture = try await EngineFixture()
+    defer { Task { await fixture.close() } }
+    let address = "gone@example.fi"
+    try fixture.importCSV("email,firstName,newsletter\n\(address),Aino,granted\n")
+    _ = try await fixture.sync()
+    _ = try await fixture.gdprDeleteInCRM(address)
+    try await fixture.crmWriteStatus(address, .blog, "UNSUBSCRIBED")  // the subject, with no record
+    let request = try await fixture.propagator().erase(email: email(address), requestId: "r1", reason: "asked")
+    #expect(request.state == .verified)
+    let statuses = try await fixture.crmStatuses(address)
+    #expect(statuses.values.allSatisfy { $0 == "NOT_SPECIFIED" }, "\(statuses)")
+    #expect(try fixture.local(address) == nil)
+}
