@@ -179,21 +179,25 @@ public struct ErasurePropagator: Sendable {
     /// by id never blocklists: an address the CRM changed, or one already erased, is left off the blocklist.
     private func sendDeletes(_ pending: PendingErasure, crmIds: [String]) async throws -> [String] {
         var crmIds = crmIds
+        var addressHeld = false
         // HubSpot compares addresses as text: an internationalised address is looked for in both spellings.
         for spelling in pending.email.spellings {
-            if let record = try await client.contact(email: spelling, properties: ["email"]),
-                !crmIds.contains(record.id)
-            {
-                try store.addCRMRecords([record.id], toErasureOf: pending.email, requestId: pending.request.id)
-                crmIds.append(record.id)
+            if let record = try await client.contact(email: spelling, properties: ["email"]) {
+                addressHeld = true
+                if !crmIds.contains(record.id) {
+                    try store.addCRMRecords([record.id], toErasureOf: pending.email, requestId: pending.request.id)
+                    crmIds.append(record.id)
+                }
             }
         }
-        for crmId in crmIds { try await client.gdprDelete(crmId: crmId) }
+        var alreadyGone = false
+        for crmId in crmIds where try await !client.gdprDelete(crmId: crmId) { alreadyGone = true }
         if crmIds.isEmpty && pending.deletesByEmail {
             for spelling in pending.email.spellings { try await client.gdprDelete(email: spelling) }
-        } else {
-            // The linked record is gone (someone deleted it) but HubSpot keeps statuses per address, with no record:
-            // a decision written there since is the subject's data too, and only a delete by email removes it.
+        } else if alreadyGone && !addressHeld {
+            // The linked record was gone already (someone deleted it) and no record holds the address, but HubSpot
+            // keeps statuses per address: a decision the subject made there since is theirs too, and only a delete
+            // by email removes it.
             try await deleteStatusesLeftWithoutRecord(pending.email)
         }
         return crmIds
