@@ -222,9 +222,8 @@ final class ErasureJournal: Sendable {
 
     /// The contact of the restored store each missing erasure request is about, at most one a request: the contact
     /// linked to a CRM record the request tombstoned (its record, or the survivor of a merge), else the contact
-    /// holding the request's address now, unless it is linked to a record the request did not tombstone (the
-    /// address has passed to someone else since the backup). An address a contact had before is not enough: it may
-    /// be another person's now.
+    /// holding the request's address in the backup, whatever record it is linked to (the address is the person).
+    /// An address a contact had before is not enough: it may be another person's now.
     private static func subjects(of missing: [Entry], all: [Entry], in store: SyncStore) throws
         -> [(email: EmailAddress, requestId: String)]
     {
@@ -244,11 +243,11 @@ final class ErasureJournal: Sendable {
             }
             let byAddress = contacts.first { contact in
                 let hash = store.subjectHash(of: contact.email)
-                guard !taken.contains(contact.id),
-                    hash == subjectHash || (subjectHash == nil && addressHashes.contains(hash))
-                else { return false }
-                // Linked to a record the erasure did not touch: the address is another person's now.
-                return contact.crmIds.isEmpty || contact.crmIds.contains { idHashes.contains(store.crmIdHash(of: $0)) }
+                // The address is the person: a contact holding the erased address in the backup is the subject,
+                // also when it is linked to a record the erasure did not tombstone (a CRM merge re-pointed the link
+                // after the backup). Erasure wins.
+                return !taken.contains(contact.id)
+                    && (hash == subjectHash || (subjectHash == nil && addressHashes.contains(hash)))
             }
             guard let subject = byLink ?? byAddress else { continue }
             taken.insert(subject.id)

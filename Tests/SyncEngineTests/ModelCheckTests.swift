@@ -36,3 +36,20 @@ import Testing
             """)
     }
 }
+
+/// Histories the grown checker shrunk to, kept as regression tests: each failed on the code before its fix.
+@Suite struct CheckerFindingTests {
+    /// Seed 4003335: the subject's record was merged (the link re-pointed to the survivor) after the backup;
+    /// erased, then the backup put back: the journal did not re-apply the erasure to the contact the backup
+    /// held under the erased address, because it was linked to the pre-merge record.
+    @Test func aRestoredBackupDoesNotUndoTheErasureOfASubjectWhoseRecordWasMergedSince() async throws {
+        let history: [CheckOperation] = [
+            .localCreate(subject: 0, lastName: true), .localCreate(subject: 2, lastName: true), .sync, .backupStore,
+            .crmMerge(subject: 0, into: 2), .sync, .erase(subject: 2, wait: true), .restoreBackup,
+        ]
+        let world = try await CheckWorld.inMemory()
+        let failure = await ModelChecker().run(history, in: world)
+        await world.close()
+        #expect(failure == nil, "\(failure.map(\.description) ?? "")")
+    }
+}
