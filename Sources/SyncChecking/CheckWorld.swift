@@ -93,7 +93,7 @@ public final class CheckWorld: @unchecked Sendable {
         let scratch = try temporaryFolder()
         let clock = SteppableClock()
         return try CheckWorld(
-            store: .inMemory(clock: clock, erasureJournal: scratch.appendingPathComponent("erasure-journal").path),
+            store: .inMemory(clock: clock, erasureJournal: memoryJournal(in: scratch)),
             folder: nil, scratch: scratch, hostClock: clock, baseURL: URL(string: "http://in-process.invalid")!,
             token: mock.token,
             server: nil, transport: InProcessTransport(mock), mock: mock.control)
@@ -122,6 +122,11 @@ public final class CheckWorld: @unchecked Sendable {
             mock: MockControlClient(baseURL: baseURL))
         try await world.mock.reset()
         return world
+    }
+
+    /// Where a store in memory keeps its erasure journal: the world's scratch folder, apart from its backups' store.
+    private static func memoryJournal(in scratch: URL) -> String {
+        scratch.appendingPathComponent("erasure-journal").path
     }
 
     private static var unlimited: MockConfiguration {
@@ -196,8 +201,7 @@ public final class CheckWorld: @unchecked Sendable {
         guard let lastBackup else { return false }
         guard let storePath else {
             store = try .inMemory(
-                restoring: lastBackup, erasureJournal: scratch.appendingPathComponent("erasure-journal").path,
-                clock: hostClock)
+                restoring: lastBackup, erasureJournal: Self.memoryJournal(in: scratch), clock: hostClock)
             return true
         }
         try store.close()

@@ -56,6 +56,12 @@ struct CheckModel {
     /// Subjects the portal refuses for their missing last name: quarantined, never in the CRM.
     var refused: Set<Int> = []
 
+    /// A CRM opt-out of the subject's that no sync has read yet is open once its record leaves the change feed
+    /// (deleted, merged away, archived): HubSpot reports no change for such an address.
+    mutating func unreadCRMOptOutLeftOpen(_ s: Int) {
+        if let last = optOuts[s]?.last, last.inCRM, last.step > lastSync { optOutOpen.insert(s) }
+    }
+
     /// Subjects whose consent the quiet end does not compare with the model's last decision: archived, merged or
     /// deleted in the CRM (README, "Archives and merges"), refused, or every subject once a backup was put back
     /// (a restore loses the register's decisions since the backup, by design).
@@ -246,6 +252,31 @@ public struct ModelChecker {
             if granted, model.liftedAt[s] != nil { model.grantedSinceLift[s, default: []].insert(p) }
             if !granted { model.grantedSinceLift[s]?.remove(p) }
         }
+        /// A form creates the subject's record in the CRM (under the CRM side's spelling of its address).
+        func seedRecord(_ s: Int, firstName: String) async throws {
+            try await world.mock.seed(
+                .contacts([
+                    MockSeedContact([
+                        "email": CheckOperation.crmSpelling(s), "firstname": firstName, "lastname": "Side\(s)",
+                    ])
+                ]))
+            model.existsInCRM.insert(s)
+            if model.indexLagMs > 0 {
+                model.visibleAt[CheckOperation.email(s)] = Date().addingTimeInterval(Double(model.indexLagMs) / 1000)
+            }
+        }
+        /// The subject opts out of all email in HubSpot, under `spelling`: withdraws every purpose there.
+        func optOutInCRM(_ s: Int, spelling: String) async throws {
+            try await world.control(
+                "POST", "/communication-preferences/v4/statuses/batch/unsubscribe-all?channel=EMAIL",
+                ["inputs": [spelling]])
+            // A lift dated on a fast clock looks newer than this opt-out, whatever syncs came between.
+            if model.liftedAt[s] != nil, (model.liftOffset[s] ?? 0) > 0 { model.optOutOpen.insert(s) }
+            model.optedOutAt[s] = step
+            model.optOuts[s, default: []].append((step, true))
+            model.grantedSinceLift[s] = []
+            for p in 0..<CheckOperation.purposes.count { decide(s, p, granted: false, inCRM: true) }
+        }
         /// The subject is erased (by `erase` or retention): every address the register knew it by is gone for good.
         func erased(_ s: Int, heldUnderNewAddress: Bool) {
             model.erased.insert(s)
@@ -302,17 +333,8 @@ public struct ModelChecker {
             guard !model.emailChanged.contains(s), try await world.crmRecord(email: CheckOperation.email(s)) == nil,
                 model.erased.contains(s) || !model.existsLocally.contains(s)
             else { return nil }
-            try await world.mock.seed(
-                .contacts([
-                    MockSeedContact([
-                        "email": CheckOperation.crmSpelling(s), "firstname": "Crm\(s)", "lastname": "Side\(s)",
-                    ])
-                ]))
-            model.existsInCRM.insert(s)
+            try await seedRecord(s, firstName: "Crm\(s)")
             if !model.erased.contains(s) { model.emails[s, default: []].insert(CheckOperation.email(s)) }
-            if model.indexLagMs > 0 {
-                model.visibleAt[CheckOperation.email(s)] = Date().addingTimeInterval(Double(model.indexLagMs) / 1000)
-            }
         case .crmEdit(let s, let c):
             guard !model.merged.contains(s), let (_, record) = try await crmRecord(of: s, world: world),
                 let id = record["id"] as? String
@@ -376,8 +398,7 @@ public struct ModelChecker {
             else { return nil }
             try await world.control("DELETE", "/crm/v3/objects/contacts/\(id)")
             model.archived.insert(s)
-            // The feed skips archived records: a CRM opt-out no sync has read waits for the contact to be examined.
-            if let last = model.optOuts[s]?.last, last.inCRM, last.step > model.lastSync { model.optOutOpen.insert(s) }
+            model.unreadCRMOptOutLeftOpen(s)
         case .localGrant(let s, let p):
             guard model.existsLocally.contains(s), !model.erased.contains(s), !model.isOptedOut(s) else { return nil }
             ignoringRefusals {
@@ -400,12 +421,13 @@ public struct ModelChecker {
                 !model.isOptedOut(s)
             else { return nil }
             let id = Int(SyncConfiguration().purposes[CheckOperation.purposes[p].rawValue]?.subscriptionId ?? "0") ?? 0
+            let spelling = try await crmEmail(s)
             try await world.control(
                 "POST", "/communication-preferences/v4/statuses/batch/write",
                 [
                     "inputs": [
                         [
-                            "subscriberIdString": try await crmEmail(s), "subscriptionId": id, "channel": "EMAIL",
+                            "subscriberIdString": spelling, "subscriptionId": id, "channel": "EMAIL",
                             "statusState": subscribed ? "SUBSCRIBED" : "UNSUBSCRIBED",
                             "legalBasis": "CONSENT_WITH_NOTICE",
                         ]
@@ -415,7 +437,7 @@ public struct ModelChecker {
             // A restricted subject HubSpot holds no record of is looked at only when it changes here: a decision
             // for its address made after the last look waits for the next change (README, Limits).
             if model.restricted.contains(s) || model.refused.contains(s),
-                try await world.crmRecord(email: try await crmEmail(s)) == nil,
+                try await world.crmRecord(email: spelling) == nil,
                 let state = try store.localStates(crmIds: [], emails: [address(s)]).first, !state.isDirty
             {
                 model.uncertain.insert([s, p])
@@ -433,23 +455,14 @@ public struct ModelChecker {
             }
         case .crmOptOut(let s):
             // Opting out an address HubSpot already has opted out changes nothing there: no decision anyone can see.
-            guard !model.erased.contains(s), model.existsInCRM.contains(s),
-                try await !world.crmOptedOut(crmEmail(s))
-            else { return nil }
-            try await world.control(
-                "POST", "/communication-preferences/v4/statuses/batch/unsubscribe-all?channel=EMAIL",
-                ["inputs": [try await crmEmail(s)]])
-            // A lift made on a stepped clock with no sync since may be dated after this opt-out; an address with no
-            // record reports no change.
-            if model.liftedAt[s] != nil, (model.liftOffset[s] ?? 0) > 0 { model.optOutOpen.insert(s) }
+            guard !model.erased.contains(s), model.existsInCRM.contains(s) else { return nil }
+            let spelling = try await crmEmail(s)
+            guard try await !world.crmOptedOut(spelling) else { return nil }
+            try await optOutInCRM(s, spelling: spelling)
             // An address with no live record (deleted, or merged or archived away) reports no change.
             if model.recordGone.contains(s) || model.merged.contains(s) || model.archived.contains(s) {
                 model.optOutOpen.insert(s)
             }
-            model.optedOutAt[s] = step
-            model.optOuts[s, default: []].append((step, true))
-            model.grantedSinceLift[s] = []
-            for p in 0..<CheckOperation.purposes.count { decide(s, p, granted: false, inCRM: true) }
         case .liftOptOut(let s, let p):
             guard model.existsLocally.contains(s), !model.erased.contains(s), model.isOptedOut(s) else { return nil }
             ignoringRefusals {
@@ -500,8 +513,7 @@ public struct ModelChecker {
             try await world.control(
                 "POST", "/crm/v3/objects/contacts/merge", ["primaryObjectId": survivorId, "objectIdToMerge": loserId])
             model.merged.formUnion([s, t])
-            // A CRM opt-out of the merged-away record no sync has read: its address reports no change now.
-            if let last = model.optOuts[s]?.last, last.inCRM, last.step > model.lastSync { model.optOutOpen.insert(s) }
+            model.unreadCRMOptOutLeftOpen(s)
         case .crmDeleteByOther(let s):
             guard !model.erased.contains(s), !model.merged.contains(s),
                 let (_, record) = try await crmRecord(of: s, world: world), let id = record["id"] as? String
@@ -510,7 +522,7 @@ public struct ModelChecker {
             model.deletedByOther.insert(s)
             model.recordGone.insert(s)
             // HubSpot drops the address's statuses with the record: what no sync has read yet is gone.
-            if let last = model.optOuts[s]?.last, last.inCRM, last.step > model.lastSync { model.optOutOpen.insert(s) }
+            model.unreadCRMOptOutLeftOpen(s)
             for (p, decision) in model.decisions[s] ?? [:] where decision.inCRM && decision.order > model.lastSync {
                 model.uncertain.insert([s, p])
             }
@@ -519,28 +531,12 @@ public struct ModelChecker {
                 model.archived.contains(s) || model.deletedByOther.contains(s),
                 try await crmRecord(of: s, world: world) == nil
             else { return nil }
-            try await world.mock.seed(
-                .contacts([
-                    MockSeedContact([
-                        "email": CheckOperation.crmSpelling(s), "firstname": "Form\(s)", "lastname": "Side\(s)",
-                    ])
-                ]))
+            try await seedRecord(s, firstName: "Form\(s)")
             model.recreated.insert(s)
             model.recordGone.remove(s)
-            model.existsInCRM.insert(s)
-            if model.indexLagMs > 0 {
-                model.visibleAt[CheckOperation.email(s)] = Date().addingTimeInterval(Double(model.indexLagMs) / 1000)
-            }
             // The form's "unsubscribe from all": the subject's own opt-out, in HubSpot.
             if optOut, try await !world.crmOptedOut(CheckOperation.crmSpelling(s)) {
-                try await world.control(
-                    "POST", "/communication-preferences/v4/statuses/batch/unsubscribe-all?channel=EMAIL",
-                    ["inputs": [CheckOperation.crmSpelling(s)]])
-                if model.liftedAt[s] != nil, (model.liftOffset[s] ?? 0) > 0 { model.optOutOpen.insert(s) }
-                model.optedOutAt[s] = step
-                model.optOuts[s, default: []].append((step, true))
-                model.grantedSinceLift[s] = []
-                for p in 0..<CheckOperation.purposes.count { decide(s, p, granted: false, inCRM: true) }
+                try await optOutInCRM(s, spelling: CheckOperation.crmSpelling(s))
             }
         case .backupStore:
             try world.backupStore()
@@ -645,7 +641,7 @@ public struct ModelChecker {
             model.spreadUnmarked.formUnion(try await unmarkedSpreads(model, world))
         case .skewedSync(let seconds):
             let started = Date()
-            _ = try await world.sync(clock: OffsetClock(offset: TimeInterval(seconds) + world.hostClock.offset))
+            _ = try await world.sync(clock: SteppableClock(offset: TimeInterval(seconds) + world.hostClock.offset))
             model.synced(at: step)
             return try await checkAfterSync(step: step, world: world, model: model, syncStartedAt: started)
         case .indexLag(let milliseconds):

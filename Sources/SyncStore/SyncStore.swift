@@ -185,10 +185,7 @@ public final class SyncStore: Sendable {
     public func pageImage() throws -> Data {
         let copy = FileManager.default.temporaryDirectory.appendingPathComponent("crmsync-image-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: copy) }
-        try PrivateFiles.createIfMissing(atPath: copy.path)
-        let destination = try DatabaseQueue(path: copy.path)
-        try database.backup(to: destination)
-        try destination.close()
+        try backup(to: copy.path)
         return try Data(contentsOf: copy)
     }
 

@@ -2,12 +2,13 @@ import Foundation
 import SyncModel
 import Synchronization
 
-/// The wall clock off by an offset that can be stepped while it is in use, sleeping for real: a host whose clock
-/// NTP corrects (or an administrator sets) in the middle of a history.
+/// The wall clock off by an offset, sleeping for real: a host whose clock is ahead of (positive) or behind (negative)
+/// HubSpot's, and that NTP may step (or an administrator set) while it is in use.
 public final class SteppableClock: SyncClock {
-    private let current = Mutex<TimeInterval>(0)
+    private let current: Mutex<TimeInterval>
 
-    public init() {}
+    /// A clock `offset` seconds ahead of the real time (behind, when negative).
+    public init(offset: TimeInterval = 0) { current = Mutex(offset) }
 
     /// How far the clock is ahead of the real time (behind, when negative).
     public var offset: TimeInterval { current.withLock { $0 } }
