@@ -115,7 +115,7 @@ public struct ErasurePropagator: Sendable {
                         claimed = true
                         // Its holder died while sending: the deletes may have gone through, so read first (a
                         // delete by email leaves nothing to read, so it is sent again: blocklisting is its point).
-                        if !needsDeleteByEmail, try await isErasedEverywhere(email: email, crmIds: crmIds) {
+                        if !needsDeleteByEmail, try await deletesTookEffect(email: email, crmIds: crmIds) {
                             try store.updateErasures(ids, state: .sent)
                             sent = true
                             claimed = false
@@ -156,7 +156,7 @@ public struct ErasurePropagator: Sendable {
                     ids, state: .failed,
                     error: "\(error.category ?? "HTTP") \(error.status.map(String.init) ?? "no answer")")
                 // An ambiguous failure: the delete may have gone through. Read before sending again.
-                if !sent, !needsDeleteByEmail, (try? await isErasedEverywhere(email: email, crmIds: crmIds)) == true {
+                if !sent, !needsDeleteByEmail, (try? await deletesTookEffect(email: email, crmIds: crmIds)) == true {
                     try store.updateErasures(ids, state: .sent)
                     sent = true
                     claimed = false
@@ -203,19 +203,26 @@ public struct ErasurePropagator: Sendable {
         return crmIds
     }
 
-    /// GDPR-deletes by email each spelling of `email` that no live record holds while HubSpot still holds a
-    /// subscription status or an opt-out for it (two reads; the delete blocklists the address, as for an unknown
-    /// subject).
+    /// GDPR-deletes by email each spelling of `email` (no live record holds any: the caller read them) under which
+    /// HubSpot still holds a subscription status or an opt-out (two reads; the delete blocklists the address, as for
+    /// an unknown subject).
     private func deleteStatusesLeftWithoutRecord(_ email: EmailAddress) async throws {
         let spellings = email.spellings
         let statuses = try await client.subscriptionStatuses(for: spellings)
         let optedOut = try await client.optedOutOfAll(spellings)
-        for spelling in spellings {
-            let held =
-                optedOut[spelling] != nil || (statuses[spelling] ?? []).contains { $0.consentState != .unknown }
-            guard held, try await client.contact(email: spelling, properties: ["email"]) == nil else { continue }
+        for spelling in spellings
+        where optedOut[spelling] != nil || (statuses[spelling] ?? []).contains(where: { $0.consentState != .unknown }) {
             try await client.gdprDelete(email: spelling)
         }
+    }
+
+    /// Whether the deletes a run may already have sent (one that died while sending, or whose answer was lost)
+    /// took effect: every id and the address read 404. Then, as the deletes would have, the statuses HubSpot may
+    /// still hold under the address are removed (the run may have died between its delete by id and that one).
+    private func deletesTookEffect(email: EmailAddress, crmIds: [String]) async throws -> Bool {
+        guard try await isErasedEverywhere(email: email, crmIds: crmIds) else { return false }
+        try await deleteStatusesLeftWithoutRecord(email)
+        return true
     }
 
     /// The verification: every CRM id and the address, in each of its spellings, read 404.

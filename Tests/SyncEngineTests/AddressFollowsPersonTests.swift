@@ -272,3 +272,26 @@ extension EngineFixture {
     #expect(statuses.values.allSatisfy { $0 == "NOT_SPECIFIED" }, "\(statuses)")
     #expect(try fixture.local(address) == nil)
 }
+
+/// The same, with the erasing run killed after its delete by id (the record was gone) and before the delete by
+/// email: its claim is left. The next run takes the claim over once it lapsed, reads every id and the address as
+/// 404, and must still remove the statuses under the address before it calls the deletes sent.
+@Test func anErasureTakenOverFromAKilledRunStillRemovesTheStatusesLeftUnderTheAddress() async throws {
+    let fixture = try await EngineFixture()
+    defer { Task { await fixture.close() } }
+    let address = "gone.killed@example.fi"
+    try fixture.importCSV("email,firstName,newsletter\n\(address),Aino,granted\n")
+    _ = try await fixture.sync()
+    let id = try await fixture.gdprDeleteInCRM(address)
+    try await fixture.crmWriteStatus(address, .blog, "UNSUBSCRIBED")  // the subject, with no record
+    _ = try fixture.store.recordErasureRequest(email: email(address), requestId: "r1", reason: "asked")
+    try fixture.store.eraseLocally(requestId: "r1")
+    // The killed run: claimed, sent the delete by id (404: gone already), died.
+    #expect(try fixture.store.claimErasureDeletes(of: email(address)) == .claimed)
+    #expect(try await fixture.client().gdprDelete(crmId: id) == false)
+    fixture.time.advance(by: .seconds(Int(SyncStore.erasureClaimDuration) + 60))
+    let outcome = try await fixture.propagator().resumeAll()
+    #expect(outcome.verified == 1)
+    let statuses = try await fixture.crmStatuses(address)
+    #expect(statuses.values.allSatisfy { $0 == "NOT_SPECIFIED" }, "\(statuses)")
+}
