@@ -13,9 +13,8 @@ import Testing
     @Test(arguments: ["gdpr-delete", "archive"])
     func theSubjectsOptOutOnARecreatedRecordReachesTheRegister(removal: String) async throws {
         let fixture = try await EngineFixture()
-        try fixture.importCSV("email,firstName,city,newsletter\naino@example.fi,Aino,Oulu,granted\n")
-        try await fixture.sync()
-        let first = try #require(try fixture.local("aino@example.fi")?.crmId)
+        let first = try await fixture.importAndLink(
+            "email,firstName,city,newsletter\naino@example.fi,Aino,Oulu,granted\n", "aino@example.fi")
         fixture.tick()
         if removal == "gdpr-delete" {
             try await fixture.crm("POST", "/crm/v3/objects/contacts/gdpr-delete", ["objectId": first])
@@ -113,9 +112,8 @@ extension AddressFollowsPersonTests {
     /// report shows the erased address.
     @Test func anErasedAddressGivenToAnotherRecordIsTakenOffIt() async throws {
         let fixture = try await EngineFixture()
-        try fixture.importCSV("email,firstName,city\nerased@example.fi,E,Oulu\nother@example.fi,O,Turku\n")
-        try await fixture.sync()
-        let other = try #require(try fixture.local("other@example.fi")?.crmId)
+        let other = try await fixture.importAndLink(
+            "email,firstName,city\nerased@example.fi,E,Oulu\nother@example.fi,O,Turku\n", "other@example.fi")
         try await fixture.propagator().erase(email: email("erased@example.fi"), requestId: "r-1", reason: nil)
         fixture.tick()
         try await fixture.crm(
@@ -164,9 +162,8 @@ extension AddressFollowsPersonTests {
 
     @Test func theErasedAddressesStatusesAreNeverTakenForTheOtherPerson() async throws {
         let fixture = try await EngineFixture()
-        try fixture.importCSV("email,newsletter\np@example.fi,granted\nq@example.fi,granted\n")
-        try await fixture.sync()
-        let q = try #require(try fixture.local("q@example.fi")?.crmId)
+        let q = try await fixture.importAndLink(
+            "email,newsletter\np@example.fi,granted\nq@example.fi,granted\n", "q@example.fi")
         try await fixture.propagator().erase(email: email("p@example.fi"), requestId: "r-1", reason: nil)
         fixture.tick()
         try await fixture.crmWriteStatus("p@example.fi", .marketingEmail, "SUBSCRIBED")

@@ -122,6 +122,13 @@ extension EngineFixture {
     }
 
     /// The next sync changes nothing on either side and reports nothing.
+    /// Imports `csv`, syncs, and returns the CRM id the sync linked to `address`.
+    func importAndLink(_ csv: String, _ address: String) async throws -> String {
+        try importCSV(csv)
+        _ = try await sync()
+        return try #require(try local(address)?.crmId)
+    }
+
     func expectSettled() async throws {
         let journal = try await journal().count
         let audit = try auditCount()

@@ -73,9 +73,7 @@ import Testing
         let fixture = try await EngineFixture()
         defer { Task { await fixture.close() } }
         fixture.configuration.conflicts.fields = ["lastName": .local]
-        try fixture.importCSV("email,lastName\naino@example.fi,Laine\n")
-        try await fixture.sync()
-        let id = try #require(try fixture.local("aino@example.fi")?.crmId)
+        let id = try await fixture.importAndLink("email,lastName\naino@example.fi,Laine\n", "aino@example.fi")
         try await fixture.crm("PATCH", "/crm/v3/objects/contacts/\(id)", ["properties": ["lastname": "FromCRM"]])
         fixture.tick()
         try fixture.importCSV("email,lastName\naino@example.fi,FromLocal\n")  // newer, but the policy says local anyway

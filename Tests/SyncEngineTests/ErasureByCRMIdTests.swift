@@ -11,9 +11,8 @@ import Testing
 @Suite struct ErasureByCRMIdTests {
     /// Aino synced and linked to a CRM record, whose email someone then changes in HubSpot; returns its id.
     static func linkAinoThenChangeHerEmailInTheCRM(_ fixture: EngineFixture) async throws -> String {
-        try fixture.importCSV("email,firstName,phone\naino@example.fi,Ainoliina,+358401234567\n")
-        try await fixture.sync()
-        let crmId = try #require(try fixture.local("aino@example.fi")?.crmId)
+        let crmId = try await fixture.importAndLink(
+            "email,firstName,phone\naino@example.fi,Ainoliina,+358401234567\n", "aino@example.fi")
         try await fixture.crm(
             "PATCH", "/crm/v3/objects/contacts/\(crmId)", ["properties": ["email": "aino.changed@example.fi"]])
         return crmId
@@ -40,9 +39,8 @@ import Testing
     @Test func aPulledRecordOfAnErasedSubjectIsRefusedByItsCRMIdWhileTheDeleteFails() async throws {
         let fixture = try await EngineFixture()
         defer { Task { await fixture.close() } }
-        try fixture.importCSV("email,firstName,phone\naino@example.fi,Ainoliina,+358401234567\n")
-        try await fixture.sync()
-        let crmId = try #require(try fixture.local("aino@example.fi")?.crmId)
+        let crmId = try await fixture.importAndLink(
+            "email,firstName,phone\naino@example.fi,Ainoliina,+358401234567\n", "aino@example.fi")
         try await fixture.erase("aino@example.fi", requestId: "r-late", wait: false)
         try await fixture.crm(
             "PATCH", "/crm/v3/objects/contacts/\(crmId)", ["properties": ["email": "aino.changed@example.fi"]])
@@ -68,9 +66,7 @@ import Testing
     func erasureAfterACRMMergeDeletesTheSurvivorAndVerifiesEveryId(syncedAfterMerge: Bool) async throws {
         let fixture = try await EngineFixture()
         defer { Task { await fixture.close() } }
-        try fixture.importCSV("email,firstName\naino@example.fi,Ainoliina\n")
-        try await fixture.sync()
-        let crmId = try #require(try fixture.local("aino@example.fi")?.crmId)
+        let crmId = try await fixture.importAndLink("email,firstName\naino@example.fi,Ainoliina\n", "aino@example.fi")
         let duplicate = try #require(
             try await fixture.seedCRM([["email": "aino.work@example.fi", "firstname": "Ainoliina"]]).first)
         // Unsynced, the survivor takes the duplicate's address; synced, the subject's (else the sync would
@@ -91,9 +87,7 @@ import Testing
     @Test func aCrashBetweenTheLocalErasureAndTheCRMDeleteIsFinishedByIdAfterAnEmailChange() async throws {
         let fixture = try await EngineFixture()
         defer { Task { await fixture.close() } }
-        try fixture.importCSV("email,firstName\naino@example.fi,Ainoliina\n")
-        try await fixture.sync()
-        let crmId = try #require(try fixture.local("aino@example.fi")?.crmId)
+        let crmId = try await fixture.importAndLink("email,firstName\naino@example.fi,Ainoliina\n", "aino@example.fi")
         try await fixture.crm(
             "PATCH", "/crm/v3/objects/contacts/\(crmId)", ["properties": ["email": "aino.changed@example.fi"]])
         // Dies on the first CRM request of the erasure.

@@ -9,9 +9,8 @@ import Testing
     /// Two synced contacts whose records a CRM user then merged (the secondary's into the primary's).
     static func mergedInTheCRM() async throws -> EngineFixture {
         let fixture = try await EngineFixture()
-        try fixture.importCSV("email,firstName\nprimary@example.fi,P\nsecondary@example.fi,S\n")
-        try await fixture.sync()
-        let primaryId = try #require(try fixture.local("primary@example.fi")?.crmId)
+        let primaryId = try await fixture.importAndLink(
+            "email,firstName\nprimary@example.fi,P\nsecondary@example.fi,S\n", "primary@example.fi")
         let secondaryId = try #require(try fixture.local("secondary@example.fi")?.crmId)
         try await fixture.crm(
             "POST", "/crm/v3/objects/contacts/merge", ["primaryObjectId": primaryId, "objectIdToMerge": secondaryId])

@@ -76,9 +76,8 @@ import Testing
 @Test func reconcileCountsAMergeInTheCRMOnce() async throws {
     let fixture = try await EngineFixture()
     defer { Task { await fixture.close() } }
-    try fixture.importCSV("email,firstName\nprimary@example.fi,P\nsecondary@example.fi,S\n")
-    try await fixture.sync()
-    let primaryId = try #require(try fixture.local("primary@example.fi")?.crmId)
+    let primaryId = try await fixture.importAndLink(
+        "email,firstName\nprimary@example.fi,P\nsecondary@example.fi,S\n", "primary@example.fi")
     let secondaryId = try #require(try fixture.local("secondary@example.fi")?.crmId)
     // Both links now point at merged-away ids.
     try await fixture.crm(

@@ -9,9 +9,7 @@ import Testing
 @Suite struct RefusedValueTests {
     @Test func aTwoLineStreetAddressIsTakenAndWhatCannotBeIsNotedAndCountedAsDrift() async throws {
         let fixture = try await EngineFixture()
-        try fixture.importCSV("email,firstName\naino@example.fi,Aino\n")
-        try await fixture.sync()
-        let id = try #require(try fixture.local("aino@example.fi")?.crmId)
+        let id = try await fixture.importAndLink("email,firstName\naino@example.fi,Aino\n", "aino@example.fi")
         fixture.tick()
         let long = String(repeating: "x", count: 300)
         try await fixture.crm(
@@ -49,9 +47,7 @@ extension RefusedValueTests {
     /// Review finding: a value the register changed replaces the CRM's refused one there, instead of being dropped.
     @Test func aLocalFixOfAFieldWhoseCRMValueIsRefusedIsPushed() async throws {
         let fixture = try await EngineFixture()
-        try fixture.importCSV("email,city\naino@example.fi,Oulu\n")
-        try await fixture.sync()
-        let id = try #require(try fixture.local("aino@example.fi")?.crmId)
+        let id = try await fixture.importAndLink("email,city\naino@example.fi,Oulu\n", "aino@example.fi")
         fixture.tick()
         try await fixture.crm("PATCH", "/crm/v3/objects/contacts/\(id)", ["properties": ["city": "Ou\tlu"]])
         fixture.tick()

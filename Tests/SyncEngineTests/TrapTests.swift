@@ -184,9 +184,9 @@ import Testing
     @Test func archiveAndMergeInTheCRMAreReflectedWithoutDuplicates() async throws {
         let fixture = try await EngineFixture()
         defer { Task { await fixture.close() } }
-        try fixture.importCSV("email,firstName\narchived@example.fi,A\nprimary@example.fi,P\nsecondary@example.fi,S\n")
-        try await fixture.sync()
-        let archivedId = try #require(try fixture.local("archived@example.fi")?.crmId)
+        let archivedId = try await fixture.importAndLink(
+            "email,firstName\narchived@example.fi,A\nprimary@example.fi,P\nsecondary@example.fi,S\n",
+            "archived@example.fi")
         let primaryId = try #require(try fixture.local("primary@example.fi")?.crmId)
         let secondaryId = try #require(try fixture.local("secondary@example.fi")?.crmId)
         try await fixture.crm("DELETE", "/crm/v3/objects/contacts/\(archivedId)")
