@@ -79,12 +79,18 @@ public final class CheckWorld: @unchecked Sendable {
     /// The mock's control surface.
     let mock: MockControlClient
 
-    public var storePath: String? { folder?.appendingPathComponent("crmsync.sqlite").path }
+    public var storePath: String? { folder.map { Self.storeFile(in: $0) } }
+
+    private static func storeFile(in folder: URL) -> String { folder.appendingPathComponent("crmsync.sqlite").path }
+
+    /// The store file of a world with a folder, on the host's clock.
+    private static func fileStore(in folder: URL, clock: SteppableClock) throws -> SyncStore {
+        try SyncStore(path: storeFile(in: folder), clock: clock)
+    }
 
     /// A path for a request: the address percent-encoded (an internationalised address is not URL-safe).
     static func pathComponent(_ email: String) -> String {
-        email.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(["/", "@"]).union(["@"]))
-            ?? email
+        email.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(["/"])) ?? email
     }
 
     /// A world in memory: a store without a file and the mock without a socket.
@@ -105,8 +111,8 @@ public final class CheckWorld: @unchecked Sendable {
         let folder = try temporaryFolder()
         let clock = SteppableClock()
         return try CheckWorld(
-            store: SyncStore(path: folder.appendingPathComponent("crmsync.sqlite").path, clock: clock), folder: folder,
-            scratch: folder, hostClock: clock, baseURL: server.baseURL, token: server.token, server: server,
+            store: fileStore(in: folder, clock: clock), folder: folder, scratch: folder, hostClock: clock,
+            baseURL: server.baseURL, token: server.token, server: server,
             transport: URLSessionTransport(),
             mock: server.control)
     }
@@ -116,8 +122,8 @@ public final class CheckWorld: @unchecked Sendable {
         let folder = try temporaryFolder()
         let clock = SteppableClock()
         let world = try CheckWorld(
-            store: SyncStore(path: folder.appendingPathComponent("crmsync.sqlite").path, clock: clock), folder: folder,
-            scratch: folder, hostClock: clock, baseURL: baseURL, token: token, server: nil,
+            store: fileStore(in: folder, clock: clock), folder: folder, scratch: folder, hostClock: clock,
+            baseURL: baseURL, token: token, server: nil,
             transport: URLSessionTransport(),
             mock: MockControlClient(baseURL: baseURL))
         try await world.mock.reset()
