@@ -217,6 +217,7 @@ extension SyncStore {
             for crmId in crmIds {
                 try Tombstones.insert(crmIdHash: crmIdHash(of: crmId), erasedAt: now, requestId: requestId, in: db)
             }
+            try Self.releaseContacts(linkedTo: Set(crmIds), in: db)
             try journalCapture(db)
         }
     }

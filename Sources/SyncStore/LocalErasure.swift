@@ -17,7 +17,8 @@ extension SyncStore {
         let now = self.now
         return try database.write { db in
             let contact = try subjectContact(email: email, in: db)
-            for crmId in Set(crmIds + (try linkedCRMIds(email: email, in: db))) {
+            let linked = try linkedCRMIds(email: email, in: db)
+            for crmId in Set(crmIds + linked) {
                 try Tombstones.insert(crmIdHash: crmIdHash(of: crmId), erasedAt: now, requestId: requestId, in: db)
             }
             var addressHashes = [hash]
@@ -30,6 +31,7 @@ extension SyncStore {
                     arguments: [contact.id])
                 try db.execute(sql: "DELETE FROM contact WHERE id = ?", arguments: [contact.id])
             }
+            try Self.releaseContacts(linkedTo: Set(crmIds + linked), in: db)
             for addressHash in Set(addressHashes) {
                 try Tombstones.insert(Tombstone(subjectHash: addressHash, erasedAt: now, requestId: requestId), in: db)
             }
@@ -42,6 +44,27 @@ extension SyncStore {
 }
 
 extension SyncStore {
+    /// Other contacts linked to records an erasure deletes (a CRM merge put two people on one record; a CRM user
+    /// gave the erased address to another contact's record) lose that link, and the base agreed with it, and are
+    /// marked changed: the record goes with the erasure, so the next sync creates their own record from the register,
+    /// with their decisions, and never takes them for the erased subject (whose tombstones name that record).
+    static func releaseContacts(linkedTo crmIds: Set<String>, in db: Database) throws {
+        for crmId in crmIds.sorted() {
+            for id in try String.fetchAll(
+                db, sql: "SELECT id FROM contact WHERE crmId = ? OR mergedIntoCrmId = ?", arguments: [crmId, crmId])
+            {
+                try db.execute(
+                    sql: """
+                        UPDATE contact SET crmId = NULL, mergedIntoCrmId = NULL, crmLastModified = NULL,
+                        crmArchivedAt = NULL WHERE id = ?
+                        """,
+                    arguments: [id])
+                try db.execute(sql: "DELETE FROM syncBase WHERE contactId = ?", arguments: [id])
+                try SyncVersion.bump(id, in: db)
+            }
+        }
+    }
+
     /// Every contact's id, address and CRM links: what the erasure journal matches its tombstones against after a
     /// restore.
     func allContactLinks() throws -> [(id: String, email: EmailAddress, crmIds: [String])] {

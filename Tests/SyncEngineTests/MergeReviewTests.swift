@@ -56,3 +56,34 @@ import Testing
         #expect(try fixture.store.dirtyCount() == 1)
     }
 }
+
+extension MergeReviewTests {
+    /// Found by the checker (seeds 5000066, 5005508, 5005860, 5005907): a CRM user merged two people's records;
+    /// erasing one deletes the survivor, which held the other's data too. The other contact stayed linked to the
+    /// deleted, tombstoned record, so every run skipped it as "erased while the sync ran": its objection never
+    /// reached HubSpot again and it never settled. Now the erasure releases it, and the next sync creates its own
+    /// record from the register, opted out, once.
+    @Test func erasingOneOfTwoMergedPeopleGivesTheOtherTheirOwnRecordBack() async throws {
+        for erased in ["secondary@example.fi", "primary@example.fi"] {
+            let fixture = try await Self.mergedInTheCRM()
+            _ = try await fixture.sync()
+            let other = erased == "primary@example.fi" ? "secondary@example.fi" : "primary@example.fi"
+            fixture.tick()
+            _ = try fixture.store.setSuppression(
+                .optedOutOfAll, active: true, email: email(other), reason: "x", actor: "t")
+            fixture.tick()
+            let request = try await fixture.propagator().erase(email: email(erased), requestId: "r1", reason: nil)
+            #expect(request.state == .verified)
+            fixture.tick()
+            let report = try await fixture.sync()
+            #expect(report.summary.toCRM.creates == 1, "\(erased): \(report.notes.map(\.note))")
+            #expect(try await fixture.crmContact(email: other) != nil)
+            #expect(try await fixture.crmContact(email: erased) == nil)
+            #expect(try await AddressFollowsPersonTests.isOptedOutInHubSpot(fixture, other))
+            #expect(try fixture.local(other)?.crmId != nil)
+            fixture.tick()
+            try await fixture.expectSettled()
+            await fixture.close()
+        }
+    }
+}
