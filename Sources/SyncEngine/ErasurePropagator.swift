@@ -179,11 +179,11 @@ public struct ErasurePropagator: Sendable {
     /// by id never blocklists: an address the CRM changed, or one already erased, is left off the blocklist.
     private func sendDeletes(_ pending: PendingErasure, crmIds: [String]) async throws -> [String] {
         var crmIds = crmIds
-        var addressHeld = false
+        var held: [String] = []
         // HubSpot compares addresses as text: an internationalised address is looked for in both spellings.
         for spelling in pending.email.spellings {
             if let record = try await client.contact(email: spelling, properties: ["email"]) {
-                addressHeld = true
+                held.append(spelling)
                 if !crmIds.contains(record.id) {
                     try store.addCRMRecords([record.id], toErasureOf: pending.email, requestId: pending.request.id)
                     crmIds.append(record.id)
@@ -194,20 +194,21 @@ public struct ErasurePropagator: Sendable {
         for crmId in crmIds where try await !client.gdprDelete(crmId: crmId) { alreadyGone = true }
         if crmIds.isEmpty && pending.deletesByEmail {
             for spelling in pending.email.spellings { try await client.gdprDelete(email: spelling) }
-        } else if alreadyGone && !addressHeld {
-            // The linked record was gone already (someone deleted it) and no record holds the address, but HubSpot
-            // keeps statuses per address: a decision the subject made there since is theirs too, and only a delete
-            // by email removes it.
-            try await deleteStatusesLeftWithoutRecord(pending.email)
+        } else if case let unheld = pending.email.spellings.filter({ !held.contains($0) }), !unheld.isEmpty,
+            alreadyGone || !held.isEmpty
+        {
+            // HubSpot keeps statuses per address, as text, with or without a record: under the address when the
+            // linked record was gone already (someone deleted it; the subject decided there since), or under another
+            // spelling of it than the record's. Those are the subject's too, and only a delete by email removes them.
+            try await deleteStatusesLeftWithoutRecord(unheld)
         }
         return crmIds
     }
 
-    /// GDPR-deletes by email each spelling of `email` (no live record holds any: the caller read them) under which
+    /// GDPR-deletes by email each of `spellings` (no live record holds any: the caller read them) under which
     /// HubSpot still holds a subscription status or an opt-out (two reads; the delete blocklists the address, as for
     /// an unknown subject).
-    private func deleteStatusesLeftWithoutRecord(_ email: EmailAddress) async throws {
-        let spellings = email.spellings
+    private func deleteStatusesLeftWithoutRecord(_ spellings: [String]) async throws {
         let statuses = try await client.subscriptionStatuses(for: spellings)
         let optedOut = try await client.optedOutOfAll(spellings)
         for spelling in spellings
@@ -221,7 +222,7 @@ public struct ErasurePropagator: Sendable {
     /// still hold under the address are removed (the run may have died between its delete by id and that one).
     private func deletesTookEffect(email: EmailAddress, crmIds: [String]) async throws -> Bool {
         guard try await isErasedEverywhere(email: email, crmIds: crmIds) else { return false }
-        try await deleteStatusesLeftWithoutRecord(email)
+        try await deleteStatusesLeftWithoutRecord(email.spellings)
         return true
     }
 

@@ -85,3 +85,23 @@ import Testing
         #expect(try await fixture.crmProperty(Self.unicode, "city") == "Oulu")
     }
 }
+
+extension InternationalAddressTests {
+    /// Found by the checker (seeds 5000235 and others): HubSpot compares addresses as text, so a decision written
+    /// under the Unicode spelling of an address whose record crmsync created under the ASCII one stays under the
+    /// Unicode spelling. The erasure deleted the record (and the statuses of its spelling) and verified, leaving the
+    /// other spelling's statuses in HubSpot. Now they are deleted by email too.
+    @Test func anErasureRemovesTheStatusesUnderTheOtherSpellingOfTheAddress() async throws {
+        let fixture = try await EngineFixture()
+        try fixture.importCSV("email,firstName\n\(Self.ascii),Aino\n")
+        try await fixture.crmWriteStatus(Self.unicode, .newsletter, "SUBSCRIBED")  // no record yet
+        _ = try await fixture.sync()
+        #expect(try await fixture.crmContact(email: Self.ascii) != nil)
+        let request = try await fixture.propagator().erase(email: email(Self.ascii), requestId: "r1", reason: nil)
+        #expect(request.state == .verified)
+        for spelling in [Self.unicode, Self.ascii] {
+            let statuses = try await fixture.crmStatuses(spelling)
+            #expect(statuses.values.allSatisfy { $0 == "NOT_SPECIFIED" }, "\(spelling): \(statuses)")
+        }
+    }
+}
