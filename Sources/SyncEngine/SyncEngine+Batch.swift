@@ -138,7 +138,9 @@ extension SyncEngine {
             {
                 plan.crmAddress = spelling
             }
-            let finishedFirst = [plan.email?.normalized, plan.crmId].compactMap { $0 }
+            // A merged id the erasure deletes deletes its survivor: that record is one the real run never meets.
+            let finishedFirst =
+                [plan.email?.normalized, plan.crmId].compactMap { $0 } + (pair.record?.mergedIds ?? [])
             if plan.action == .eraseInCRM, finishedFirst.contains(where: run.erasuresFinishedFirst.contains) {
                 continue
             }
