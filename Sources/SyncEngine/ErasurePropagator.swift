@@ -195,11 +195,12 @@ public struct ErasurePropagator: Sendable {
         if crmIds.isEmpty && pending.deletesByEmail {
             for spelling in pending.email.spellings { try await client.gdprDelete(email: spelling) }
         } else if case let unheld = pending.email.spellings.filter({ !held.contains($0) }), !unheld.isEmpty,
-            alreadyGone || !held.isEmpty
+            alreadyGone || pending.email.spellings.count > 1
         {
             // HubSpot keeps statuses per address, as text, with or without a record: under the address when the
-            // linked record was gone already (someone deleted it; the subject decided there since), or under another
-            // spelling of it than the record's. Those are the subject's too, and only a delete by email removes them.
+            // linked record was gone already (someone deleted it; the subject decided there since), or under a
+            // spelling of an internationalised address no record carries. Those are the subject's too, and only a
+            // delete by email removes them.
             try await deleteStatusesLeftWithoutRecord(unheld)
         }
         return crmIds

@@ -105,3 +105,22 @@ extension InternationalAddressTests {
         }
     }
 }
+
+extension InternationalAddressTests {
+    /// Found by the checker (seed 5000235): the same after the record was archived in HubSpot, so no read by
+    /// address finds it and its delete by id succeeds: the Unicode spelling's statuses stayed.
+    @Test func anErasureOfAnArchivedRecordRemovesTheStatusesUnderTheOtherSpelling() async throws {
+        let fixture = try await EngineFixture()
+        try fixture.importCSV("email,firstName\n\(Self.ascii),Aino\n")
+        try await fixture.crmWriteStatus(Self.unicode, .newsletter, "SUBSCRIBED")
+        _ = try await fixture.sync()
+        let id = try #require(try fixture.local(Self.ascii)?.crmId)
+        try await fixture.crm("DELETE", "/crm/v3/objects/contacts/\(id)")  // archived by a CRM user
+        let request = try await fixture.propagator().erase(email: email(Self.ascii), requestId: "r1", reason: nil)
+        #expect(request.state == .verified)
+        for spelling in [Self.unicode, Self.ascii] {
+            let statuses = try await fixture.crmStatuses(spelling)
+            #expect(statuses.values.allSatisfy { $0 == "NOT_SPECIFIED" }, "\(spelling): \(statuses)")
+        }
+    }
+}
