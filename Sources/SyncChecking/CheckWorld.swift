@@ -225,6 +225,12 @@ public final class CheckWorld: @unchecked Sendable {
         }
     }
 
+    /// The portal requires nothing any more, and every contact it refused is due again.
+    func dropRequirementsAndReleaseQuarantine() async throws {
+        try await mock.configure { $0.requiredProperties = [] }
+        try store.releaseFromQuarantine(try store.quarantined().map(\.contactId))
+    }
+
     /// How far the search index trails writes for the rest of the history (0 for the quiet end).
     func setIndexLag(milliseconds: Int) async throws {
         try await mock.configure { $0.searchLagMs = milliseconds }

@@ -101,6 +101,9 @@ struct CheckModel {
     var emails: [Int: Set<String>] = [:]
     var erased: Set<Int> = []
     var erasedEmails: Set<String> = []
+    /// The address the register held each erased subject under when it was erased: HubSpot's statuses under it
+    /// must be gone (an address the register never knew, or left after a CRM move, is out of its reach).
+    var erasedRegisterAddresses: Set<String> = []
     var existsLocally: Set<Int> = []
     var existsInCRM: Set<Int> = []
     var archived: Set<Int> = []
@@ -177,6 +180,9 @@ public struct ModelChecker {
                 }
             }
             if faults { try await world.configureMock(faults: nil) }
+            // The portal's administrator drops the required last name and releases what it refused: a contact the
+            // portal keeps refusing never settles, by design (README, "Refused records are quarantined").
+            if model.refusalsOn { try await world.dropRequirementsAndReleaseQuarantine() }
             if model.indexLagMs > 0 {
                 try await world.setIndexLag(milliseconds: 0)
                 try await Task.sleep(for: .milliseconds(model.indexLagMs))
@@ -278,8 +284,9 @@ public struct ModelChecker {
             for p in 0..<CheckOperation.purposes.count { decide(s, p, granted: false, inCRM: true) }
         }
         /// The subject is erased (by `erase` or retention): every address the register knew it by is gone for good.
-        func erased(_ s: Int, heldUnderNewAddress: Bool) {
+        func erased(_ s: Int, heldUnderNewAddress: Bool, registerAddress: String) {
             model.erased.insert(s)
+            model.erasedRegisterAddresses.insert(registerAddress)
             var known = model.emails[s] ?? []
             // The new address is the subject's to the register once a linked record moved, or a sync brought it in.
             let knowsMove =
@@ -434,6 +441,10 @@ public struct ModelChecker {
                     ]
                 ])
             decide(s, p, granted: subscribed, inCRM: true)
+            // Statuses of an address no record holds are read under the canonical spelling only (README, Limits).
+            if spelling != EmailAddress.matchingKey(spelling), try await world.crmRecord(email: spelling) == nil {
+                model.uncertain.insert([s, p])
+            }
             // A restricted subject HubSpot holds no record of is looked at only when it changes here: a decision
             // for its address made after the last look waits for the next change (README, Limits).
             if model.restricted.contains(s) || model.refused.contains(s),
@@ -459,6 +470,9 @@ public struct ModelChecker {
             let spelling = try await crmEmail(s)
             guard try await !world.crmOptedOut(spelling) else { return nil }
             try await optOutInCRM(s, spelling: spelling)
+            if spelling != EmailAddress.matchingKey(spelling), try await world.crmRecord(email: spelling) == nil {
+                model.optOutOpen.insert(s)
+            }
             // An address with no live record (deleted, or merged or archived away) reports no change.
             if model.recordGone.contains(s) || model.merged.contains(s) || model.archived.contains(s) {
                 model.optOutOpen.insert(s)
@@ -503,7 +517,7 @@ public struct ModelChecker {
                 _ = try store.recordErasureRequest(email: subject, requestId: id, reason: "check")
                 try store.eraseLocally(requestId: id)
             }
-            erased(s, heldUnderNewAddress: heldUnderNewAddress)
+            erased(s, heldUnderNewAddress: heldUnderNewAddress, registerAddress: subject.normalized)
         case .crmMerge(let s, let t):
             guard s != t, !model.erased.contains(s), !model.erased.contains(t), !model.merged.contains(s),
                 !model.merged.contains(t), let (_, loser) = try await crmRecord(of: s, world: world),
@@ -546,7 +560,9 @@ public struct ModelChecker {
             model.restored = true
             // An opt-out made here after the backup that no sync carried to HubSpot is lost with the restore.
             for (s, outs) in model.optOuts {
-                if let last = outs.last, !last.inCRM, last.step > backupStep, last.step > model.lastSync {
+                // Or one a sync carried only to an address with no live record: HubSpot reports no change there.
+                let unrecorded = model.archived.contains(s) || model.merged.contains(s) || model.recordGone.contains(s)
+                if let last = outs.last, !last.inCRM, last.step > backupStep, last.step > model.lastSync || unrecorded {
                     model.optOutOpen.insert(s)
                 }
             }
@@ -588,6 +604,7 @@ public struct ModelChecker {
             }
             let movedHeld = Set(
                 present.filter { (try? store.contact(email: EmailAddress(CheckOperation.alternateEmail($0)))) != nil })
+            let registerAddress = Dictionary(uniqueKeysWithValues: present.map { ($0, address($0).normalized) })
             let day = Calendar(identifier: .gregorian).date(byAdding: .month, value: 24, to: cutoff)!
             let propagator = ErasurePropagator(
                 store: store, client: try world.client(), clock: ManualClock(), maxAttempts: 3,
@@ -605,7 +622,7 @@ public struct ModelChecker {
                         invariant: "retention",
                         detail: "retention erased p\(s), whose CRM record changed after the cutoff", step: step)
                 }
-                erased(s, heldUnderNewAddress: movedHeld.contains(s))
+                erased(s, heldUnderNewAddress: movedHeld.contains(s), registerAddress: registerAddress[s]!)
             }
         case .internationalAddress:
             break  // How the history spells the subject's address (``run(_:in:faults:)``).
@@ -779,8 +796,11 @@ public struct ModelChecker {
         where !model.erased.contains(s) && model.isOptedOut(s) && !model.optOutOpen.contains(s)
             && !model.ambiguous.contains(s)
         {
+            // After a move the register never linked, the new address is another person to it.
             let local =
-                try world.store.contact(email: EmailAddress(CheckOperation.alternateEmail(s)))
+                try
+                (model.unlinkedMoves.contains(s)
+                ? nil : world.store.contact(email: EmailAddress(CheckOperation.alternateEmail(s))))
                 ?? world.store.contact(email: EmailAddress(CheckOperation.email(s)))
             if let local {
                 let suppressions = try world.store.suppressions(contactId: local.id)
@@ -807,10 +827,7 @@ public struct ModelChecker {
                     step: step)
             }
         }
-        // The address a CRM user moved a subject away from keeps its statuses in HubSpot, and the register, having
-        // followed the move, no longer knows it (README, Limits).
-        let left = Set(model.emailChanged.map { CheckOperation.email($0) })
-        for email in model.erasedEmails.sorted() where !left.contains(email) {
+        for email in model.erasedRegisterAddresses.sorted() {
             for spelling in CheckOperation.spellings(of: email) {
                 let statuses = try await world.crmStatuses(spelling)
                 let optedOut = try await world.crmOptedOut(spelling)
