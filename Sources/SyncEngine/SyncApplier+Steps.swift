@@ -63,7 +63,7 @@ extension SyncApplier {
                 update = LocalSyncUpdate(contactId: id)
             }
             guard var update else { continue }
-            if !plan.hasCRMWrites, !plan.heldForReview, let version = plan.local?.localVersion {
+            if !plan.hasCRMWrites, !plan.staysUnsynced, let version = plan.local?.localVersion {
                 update.syncedVersion = version
             }
             if plan.action != .recordArchive && plan.action != .recordMerge {
@@ -276,7 +276,7 @@ extension SyncApplier {
                 }
             if let marker = batch.spreadMarkers[id], written.contains(.optOut) { update.base[.optedOutOfAll] = marker }
             if update.crmId == nil, let crmId = plan.crmId, plan.local?.crmId != crmId { update.crmId = .some(crmId) }
-            if wroteAll, !plan.heldForReview, let version = plan.local?.localVersion { update.syncedVersion = version }
+            if wroteAll, !plan.staysUnsynced, let version = plan.local?.localVersion { update.syncedVersion = version }
             batch.confirmed[id] = update
             if wroteAll { batch.done.append(id) }
         }

@@ -133,6 +133,8 @@ extension SyncEngine {
                         local: pair.local, remote: Self.remote(remotes[index], of: pair, context), context: context)
                 }
             plan.relinked = pair.relinked
+            // The quarantine's wait holds for a record the change feed brings too, not only for local edits.
+            if let id = pair.local?.contact.id, run.quarantinedNotDue.contains(id) { plan.withholdPropertyWrites() }
             if let spelling = pair.record?.email?.lowercased(), spelling != plan.email?.normalized,
                 EmailAddress.matchingKey(spelling) == plan.email?.normalized
             {

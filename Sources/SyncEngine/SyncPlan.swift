@@ -61,9 +61,9 @@ public struct ContactPlan: Sendable {
     /// The base once both sides hold the plan's result.
     var newBase: [SyncKey: String?] = [:]
     var mergedIntoCrmId: String?
-    /// A local edit of a contact kept for review after a merge: not pushed, and not settled either, so that every
-    /// run lists it until someone resolves it.
-    var heldForReview = false
+    /// A local edit this run does not push (a contact kept for review after a merge, listed every run until someone
+    /// resolves it; one waiting out a refusal's quarantine): not settled either, so a later run still pushes it.
+    var staysUnsynced = false
     /// The contact follows its person to a record re-created under its address: its stored base is replaced.
     var relinked = false
 
@@ -74,6 +74,26 @@ public struct ContactPlan: Sendable {
         !toCRMProperties.isEmpty || !consentToCRM.isEmpty || optOutToCRM || action == .createInCRM
     }
     var conflicts: Int { changes.filter(\.isConflict).count }
+
+    /// A contact the CRM refused whose next try is not due yet (the quarantine's wait): its property writes wait
+    /// too, also when the change feed brings its record. What the CRM changed still comes in, and its consent and
+    /// opt-out writes (another API, which a refused property does not concern) still go.
+    mutating func withholdPropertyWrites() {
+        guard !toCRMProperties.isEmpty else { return }
+        toCRMProperties = [:]
+        let pushed = Set(
+            changes.filter { change in
+                guard change.direction == .toCRM else { return false }
+                if case .field = change.key { return true }
+                return change.key == .record
+            }.map(\.key))
+        for key in pushed { newBase.removeValue(forKey: key) }
+        changes.removeAll { $0.direction == .toCRM && pushed.contains($0.key) }
+        staysUnsynced = true
+        note = ([note].compactMap { $0 } + [Self.quarantineNote]).joined(separator: "; ")
+    }
+
+    static let quarantineNote = "refused by the CRM: its changes wait for the quarantine's next try"
 }
 
 /// The little of the local state the apply step needs after planning.

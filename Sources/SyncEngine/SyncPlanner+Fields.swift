@@ -36,7 +36,7 @@ extension SyncPlanner {
         if local.mergedIntoCrmId != nil {
             plan.action = .skip
             plan.note = Self.mergedForReview
-            plan.heldForReview = local.isDirty
+            plan.staysUnsynced = local.isDirty
             return plan
         }
         if remote.archived {

@@ -74,7 +74,7 @@ struct SyncPlanner: Sendable {
         plan.mergedIntoCrmId = survivor
         plan.local = summary(local)
         plan.note = Self.mergedForReview
-        plan.heldForReview = local.isDirty
+        plan.staysUnsynced = local.isDirty
         return plan
     }
 
@@ -173,7 +173,7 @@ struct SyncPlanner: Sendable {
         if local.mergedIntoCrmId != nil {
             plan.action = .skip
             plan.note = Self.mergedForReview
-            plan.heldForReview = local.isDirty
+            plan.staysUnsynced = local.isDirty
             followDecisionsByAddress(local, context: context, into: &plan)
             return plan
         }

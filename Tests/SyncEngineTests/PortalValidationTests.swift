@@ -153,3 +153,31 @@ import Testing
         #expect(clean.isValid, "\(clean)")
     }
 }
+
+extension PortalValidationTests {
+    /// Found by the grown checker (seed 5000449): a linked contact whose update the portal refuses was tried again
+    /// on every run while the change feed's trailing window brought its record back, although the quarantine makes
+    /// it wait an hour after the second refusal. Now the wait holds on that path too; its edit stays unsynced.
+    @Test func aRefusedUpdateWaitsOutItsQuarantineAlsoWhenTheFeedBringsItsRecord() async throws {
+        let fixture = try await EngineFixture()
+        defer { Task { await fixture.close() } }
+        try fixture.importCSV("email,firstName\neino@example.fi,Eino\n")
+        _ = try await fixture.sync()
+        try await fixture.mock.configure {
+            $0.requiredProperties = ["lastname"]
+            $0.requiredPropertyFailure = .perInput
+        }
+        fixture.tick()
+        try fixture.importCSV("email,city\neino@example.fi,Oulu\n")
+        var writes: [Int] = []
+        for _ in 1...4 {
+            fixture.tick()
+            let before = try await fixture.journal().count
+            _ = try await fixture.sync()
+            writes.append(try await fixture.mutatingRequests(since: before).count)
+        }
+        #expect(writes == [1, 1, 0, 0], "updates sent per run")
+        #expect(try fixture.store.quarantined().first?.attempts == 2)
+        #expect(try fixture.store.dirtyCount() == 1, "the edit waits, unsynced")
+    }
+}
