@@ -174,33 +174,35 @@ public struct ErasurePropagator: Sendable {
     }
 
     /// The GDPR deletes: by id for every record the subject was linked to (a merged id deletes its survivor)
-    /// and for a record the CRM holds under the address; by email only when neither exists and the subject
-    /// was not erased before, so HubSpot blocklists the address as it does for an unknown subject. Deleting
-    /// by id never blocklists: an address the CRM changed, or one already erased, is left off the blocklist.
+    /// and for a record the CRM holds under the address; by email when neither exists and the subject was not
+    /// erased before, so HubSpot blocklists the address as it does for an unknown subject, and for a spelling of the
+    /// address no record carries under which HubSpot still holds the subject's statuses. Deleting by id never
+    /// blocklists: an address the CRM changed, or one already erased, is left off the blocklist unless HubSpot keeps
+    /// the subject's statuses under it.
     private func sendDeletes(_ pending: PendingErasure, crmIds: [String]) async throws -> [String] {
         var crmIds = crmIds
         var held: [String] = []
         // HubSpot compares addresses as text: an internationalised address is looked for in both spellings.
         for spelling in pending.email.spellings {
-            if let record = try await client.contact(email: spelling, properties: ["email"]) {
+            if let record = try await client.contact(email: spelling, properties: ["email", "hs_merged_object_ids"]) {
                 held.append(spelling)
                 if !crmIds.contains(record.id) {
-                    try store.addCRMRecords([record.id], toErasureOf: pending.email, requestId: pending.request.id)
+                    try store.addCRMRecords(
+                        [record.id], mergedFrom: record.mergedIds, toErasureOf: pending.email,
+                        requestId: pending.request.id)
                     crmIds.append(record.id)
                 }
             }
         }
-        var alreadyGone = false
-        for crmId in crmIds where try await !client.gdprDelete(crmId: crmId) { alreadyGone = true }
+        for crmId in crmIds { try await client.gdprDelete(crmId: crmId) }
         if crmIds.isEmpty && pending.deletesByEmail {
             for spelling in pending.email.spellings { try await client.gdprDelete(email: spelling) }
-        } else if case let unheld = pending.email.spellings.filter({ !held.contains($0) }), !unheld.isEmpty,
-            alreadyGone || pending.email.spellings.count > 1
-        {
+        } else if case let unheld = pending.email.spellings.filter({ !held.contains($0) }), !unheld.isEmpty {
             // HubSpot keeps statuses per address, as text, with or without a record: under the address when the
-            // linked record was gone already (someone deleted it; the subject decided there since), or under a
-            // spelling of an internationalised address no record carries. Those are the subject's too, and only a
-            // delete by email removes them.
+            // linked record is gone (someone deleted it; the subject decided there since) or moved to another
+            // address, under a spelling of an internationalised address no record carries, or under an address a
+            // second request names after the subject was erased. Those are the subject's too, and only a delete by
+            // email removes them.
             try await deleteStatusesLeftWithoutRecord(unheld)
         }
         return crmIds

@@ -48,7 +48,8 @@ public protocol RegisterPort: Sendable {
     @discardableResult
     func eraseLocally(email: EmailAddress, requestId: String, actor: String, crmIds: [String]) throws -> Bool
     func eraseLocally(requestId: String) throws
-    func addCRMRecords(_ crmIds: [String], toErasureOf email: EmailAddress, requestId: String) throws
+    func addCRMRecords(_ crmIds: [String], mergedFrom: [String], toErasureOf email: EmailAddress, requestId: String)
+        throws
     func claimErasureDeletes(of email: EmailAddress) throws -> ErasureClaim
     func releaseErasureClaim(of email: EmailAddress) throws
     /// How many stored decisions (current consent states, suppressions) are dated beyond the future tolerance.

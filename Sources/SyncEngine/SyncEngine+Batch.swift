@@ -129,8 +129,12 @@ extension SyncEngine {
                 if let survivor = pair.mergedInto, let local = pair.local {
                     planner.planMergedAway(local, survivor: survivor)
                 } else {
-                    planner.plan(
-                        local: pair.local, remote: Self.remote(remotes[index], of: pair, context), context: context)
+                    if let local = pair.local, goesFirst(pair.record, run) {
+                        planner.plan(local: Self.released(local), remote: nil, context: context)
+                    } else {
+                        planner.plan(
+                            local: pair.local, remote: Self.remote(remotes[index], of: pair, context), context: context)
+                    }
                 }
             plan.relinked = pair.relinked
             // The quarantine's wait holds for a record the change feed brings too, not only for local edits.
@@ -176,6 +180,24 @@ extension SyncEngine {
     }
 
     typealias Pair = ContactMatching.Pair
+
+    /// A contact as an erasure releases it from a record it deletes (``SyncStore/releaseContacts(linkedTo:in:)``):
+    /// no link, no base. What a dry run plans for a contact whose record the real run deletes first.
+    static func released(_ local: LocalContactState) -> LocalContactState {
+        var released = local
+        released.contact.crmId = nil
+        released.mergedIntoCrmId = nil
+        released.crmArchivedAt = nil
+        released.base = [:]
+        return released
+    }
+
+    /// Whether a dry run meets a record the real run deletes before it pulls (an unfinished erasure's, by its id or
+    /// an id merged into it): the real run plans the contact paired with it without it, released.
+    private func goesFirst(_ record: CRMContact?, _ run: RunState) -> Bool {
+        guard let record, !run.erasuresFinishedFirst.isEmpty else { return false }
+        return ([record.id] + record.mergedIds).contains(where: run.erasuresFinishedFirst.contains)
+    }
 
     /// The record as the planner sees it. A record a CRM user gave an erased subject's address (the planner puts the
     /// contact's own address back) carries that address's statuses and opt-out: they are the erased subject's,

@@ -200,8 +200,11 @@ extension SyncStore {
     }
 
     /// Adds CRM records found to hold the subject (e.g. a record the CRM holds under the address but never
-    /// linked) to its erasure: tombstoned by id at once, deleted and verified with the others.
-    public func addCRMRecords(_ crmIds: [String], toErasureOf email: EmailAddress, requestId: String) throws {
+    /// linked) to its erasure: tombstoned by id at once, deleted and verified with the others. Other contacts linked
+    /// to them, or to the ids merged into them (`mergedFrom`), are released (``releaseContacts(linkedTo:in:)``).
+    public func addCRMRecords(
+        _ crmIds: [String], mergedFrom: [String] = [], toErasureOf email: EmailAddress, requestId: String
+    ) throws {
         guard !crmIds.isEmpty else { return }
         let dedupeKey = "erase:\(subjectHash(of: email))"
         let now = self.now
@@ -217,7 +220,7 @@ extension SyncStore {
             for crmId in crmIds {
                 try Tombstones.insert(crmIdHash: crmIdHash(of: crmId), erasedAt: now, requestId: requestId, in: db)
             }
-            try Self.releaseContacts(linkedTo: Set(crmIds), in: db)
+            try Self.releaseContacts(linkedTo: Set(crmIds + mergedFrom), in: db)
             try journalCapture(db)
         }
     }

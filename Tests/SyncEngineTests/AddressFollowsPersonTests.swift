@@ -292,3 +292,41 @@ extension EngineFixture {
     let statuses = try await fixture.crmStatuses(address)
     #expect(statuses.values.allSatisfy { $0 == "NOT_SPECIFIED" }, "\(statuses)")
 }
+
+/// Found by the grown checker (seeds in 6000001…): the subject decided under their address, then a CRM user moved
+/// the linked record to another address before a sync saw it. The erasure deleted the record by id (and the new
+/// address's statuses with it) and left the subject's statuses under the address the register holds.
+@Test func anErasureRemovesTheStatusesLeftUnderTheAddressTheCRMMovedTheRecordAwayFrom() async throws {
+    let fixture = try await EngineFixture()
+    defer { Task { await fixture.close() } }
+    let address = "moved@example.fi"
+    let id = try await fixture.importAndLink("email,firstName,newsletter\n\(address),Aino,granted\n", address)
+    try await fixture.crmWriteStatus(address, .blog, "UNSUBSCRIBED")
+    try await fixture.crm("PATCH", "/crm/v3/objects/contacts/\(id)", ["properties": ["email": "elsewhere@example.fi"]])
+    let request = try await fixture.propagator().erase(email: email(address), requestId: "r1", reason: "asked")
+    #expect(request.state == .verified)
+    let statuses = try await fixture.crmStatuses(address)
+    #expect(statuses.values.allSatisfy { $0 == "NOT_SPECIFIED" }, "\(statuses)")
+    #expect(try await fixture.crmContact(email: "elsewhere@example.fi") == nil)
+}
+
+/// The statuses of an address the CRM moved the subject away from stay after the erasure (the register keeps only a
+/// keyed hash of it: README, Limits); a second request naming that address removes them, although the subject was
+/// erased before (found by the grown checker).
+@Test func aSecondRequestNamingTheAddressTheSubjectMovedAwayFromRemovesItsStatuses() async throws {
+    let fixture = try await EngineFixture()
+    defer { Task { await fixture.close() } }
+    let old = "before@example.fi"
+    let id = try await fixture.importAndLink("email,firstName\n\(old),Aino\n", old)
+    try await fixture.crmWriteStatus(old, .blog, "UNSUBSCRIBED")
+    try await fixture.crm("PATCH", "/crm/v3/objects/contacts/\(id)", ["properties": ["email": "after@example.fi"]])
+    fixture.tick()
+    _ = try await fixture.sync()
+    #expect(try fixture.local("after@example.fi") != nil, "the register followed the move")
+    let first = try await fixture.propagator().erase(email: email("after@example.fi"), requestId: "r1", reason: nil)
+    #expect(first.state == .verified)
+    let second = try await fixture.propagator().erase(email: email(old), requestId: "r2", reason: nil)
+    #expect(second.state == .verified)
+    let statuses = try await fixture.crmStatuses(old)
+    #expect(statuses.values.allSatisfy { $0 == "NOT_SPECIFIED" }, "\(statuses)")
+}

@@ -105,3 +105,30 @@ extension MergeReviewTests {
         await fixture.close()
     }
 }
+
+extension MergeReviewTests {
+    /// Found by the checker (seed 6002… `localCreate, localOptOut, crmCreate, sync, crmMerge, erase(--no-wait)`): the
+    /// same before any sync saw the merge. The register's contacts are linked to the two old ids; the erasure finds
+    /// the survivor under the erased address and deletes it, and the other contact, linked to an id merged into it,
+    /// stayed linked to a record that no longer existed, never examined again, its opt-out gone from HubSpot.
+    @Test func erasingOneOfTwoMergedPeopleBeforeAnySyncSawTheMergeGivesTheOtherTheirOwnRecordBack() async throws {
+        let fixture = try await Self.mergedInTheCRM()
+        fixture.tick()
+        _ = try fixture.store.setSuppression(
+            .optedOutOfAll, active: true, email: email("primary@example.fi"), reason: "x", actor: "t")
+        fixture.tick()
+        let request = try await fixture.propagator().erase(
+            email: email("secondary@example.fi"), requestId: "r1", reason: nil)
+        #expect(request.state == .verified)
+        fixture.tick()
+        let dry = try await fixture.sync(dryRun: true)
+        let report = try await fixture.sync()
+        #expect(dry.summary.toCRM == report.summary.toCRM)
+        #expect(report.summary.toCRM.creates == 1, "\(report.notes.map(\.note))")
+        #expect(try await AddressFollowsPersonTests.isOptedOutInHubSpot(fixture, "primary@example.fi"))
+        #expect(try await fixture.crmContact(email: "secondary@example.fi") == nil)
+        fixture.tick()
+        try await fixture.expectSettled()
+        await fixture.close()
+    }
+}
