@@ -39,6 +39,12 @@ struct CheckModel {
     /// The step of the last backup of the store; whether a backup was put back.
     var backupStep: Int?
     var restored = false
+    /// The last restore: its step, and the last sync the backup it put back had seen.
+    var restoredAt: (step: Int, lastSyncSeen: Int)?
+    /// The last sync the last backup had seen.
+    var backupLastSync = -1
+    /// The sync at which each subject was first linked.
+    var linkedAt: [Int: Int] = [:]
     /// Subjects whose opt-out was undone by what the README allows: a restore that lost an opt-out no sync had
     /// carried, a CRM deletion of an opt-out no sync had read, a clock step that hid which came first.
     var optOutOpen: Set<Int> = []
@@ -59,7 +65,10 @@ struct CheckModel {
     /// A CRM opt-out of the subject's that no sync has read yet is open once its record leaves the change feed
     /// (deleted, merged away, archived): HubSpot reports no change for such an address.
     mutating func unreadCRMOptOutLeftOpen(_ s: Int) {
-        if let last = optOuts[s]?.last, last.inCRM, last.step > lastSync { optOutOpen.insert(s) }
+        guard let last = optOuts[s]?.last, last.inCRM else { return }
+        // Not read yet, or read and then lost with a restore of a backup taken before it (no sync since).
+        let lostByRestore = restoredAt.map { last.step > $0.lastSyncSeen && lastSync < $0.step } ?? false
+        if last.step > lastSync || lostByRestore { optOutOpen.insert(s) }
     }
 
     /// Subjects whose consent the quiet end does not compare with the model's last decision: archived, merged or
@@ -92,6 +101,7 @@ struct CheckModel {
 
     mutating func synced(at step: Int) {
         lastSync = step
+        for s in existsLocally.union(existsInCRM).subtracting(erased).subtracting(linked) { linkedAt[s] = step }
         // A sync reads the CRM's decisions of every record it meets: linked ones, and those it imports.
         for s in linked.union(existsInCRM) { lastSyncWhileLinked[s] = step }
         linked.formUnion(existsLocally.union(existsInCRM).subtracting(erased))
@@ -285,8 +295,9 @@ public struct ModelChecker {
         }
         /// The subject is erased (by `erase` or retention): every address the register knew it by is gone for good.
         func erased(_ s: Int, heldUnderNewAddress: Bool, registerAddress: String) {
+            // A second request for an erased subject names an address the register may no longer hold for it.
+            if !model.erased.contains(s) { model.erasedRegisterAddresses.insert(registerAddress) }
             model.erased.insert(s)
-            model.erasedRegisterAddresses.insert(registerAddress)
             var known = model.emails[s] ?? []
             // The new address is the subject's to the register once a linked record moved, or a sync brought it in.
             let knowsMove =
@@ -555,9 +566,28 @@ public struct ModelChecker {
         case .backupStore:
             try world.backupStore()
             model.backupStep = step
+            model.backupLastSync = model.lastSync
         case .restoreBackup:
             guard let backupStep = model.backupStep, try world.restoreBackup() else { return nil }
             model.restored = true
+            model.restoredAt = (step, model.backupLastSync)
+            // A CRM opt-out read since the backup, of an address the subject's record has moved away from since: the
+            // restored register follows the move without it (HubSpot keeps it under the old address).
+            for s in model.emailChanged {
+                if let last = model.optOuts[s]?.last, last.inCRM, last.step > model.backupLastSync {
+                    model.optOutOpen.insert(s)
+                }
+            }
+            // The register forgets the links made since the backup: a CRM move of such a subject is one it never
+            // linked (README, Limits).
+            for s in model.linked where (model.linkedAt[s] ?? .max) > model.backupLastSync {
+                model.linked.remove(s)
+                model.linkedAt[s] = nil
+                if model.emailChanged.contains(s) {
+                    model.unlinkedMoves.insert(s)
+                    model.movedBeforeLink.insert(s)
+                }
+            }
             // An opt-out made here after the backup that no sync carried to HubSpot is lost with the restore.
             for (s, outs) in model.optOuts {
                 // Or one a sync carried only to an address with no live record: HubSpot reports no change there.
