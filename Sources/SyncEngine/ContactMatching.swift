@@ -33,14 +33,16 @@ enum ContactMatching {
                 !used.contains($0.contact.id)
             }
             let key = record.email.map { EmailAddress.matchingKey($0) }
-            if candidates.isEmpty, let key, var state = byEmail[key],
-                !used.contains(state.contact.id)
+            if let key, var state = byEmail[key], !used.contains(state.contact.id),
+                !candidates.contains(where: { $0.contact.id == state.contact.id })
             {
-                if state.contact.crmId == nil || state.contact.crmId == record.id {
+                if candidates.isEmpty && (state.contact.crmId == nil || state.contact.crmId == record.id) {
                     candidates = [state]
                 } else if relinkable.contains(state.contact.id), !record.archived {
+                    // Also when a merge brought another contact's record into it: the record carries this person's
+                    // address, so they follow it, and the other is kept for review.
                     state.base = [:]
-                    candidates = [state]
+                    candidates.append(state)
                     relinkedIds.insert(state.contact.id)
                 }
             }

@@ -1,9 +1,10 @@
 import Foundation
 import MockHubSpot
-import SyncEngine
 import SyncModel
 import SyncStore
 import Testing
+
+@testable import SyncEngine
 
 /// Consent and erasure follow the person (the address), not a record (issue 19).
 @Suite struct AddressFollowsPersonTests {
@@ -329,4 +330,34 @@ extension EngineFixture {
     #expect(second.state == .verified)
     let statuses = try await fixture.crmStatuses(old)
     #expect(statuses.values.allSatisfy { $0 == "NOT_SPECIFIED" }, "\(statuses)")
+}
+
+/// Found by the grown checker (seed 7006831): a CRM user archived one person's record, the person came back
+/// through a form (a new record, the same address), and someone merged another person's record into the new one.
+/// The other person's contact followed the merge to a record carrying the first person's address, took that
+/// person's values, and pushed its own withdrawal to its address on every run while reading the record's address
+/// (never settling). Now the person whose address the record carries follows it, and the other is kept for review.
+@Test func aRecordReCreatedByAFormAndThenMergedIntoFollowsThePersonWhoseAddressItCarries() async throws {
+    let fixture = try await EngineFixture()
+    defer { Task { await fixture.close() } }
+    try await fixture.seedCRM([
+        MockSeedContact(["email": "one@example.fi", "firstname": "One", "lastname": "A"]),
+        MockSeedContact(["email": "two@example.fi", "firstname": "Two", "lastname": "B"]),
+    ])
+    try await fixture.crmWriteStatus("one@example.fi", .eventInvitations, "UNSUBSCRIBED")
+    fixture.tick()
+    _ = try await fixture.sync()
+    let two = try #require(try fixture.local("two@example.fi")?.crmId)
+    let one = try #require(try fixture.local("one@example.fi")?.crmId)
+    try await fixture.crm("DELETE", "/crm/v3/objects/contacts/\(two)")
+    try await fixture.seedCRM([MockSeedContact(["email": "two@example.fi", "firstname": "Two", "lastname": "B"])])
+    let form = try #require(try await fixture.crmContact(email: "two@example.fi")?["id"] as? String)
+    try await fixture.crm("POST", "/crm/v3/objects/contacts/merge", ["primaryObjectId": form, "objectIdToMerge": one])
+    fixture.tick()
+    let report = try await fixture.sync()
+    #expect(try fixture.local("one@example.fi")?.firstName == "One", "the other person keeps their own values")
+    #expect(try fixture.local("two@example.fi")?.crmId != two, "the person follows the record with their address")
+    #expect(report.notes.contains { $0.note == SyncPlanner.mergedForReview })
+    fixture.tick()
+    try await fixture.expectSettled()
 }
