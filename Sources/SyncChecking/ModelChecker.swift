@@ -55,6 +55,16 @@ struct CheckModel {
     var hostOffset = 0
     /// The host offset of each subject's last local lift.
     var liftOffset: [Int: Int] = [:]
+    /// An opt-out (either side's) a restore took out of the register comes back only from HubSpot's live record of
+    /// the address, at the next sync: a record that moves off the address, or leaves the feed, before then takes it
+    /// with it (README, Backups: a restore loses the register's decisions since the backup).
+    mutating func optOutLostByRestoreLeftOpen(_ s: Int) {
+        guard let restoredAt, lastSync < restoredAt.step, let last = optOuts[s]?.last,
+            last.step > restoredAt.lastSyncSeen
+        else { return }
+        optOutOpen.insert(s)
+    }
+
     /// Subjects with a local field edit stamped on a stepped clock (excluded from no-loss, README Limits).
     var fieldClockSkewed: Set<Int> = []
     /// Whether the portal requires a last name (refused per input).
@@ -65,10 +75,9 @@ struct CheckModel {
     /// A CRM opt-out of the subject's that no sync has read yet is open once its record leaves the change feed
     /// (deleted, merged away, archived): HubSpot reports no change for such an address.
     mutating func unreadCRMOptOutLeftOpen(_ s: Int) {
+        optOutLostByRestoreLeftOpen(s)
         guard let last = optOuts[s]?.last, last.inCRM else { return }
-        // Not read yet, or read and then lost with a restore of a backup taken before it (no sync since).
-        let lostByRestore = restoredAt.map { last.step > $0.lastSyncSeen && lastSync < $0.step } ?? false
-        if last.step > lastSync || lostByRestore { optOutOpen.insert(s) }
+        if last.step > lastSync { optOutOpen.insert(s) }
     }
 
     /// Subjects whose consent the quiet end does not compare with the model's last decision: archived, merged or
@@ -258,7 +267,7 @@ public struct ModelChecker {
             }
             // On a slow clock a local decision also looks older than HubSpot's time of crmsync's own earlier push of
             // this purpose (an open finding, README Limits).
-            if !inCRM, offset < 0, earlier.contains(where: { $0.order < model.lastSync }) {
+            if !inCRM, offset < 0, earlier.contains(where: { $0.order < max(model.lastSync, model.lastPartialSync) }) {
                 model.clockAmbiguous.insert([s, p])
             }
             model.decisions[s, default: [:]][p] = .init(granted: granted, order: step, inCRM: inCRM, offset: offset)
@@ -368,6 +377,8 @@ public struct ModelChecker {
             else { return nil }
             _ = try await patch(s, ["email": CheckOperation.crmSpelling(s, alternate: true)], world: world)
             model.emailChanged.insert(s)
+            // The record moves off the address HubSpot keeps the opt-out under.
+            model.optOutLostByRestoreLeftOpen(s)
             // The register can tie the new address to the subject only through the record it linked (not another
             // record of the address, created after that one was archived); one it never held it simply imports
             // under the new address, following the move.
