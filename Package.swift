@@ -19,16 +19,21 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
         // Domain values: contacts, consent, suppression, erasure requests, configuration, import parsing, and the
         // synthetic register `crmsync demo` imports (a shipped feature, so not a test double). No I/O.
         .target(name: "SyncModel"),
+        // The rules that decide a subject's consent, opt-out and restriction, in one place: which decision prevails,
+        // the opt-out's agreed base, lifting an opt-out, a restriction's spread, when a decision made now is dated.
+        // Pure functions of the two sides' statements, asked by the store, the importer, the planner and the checker.
+        .target(name: "SubjectPolicy", dependencies: ["SyncModel"]),
         // The canonical store: migrations, records, outbox, checkpoints, tombstones (GRDB on SQLite).
         .target(
             name: "SyncStore",
             dependencies: [
-                "SyncModel",
+                "SyncModel", "SubjectPolicy",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -46,7 +51,7 @@ let package = Package(
         .target(
             name: "SyncEngine",
             dependencies: [
-                "SyncModel", "SyncStore", "HubSpotClient",
+                "SyncModel", "SubjectPolicy", "SyncStore", "HubSpotClient",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -58,7 +63,9 @@ let package = Package(
         // README's promises checked after every sync. Used by the tests and `crmsync-bench check`; never shipped.
         .target(
             name: "SyncChecking",
-            dependencies: ["SyncModel", "SyncStore", "SyncEngine", "HubSpotClient", "MockHubSpot", "SyncTesting"]
+            dependencies: [
+                "SyncModel", "SubjectPolicy", "SyncStore", "SyncEngine", "HubSpotClient", "MockHubSpot", "SyncTesting",
+            ]
         ),
         .executableTarget(
             name: "crmsync",
@@ -98,12 +105,18 @@ let package = Package(
             path: "Mocks/mock-hubspot"
         ),
         .testTarget(name: "SyncModelTests", dependencies: ["SyncModel"]),
+        .testTarget(
+            name: "SubjectPolicyTests",
+            dependencies: [
+                "SubjectPolicy", "SyncModel", .product(name: "PropertyBased", package: "swift-property-based"),
+            ]),
         .testTarget(name: "SyncStoreTests", dependencies: ["SyncStore", "SyncModel", "SyncTesting"]),
         .testTarget(name: "HubSpotClientTests", dependencies: ["HubSpotClient", "MockHubSpot", "SyncTesting"]),
         .testTarget(
             name: "SyncEngineTests",
             dependencies: [
-                "SyncEngine", "SyncStore", "SyncModel", "HubSpotClient", "MockHubSpot", "SyncChecking", "SyncTesting",
+                "SyncEngine", "SyncStore", "SyncModel", "SubjectPolicy", "HubSpotClient", "MockHubSpot", "SyncChecking",
+                "SyncTesting",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "MockHubSpotTests", dependencies: ["MockHubSpot"]),

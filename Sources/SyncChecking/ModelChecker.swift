@@ -1,6 +1,7 @@
 import Foundation
 import HubSpotClient
 import MockHubSpot
+import SubjectPolicy
 import SyncEngine
 import SyncModel
 import SyncStore
@@ -722,7 +723,7 @@ public struct ModelChecker {
                     ]
                 ).first
             else { continue }
-            let marked = (state.base[.optedOutOfAll] ?? nil)?.hasPrefix("restriction") == true
+            let marked = state.base.optOutBase?.marksSpread == true
             if !marked, try await world.crmOptedOut(state.contact.email.normalized) { unmarked.insert(s) }
         }
         return unmarked

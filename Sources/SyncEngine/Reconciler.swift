@@ -1,6 +1,7 @@
 import Foundation
 import HubSpotClient
 import Logging
+import SubjectPolicy
 import SyncModel
 import SyncStore
 
@@ -136,14 +137,14 @@ public struct Reconciler: Sendable {
                 for purpose in settings.subscriptions.keys.sorted() where !local.isDirty {
                     guard let crm = held[purpose], crm.state != .unknown, let mine = local.consents[purpose]?.state,
                         mine != .unknown, mine != crm.state, (crm.at ?? .distantPast) < checkpoint,
-                        !SyncPlanner.hasRestrictionMarker(local.base)
+                        local.base.optOutBase?.marksSpread != true
                     else { continue }
                     report.consentDrift[purpose.rawValue, default: 0] += 1
                     report.example("consentDrift.\(purpose.rawValue)", local.contact.email.normalized)
                 }
                 // A CRM opt-out where crmsync spread a restriction is expected there, not drift (the sync, which
                 // reads its time, tells a later opt-out of the subject's from it).
-                let spreadsRestriction = remote.isOptedOut && SyncPlanner.hasRestrictionMarker(local.base)
+                let spreadsRestriction = remote.isOptedOut && local.base.optOutBase?.marksSpread == true
                 if remote.isOptedOut != local.isOptedOut && !spreadsRestriction && !local.isDirty && behindFeed {
                     report.optOutDrift += 1
                     report.example("optOutDrift", local.contact.email.normalized)

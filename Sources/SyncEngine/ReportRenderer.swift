@@ -1,4 +1,5 @@
 import Foundation
+import SubjectPolicy
 import SyncModel
 
 /// Renders a ``SyncReport`` as text for a terminal, Markdown for a ticket, or JSON for machines.

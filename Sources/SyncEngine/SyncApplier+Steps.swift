@@ -1,5 +1,6 @@
 import Foundation
 import HubSpotClient
+import SubjectPolicy
 import SyncModel
 import SyncStore
 
@@ -27,7 +28,7 @@ struct AppliedBatch {
     var consentWrites = 0
     var optOuts = 0
     /// The base marks of restrictions spread in this batch, once the CRM answered (contact id → mark).
-    var spreadMarkers: [String: String] = [:]
+    var spreadMarkers: [String: OptOutBase] = [:]
 
     init(plans: [ContactPlan]) { self.plans = plans }
 
@@ -216,7 +217,7 @@ extension SyncApplier {
         }
         for plan in spreads {
             guard let id = plan.localId, let at = plan.addressInCRM.flatMap({ times?[$0] }) else { continue }
-            batch.spreadMarkers[id] = SyncPlanner.restrictionMarker(optedOutAt: at)
+            batch.spreadMarkers[id] = .spread(at: at)
         }
     }
 
@@ -249,7 +250,7 @@ extension SyncApplier {
                 // The rest is retried next run; a spread HubSpot took (and dated) is crmsync's all the same.
                 if let marker = batch.spreadMarkers[id], written.contains(.optOut), batch.stopped[id] != .erased {
                     var update = batch.confirmed[id] ?? LocalSyncUpdate(contactId: id)
-                    update.base[.optedOutOfAll] = marker
+                    update.base[.optedOutOfAll] = marker.stored
                     batch.confirmed[id] = update
                 }
                 continue
@@ -274,7 +275,9 @@ extension SyncApplier {
                     let kind = Self.writeKind(of: entry.key, in: plan)
                     return !needed.contains(kind) || written.contains(kind)
                 }
-            if let marker = batch.spreadMarkers[id], written.contains(.optOut) { update.base[.optedOutOfAll] = marker }
+            if let marker = batch.spreadMarkers[id], written.contains(.optOut) {
+                update.base[.optedOutOfAll] = marker.stored
+            }
             if update.crmId == nil, let crmId = plan.crmId, plan.local?.crmId != crmId { update.crmId = .some(crmId) }
             if wroteAll, !plan.staysUnsynced, let version = plan.local?.localVersion { update.syncedVersion = version }
             batch.confirmed[id] = update

@@ -1,5 +1,6 @@
 import Foundation
 import HubSpotClient
+import SubjectPolicy
 import SyncModel
 import SyncStore
 
@@ -74,7 +75,7 @@ extension SyncEngine {
         let needOptOutTimes = pairs.compactMap { pair -> String? in
             guard let record = pair.record, record.isOptedOutOfAllEmail, let local = pair.local,
                 !local.isOptedOut && local.suppressions[.optedOutOfAll] != nil
-                    || SyncPlanner.hasRestrictionMarker(local.base)
+                    || local.base.optOutBase?.marksSpread == true
             else { return nil }
             return record.email?.lowercased()
         }

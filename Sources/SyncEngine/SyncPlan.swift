@@ -1,4 +1,5 @@
 import Foundation
+import SubjectPolicy
 import SyncModel
 
 /// Which way a change goes.
@@ -60,6 +61,11 @@ public struct ContactPlan: Sendable {
     var optOutToCRM = false
     /// The base once both sides hold the plan's result.
     var newBase: [SyncKey: String?] = [:]
+    /// The agreed opt-out the plan leaves in the base, typed (stored in ``newBase`` under `optedOutOfAll`).
+    var optOutBase: OptOutBase? {
+        get { newBase.optOutBase }
+        set { newBase[.optedOutOfAll] = newValue.map { .some($0.stored) } }
+    }
     var mergedIntoCrmId: String?
     /// A local edit this run does not push (a contact kept for review after a merge, listed every run until someone
     /// resolves it; one waiting out a refusal's quarantine): not settled either, so a later run still pushes it.

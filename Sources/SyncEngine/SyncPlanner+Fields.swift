@@ -1,4 +1,5 @@
 import Foundation
+import SubjectPolicy
 import SyncModel
 import SyncStore
 

@@ -1,4 +1,5 @@
 import Foundation
+import SubjectPolicy
 import SyncModel
 import SyncStore
 
@@ -136,7 +137,7 @@ struct SyncPlanner: Sendable {
                     key: .optedOutOfAll, direction: .toLocal, old: nil, new: "true", rule: .optOutIsSticky,
                     isConflict: false))
         }
-        plan.newBase[.optedOutOfAll] = remote.isOptedOut ? "true" : "false"
+        plan.optOutBase = .agreed(remote.isOptedOut)
         return plan
     }
 
@@ -151,7 +152,7 @@ struct SyncPlanner: Sendable {
 
     /// Records that the plan lifts the CRM's opt-out (the grants it pushes end it): agreed `false`, with its rule.
     static func liftCRMOptOut(_ plan: inout ContactPlan, key: SyncKey, rule: SyncRule, isConflict: Bool) {
-        plan.newBase[key] = "false"
+        plan.optOutBase = .agreed(false)
         plan.changes.append(
             .init(key: key, direction: .toCRM, old: "true", new: "false", rule: rule, isConflict: isConflict))
     }
@@ -231,17 +232,16 @@ struct SyncPlanner: Sendable {
                     key: .optedOutOfAll, direction: .toCRM, old: nil, new: "true", rule: .optOutIsSticky,
                     isConflict: false))
         }
-        plan.newBase[.optedOutOfAll] = local.isOptedOut ? "true" : "false"
+        plan.optOutBase = .agreed(local.isOptedOut)
         return plan
     }
 
-    /// Whether a decision HubSpot holds for an address wins over the register's: newer, or as old and a
-    /// withdrawal, or a withdrawal of unknown time (safety first).
+    /// Whether a decision HubSpot holds for an address wins over the register's (``ConsentPrecedence``: newer, or
+    /// as old or of unknown time and more restrictive).
     static func addressDecision(
         _ crm: (state: ConsentState, at: Date?, legalBasis: LegalBasis?), winsOver consent: ConsentEvent
     ) -> Bool {
-        crm.at.map { $0 > consent.occurredAt || ($0 == consent.occurredAt && crm.state == .withdrawn) }
-            ?? (crm.state == .withdrawn)
+        ConsentPrecedence.prevails(StatedDecision(crm.state, at: crm.at), over: consent.stated)
     }
 
     /// A restricted contact the CRM holds no record of is not pushed, but the decisions HubSpot holds for its
@@ -256,7 +256,7 @@ struct SyncPlanner: Sendable {
             let consent = local.consents[purpose].flatMap { $0.state == .unknown ? nil : $0 }
             guard crm.state != consent?.state else { continue }
             if let consent, !Self.addressDecision(crm, winsOver: consent) { continue }
-            if crm.state == .granted && (local.isOptedOut || isDuringLocalOptOut(crm.at, local)) { continue }
+            if crm.state == .granted && Self.subjectFacts(local, nil).isDuringRegisterOptOut(crm.at) { continue }
             plan.consentToLocal.append(crmConsentEvent(purpose, crm, contactId: local.contact.id))
             plan.changes.append(
                 .init(
@@ -277,7 +277,7 @@ struct SyncPlanner: Sendable {
         // The subject's opt-out held for the address is theirs, unless crmsync spread it for a restriction, or a
         // re-consent recorded here after it lifted it.
         let optOut = context.addressOptOut(local.contact.email)
-        if !local.isOptedOut, case .optedOut(let at) = optOut, !Self.hasRestrictionMarker(local.base) {
+        if !local.isOptedOut, case .optedOut(let at) = optOut, local.base.optOutBase?.marksSpread != true {
             let lifted = local.suppressions[.optedOutOfAll].flatMap { $0.isActive ? nil : $0.changedAt }
             if lifted.map({ $0 <= at }) ?? true {
                 plan.optOutToLocal = at

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import SubjectPolicy
 import SyncModel
 
 /// Consent evidence: an append-only history per contact and purpose, and the current state derived from it.
@@ -59,12 +60,10 @@ enum ConsentLedger {
         return true
     }
 
-    /// Whether `candidate` replaces `current` as the current state: newer, or as new and more restrictive.
-    /// `unknown` is never a decision, so it never replaces a grant or a withdrawal.
+    /// Whether `candidate` replaces `current` as the current state (``ConsentPrecedence``): newer, or as new and more
+    /// restrictive; `unknown` is never a decision, so it never replaces a grant or a withdrawal, and either replaces it.
     static func supersedes(_ candidate: ConsentEvent, _ current: ConsentEvent) -> Bool {
-        if candidate.state == .unknown && current.state != .unknown { return false }
-        if candidate.occurredAt != current.occurredAt { return candidate.occurredAt > current.occurredAt }
-        return candidate.state.restrictiveness > current.state.restrictiveness
+        ConsentPrecedence.prevails(candidate.stated, over: current.stated)
     }
 
     static func current(contactId: String, purpose: Purpose, in db: Database) throws -> ConsentEvent? {

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import SubjectPolicy
 import SyncModel
 
 /// What an import did.

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import SubjectPolicy
 import SyncModel
 
 /// Opt-out of all marketing and restriction of processing, one row per contact and kind; every change

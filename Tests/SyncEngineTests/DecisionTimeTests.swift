@@ -1,5 +1,6 @@
 import Foundation
 import MockHubSpot
+import SubjectPolicy
 import SyncEngine
 import SyncModel
 import SyncTesting

@@ -1,4 +1,5 @@
 import Foundation
+import SubjectPolicy
 import SyncModel
 import Testing
 
@@ -258,7 +259,7 @@ extension PlannerRow {
         PlannerRow(
             name: "restriction: the spread the CRM dates at the marked time is crmsync's, never taken",
             base: agreedOnEveryField([:]) + [
-                .optedOutOfAll: SyncPlanner.restrictionMarker(optedOutAt: PlannerRow.time(20)),
+                .optedOutOfAll: OptOutBase.spread(at: PlannerRow.time(20)).stored,
                 .consent(.newsletter): "granted",
             ],
             local: Local(consents: [.newsletter: (.granted, 5, .local)], restricted: true),
@@ -266,7 +267,7 @@ extension PlannerRow {
         PlannerRow(
             name: "restriction: a CRM opt-out at another time than the marked spread is the subject's, taken",
             base: agreedOnEveryField([:]) + [
-                .optedOutOfAll: SyncPlanner.restrictionMarker(optedOutAt: PlannerRow.time(20)),
+                .optedOutOfAll: OptOutBase.spread(at: PlannerRow.time(20)).stored,
                 .consent(.newsletter): "granted",
             ],
             local: Local(consents: [.newsletter: (.granted, 5, .local)], restricted: true),

@@ -26,3 +26,17 @@ func importSayingUnknownNeverOverridesARecordedDecision(recorded: ConsentState) 
         #expect(!ConsentLedger.supersedes(later, current), "\(decided)")
     }
 }
+
+/// A decision always replaces a current `unknown`, also one dated after it: `unknown` is never a decision. Before, an
+/// older CRM grant recorded over a newer `unknown` left the purpose unknown, and every sync took the grant again.
+@Test func aDecisionOlderThanACurrentUnknownReplacesIt() {
+    let at = Date(timeIntervalSince1970: 1_000)
+    for decided in [ConsentState.granted, .withdrawn] {
+        let current = ConsentEvent(
+            contactId: "c", purpose: .newsletter, state: .unknown, source: "import", occurredAt: at)
+        let older = ConsentEvent(
+            contactId: "c", purpose: .newsletter, state: decided, source: "crm", occurredAt: at.addingTimeInterval(-60),
+            origin: .crm)
+        #expect(ConsentLedger.supersedes(older, current), "\(decided)")
+    }
+}

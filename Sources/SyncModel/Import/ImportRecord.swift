@@ -19,21 +19,6 @@ public struct ImportRecord: Sendable, Equatable {
 }
 
 /// A row that was not imported, by its line in the file (the header is line 1).
-extension ImportRecord {
-    /// Why the row's times cannot be taken at `now`: the columns dated beyond ``DecisionTime/futureTolerance``
-    /// (clocks of two systems disagree by that much), or nil. A later time is a typo (`2099-01-01`) that would lock a
-    /// grant in against every later withdrawal, or exempt a contact from retention for ever, so the row is refused.
-    public func futureTimesProblem(at now: Date) -> String? {
-        let future = [("consentedAt", consentedAt), ("lastActivityAt", lastActivityAt)].filter { _, time in
-            time.map { DecisionTime.isInTheFuture($0, now: now) } ?? false
-        }
-        guard !future.isEmpty else { return nil }
-        let names = future.map(\.0).joined(separator: " and ")
-        return "\(names) \(future.count == 1 ? "is" : "are") in the future "
-            + "(more than \(Int(DecisionTime.futureTolerance / 60)) minutes after this host's clock)"
-    }
-}
-
 public struct ImportRejection: Sendable, Equatable, CustomStringConvertible {
     public var line: Int
     /// Why, without the rejected values.

@@ -1,4 +1,5 @@
 import Foundation
+import SyncModel
 
 /// When a decision made now (an operator's command, an edit of the register) is dated.
 ///
@@ -23,5 +24,20 @@ public enum DecisionTime {
     /// Whether `time` lies in the future of `now` beyond the tolerance.
     public static func isInTheFuture(_ time: Date, now: Date) -> Bool {
         time.timeIntervalSince(now) > futureTolerance
+    }
+}
+
+extension ImportRecord {
+    /// Why the row's times cannot be taken at `now`: the columns dated beyond ``DecisionTime/futureTolerance``
+    /// (clocks of two systems disagree by that much), or nil. A later time is a typo (`2099-01-01`) that would lock a
+    /// grant in against every later withdrawal, or exempt a contact from retention for ever, so the row is refused.
+    public func futureTimesProblem(at now: Date) -> String? {
+        let future = [("consentedAt", consentedAt), ("lastActivityAt", lastActivityAt)].filter { _, time in
+            time.map { DecisionTime.isInTheFuture($0, now: now) } ?? false
+        }
+        guard !future.isEmpty else { return nil }
+        let names = future.map(\.0).joined(separator: " and ")
+        return "\(names) \(future.count == 1 ? "is" : "are") in the future "
+            + "(more than \(Int(DecisionTime.futureTolerance / 60)) minutes after this host's clock)"
     }
 }
