@@ -48,6 +48,30 @@ public struct SubscriptionStatus: Decodable, Sendable, Equatable {
     }
 }
 
+/// What a batch of status writes did: the inputs HubSpot refused, and HubSpot's time for each status it wrote.
+public struct SubscriptionWriteOutcome: Sendable {
+    public var failures: [BatchFailure]
+    /// HubSpot's time for each status written, by lower-cased address and subscription id (absent where its answer
+    /// gave none).
+    public var writtenAt: [WrittenStatus: Date]
+
+    public init(failures: [BatchFailure] = [], writtenAt: [WrittenStatus: Date] = [:]) {
+        self.failures = failures
+        self.writtenAt = writtenAt
+    }
+}
+
+/// One status written: the address (lower-cased) and the subscription.
+public struct WrittenStatus: Hashable, Sendable {
+    public var email: String
+    public var subscriptionId: Int
+
+    public init(email: String, subscriptionId: Int) {
+        self.email = email.lowercased()
+        self.subscriptionId = subscriptionId
+    }
+}
+
 /// A status to write (v4): consent goes to the CRM only this way, with its legal basis.
 public struct SubscriptionWrite: Sendable, Equatable {
     public var email: String
@@ -106,8 +130,9 @@ extension HubSpotClient {
         return statuses
     }
 
-    /// Writes v4 statuses, 100 per request; failures are reported per input. Safe to replay.
-    public func writeSubscriptionStatuses(_ writes: [SubscriptionWrite]) async throws -> [BatchFailure] {
+    /// Writes v4 statuses, 100 per request; failures are reported per input, and HubSpot's time for each status it
+    /// wrote is returned. Safe to replay.
+    public func writeSubscriptionStatuses(_ writes: [SubscriptionWrite]) async throws -> SubscriptionWriteOutcome {
         struct Input: Encodable {
             var subscriberIdString: String
             var subscriptionId: Int
@@ -120,8 +145,9 @@ extension HubSpotClient {
         struct Written: Decodable, Sendable {
             var subscriberIdString: String
             var subscriptionId: Int
+            var timestamp: Date?
         }
-        var failures: [BatchFailure] = []
+        var outcome = SubscriptionWriteOutcome()
         for chunk in writes.chunked(into: 100) {
             try Task.checkCancellation()
             let inputs = chunk.map {
@@ -133,15 +159,21 @@ extension HubSpotClient {
                 Call(method: "POST", to: .statuses(.batchWrite), body: try Self.body(Body(inputs: inputs))),
                 as: BatchEnvelope<Written>.self)
             let done = Set(envelope.results.map { "\($0.subscriberIdString.lowercased())#\($0.subscriptionId)" })
+            for written in envelope.results {
+                guard let at = written.timestamp else { continue }
+                outcome.writtenAt[
+                    WrittenStatus(email: written.subscriberIdString, subscriptionId: written.subscriptionId)] =
+                    at
+            }
             for write in chunk where !done.contains("\(write.email.lowercased())#\(write.subscriptionId)") {
                 let error = envelope.errors?.first { $0.context?.ids?.contains(write.email) == true }
-                failures.append(
+                outcome.failures.append(
                     BatchFailure(
                         key: write.email.lowercased(), category: error?.category ?? "MISSING_RESULT",
                         message: "subscription \(write.subscriptionId) not written"))
             }
         }
-        return failures
+        return outcome
     }
 
     /// Opts addresses out of all email (the notice's objection to direct marketing). Safe to replay. HubSpot's

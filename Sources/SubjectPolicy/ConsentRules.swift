@@ -12,15 +12,16 @@ import SyncModel
 /// | 3 | HubSpot grants during the register's opt-out | while opted out: unchanged (the opt-out answers it); after a re-consent, the purpose's withdrawal goes | `crmGrantDuringOptOutRefused` |
 /// | 4 | the register never decided (or says unknown) | HubSpot's decision comes in | `consentOnlyCRM` |
 /// | 5 | HubSpot never decided | the register's goes | `consentOnlyLocal` |
-/// | 6 | both decided, at different known times | the newer (``ConsentPrecedence``) | `consentNewest` |
-/// | 7 | same or unknown time | the more restrictive | `consentMoreRestrictiveOnTie` |
+/// | 6 | one side still states what was agreed at the last sync, at the agreed time (``ConsentBase``) | the side that moved, whatever the clocks say | `consentMovedOnOneSide` |
+/// | 7 | both decided, at different known times | the newer (``ConsentPrecedence``) | `consentNewest` |
+/// | 8 | same or unknown time | the more restrictive | `consentMoreRestrictiveOnTie` |
 ///
 /// A register grant that wins is still not sent while processing is restricted, while the register is opted out, or
 /// while this run takes HubSpot's opt-out in (``ConsentOutcome/unchanged(_:)``).
 public enum ConsentRules {
     /// What happens to one purpose.
     public static func decide(
-        register: StatedDecision?, crm: StatedDecision?, agreed: ConsentState?, subject: SubjectFacts,
+        register: StatedDecision?, crm: StatedDecision?, agreed: ConsentBase?, subject: SubjectFacts,
         takingCRMOptOut: Bool
     ) -> ConsentOutcome {
         let registerState = register?.state ?? .unknown
@@ -44,6 +45,13 @@ public enum ConsentRules {
             (winner, rule) = (.crm, .consentOnlyCRM)
         } else if crmState == .unknown {
             (winner, rule) = (.local, .consentOnlyLocal)
+        } else if let agreed, agreed.holds(crm: crm) {
+            // HubSpot's status is the one agreed (crmsync's own write, or the subject's decision already taken):
+            // not a decision since, whatever its time says against a register decision dated by a slow clock.
+            (winner, rule) = (.local, .consentMovedOnOneSide(.local))
+        } else if let agreed, agreed.holds(register: register) {
+            // The register's decision is the one agreed: HubSpot's is the newer, whatever a fast clock dated it.
+            (winner, rule) = (.crm, .consentMovedOnOneSide(.crm))
         } else {
             let registerSays = StatedDecision(registerState, at: register?.at)
             let crmSays = StatedDecision(crmState, at: crm?.at)
@@ -53,7 +61,7 @@ public enum ConsentRules {
         }
         // A conflict: both sides hold a decision and both moved away from the base.
         let bothDecided = registerState != .unknown && crm != nil && crmState != .unknown
-        let isConflict = bothDecided && (agreed.map { $0 != registerState && $0 != crmState } ?? true)
+        let isConflict = bothDecided && (agreed.map { $0.state != registerState && $0.state != crmState } ?? true)
         guard winner == .local else {
             return crm == nil ? .unchanged(.nothingToTake) : .toRegister(rule, isConflict: isConflict)
         }

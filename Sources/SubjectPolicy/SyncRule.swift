@@ -24,6 +24,8 @@ public enum SyncRule: Hashable, Sendable, CustomStringConvertible {
     case consentOnlyCRM
     case consentOnlyLocal
     case consentNewest(ChangeOrigin)
+    /// One side still states what both agreed at the last sync, at the agreed time: the other side's change stands.
+    case consentMovedOnOneSide(ChangeOrigin)
     case consentMoreRestrictiveOnTie
     case crmGrantDuringOptOutRefused
     case consentRestoredAfterRestriction
@@ -50,6 +52,7 @@ public enum SyncRule: Hashable, Sendable, CustomStringConvertible {
         case .consentOnlyCRM: "consent: only the CRM has a decision"
         case .consentOnlyLocal: "consent: only local has a decision"
         case .consentNewest(let side): "consent: newest (\(side.rawValue))"
+        case .consentMovedOnOneSide(let side): "consent: changed on one side since the last sync (\(side.rawValue))"
         case .consentMoreRestrictiveOnTie: "consent: tie or unknown time, more restrictive wins"
         case .crmGrantDuringOptOutRefused: "consent: a CRM grant during the opt-out is refused"
         case .consentRestoredAfterRestriction: "restriction lifted: consent restored"
@@ -70,7 +73,10 @@ public enum SyncRule: Hashable, Sendable, CustomStringConvertible {
             .restrictionSpread, .restrictionOptOutRemoved, .liftedByReConsent,
         ]
         + ChangeOrigin.allCases.flatMap {
-            [SyncRule.conflictPolicy($0), .conflictNewest($0), .conflictTie($0), .consentNewest($0)]
+            [
+                SyncRule.conflictPolicy($0), .conflictNewest($0), .conflictTie($0), .consentNewest($0),
+                .consentMovedOnOneSide($0),
+            ]
         }
 }
 

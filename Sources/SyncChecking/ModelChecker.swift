@@ -260,15 +260,13 @@ public struct ModelChecker {
         func decide(_ s: Int, _ p: Int, granted: Bool, inCRM: Bool = false) {
             let offset = inCRM ? 0 : model.hostOffset
             let earlier = model.decisionHistory[s]?[p] ?? []
-            // A local decision dated on a fast clock looks newer than a CRM decision made after it (whatever syncs
-            // came between); one on a slow clock looks older than a CRM decision no sync has brought here.
-            if inCRM, earlier.contains(where: { !$0.inCRM && $0.offset > 0 }) { model.clockAmbiguous.insert([s, p]) }
-            if !inCRM, offset != 0, earlier.contains(where: { $0.inCRM && $0.order > model.lastSync }) {
+            // Two decisions with no sync between, one on a stepped clock: both sides moved since they last agreed,
+            // so only the times can order them, and the step hides the order. A side that has not moved since the
+            // sync (its statement at the agreed time, crmsync's own push included) loses whatever the clocks say.
+            if inCRM, earlier.contains(where: { !$0.inCRM && $0.offset > 0 && $0.order > model.lastSync }) {
                 model.clockAmbiguous.insert([s, p])
             }
-            // On a slow clock a local decision also looks older than HubSpot's time of crmsync's own earlier push of
-            // this purpose (an open finding, README Limits).
-            if !inCRM, offset < 0, earlier.contains(where: { $0.order < max(model.lastSync, model.lastPartialSync) }) {
+            if !inCRM, offset != 0, earlier.contains(where: { $0.inCRM && $0.order > model.lastSync }) {
                 model.clockAmbiguous.insert([s, p])
             }
             model.decisions[s, default: [:]][p] = .init(granted: granted, order: step, inCRM: inCRM, offset: offset)

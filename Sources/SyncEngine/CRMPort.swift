@@ -26,7 +26,7 @@ public protocol CRMPort: Sendable {
     // Writes
     func upsertByEmail(_ inputs: [ContactUpsert]) async throws -> BatchOutcome
     func update(_ inputs: [ContactUpdate]) async throws -> BatchOutcome
-    func writeSubscriptionStatuses(_ writes: [SubscriptionWrite]) async throws -> [BatchFailure]
+    func writeSubscriptionStatuses(_ writes: [SubscriptionWrite]) async throws -> SubscriptionWriteOutcome
     func unsubscribeFromAll(_ emails: [String]) async throws
     // Erasure
     func gdprDelete(email: String) async throws

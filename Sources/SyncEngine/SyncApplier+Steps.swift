@@ -29,6 +29,8 @@ struct AppliedBatch {
     var optOuts = 0
     /// The base marks of restrictions spread in this batch, once the CRM answered (contact id → mark).
     var spreadMarkers: [String: OptOutBase] = [:]
+    /// HubSpot's time for each status written in this batch (contact id → purpose → time), for the base.
+    var consentWrittenAt: [String: [Purpose: Date]] = [:]
 
     init(plans: [ContactPlan]) { self.plans = plans }
 
@@ -159,7 +161,8 @@ extension SyncApplier {
         let writes = consenting.flatMap(subscriptionWrites)
         guard !writes.isEmpty else { return }
         batch.consentWrites = writes.count
-        let failuresByEmail = try await client.writeSubscriptionStatuses(writes)
+        let outcome = try await client.writeSubscriptionStatuses(writes)
+        let failuresByEmail = outcome.failures
         for failure in failuresByEmail {
             if let plan = consenting.first(where: { $0.email?.normalized == failure.key }) {
                 batch.fail(plan, failure, "subscription not written")
@@ -167,6 +170,13 @@ extension SyncApplier {
         }
         for plan in consenting where !failuresByEmail.contains(where: { $0.key == plan.email?.normalized }) {
             batch.wrote(.consents, plan)
+            guard let id = plan.localId, let address = plan.addressInCRM else { continue }
+            for consent in plan.consentToCRM {
+                guard let subscription = settings.subscriptions[consent.purpose].flatMap({ Int($0.subscriptionId) }),
+                    let at = outcome.writtenAt[WrittenStatus(email: address, subscriptionId: subscription)]
+                else { continue }
+                batch.consentWrittenAt[id, default: [:]][consent.purpose] = at
+            }
         }
     }
 
@@ -277,6 +287,13 @@ extension SyncApplier {
                 }
             if let marker = batch.spreadMarkers[id], written.contains(.optOut) {
                 update.base[.optedOutOfAll] = marker.stored
+            }
+            // HubSpot's time for a status crmsync wrote: a later read still showing it is crmsync's write, not a
+            // decision (``ConsentBase``).
+            for (purpose, at) in batch.consentWrittenAt[id] ?? [:] where written.contains(.consents) {
+                guard var base = update.base.consentBase(purpose) else { continue }
+                base.crmAtMilliseconds = at.millisecondsSince1970
+                update.base[.consent(purpose)] = base.stored
             }
             if update.crmId == nil, let crmId = plan.crmId, plan.local?.crmId != crmId { update.crmId = .some(crmId) }
             if wroteAll, !plan.staysUnsynced, let version = plan.local?.localVersion { update.syncedVersion = version }

@@ -21,28 +21,41 @@ extension SyncPlanner {
             let key = SyncKey.consent(purpose)
             let register = local.consents[purpose]
             let crm = remote.consents[purpose]
-            let agreed = local.base[key].flatMap { $0 }.flatMap(ConsentState.init(rawValue:))
+            let agreed = local.base.consentBase(purpose)
             let outcome = ConsentRules.decide(
                 register: register?.stated, crm: crm.map { StatedDecision($0.state, at: $0.at) }, agreed: agreed,
                 subject: subject, takingCRMOptOut: plan.optOutToLocal != nil)
             let crmState = crm?.state ?? .unknown
             switch outcome {
             case .agreed(let state):
-                if local.base[key] != .some(state.rawValue) { plan.newBase[key] = state.rawValue }
+                // The times each side gave its statement: a side still stating it later has not moved.
+                let base = ConsentBase(
+                    state, crmAt: crm?.state == state ? crm?.at : nil,
+                    registerAt: register?.state == state ? register?.occurredAt : nil)
+                if agreed != base { plan.newBase[key] = base.stored }
             case .unchanged:
                 continue
             case .toCRM(let state, let rule, let isConflict):
                 plan.consentToCRM.append(
                     (purpose, state, register?.legalBasis ?? settings.subscriptions[purpose]?.legalBasis))
-                plan.newBase[key] = state.rawValue
+                // HubSpot's time for the status joins the base once it took the write (the applier).
+                plan.newBase[key] = ConsentBase(state, registerAt: register?.occurredAt).stored
                 plan.changes.append(
                     .init(
                         key: key, direction: .toCRM, old: crmState.rawValue, new: state.rawValue, rule: rule,
                         isConflict: isConflict))
             case .toRegister(let rule, let isConflict):
                 guard let crm else { continue }
-                plan.consentToLocal.append(crmConsentEvent(purpose, crm, contactId: local.contact.id))
-                plan.newBase[key] = crmState.rawValue
+                var event = crmConsentEvent(purpose, crm, contactId: local.contact.id)
+                if case .consentMovedOnOneSide = rule, let followed = register?.occurredAt, event.occurredAt <= followed
+                {
+                    // The register's decision it replaces was dated by a clock running fast: the subject's later
+                    // decision is recorded just after it (as a decision made now is), or the ledger would keep the
+                    // older one as the newer.
+                    event.occurredAt = DecisionTime.stamp(now: event.occurredAt, following: [followed])
+                }
+                plan.consentToLocal.append(event)
+                plan.newBase[key] = ConsentBase(crmState, crmAt: crm.at, registerAt: event.occurredAt).stored
                 plan.changes.append(
                     .init(
                         key: key, direction: .toLocal, old: (register?.state ?? .unknown).rawValue,

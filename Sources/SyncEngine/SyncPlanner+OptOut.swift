@@ -74,7 +74,7 @@ extension SyncPlanner {
             let crmState = remote.consents[purpose]?.state ?? .unknown
             plan.consentToCRM.append(
                 (purpose, .granted, consent.legalBasis ?? settings.subscriptions[purpose]?.legalBasis))
-            plan.newBase[.consent(purpose)] = ConsentState.granted.rawValue
+            plan.newBase[.consent(purpose)] = ConsentBase(.granted, registerAt: consent.occurredAt).stored
             plan.changes.append(
                 .init(
                     key: .consent(purpose), direction: .toCRM, old: crmState.rawValue,

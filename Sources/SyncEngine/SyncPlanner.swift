@@ -124,7 +124,8 @@ struct SyncPlanner: Sendable {
         }
         for (purpose, status) in remote.consents.sorted(by: { $0.key < $1.key }) where status.state != .unknown {
             plan.consentToLocal.append(crmConsentEvent(purpose, status, contactId: ""))
-            plan.newBase[.consent(purpose)] = status.state.rawValue
+            plan.newBase[.consent(purpose)] =
+                ConsentBase(status.state, crmAt: status.at, registerAt: status.at ?? now).stored
             plan.changes.append(
                 .init(
                     key: .consent(purpose), direction: .toLocal, old: nil, new: status.state.rawValue,
@@ -219,7 +220,7 @@ struct SyncPlanner: Sendable {
             }
             plan.consentToCRM.append(
                 (purpose, consent.state, consent.legalBasis ?? settings.subscriptions[purpose]?.legalBasis))
-            plan.newBase[.consent(purpose)] = consent.state.rawValue
+            plan.newBase[.consent(purpose)] = ConsentBase(consent.state, registerAt: consent.occurredAt).stored
             plan.changes.append(
                 .init(
                     key: .consent(purpose), direction: .toCRM, old: nil, new: consent.state.rawValue,

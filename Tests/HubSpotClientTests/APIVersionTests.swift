@@ -77,7 +77,8 @@ import Testing
         inputs.insert(ContactUpsert(email: "nolast1@example.fi", properties: ["firstname": "A"]), at: 10)
         inputs.insert(ContactUpsert(email: "nolast2@example.fi", properties: [:]), at: 45)
         let outcome = try await fixture.client.upsertByEmail(inputs)
-        let requests = fixture.client.metrics.requests
+        // A retry on a loaded machine (a timeout) is not a request the batching chose.
+        let requests = fixture.client.metrics.requests - fixture.client.metrics.retries
         await fixture.stop()
         #expect(outcome.written.count == 60)
         #expect(Set(outcome.failures.map(\.key)) == ["nolast1@example.fi", "nolast2@example.fi"])

@@ -69,18 +69,22 @@ import Testing
     let fixture = try await MockedClient.start()
     let definitions = try await fixture.client.subscriptionDefinitions()
     #expect(definitions.map(\.id) == ["7", "8", "9", "10"])
-    let failures = try await fixture.client.writeSubscriptionStatuses([
+    let outcome = try await fixture.client.writeSubscriptionStatuses([
         SubscriptionWrite(
             email: "Aino@example.fi", subscriptionId: 7, state: .granted, legalBasis: "CONSENT_WITH_NOTICE"),
         SubscriptionWrite(
             email: "aino@example.fi", subscriptionId: 8, state: .withdrawn, legalBasis: "CONSENT_WITH_NOTICE"),
         SubscriptionWrite(email: "aino@example.fi", subscriptionId: 404, state: .granted, legalBasis: nil),
     ])
-    #expect(failures.map(\.category) == ["VALIDATION_ERROR"])
+    #expect(outcome.failures.map(\.category) == ["VALIDATION_ERROR"])
+    // HubSpot's time for each status written, as a later read gives it.
+    #expect(outcome.writtenAt.count == 2)
     let statuses = try await fixture.client.subscriptionStatuses(for: ["aino@example.fi"])
     let byId = Dictionary(
         uniqueKeysWithValues: (statuses["aino@example.fi"] ?? []).map { ($0.subscriptionId, $0.status) })
     #expect(byId[7] == "SUBSCRIBED" && byId[8] == "UNSUBSCRIBED" && byId[9] == "NOT_SPECIFIED")
+    let readAt = (statuses["aino@example.fi"] ?? []).first { $0.subscriptionId == 7 }?.timestamp
+    #expect(readAt != nil && outcome.writtenAt[WrittenStatus(email: "aino@example.fi", subscriptionId: 7)] == readAt)
     #expect(try await fixture.client.optedOutOfAll(["aino@example.fi"]).isEmpty)
     try await fixture.client.unsubscribeFromAll(["aino@example.fi"])
     #expect(try await fixture.client.optedOutOfAll(["aino@example.fi"]).keys.sorted() == ["aino@example.fi"])

@@ -6,7 +6,7 @@ import Testing
 
 @Suite struct ConsentRulesTests {
     static func decide(
-        _ register: StatedDecision?, _ crm: StatedDecision?, agreed: ConsentState? = nil,
+        _ register: StatedDecision?, _ crm: StatedDecision?, agreed: ConsentBase? = nil,
         subject: SubjectFacts = .init(
             registerOptOut: nil, isRestricted: false, crmOptedOut: false, crmOptedOutAt: nil, optOutBase: nil),
         takingCRMOptOut: Bool = false
@@ -52,6 +52,31 @@ import Testing
         }
     }
 
+    @Test func aStatusStillCarryingTheAgreedTimeNeverBeatsTheRegistersChange() async {
+        await propertyCheck(input: PolicyGen.datedDecision, PolicyGen.datedDecision, PolicyGen.subject) {
+            agreedStatement, register, subject in
+            // The register's `unknown` is no change: it never competes (row 4).
+            guard register.state != .unknown else { return }
+            let agreed = ConsentBase(agreedStatement.state, crmAt: agreedStatement.at)
+            let outcome = ConsentRules.decide(
+                register: register, crm: agreedStatement, agreed: agreed, subject: subject, takingCRMOptOut: false)
+            if case .toRegister(let rule, _) = outcome {
+                Issue.record("HubSpot's unmoved status \(agreedStatement) was taken over \(register): \(rule)")
+            }
+        }
+    }
+
+    @Test func theBaseReadsBackWhatItStores() async {
+        await propertyCheck(input: Gen<ConsentState>.case, PolicyGen.time.optional, PolicyGen.time.optional) {
+            state, crmAt, registerAt in
+            let base = ConsentBase(state, crmAt: crmAt, registerAt: registerAt)
+            #expect(ConsentBase(stored: base.stored) == base)
+        }
+        #expect(ConsentBase(stored: "granted") == ConsentBase(.granted))
+        #expect(ConsentBase(stored: "granted;crm=x") == nil)
+        #expect(ConsentBase(stored: "maybe") == nil)
+    }
+
     @Test func theTable() {
         let t1 = PolicyGen.time(1)
         let t2 = PolicyGen.time(2)
@@ -64,14 +89,32 @@ import Testing
         #expect(Self.decide(withdrawn2, nil) == .toCRM(.withdrawn, .consentOnlyLocal, isConflict: false))
         // 6: the newer, a conflict when both moved away from the base.
         #expect(
-            Self.decide(granted1, withdrawn2, agreed: .unknown) == .toRegister(.consentNewest(.crm), isConflict: true))
+            Self.decide(granted1, withdrawn2, agreed: ConsentBase(.unknown))
+                == .toRegister(.consentNewest(.crm), isConflict: true))
         #expect(
-            Self.decide(withdrawn2, granted1, agreed: .granted)
+            Self.decide(withdrawn2, granted1, agreed: ConsentBase(.granted))
                 == .toCRM(.withdrawn, .consentNewest(.local), isConflict: false))
         // 7: the same time: the more restrictive.
         #expect(
             Self.decide(StatedDecision(.withdrawn, at: t1), granted1)
                 == .toCRM(.withdrawn, .consentMoreRestrictiveOnTie, isConflict: true))
+        // 6: one side still states what was agreed, at the agreed time: the other side moved, whatever the clocks.
+        let pushedAt = PolicyGen.time(3)
+        let pushed = ConsentBase(.granted, crmAt: pushedAt, registerAt: t1)
+        #expect(
+            Self.decide(StatedDecision(.withdrawn, at: t2), StatedDecision(.granted, at: pushedAt), agreed: pushed)
+                == .toCRM(.withdrawn, .consentMovedOnOneSide(.local), isConflict: false))
+        #expect(
+            Self.decide(granted1, StatedDecision(.withdrawn, at: t1.addingTimeInterval(-1)), agreed: pushed)
+                == .toRegister(.consentMovedOnOneSide(.crm), isConflict: false))
+        // Both moved: the newer, as a conflict.
+        #expect(
+            Self.decide(StatedDecision(.withdrawn, at: t2), StatedDecision(.withdrawn, at: pushedAt), agreed: pushed)
+                == .agreed(.withdrawn))
+        #expect(
+            Self.decide(
+                StatedDecision(.withdrawn, at: t2), StatedDecision(.unknown, at: PolicyGen.time(4)), agreed: pushed)
+                == .toCRM(.withdrawn, .consentOnlyLocal, isConflict: false))
         // 2: the echo of a spread goes back once the restriction is lifted.
         let spread = SubjectFacts(
             registerOptOut: nil, isRestricted: false, crmOptedOut: true, crmOptedOutAt: t2,

@@ -43,6 +43,53 @@ import Testing
         #expect(try await fixture.crmStatuses("aino@example.fi")[7] == "UNSUBSCRIBED")
     }
 
+    /// A host clock running slow: HubSpot dates the status of the grant crmsync pushed by its own clock, after the
+    /// withdrawal the register records next. That status is crmsync's write, not a decision since: the withdrawal
+    /// wins and reaches HubSpot. Before, the sync took the pushed grant back as the newer decision, undoing the
+    /// subject's withdrawal (the checker's open "slow clock against crmsync's own push").
+    @Test(arguments: [600, 90, 2])
+    func aWithdrawalOnASlowClockAfterAPushedGrantIsNotUndoneByThatPush(slowBySeconds: Int) async throws {
+        let host = ManualClock(now: Date(millisecondsSince1970: 1_796_112_000_000 - Int64(slowBySeconds) * 1000))
+        let slow = try await EngineFixture(storeClock: host)
+        try slow.importCSV("email,newsletter\naino@example.fi,granted\n")
+        try await slow.sync()
+        #expect(try await slow.crmStatuses("aino@example.fi")[7] == "SUBSCRIBED")
+        slow.tick()
+        host.advance(by: .seconds(1))
+        #expect(
+            try slow.store.recordConsent(
+                email: email("aino@example.fi"), purpose: .newsletter, state: .withdrawn, source: "phone", actor: "t")
+                == .changed)
+        slow.tick()
+        let report = try await slow.sync()
+        #expect(try slow.consent("aino@example.fi", .newsletter) == .withdrawn)
+        #expect(try await slow.crmStatuses("aino@example.fi")[7] == "UNSUBSCRIBED")
+        #expect(report.changes.contains { $0.rule == SyncRule.consentMovedOnOneSide(.local).description })
+        // And it stays so, settled.
+        slow.tick()
+        #expect(try await slow.sync().changes.isEmpty)
+        #expect(try slow.consent("aino@example.fi", .newsletter) == .withdrawn)
+        #expect(try await slow.crmStatuses("aino@example.fi")[7] == "UNSUBSCRIBED")
+    }
+
+    /// A host clock running fast: the register's agreed grant is dated after the subject's later withdrawal in
+    /// HubSpot. The register has not moved since the sync, so HubSpot's change wins, whatever the clocks say.
+    @Test func aWithdrawalInHubSpotAfterAGrantDatedByAFastClockIsTaken() async throws {
+        let host = ManualClock(now: Date(millisecondsSince1970: 1_796_112_000_000 + 240_000))
+        let fast = try await EngineFixture(storeClock: host)
+        try fast.importCSV("email,newsletter\naino@example.fi,granted\n")
+        try await fast.sync()
+        fast.tick()
+        try await fast.crmWriteStatus("aino@example.fi", .newsletter, "UNSUBSCRIBED")
+        fast.tick()
+        try await fast.sync()
+        #expect(try fast.consent("aino@example.fi", .newsletter) == .withdrawn)
+        #expect(try await fast.crmStatuses("aino@example.fi")[7] == "UNSUBSCRIBED")
+        // Settled: the next run plans nothing for it.
+        fast.tick()
+        #expect(try await fast.sync().changes.isEmpty)
+    }
+
     @Test(arguments: [-600, -90, -1])
     func aWithdrawalJustAfterTheClockSteppedBackIsApplied(stepSeconds: Int) async throws {
         let clock = ManualClock(now: Date(millisecondsSince1970: 1_796_112_000_000))
