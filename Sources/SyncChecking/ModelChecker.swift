@@ -73,8 +73,9 @@ struct CheckModel {
     /// Subjects the portal refuses for their missing last name: quarantined, never in the CRM.
     var refused: Set<Int> = []
 
-    /// A CRM opt-out of the subject's that no sync has read yet is open once its record leaves the change feed
-    /// (deleted, merged away, archived): HubSpot reports no change for such an address.
+    /// A CRM opt-out of the subject's that no sync has read yet is open once someone deletes its record: HubSpot
+    /// drops the address's statuses with it. (An address whose record was merged away or archived is read by every
+    /// sweep.)
     mutating func unreadCRMOptOutLeftOpen(_ s: Int) {
         optOutLostByRestoreLeftOpen(s)
         guard let last = optOuts[s]?.last, last.inCRM else { return }
@@ -426,7 +427,6 @@ public struct ModelChecker {
             else { return nil }
             try await world.control("DELETE", "/crm/v3/objects/contacts/\(id)")
             model.archived.insert(s)
-            model.unreadCRMOptOutLeftOpen(s)
         case .localGrant(let s, let p):
             guard model.existsLocally.contains(s), !model.erased.contains(s), !model.isOptedOut(s) else { return nil }
             ignoringRefusals {
@@ -548,7 +548,6 @@ public struct ModelChecker {
             try await world.control(
                 "POST", "/crm/v3/objects/contacts/merge", ["primaryObjectId": survivorId, "objectIdToMerge": loserId])
             model.merged.formUnion([s, t])
-            model.unreadCRMOptOutLeftOpen(s)
         case .crmDeleteByOther(let s):
             guard !model.erased.contains(s), !model.merged.contains(s),
                 let (_, record) = try await crmRecord(of: s, world: world), let id = record["id"] as? String

@@ -13,6 +13,9 @@ public protocol RegisterPort: Sendable {
     /// Contacts edited since they were last synced, in id order after `afterId`.
     func dirtyStates(after afterId: String, limit: Int) throws -> [LocalContactState]
     func dirtyCount() throws -> Int
+    /// Contacts with no live CRM record to sync with (merged away, archived, restricted and never created), in id
+    /// order after `afterId`.
+    func statesWithoutLiveRecord(after afterId: String, limit: Int) throws -> [LocalContactState]
     /// Linked CRM id → local contact id.
     func linkedCRMIds() throws -> [String: String]
     func linkedCount() throws -> Int

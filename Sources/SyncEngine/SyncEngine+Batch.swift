@@ -7,9 +7,11 @@ import SyncStore
 /// One batch of a run, as a pipeline: match the batch's CRM records and local contacts, read what the CRM says
 /// of them, plan each pair, and hand the plans to the run's sink.
 extension SyncEngine {
-    /// One batch through the pipeline: match → read what the CRM says of it → plan → sink (and the report).
+    /// One batch through the pipeline: match → read what the CRM says of it → plan → sink (and the report). Only the
+    /// plans `keep` accepts go on.
     func process(
-        _ records: [CRMContact], locals extraLocals: [LocalContactState], run: inout RunState, planner: SyncPlanner
+        _ records: [CRMContact], locals extraLocals: [LocalContactState], run: inout RunState, planner: SyncPlanner,
+        keep: (ContactPlan) -> Bool = { _ in true }
     ) async throws {
         guard !records.isEmpty || !extraLocals.isEmpty else { return }
         try Task.checkCancellation()
@@ -18,7 +20,9 @@ extension SyncEngine {
         let (remotes, statuses) = try await remoteViews(of: pairs, emails: emails.sorted(), planner: planner)
         let addressOptOuts = try await addressOptOuts(of: pairs)
         var plans = try planBatch(
-            pairs, remotes: remotes, statuses: statuses, addressOptOuts: addressOptOuts, planner: planner, run: &run)
+            pairs, remotes: remotes, statuses: statuses, addressOptOuts: addressOptOuts, planner: planner, run: &run
+        ).filter(keep)
+        guard !plans.isEmpty else { return }
         try await sink(&plans, run: &run)
     }
 

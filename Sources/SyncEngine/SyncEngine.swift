@@ -251,9 +251,31 @@ public final class SyncEngine: Sendable {
                 for plan in plans { run.report.add(plan, listChanges: run.options.listChanges) }
             }
         }
+        try await sweepAddressesWithoutRecord(run: &run, planner: planner)
         // A sweep with failures is swept again next run (they also hold the change-feed checkpoint and give exit 3).
         if run.report.summary.failures == failuresBefore {
             try run.sink.setCheckpoint(Self.archiveSweepCheckpoint, to: now)
+        }
+    }
+
+    /// HubSpot keeps decisions per address, whatever record carries it, and reports no change for an address with no
+    /// live record: on the sweep's schedule, the addresses of contacts with none to sync with (merged away, archived,
+    /// restricted and never created) are read, 100 a request, so the subject's decisions there reach the register
+    /// and the register's objection reaches the address without waiting for a local change. Only plans that carry a
+    /// decision go on (nothing is created or re-created here).
+    private func sweepAddressesWithoutRecord(run: inout RunState, planner: SyncPlanner) async throws {
+        var after = ""
+        while true {
+            let batch = try store.statesWithoutLiveRecord(after: after, limit: 100)
+            guard let last = batch.last else { return }
+            after = last.contact.id
+            let pending = batch.filter {
+                !run.processed.contains($0.contact.id) && !run.quarantinedNotDue.contains($0.contact.id)
+            }
+            guard !pending.isEmpty else { continue }
+            try await process([], locals: pending, run: &run, planner: planner) { plan in
+                (plan.action == .none || plan.action == .skip) && !plan.changes.isEmpty
+            }
         }
     }
 

@@ -160,6 +160,24 @@ extension SyncStore {
         }
     }
 
+    /// Contacts with no live CRM record to sync with, in id order after `afterId`: kept for review after a merge,
+    /// archived in the CRM, or restricted and never created there. HubSpot still keeps decisions for their addresses.
+    public func statesWithoutLiveRecord(after afterId: String = "", limit: Int) throws -> [LocalContactState] {
+        try database.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT \(Self.stateColumns) FROM contact
+                    WHERE (mergedIntoCrmId IS NOT NULL OR crmArchivedAt IS NOT NULL
+                        OR (crmId IS NULL AND EXISTS (SELECT 1 FROM suppression WHERE suppression.contactId = contact.id
+                            AND suppression.kind = 'processingRestricted' AND suppression.isActive)))
+                    AND id > ? ORDER BY id LIMIT ?
+                    """,
+                arguments: [afterId, limit]
+            ).map { try Self.state(from: $0, in: db) }
+        }
+    }
+
     /// How many contacts have local edits not yet synced.
     public func dirtyCount() throws -> Int {
         try database.read { db in

@@ -361,3 +361,53 @@ extension EngineFixture {
     fixture.tick()
     try await fixture.expectSettled()
 }
+
+extension AddressFollowsPersonTests {
+    /// The subject opts out in HubSpot at the address of a contact with no live record (kept for review after a
+    /// merge, archived, restricted and never created), and nothing changes here: HubSpot reports no change for that
+    /// address, so before, the opt-out waited for a local change (README Limits). The sweep reads those addresses.
+    @Test(arguments: ["merge", "archive", "restricted"])
+    func theSubjectsOptOutAtAnAddressWithNoLiveRecordReachesTheRegisterWithoutALocalChange(event: String)
+        async throws
+    {
+        let fixture = try await EngineFixture()
+        try fixture.importCSV(
+            "email,firstName,newsletter,blog\nprimary@example.fi,P,granted,granted\nsubject@example.fi,S,granted,granted\n"
+        )
+        if event == "restricted" {
+            _ = try fixture.store.setSuppression(
+                .processingRestricted, active: true, email: email("subject@example.fi"), reason: "disputed", actor: "t")
+        }
+        try await fixture.sync()
+        let primary = try #require(try fixture.local("primary@example.fi")?.crmId)
+        fixture.tick()
+        switch event {
+        case "merge":
+            let subject = try #require(try fixture.local("subject@example.fi")?.crmId)
+            try await fixture.crm(
+                "POST", "/crm/v3/objects/contacts/merge", ["primaryObjectId": primary, "objectIdToMerge": subject])
+        case "archive":
+            let subject = try #require(try fixture.local("subject@example.fi")?.crmId)
+            try await fixture.crm("DELETE", "/crm/v3/objects/contacts/\(subject)")
+        default:
+            #expect(try fixture.local("subject@example.fi")?.crmId == nil)
+        }
+        fixture.tick()
+        try await fixture.sync()
+        #expect(try !fixture.isOptedOut("subject@example.fi"))
+        fixture.tick()
+        try await fixture.crmOptOut("subject@example.fi")
+        fixture.tick()
+        let report = try await fixture.sync()
+        #expect(report.summary.failures == 0, "\(report.failures)")
+        #expect(try fixture.isOptedOut("subject@example.fi"))
+        #expect(try fixture.consent("subject@example.fi", .newsletter) == .withdrawn)
+        // The primary keeps its grants, and a run after writes nothing.
+        #expect(try fixture.consent("primary@example.fi", .newsletter) == .granted)
+        fixture.tick()
+        let journal = try await fixture.journal().count
+        let quiet = try await fixture.sync()
+        #expect(try await fixture.mutatingRequests(since: journal).isEmpty)
+        #expect(quiet.changes.isEmpty)
+    }
+}
