@@ -249,6 +249,9 @@ public final class SyncEngine: Sendable {
                 }
                 run.record(try await run.sink.apply(plans))
                 for plan in plans { run.report.add(plan, listChanges: run.options.listChanges) }
+                // Archived by this run: its address is swept from the next run on, so a dry run, which records no
+                // archive, plans what the real run does.
+                run.processed.formUnion(plans.compactMap(\.localId))
             }
         }
         try await sweepAddressesWithoutRecord(run: &run, planner: planner)
