@@ -64,9 +64,14 @@ struct ApplyingSink: RunSink {
 /// and the values the portal would refuse (as the real run's applier refuses them before sending).
 struct RecordingSink: RunSink {
     let store: any RegisterPort
+    /// Reads only: which record an unfinished erasure's delete by email takes.
+    let client: any CRMPort
     var schema: PortalSchema?
 
-    init(store: any RegisterPort) { self.store = store }
+    init(store: any RegisterPort, client: any CRMPort) {
+        self.store = store
+        self.client = client
+    }
 
     var mode: SyncReport.Mode { .dryRun }
 
@@ -75,6 +80,15 @@ struct RecordingSink: RunSink {
     func finishUnfinishedErasures(into run: inout SyncEngine.RunState) async throws {
         let unfinished = try store.pendingErasures()
         run.erasuresFinishedFirst = Set(unfinished.map(\.email.normalized) + unfinished.flatMap(\.crmIds))
+        // A delete by email takes whatever record HubSpot finds under the address, also one holding it only as a
+        // merged-in secondary address: read which (the real run's delete asks HubSpot the same way).
+        for pending in unfinished where pending.deletesByEmail {
+            for spelling in pending.email.spellings {
+                if let record = try await client.contact(email: spelling, properties: ["email"], withHistory: []) {
+                    run.erasuresFinishedFirst.formUnion([record.id] + record.mergedIds)
+                }
+            }
+        }
         run.report.summary.toCRM.erasures += unfinished.count
         run.report.cost.plannedWriteRequests += unfinished.count * 2
         for pending in unfinished {

@@ -130,6 +130,8 @@ extension SyncEngine {
         context.addressOptOut = { addressOptOuts[$0.normalized] }
         var plans: [ContactPlan] = []
         for (index, pair) in pairs.enumerated() {
+            // A record an unfinished erasure deletes first that no contact holds: the real run never meets it.
+            if pair.local == nil, goesFirst(pair.record, run) { continue }
             var plan =
                 if let survivor = pair.mergedInto, let local = pair.local {
                     planner.planMergedAway(local, survivor: survivor)

@@ -85,7 +85,7 @@ public final class SyncEngine: Sendable {
         // The one place a dry run and a real run part: where the plans go.
         var sink: any RunSink =
             options.dryRun
-            ? RecordingSink(store: store) : ApplyingSink(applier: applier)
+            ? RecordingSink(store: store, client: client) : ApplyingSink(applier: applier)
         let runId = try sink.startRun()
         let runName = runId.map { "\($0)" } ?? "dry-" + UUID().uuidString.prefix(8).lowercased()
         return try await SyncRunID.$current.withValue(runName) {
