@@ -230,7 +230,9 @@ public final class SyncEngine: Sendable {
         let last = try store.checkpoint(Self.archiveSweepCheckpoint).flatMap(Int64.init).map(
             Date.init(millisecondsSince1970:))
         let now = clock.now
-        if let last, now.timeIntervalSince(last) < (settings.archiveSweepInterval).inSeconds { return }
+        // A sweep dated after now (the clock stepped back since, or that run's clock ran fast) is due: it would
+        // otherwise wait out the step as well.
+        if let last, last <= now, now.timeIntervalSince(last) < (settings.archiveSweepInterval).inSeconds { return }
         let failuresBefore = run.report.summary.failures
         let linked = try store.linkedCRMIds()
         if !linked.isEmpty {

@@ -1,6 +1,7 @@
 import Foundation
 import MockHubSpot
 import SyncModel
+import SyncTesting
 import SyncStore
 import Testing
 
@@ -409,5 +410,31 @@ extension AddressFollowsPersonTests {
         let quiet = try await fixture.sync()
         #expect(try await fixture.mutatingRequests(since: journal).isEmpty)
         #expect(quiet.changes.isEmpty)
+    }
+}
+
+extension AddressFollowsPersonTests {
+    /// A run on a clock 10 minutes fast dates the archive sweep ahead; NTP steps the clock back. The next run's
+    /// sweep is due: before, it waited out the step on top of its hour, and an archive (and the address sweep's
+    /// opt-outs) waited with it (checker seed 9107299).
+    @Test func aSweepDatedAheadOfAClockSteppedBackIsDue() async throws {
+        var fixture = try await EngineFixture()
+        try fixture.importCSV("email,newsletter\nk@example.fi,granted\n")
+        let hour = Duration.seconds(3600)
+        fixture.clock = ManualClock(now: fixture.time.now.addingTimeInterval(600))
+        try await fixture.engine(archiveSweepInterval: hour).run()
+        fixture.clock = fixture.time
+        fixture.tick()
+        let id = try #require(try fixture.local("k@example.fi")?.crmId)
+        try await fixture.crm("DELETE", "/crm/v3/objects/contacts/\(id)")
+        try await fixture.crmOptOut("k@example.fi")
+        fixture.tick()
+        try await fixture.engine(archiveSweepInterval: hour).run()
+        let state = try fixture.store.localStates(crmIds: [id], emails: []).first
+        #expect(state?.crmArchivedAt != nil)
+        // Swept from the next due run on, whatever its hour: the opt-out at the address comes in.
+        fixture.tick()
+        try await fixture.engine(archiveSweepInterval: .zero).run()
+        #expect(try fixture.isOptedOut("k@example.fi"))
     }
 }

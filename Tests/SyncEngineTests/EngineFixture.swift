@@ -72,7 +72,8 @@ final class EngineFixture: @unchecked Sendable {
     }
 
     func engine(
-        store: SyncStore? = nil, logger: Logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+        store: SyncStore? = nil, logger: Logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }),
+        archiveSweepInterval: Duration = .zero
     )
         throws -> SyncEngine
     {
@@ -87,7 +88,8 @@ final class EngineFixture: @unchecked Sendable {
             configuration: clientConfiguration, transport: transport, clock: clock, logger: logger)
         return SyncEngine(
             store: store ?? self.store, client: client,
-            settings: SyncSettings(configuration, archiveSweepInterval: .zero), clock: clock, logger: logger)
+            settings: SyncSettings(configuration, archiveSweepInterval: archiveSweepInterval), clock: clock,
+            logger: logger)
     }
 
     @discardableResult
