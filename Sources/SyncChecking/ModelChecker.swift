@@ -858,7 +858,11 @@ public struct ModelChecker {
             let record = try await world.crmRecord(email: address)
             let spelled = (record?["properties"] as? [String: Any])?["email"] as? String
             let spelling = spelled.flatMap { EmailAddress.matchingKey($0) == address ? $0 : nil } ?? address
-            if try await !world.crmOptedOut(spelling) {
+            // With no record, HubSpot holds the opt-out under the spelling the subject used (it compares text).
+            let spellings = record == nil ? ((try? EmailAddress(address).spellings) ?? [address]) : [spelling]
+            var optedOutSomewhere = false
+            for candidate in spellings where try await world.crmOptedOut(candidate) { optedOutSomewhere = true }
+            if !optedOutSomewhere {
                 return CheckFailure(
                     invariant: "opt-out",
                     detail:

@@ -107,17 +107,22 @@ extension SyncEngine {
     /// goes to the address when it is not there yet, and the subject's opt-out there comes into the register. One
     /// read, only for a batch with such contacts.
     private func addressOptOuts(of pairs: [Pair]) async throws -> [String: SyncPlanner.AddressOptOut] {
-        let addresses = pairs.compactMap { pair -> String? in
+        let locals = pairs.compactMap { pair -> EmailAddress? in
             guard pair.record == nil, pair.mergedInto == nil, let local = pair.local,
                 local.mergedIntoCrmId != nil || local.crmArchivedAt != nil || local.contact.crmId != nil
                     || local.isRestricted
             else { return nil }
-            return local.contact.email.normalized
+            return local.contact.email
         }
-        guard !addresses.isEmpty else { return [:] }
-        let optedOut = try await client.optedOutOfAll(addresses)
+        guard !locals.isEmpty else { return [:] }
+        // HubSpot compares addresses as text: an internationalised address is read in every spelling, and an
+        // opt-out under any of them is the subject's (the newest one counts).
+        let optedOut = try await client.optedOutOfAll(Array(Set(locals.flatMap(\.spellings))).sorted())
         return Dictionary(
-            addresses.map { ($0, optedOut[$0].map { .optedOut(at: $0) } ?? .notOptedOut) },
+            locals.map { email in
+                let times = email.spellings.compactMap { optedOut[$0.lowercased()] }
+                return (email.normalized, times.max().map { .optedOut(at: $0) } ?? .notOptedOut)
+            },
             uniquingKeysWith: { a, _ in a })
     }
 

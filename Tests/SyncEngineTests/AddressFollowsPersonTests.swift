@@ -1,8 +1,8 @@
 import Foundation
 import MockHubSpot
 import SyncModel
-import SyncTesting
 import SyncStore
+import SyncTesting
 import Testing
 
 @testable import SyncEngine
