@@ -110,12 +110,19 @@ struct CheckModel {
     /// The last sync at which each subject was already linked (it pulled the CRM's decisions for it).
     var lastSyncWhileLinked: [Int: Int] = [:]
 
-    mutating func synced(at step: Int) {
+    mutating func synced(at step: Int, startedAt: Date) {
         lastSync = step
-        for s in existsLocally.union(existsInCRM).subtracting(erased).subtracting(linked) { linkedAt[s] = step }
+        unfinishedErasures = [:]
+        // A record the search index did not show yet when the sync started is one it did not meet (index lag).
+        let unseen = Set(
+            existsInCRM.subtracting(existsLocally).filter {
+                (visibleAt[CheckOperation.email($0)] ?? .distantPast) > startedAt
+            })
+        let met = existsLocally.union(existsInCRM).subtracting(erased).subtracting(unseen)
+        for s in met.subtracting(linked) { linkedAt[s] = step }
         // A sync reads the CRM's decisions of every record it meets: linked ones, and those it imports.
-        for s in linked.union(existsInCRM) { lastSyncWhileLinked[s] = step }
-        linked.formUnion(existsLocally.union(existsInCRM).subtracting(erased))
+        for s in linked.union(existsInCRM).subtracting(unseen) { lastSyncWhileLinked[s] = step }
+        linked.formUnion(met)
     }
 
     /// Emails each subject was known under before it was erased (local or CRM).
@@ -125,6 +132,14 @@ struct CheckModel {
     /// The address the register held each erased subject under when it was erased: HubSpot's statuses under it
     /// must be gone (an address the register never knew, or left after a CRM move, is out of its reach).
     var erasedRegisterAddresses: Set<String> = []
+    /// Erasures recorded with `--no-wait` that no completed sync has finished in the CRM yet (address → step).
+    var unfinishedErasures: [String: (step: Int, subject: Int)] = [:]
+    /// The subjects the register held when the last backup was taken.
+    var heldAtBackup: Set<Int> = []
+    /// Erased addresses whose CRM delete a restore lost: the request came after the backup, unfinished, for a
+    /// subject the backup did not hold, so the journal (no addresses, by design) cannot send it again (README,
+    /// Limits); HubSpot's statuses under them are left open.
+    var erasureLostByRestore: Set<String> = []
     var existsLocally: Set<Int> = []
     var existsInCRM: Set<Int> = []
     var archived: Set<Int> = []
@@ -498,6 +513,9 @@ public struct ModelChecker {
             if model.recordGone.contains(s) || model.merged.contains(s) || model.archived.contains(s) {
                 model.optOutOpen.insert(s)
             }
+            // After a move the register never linked, the record's new address is someone else to the register
+            // (README, Limits): the opt-out reaches that contact, not the subject's own.
+            if model.unlinkedMoves.contains(s) { model.optOutOpen.insert(s) }
         case .liftOptOut(let s, let p):
             guard model.existsLocally.contains(s), !model.erased.contains(s), model.isOptedOut(s) else { return nil }
             ignoringRefusals {
@@ -537,6 +555,7 @@ public struct ModelChecker {
             } else {
                 _ = try store.recordErasureRequest(email: subject, requestId: id, reason: "check")
                 try store.eraseLocally(requestId: id)
+                if !model.erased.contains(s) { model.unfinishedErasures[subject.normalized] = (step, s) }
             }
             erased(s, heldUnderNewAddress: heldUnderNewAddress, registerAddress: subject.normalized)
         case .crmMerge(let s, let t):
@@ -576,10 +595,15 @@ public struct ModelChecker {
             try world.backupStore()
             model.backupStep = step
             model.backupLastSync = model.lastSync
+            model.heldAtBackup = model.existsLocally
         case .restoreBackup:
             guard let backupStep = model.backupStep, try world.restoreBackup() else { return nil }
             model.restored = true
             model.restoredAt = (step, model.backupLastSync)
+            for (address, erasure) in model.unfinishedErasures
+            where erasure.step > backupStep && !model.heldAtBackup.contains(erasure.subject) {
+                model.erasureLostByRestore.insert(address)
+            }
             // A CRM opt-out read since the backup, of an address the subject's record has moved away from since: the
             // restored register follows the move without it (HubSpot keeps it under the old address).
             for s in model.emailChanged {
@@ -673,7 +697,7 @@ public struct ModelChecker {
         case .sync:
             let started = Date()
             _ = try await world.sync()
-            model.synced(at: step)
+            model.synced(at: step, startedAt: started)
             return try await checkAfterSync(step: step, world: world, model: model, syncStartedAt: started)
         case .dryRunThenSync:
             // The two must see the same CRM: under index lag, a write not yet searchable when the dry run reads
@@ -682,7 +706,7 @@ public struct ModelChecker {
             let dry = try await world.sync(dryRun: true)
             let started = Date()
             let real = try await world.sync()
-            model.synced(at: step)
+            model.synced(at: step, startedAt: started)
             if dry.summary.toCRM != real.summary.toCRM || dry.summary.toLocal != real.summary.toLocal
                 || dry.summary.conflicts != real.summary.conflicts
             {
@@ -698,7 +722,7 @@ public struct ModelChecker {
         case .skewedSync(let seconds):
             let started = Date()
             _ = try await world.sync(clock: SteppableClock(offset: TimeInterval(seconds) + world.hostClock.offset))
-            model.synced(at: step)
+            model.synced(at: step, startedAt: started)
             return try await checkAfterSync(step: step, world: world, model: model, syncStartedAt: started)
         case .indexLag(let milliseconds):
             try await world.setIndexLag(milliseconds: milliseconds)
@@ -870,7 +894,7 @@ public struct ModelChecker {
                     step: step)
             }
         }
-        for email in model.erasedRegisterAddresses.sorted() {
+        for email in model.erasedRegisterAddresses.subtracting(model.erasureLostByRestore).sorted() {
             for spelling in CheckOperation.spellings(of: email) {
                 let statuses = try await world.crmStatuses(spelling)
                 let optedOut = try await world.crmOptedOut(spelling)

@@ -24,8 +24,21 @@ extension SyncStore {
             var addressHashes = [hash]
             if let contact {
                 addressHashes.append(subjectHash(of: contact.email))
-                addressHashes += try String.fetchAll(
-                    db, sql: "SELECT addressHash FROM formerAddress WHERE contactId = ?", arguments: [contact.id])
+                // A former address another contact holds now is that contact's to the register (the address went
+                // on to a record the register took for someone else): tombstoning it would freeze that contact for
+                // good, never synced and never erased (checker seed 9101065).
+                var former = Set(
+                    try String.fetchAll(
+                        db, sql: "SELECT addressHash FROM formerAddress WHERE contactId = ?", arguments: [contact.id]))
+                former.remove(hash)
+                if !former.isEmpty {
+                    for email in try String.fetchAll(
+                        db, sql: "SELECT email FROM contact WHERE id != ?", arguments: [contact.id])
+                    where former.contains(keyedHash(email)) {
+                        former.remove(keyedHash(email))
+                    }
+                }
+                addressHashes += former
                 try db.execute(
                     sql: "UPDATE auditLog SET contactId = NULL, detail = NULL WHERE contactId = ?",
                     arguments: [contact.id])

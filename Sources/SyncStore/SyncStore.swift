@@ -196,7 +196,7 @@ public final class SyncStore: Sendable {
     /// CRM record without keeping its id.
     public func crmIdHash(of crmId: String) -> String { keyedHash(crmId) }
 
-    private func keyedHash(_ text: String) -> String {
+    func keyedHash(_ text: String) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: Data(text.utf8), using: subjectKey)
         let digits = Array("0123456789abcdef".utf8)
         var hex = [UInt8]()
