@@ -49,8 +49,11 @@ public enum ConsentRules {
             // HubSpot's status is the one agreed (crmsync's own write, or the subject's decision already taken):
             // not a decision since, whatever its time says against a register decision dated by a slow clock.
             (winner, rule) = (.local, .consentMovedOnOneSide(.local))
-        } else if let agreed, agreed.holds(register: register) {
-            // The register's decision is the one agreed: HubSpot's is the newer, whatever a fast clock dated it.
+        } else if let agreed, agreed.holds(register: register),
+            let agreedAt = agreed.crmAtMilliseconds, let crmAt = crm?.at, crmAt.millisecondsSince1970 > agreedAt
+        {
+            // The register's decision is the one agreed, and HubSpot's is dated after the agreement: it is the newer,
+            // whatever a fast clock dated the register's.
             (winner, rule) = (.crm, .consentMovedOnOneSide(.crm))
         } else {
             let registerSays = StatedDecision(registerState, at: register?.at)

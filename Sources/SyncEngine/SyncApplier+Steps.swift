@@ -162,13 +162,20 @@ extension SyncApplier {
         guard !writes.isEmpty else { return }
         batch.consentWrites = writes.count
         let outcome = try await client.writeSubscriptionStatuses(writes)
-        let failuresByEmail = outcome.failures
-        for failure in failuresByEmail {
-            if let plan = consenting.first(where: { $0.email?.normalized == failure.key }) {
+        // HubSpot names a refused input by the address it was written under: the record's own spelling (an
+        // internationalised address may be in Unicode there).
+        func isRefused(_ plan: ContactPlan) -> Bool {
+            let keys = Set([plan.email?.normalized, plan.addressInCRM?.lowercased()].compactMap { $0 })
+            return outcome.failures.contains { keys.contains($0.key) }
+        }
+        for failure in outcome.failures {
+            if let plan = consenting.first(where: {
+                $0.email?.normalized == failure.key || $0.addressInCRM?.lowercased() == failure.key
+            }) {
                 batch.fail(plan, failure, "subscription not written")
             }
         }
-        for plan in consenting where !failuresByEmail.contains(where: { $0.key == plan.email?.normalized }) {
+        for plan in consenting where !isRefused(plan) {
             batch.wrote(.consents, plan)
             guard let id = plan.localId, let address = plan.addressInCRM else { continue }
             for consent in plan.consentToCRM {
@@ -184,7 +191,15 @@ extension SyncApplier {
     func writeOptOuts(_ batch: inout AppliedBatch) async throws {
         let optingOut = try clear(batch.sendable.filter { $0.optOutToCRM && $0.email != nil }, in: &batch)
         guard !optingOut.isEmpty else { return }
-        let emails = optingOut.compactMap(\.addressInCRM)
+        // The subject's objection reaches every address of theirs the plan knows: the record's, and the register's
+        // own when the record carries another (a CRM merge into a record with another primary address keeps the
+        // subject's as a secondary one; HubSpot keeps opt-outs per address).
+        let emails = Array(
+            Set(
+                optingOut.flatMap { plan in
+                    [plan.addressInCRM, plan.local.map { $0.contact.email.normalized }].compactMap { $0 }
+                })
+        ).sorted()
         // A plan that failed an earlier write still sends its opt-out: whether this one landed is its own.
         let failedBefore = batch.failed
         // HubSpot's time for each opt-out, once read (the write's answer does not carry it).

@@ -15,13 +15,28 @@ extension SyncPlanner {
             optOutBase: local.base.optOutBase)
     }
 
+    /// The agreed consent base of `purpose`, with its times only while it is about the address HubSpot's statuses
+    /// are read for now: after a merge onto a record with another address, or an address change on either side,
+    /// the statuses are another address's, and "unmoved since the sync" cannot be told (newest wins then).
+    static func consentBase(_ local: LocalContactState, _ purpose: Purpose, against remote: RemoteContact?)
+        -> ConsentBase?
+    {
+        guard let base = local.base.consentBase(purpose) else { return nil }
+        let agreedAddress = local.base[.field(.email)].flatMap { $0 }.map(EmailAddress.matchingKey)
+        let crmAddress = remote.map { $0.email.map { EmailAddress.matchingKey($0.normalized) } } ?? agreedAddress
+        guard let agreedAddress, agreedAddress == crmAddress, agreedAddress == local.contact.email.normalized else {
+            return ConsentBase(base.state)
+        }
+        return base
+    }
+
     func planConsents(_ local: LocalContactState, _ remote: RemoteContact, into plan: inout ContactPlan) {
         let subject = Self.subjectFacts(local, remote)
         for purpose in settings.subscriptions.keys.sorted() {
             let key = SyncKey.consent(purpose)
             let register = local.consents[purpose]
             let crm = remote.consents[purpose]
-            let agreed = local.base.consentBase(purpose)
+            let agreed = Self.consentBase(local, purpose, against: remote)
             let outcome = ConsentRules.decide(
                 register: register?.stated, crm: crm.map { StatedDecision($0.state, at: $0.at) }, agreed: agreed,
                 subject: subject, takingCRMOptOut: plan.optOutToLocal != nil)

@@ -257,6 +257,11 @@ struct SyncPlanner: Sendable {
             let consent = local.consents[purpose].flatMap { $0.state == .unknown ? nil : $0 }
             guard crm.state != consent?.state else { continue }
             if let consent, !Self.addressDecision(crm, winsOver: consent) { continue }
+            // HubSpot's status still the one agreed at the last sync (crmsync's own push included): no decision since.
+            if Self.consentBase(local, purpose, against: nil)?.holds(crm: StatedDecision(crm.state, at: crm.at)) == true
+            {
+                continue
+            }
             if crm.state == .granted && Self.subjectFacts(local, nil).isDuringRegisterOptOut(crm.at) { continue }
             plan.consentToLocal.append(crmConsentEvent(purpose, crm, contactId: local.contact.id))
             plan.changes.append(
@@ -297,8 +302,12 @@ struct SyncPlanner: Sendable {
         }
         for purpose in settings.subscriptions.keys.sorted() {
             guard let consent = local.consents[purpose], consent.state == .withdrawn,
-                let crm = held[purpose], crm.state == .granted, !Self.addressDecision(crm, winsOver: consent)
+                let crm = held[purpose], crm.state == .granted
             else { continue }
+            let unmoved =
+                Self.consentBase(local, purpose, against: nil)?.holds(crm: StatedDecision(crm.state, at: crm.at))
+                == true
+            guard unmoved || !Self.addressDecision(crm, winsOver: consent) else { continue }
             plan.consentToCRM.append((purpose, .withdrawn, consent.legalBasis))
             plan.changes.append(
                 .init(

@@ -27,7 +27,14 @@ enum ConsentLedger {
                     event.occurredAt.millisecondsSince1970,
                     event.source, event.origin.rawValue,
                 ]) ?? false
-        if duplicate { return false }
+        if duplicate {
+            // Already in the history; the current state still follows it if it should (a current state that went
+            // missing or fell behind must not leave a decision the sync offers again every run unapplied).
+            let current = try current(contactId: event.contactId, purpose: event.purpose, in: db)
+            guard current.map({ supersedes(event, $0) }) ?? true else { return false }
+            try setCurrent(event, in: db)
+            return true
+        }
         try db.cachedStatement(
             sql: """
                 INSERT INTO consentEvent (contactId, purpose, state, legalBasis, explanation, source, occurredAt,
@@ -44,6 +51,15 @@ enum ConsentLedger {
         {
             return true
         }
+        try setCurrent(event, in: db)
+        try AuditLog.append(
+            action: "consent.\(event.state.rawValue)", actor: actor, contactId: event.contactId,
+            purpose: event.purpose, detail: "source=\(event.source) origin=\(event.origin.rawValue)",
+            at: recordedAt, in: db)
+        return true
+    }
+
+    private static func setCurrent(_ event: ConsentEvent, in db: Database) throws {
         try db.cachedStatement(
             sql: """
                 INSERT OR REPLACE INTO consent (contactId, purpose, state, legalBasis, explanation, source,
@@ -53,11 +69,6 @@ enum ConsentLedger {
             event.contactId, event.purpose.rawValue, event.state.rawValue, event.legalBasis?.rawValue,
             event.explanation, event.source, event.occurredAt.millisecondsSince1970, event.origin.rawValue,
         ])
-        try AuditLog.append(
-            action: "consent.\(event.state.rawValue)", actor: actor, contactId: event.contactId,
-            purpose: event.purpose, detail: "source=\(event.source) origin=\(event.origin.rawValue)",
-            at: recordedAt, in: db)
-        return true
     }
 
     /// Whether `candidate` replaces `current` as the current state (``ConsentPrecedence``): newer, or as new and more

@@ -6,9 +6,9 @@ import SyncModel
 /// Generators for the subject policy's inputs. Times come from a handful of seconds, so ties and equal times (the
 /// cases the rules treat specially) are common.
 enum PolicyGen {
-    static func time(_ second: Int) -> Date { Date(timeIntervalSince1970: 1_800_000_000 + Double(second)) }
+    static func time(_ second: Double) -> Date { Date(timeIntervalSince1970: 1_800_000_000 + second) }
 
-    static let time = Gen.int(in: 0...4).map { PolicyGen.time($0) }
+    static let time = Gen.int(in: 0...4).map { PolicyGen.time(Double($0)) }
 
     static let stated = zip(Gen<ConsentState>.case, time.optional).map { state, at in StatedDecision(state, at: at) }
 
@@ -25,7 +25,7 @@ enum PolicyGen {
         case 1: .agreed(true)
         case 2: .agreed(false)
         case 3: .spreadForRestriction(atMilliseconds: nil)
-        default: .spread(at: time(n - 4))
+        default: .spread(at: time(Double(n - 4)))
         }
     }
 

@@ -438,3 +438,28 @@ extension AddressFollowsPersonTests {
         #expect(try fixture.isOptedOut("k@example.fi"))
     }
 }
+
+extension AddressFollowsPersonTests {
+    /// A CRM user merges the subject's record into a record with another primary address (the register follows it
+    /// there), and the subject objects here: the objection reaches both addresses, the subject's own kept on the
+    /// merged record as a secondary one included (checker seed 9307398; fails without: only the new address).
+    @Test func anObjectionAfterAMergeOntoAnotherAddressReachesTheSubjectsOwnAddressToo() async throws {
+        let fixture = try await EngineFixture()
+        try fixture.importCSV("email,newsletter\nsubject@example.fi,granted\n")
+        try await fixture.sync()
+        let subject = try #require(try fixture.local("subject@example.fi")?.crmId)
+        fixture.tick()
+        try await fixture.seedCRM([MockSeedContact(["email": "survivor@example.fi", "firstname": "S"])])
+        let survivor = try #require(try await fixture.crmProperty("survivor@example.fi", "hs_object_id"))
+        try await fixture.crm(
+            "POST", "/crm/v3/objects/contacts/merge", ["primaryObjectId": survivor, "objectIdToMerge": subject])
+        fixture.tick()
+        _ = try fixture.store.setSuppression(
+            .optedOutOfAll, active: true, email: email("subject@example.fi"), reason: "objected", actor: "t")
+        fixture.tick()
+        let report = try await fixture.sync()
+        #expect(report.summary.failures == 0, "\(report.failures)")
+        #expect(try await Self.isOptedOutInHubSpot(fixture, "survivor@example.fi"))
+        #expect(try await Self.isOptedOutInHubSpot(fixture, "subject@example.fi"))
+    }
+}

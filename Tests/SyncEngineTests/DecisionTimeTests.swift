@@ -144,3 +144,33 @@ import Testing
         #expect(restriction.changedAt > Date(millisecondsSince1970: 1_796_112_000_000))
     }
 }
+
+extension DecisionTimeTests {
+    /// The base was agreed about one address; a CRM merge puts the contact on a record with another address, whose
+    /// old grant HubSpot read now. "The register has not moved since the sync" says nothing about that address's
+    /// statuses: newest wins, so the register's later withdrawal stands (review finding; fails without the address
+    /// binding: the old grant was taken and re-dated after the withdrawal).
+    @Test func aMergeOntoAnotherAddressDoesNotLetItsOldGrantBeatTheRegistersWithdrawal() async throws {
+        let fixture = try await EngineFixture()
+        // HubSpot has held the other address subscribed for long (statuses are the address's, record or none).
+        try await fixture.crmWriteStatus("survivor@example.fi", .marketingEmail, "SUBSCRIBED")
+        fixture.tick()
+        try fixture.importCSV("email,marketingEmail\naino@example.fi,withdrawn\n")
+        try await fixture.sync()
+        let aino = try #require(try fixture.local("aino@example.fi")?.crmId)
+        fixture.tick()
+        // A form creates a record for the other address, and a CRM user merges Aino's record into it before any sync.
+        try await fixture.seedCRM([MockSeedContact(["email": "survivor@example.fi", "firstname": "S"])])
+        let survivor = try #require(try await fixture.crmProperty("survivor@example.fi", "hs_object_id"))
+        try await fixture.crm(
+            "POST", "/crm/v3/objects/contacts/merge", ["primaryObjectId": survivor, "objectIdToMerge": aino])
+        fixture.tick()
+        try await fixture.sync()
+        fixture.tick()
+        try await fixture.sync()
+        // The contact followed the merge to the survivor's address, and its withdrawal went there.
+        #expect(try fixture.store.contactCount() == 1)
+        #expect(try fixture.consent("survivor@example.fi", .marketingEmail) == .withdrawn)
+        #expect(try await fixture.crmStatuses("survivor@example.fi")[8] == "UNSUBSCRIBED")
+    }
+}

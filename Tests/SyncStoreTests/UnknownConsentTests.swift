@@ -40,3 +40,25 @@ func importSayingUnknownNeverOverridesARecordedDecision(recorded: ConsentState) 
         #expect(ConsentLedger.supersedes(older, current), "\(decided)")
     }
 }
+
+/// A decision already in the history that the current state does not reflect (the current row went missing) is
+/// applied when it is recorded again, instead of being ignored as a replay: a sync offering it again every run would
+/// never settle (the checker saw such a loop once, seed 9307463, not reproduced).
+@Test func aReplayedDecisionTheCurrentStateLostIsAppliedAgain() throws {
+    let fixture = try StoreFixture()
+    _ = try fixture.importCSV("email\naino@example.fi\n")
+    let aino = try #require(try fixture.store.contact(email: email("aino@example.fi")))
+    let event = ConsentEvent(
+        contactId: aino.id, purpose: .blog, state: .withdrawn, source: "crm",
+        occurredAt: Date(timeIntervalSince1970: 1_000),
+        origin: .crm)
+    try fixture.store.database.write { db in
+        #expect(try ConsentLedger.record(event, actor: "t", recordedAt: Date(), in: db))
+        try db.execute(sql: "DELETE FROM consent WHERE contactId = ?", arguments: [aino.id])
+        #expect(try ConsentLedger.record(event, actor: "t", recordedAt: Date(), in: db))
+        // A replay of what the current state already says changes nothing.
+        #expect(try !ConsentLedger.record(event, actor: "t", recordedAt: Date(), in: db))
+    }
+    #expect(try fixture.store.consents(contactId: aino.id).map(\.state) == [.withdrawn])
+    #expect(try fixture.store.consentHistory(contactId: aino.id).count == 1)
+}
