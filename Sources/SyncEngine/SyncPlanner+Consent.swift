@@ -21,22 +21,32 @@ extension SyncPlanner {
     static func consentBase(_ local: LocalContactState, _ purpose: Purpose, against remote: RemoteContact?)
         -> ConsentBase?
     {
+        consentBase(local, purpose, timesApply: baseIsAbout(local, remote))
+    }
+
+    static func consentBase(_ local: LocalContactState, _ purpose: Purpose, timesApply: Bool) -> ConsentBase? {
         guard let base = local.base.consentBase(purpose) else { return nil }
-        let agreedAddress = local.base[.field(.email)].flatMap { $0 }.map(EmailAddress.matchingKey)
-        let crmAddress = remote.map { $0.email.map { EmailAddress.matchingKey($0.normalized) } } ?? agreedAddress
-        guard let agreedAddress, agreedAddress == crmAddress, agreedAddress == local.contact.email.normalized else {
-            return ConsentBase(base.state)
-        }
-        return base
+        return timesApply ? base : ConsentBase(base.state)
+    }
+
+    /// Whether the base was agreed about the address the register and HubSpot's record (if any) carry now.
+    static func baseIsAbout(_ local: LocalContactState, _ remote: RemoteContact?) -> Bool {
+        guard case .some(.some(let agreed)) = local.base[.field(.email)] else { return false }
+        let register = local.contact.email.normalized
+        let crm = remote.map { $0.email?.normalized }
+        if agreed == register, crm == nil || crm == .some(register) { return true }
+        let key = EmailAddress.matchingKey(agreed)
+        return key == register && (crm.map { $0 == key } ?? true)
     }
 
     func planConsents(_ local: LocalContactState, _ remote: RemoteContact, into plan: inout ContactPlan) {
         let subject = Self.subjectFacts(local, remote)
+        let timesApply = Self.baseIsAbout(local, remote)
         for purpose in settings.subscriptions.keys.sorted() {
             let key = SyncKey.consent(purpose)
             let register = local.consents[purpose]
             let crm = remote.consents[purpose]
-            let agreed = Self.consentBase(local, purpose, against: remote)
+            let agreed = Self.consentBase(local, purpose, timesApply: timesApply)
             let outcome = ConsentRules.decide(
                 register: register?.stated, crm: crm.map { StatedDecision($0.state, at: $0.at) }, agreed: agreed,
                 subject: subject, takingCRMOptOut: plan.optOutToLocal != nil)
