@@ -209,7 +209,14 @@ struct SyncPlanner: Sendable {
         }
         let held = context.addressConsents(local.contact.email)
         for purpose in settings.subscriptions.keys.sorted() {
-            guard let consent = local.consents[purpose], consent.state != .unknown else { continue }
+            guard let consent = local.consents[purpose], consent.state != .unknown else {
+                // The register has no decision; HubSpot's held for the address is the base the next run compares
+                // with, so a decision recorded here meanwhile (on a slow clock too) is known as the newer one.
+                if let crm = held[purpose], crm.state != .unknown, let at = crm.at {
+                    plan.newBase[.consent(purpose)] = ConsentBase(crm.state, crmAt: at).stored
+                }
+                continue
+            }
             if local.isOptedOut && consent.state == .granted { continue }
             // A newer decision the CRM already holds for the address (or a withdrawal of unknown time) is not
             // overwritten: the next run, with the record linked, settles it by the usual rules.

@@ -174,3 +174,28 @@ extension DecisionTimeTests {
         #expect(try await fixture.crmStatuses("survivor@example.fi")[8] == "UNSUBSCRIBED")
     }
 }
+
+extension DecisionTimeTests {
+    /// HubSpot held a grant for the address before crmsync created the record; the register had no decision. The
+    /// host clock runs slow, and the subject withdraws here after that sync: the withdrawal is the newer decision
+    /// (checker seed 9401483; fails without: the sync that created the record recorded no base, and HubSpot's grant
+    /// won by time).
+    @Test func aWithdrawalOnASlowClockAfterTheCreatingSyncBeatsTheGrantHubSpotHeldForTheAddress() async throws {
+        let host = ManualClock(now: Date(millisecondsSince1970: 1_796_112_000_000 - 600_000))
+        let fixture = try await EngineFixture(storeClock: host)
+        try fixture.importCSV("email\naino@example.fi\n")
+        try await fixture.crmWriteStatus("aino@example.fi", .eventInvitations, "SUBSCRIBED")
+        fixture.tick()
+        try await fixture.sync()
+        fixture.tick()
+        host.advance(by: .seconds(2))
+        _ = try fixture.store.recordConsent(
+            email: email("aino@example.fi"), purpose: .eventInvitations, state: .withdrawn, source: "phone", actor: "t")
+        fixture.tick()
+        try await fixture.sync()
+        fixture.tick()
+        try await fixture.sync()
+        #expect(try fixture.consent("aino@example.fi", .eventInvitations) == .withdrawn)
+        #expect(try await fixture.crmStatuses("aino@example.fi")[9] == "UNSUBSCRIBED")
+    }
+}
