@@ -27,7 +27,7 @@ public enum OptOutRules {
             return !subject.isRestricted && restoresGrant ? .spreadLifted : .spreadStays
         }
         if subject.crmOptedOut && !subject.isOptedOut {
-            if let crmAt = subject.crmOptedOutAt, subject.registerLift(after: crmAt) != nil {
+            if let crmAt = subject.crmOptedOutAt, subject.isLiftedHere(after: crmAt) {
                 return subject.isRestricted
                     ? .standsForRestriction(.spread(at: crmAt)) : .liftedByReConsent(since: crmAt)
             }

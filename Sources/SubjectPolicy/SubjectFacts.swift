@@ -44,12 +44,10 @@ public struct SubjectFacts: Sendable {
         return at.map { $0 <= optOut.changedAt } ?? true
     }
 
-    /// The time of the register's own re-consent that lifted its opt-out after HubSpot's opt-out at `crmAt`, if any:
-    /// only such a lift ends an opt-out in HubSpot.
-    public func registerLift(after crmAt: Date) -> Date? {
-        guard let lift = registerOptOut, !lift.isActive, lift.origin == .local, lift.changedAt > crmAt else {
-            return nil
-        }
-        return lift.changedAt
+    /// Whether the register's own re-consent lifted its opt-out after HubSpot's opt-out at `crmAt`: only such a lift
+    /// ends an opt-out in HubSpot.
+    public func isLiftedHere(after crmAt: Date) -> Bool {
+        guard let lift = registerOptOut else { return false }
+        return !lift.isActive && lift.origin == .local && lift.changedAt > crmAt
     }
 }

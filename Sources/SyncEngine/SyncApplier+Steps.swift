@@ -164,18 +164,15 @@ extension SyncApplier {
         let outcome = try await client.writeSubscriptionStatuses(writes)
         // HubSpot names a refused input by the address it was written under: the record's own spelling (an
         // internationalised address may be in Unicode there).
-        func isRefused(_ plan: ContactPlan) -> Bool {
-            let keys = Set([plan.email?.normalized, plan.addressInCRM?.lowercased()].compactMap { $0 })
-            return outcome.failures.contains { keys.contains($0.key) }
+        func names(_ plan: ContactPlan, _ failure: BatchFailure) -> Bool {
+            failure.key == plan.email?.normalized || failure.key == plan.addressInCRM?.lowercased()
         }
         for failure in outcome.failures {
-            if let plan = consenting.first(where: {
-                $0.email?.normalized == failure.key || $0.addressInCRM?.lowercased() == failure.key
-            }) {
+            if let plan = consenting.first(where: { names($0, failure) }) {
                 batch.fail(plan, failure, "subscription not written")
             }
         }
-        for plan in consenting where !isRefused(plan) {
+        for plan in consenting where !outcome.failures.contains(where: { names(plan, $0) }) {
             batch.wrote(.consents, plan)
             guard let id = plan.localId, let address = plan.addressInCRM else { continue }
             for consent in plan.consentToCRM {

@@ -196,15 +196,7 @@ public final class SyncEngine: Sendable {
 
     /// Local edits not covered by the CRM's change feed, 100 at a time, with their CRM records.
     private func pushLocalEdits(run: inout RunState, planner: SyncPlanner) async throws {
-        var after = ""
-        while true {
-            let batch = try store.dirtyStates(after: after, limit: 100)
-            guard let last = batch.last else { return }
-            after = last.contact.id
-            let pending = batch.filter {
-                !run.processed.contains($0.contact.id) && !run.quarantinedNotDue.contains($0.contact.id)
-            }
-            guard !pending.isEmpty else { continue }
+        try await forEachPage(of: store.dirtyStates, run: &run) { pending, run in
             let linked = pending.compactMap(\.contact.crmId)
             // HubSpot compares addresses as text: an internationalised address is looked up in every spelling.
             let unlinked = pending.filter { $0.contact.crmId == nil }.flatMap(\.contact.email.spellings)
@@ -222,6 +214,24 @@ public final class SyncEngine: Sendable {
                 }
             }
             try await process(Array(records.values), locals: pending, run: &run, planner: planner)
+        }
+    }
+
+    /// Pages of 100 local contacts from `page` (id order), without those this run planned already or whose
+    /// quarantine is not due, handed to `body` while any are left.
+    private func forEachPage(
+        of page: (_ after: String, _ limit: Int) throws -> [LocalContactState], run: inout RunState,
+        _ body: ([LocalContactState], inout RunState) async throws -> Void
+    ) async throws {
+        var after = ""
+        while true {
+            let batch = try page(after, 100)
+            guard let last = batch.last else { return }
+            after = last.contact.id
+            let pending = batch.filter {
+                !run.processed.contains($0.contact.id) && !run.quarantinedNotDue.contains($0.contact.id)
+            }
+            if !pending.isEmpty { try await body(pending, &run) }
         }
     }
 
@@ -269,15 +279,7 @@ public final class SyncEngine: Sendable {
     /// and the register's objection reaches the address without waiting for a local change. Only plans that carry a
     /// decision go on (nothing is created or re-created here).
     private func sweepAddressesWithoutRecord(run: inout RunState, planner: SyncPlanner) async throws {
-        var after = ""
-        while true {
-            let batch = try store.statesWithoutLiveRecord(after: after, limit: 100)
-            guard let last = batch.last else { return }
-            after = last.contact.id
-            let pending = batch.filter {
-                !run.processed.contains($0.contact.id) && !run.quarantinedNotDue.contains($0.contact.id)
-            }
-            guard !pending.isEmpty else { continue }
+        try await forEachPage(of: store.statesWithoutLiveRecord, run: &run) { pending, run in
             try await process([], locals: pending, run: &run, planner: planner) { plan in
                 (plan.action == .none || plan.action == .skip) && !plan.changes.isEmpty
             }

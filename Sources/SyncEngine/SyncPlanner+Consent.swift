@@ -16,14 +16,9 @@ extension SyncPlanner {
     }
 
     /// The agreed consent base of `purpose`, with its times only while it is about the address HubSpot's statuses
-    /// are read for now: after a merge onto a record with another address, or an address change on either side,
-    /// the statuses are another address's, and "unmoved since the sync" cannot be told (newest wins then).
-    static func consentBase(_ local: LocalContactState, _ purpose: Purpose, against remote: RemoteContact?)
-        -> ConsentBase?
-    {
-        consentBase(local, purpose, timesApply: baseIsAbout(local, remote))
-    }
-
+    /// are read for now (``baseIsAbout(_:_:)``): after a merge onto a record with another address, or an address
+    /// change on either side, the statuses are another address's, and "unmoved since the sync" cannot be told
+    /// (newest wins then).
     static func consentBase(_ local: LocalContactState, _ purpose: Purpose, timesApply: Bool) -> ConsentBase? {
         guard let base = local.base.consentBase(purpose) else { return nil }
         return timesApply ? base : ConsentBase(base.state)

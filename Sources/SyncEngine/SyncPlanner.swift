@@ -259,13 +259,16 @@ struct SyncPlanner: Sendable {
         _ local: LocalContactState, _ held: [Purpose: (state: ConsentState, at: Date?, legalBasis: LegalBasis?)],
         into plan: inout ContactPlan
     ) {
+        let timesApply = Self.baseIsAbout(local, nil)
         for purpose in settings.subscriptions.keys.sorted() {
             guard let crm = held[purpose], crm.state != .unknown else { continue }
             let consent = local.consents[purpose].flatMap { $0.state == .unknown ? nil : $0 }
             guard crm.state != consent?.state else { continue }
             if let consent, !Self.addressDecision(crm, winsOver: consent) { continue }
             // HubSpot's status still the one agreed at the last sync (crmsync's own push included): no decision since.
-            if Self.consentBase(local, purpose, against: nil)?.holds(crm: StatedDecision(crm.state, at: crm.at)) == true
+            if Self.consentBase(local, purpose, timesApply: timesApply)?.holds(
+                crm: StatedDecision(crm.state, at: crm.at))
+                == true
             {
                 continue
             }
@@ -307,12 +310,14 @@ struct SyncPlanner: Sendable {
                     key: .optedOutOfAll, direction: .toCRM, old: "false", new: "true", rule: .optOutIsSticky,
                     isConflict: false))
         }
+        let timesApply = Self.baseIsAbout(local, nil)
         for purpose in settings.subscriptions.keys.sorted() {
             guard let consent = local.consents[purpose], consent.state == .withdrawn,
                 let crm = held[purpose], crm.state == .granted
             else { continue }
             let unmoved =
-                Self.consentBase(local, purpose, against: nil)?.holds(crm: StatedDecision(crm.state, at: crm.at))
+                Self.consentBase(local, purpose, timesApply: timesApply)?.holds(
+                    crm: StatedDecision(crm.state, at: crm.at))
                 == true
             guard unmoved || !Self.addressDecision(crm, winsOver: consent) else { continue }
             plan.consentToCRM.append((purpose, .withdrawn, consent.legalBasis))

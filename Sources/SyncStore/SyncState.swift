@@ -148,31 +148,26 @@ extension SyncStore {
 
     /// Contacts with local edits not yet synced, in local-id order after `afterId`, at most `limit`.
     public func dirtyStates(after afterId: String = "", limit: Int) throws -> [LocalContactState] {
-        try database.read { db in
-            try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT \(Self.stateColumns) FROM contact
-                    WHERE localVersion > syncedVersion AND id > ? ORDER BY id LIMIT ?
-                    """,
-                arguments: [afterId, limit]
-            ).map { try Self.state(from: $0, in: db) }
-        }
+        try states(where: "localVersion > syncedVersion", after: afterId, limit: limit)
     }
 
     /// Contacts with no live CRM record to sync with, in id order after `afterId`: kept for review after a merge,
     /// archived in the CRM, or restricted and never created there. HubSpot still keeps decisions for their addresses.
     public func statesWithoutLiveRecord(after afterId: String = "", limit: Int) throws -> [LocalContactState] {
+        try states(
+            where: """
+                (mergedIntoCrmId IS NOT NULL OR crmArchivedAt IS NOT NULL
+                    OR (crmId IS NULL AND EXISTS (SELECT 1 FROM suppression WHERE suppression.contactId = contact.id
+                        AND suppression.kind = 'processingRestricted' AND suppression.isActive)))
+                """, after: afterId, limit: limit)
+    }
+
+    /// One page, in local-id order after `afterId`, of the contacts `condition` (SQL over `contact`) selects.
+    private func states(where condition: String, after afterId: String, limit: Int) throws -> [LocalContactState] {
         try database.read { db in
             try Row.fetchAll(
                 db,
-                sql: """
-                    SELECT \(Self.stateColumns) FROM contact
-                    WHERE (mergedIntoCrmId IS NOT NULL OR crmArchivedAt IS NOT NULL
-                        OR (crmId IS NULL AND EXISTS (SELECT 1 FROM suppression WHERE suppression.contactId = contact.id
-                            AND suppression.kind = 'processingRestricted' AND suppression.isActive)))
-                    AND id > ? ORDER BY id LIMIT ?
-                    """,
+                sql: "SELECT \(Self.stateColumns) FROM contact WHERE \(condition) AND id > ? ORDER BY id LIMIT ?",
                 arguments: [afterId, limit]
             ).map { try Self.state(from: $0, in: db) }
         }

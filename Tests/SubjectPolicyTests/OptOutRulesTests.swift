@@ -24,7 +24,7 @@ import Testing
         await propertyCheck(input: PolicyGen.subject, Gen.bool, Gen.bool) { subject, grant, restoring in
             switch OptOutRules.decide(subject, restoresGrant: grant, restoresAfterSpread: restoring) {
             case .liftedByReConsent(let since):
-                #expect(subject.crmOptedOutAt == since && subject.registerLift(after: since) != nil)
+                #expect(subject.crmOptedOutAt == since && subject.isLiftedHere(after: since))
             case .spreadLifted:
                 #expect(subject.crmOptOutIsSpread && grant)
             default: break
@@ -35,7 +35,7 @@ import Testing
     @Test func theSubjectsOwnOptOutInHubSpotComesIn() async {
         await propertyCheck(input: PolicyGen.subject) { subject in
             guard subject.crmOptedOut, !subject.isOptedOut, !subject.crmOptOutIsSpread,
-                subject.crmOptedOutAt.flatMap(subject.registerLift(after:)) == nil
+                !(subject.crmOptedOutAt.map(subject.isLiftedHere(after:)) ?? false)
             else { return }
             #expect(OptOutRules.decide(subject, restoresGrant: true, restoresAfterSpread: false) == .toRegister)
         }

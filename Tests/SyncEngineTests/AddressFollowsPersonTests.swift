@@ -449,10 +449,7 @@ extension AddressFollowsPersonTests {
         try await fixture.sync()
         let subject = try #require(try fixture.local("subject@example.fi")?.crmId)
         fixture.tick()
-        try await fixture.seedCRM([MockSeedContact(["email": "survivor@example.fi", "firstname": "S"])])
-        let survivor = try #require(try await fixture.crmProperty("survivor@example.fi", "hs_object_id"))
-        try await fixture.crm(
-            "POST", "/crm/v3/objects/contacts/merge", ["primaryObjectId": survivor, "objectIdToMerge": subject])
+        try await fixture.mergeIntoNewRecord(subject, address: "survivor@example.fi")
         fixture.tick()
         _ = try fixture.store.setSuppression(
             .optedOutOfAll, active: true, email: email("subject@example.fi"), reason: "objected", actor: "t")

@@ -160,10 +160,7 @@ extension DecisionTimeTests {
         let aino = try #require(try fixture.local("aino@example.fi")?.crmId)
         fixture.tick()
         // A form creates a record for the other address, and a CRM user merges Aino's record into it before any sync.
-        try await fixture.seedCRM([MockSeedContact(["email": "survivor@example.fi", "firstname": "S"])])
-        let survivor = try #require(try await fixture.crmProperty("survivor@example.fi", "hs_object_id"))
-        try await fixture.crm(
-            "POST", "/crm/v3/objects/contacts/merge", ["primaryObjectId": survivor, "objectIdToMerge": aino])
+        try await fixture.mergeIntoNewRecord(aino, address: "survivor@example.fi")
         fixture.tick()
         try await fixture.sync()
         fixture.tick()

@@ -123,6 +123,13 @@ final class EngineFixture: @unchecked Sendable {
         try await mock.seed(.contacts(contacts))
     }
 
+    /// A form creates a record for `address`, and a CRM user merges record `crmId` into it (before any sync).
+    func mergeIntoNewRecord(_ crmId: String, address: String) async throws {
+        let survivor = try await seedCRM([MockSeedContact(["email": address, "firstname": "S"])])[0]
+        try await crm(
+            "POST", "/crm/v3/objects/contacts/merge", ["primaryObjectId": survivor, "objectIdToMerge": crmId])
+    }
+
     func crmContact(email: String, properties: String = "firstname,lastname,city,hs_email_optout") async throws
         -> [String: Any]?
     {

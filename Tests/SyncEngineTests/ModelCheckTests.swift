@@ -39,6 +39,16 @@ import Testing
 
 /// Histories the grown checker shrunk to, kept as regression tests: each failed on the code before its fix.
 @Suite struct CheckerFindingTests {
+    /// Replays `history` in the in-memory world and expects no promise broken.
+    static func expectEveryPromiseHolds(
+        after history: [CheckOperation], sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws {
+        let world = try await CheckWorld.inMemory()
+        let failure = await ModelChecker().run(history, in: world)
+        await world.close()
+        #expect(failure == nil, "\(failure.map(\.description) ?? "")", sourceLocation: sourceLocation)
+    }
+
     /// Seed 9101065: the subject's record moved to another address, the register followed, and an import under the
     /// old address made a second contact, which got its own record. Retention erased the first contact and
     /// tombstoned its former address, which the second contact holds: every write of that contact was then refused
@@ -48,10 +58,7 @@ import Testing
             .crmCreate(subject: 2), .crashingSync(afterMutations: 3), .localCreate(subject: 2, lastName: true),
             .crmEmailChange(subject: 2), .sync, .localEdit(subject: 2, city: 1), .sync, .retention(crmMovedOn: 2),
         ]
-        let world = try await CheckWorld.inMemory()
-        let failure = await ModelChecker().run(history, in: world)
-        await world.close()
-        #expect(failure == nil, "\(failure.map(\.description) ?? "")")
+        try await Self.expectEveryPromiseHolds(after: history)
     }
 
     /// Seed 9109971: a record re-created by a form while the search index lagged was not met by the sync right after
@@ -69,10 +76,7 @@ import Testing
             ],
         ]
         for history in histories {
-            let world = try await CheckWorld.inMemory()
-            let failure = await ModelChecker().run(history, in: world)
-            await world.close()
-            #expect(failure == nil, "\(failure.map(\.description) ?? "")")
+            try await Self.expectEveryPromiseHolds(after: history)
         }
     }
 
@@ -84,10 +88,7 @@ import Testing
             .crmCreate(subject: 0), .crmCreate(subject: 1), .crmMerge(subject: 1, into: 0),
             .erase(subject: 1, wait: false), .dryRunThenSync,
         ]
-        let world = try await CheckWorld.inMemory()
-        let failure = await ModelChecker().run(history, in: world)
-        await world.close()
-        #expect(failure == nil, "\(failure.map(\.description) ?? "")")
+        try await Self.expectEveryPromiseHolds(after: history)
     }
 
     /// Seed 4003335: the subject's record was merged (the link re-pointed to the survivor) after the backup;
@@ -98,9 +99,6 @@ import Testing
             .localCreate(subject: 0, lastName: true), .localCreate(subject: 2, lastName: true), .sync, .backupStore,
             .crmMerge(subject: 0, into: 2), .sync, .erase(subject: 2, wait: true), .restoreBackup,
         ]
-        let world = try await CheckWorld.inMemory()
-        let failure = await ModelChecker().run(history, in: world)
-        await world.close()
-        #expect(failure == nil, "\(failure.map(\.description) ?? "")")
+        try await Self.expectEveryPromiseHolds(after: history)
     }
 }
