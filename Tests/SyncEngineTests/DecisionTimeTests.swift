@@ -196,3 +196,37 @@ extension DecisionTimeTests {
         #expect(try await fixture.crmStatuses("aino@example.fi")[9] == "UNSUBSCRIBED")
     }
 }
+
+extension DecisionTimeTests {
+    /// A grant's status write lands in HubSpot but its answer is lost (the run dies before it records HubSpot's time
+    /// in the base); the rerun settles with the register's decision, and a withdrawal recorded after the crash wins.
+    @Test(arguments: [false, true])
+    func aStatusWriteWhoseAnswerWasLostSettlesOnTheRerun(withdrawnAfterTheCrash: Bool) async throws {
+        var fixture = try await EngineFixture()
+        try fixture.importCSV("email,newsletter\naino@example.fi,withdrawn\n")
+        try await fixture.sync()
+        fixture.tick()
+        _ = try fixture.store.recordConsent(
+            email: email("aino@example.fi"), purpose: .newsletter, state: .granted, source: "form", actor: "t")
+        fixture.tick()
+        fixture.transport = LostReplyTransport(
+            losingTheReplyTo: "/statuses/batch/write", inner: fixture.crmTransport, thenDown: true)
+        _ = try? await fixture.sync()
+        #expect(try await fixture.crmStatuses("aino@example.fi")[7] == "SUBSCRIBED")
+        fixture.transport = fixture.crmTransport
+        fixture.tick()
+        if withdrawnAfterTheCrash {
+            _ = try fixture.store.recordConsent(
+                email: email("aino@example.fi"), purpose: .newsletter, state: .withdrawn, source: "phone", actor: "t")
+            fixture.tick()
+        }
+        try await fixture.sync()
+        fixture.tick()
+        #expect(try await fixture.sync().changes.isEmpty)
+        let expected: ConsentState = withdrawnAfterTheCrash ? .withdrawn : .granted
+        #expect(try fixture.consent("aino@example.fi", .newsletter) == expected)
+        #expect(
+            try await fixture.crmStatuses("aino@example.fi")[7]
+                == (withdrawnAfterTheCrash ? "UNSUBSCRIBED" : "SUBSCRIBED"))
+    }
+}
