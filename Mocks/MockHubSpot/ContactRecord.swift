@@ -30,6 +30,11 @@ struct ContactRecord: Sendable {
 
     var email: String? { properties["email"] }
 
+    /// Secondary addresses a merge left on the record (`hs_additional_emails`, semicolon-separated).
+    var additionalEmails: [String] {
+        (properties["hs_additional_emails"] ?? "").split(separator: ";").map(String.init).filter { !$0.isEmpty }
+    }
+
     /// Sets properties (already validated), recording history and moving `lastmodifieddate`.
     mutating func apply(_ changes: [String: String?], at now: Date, source: String, searchLag: TimeInterval) {
         if searchLag > 0 {

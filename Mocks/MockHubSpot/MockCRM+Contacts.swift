@@ -168,6 +168,15 @@ extension MockCRM {
         for (name, changes) in primary.history { history[name] = changes }
         properties["hs_object_id"] = id
         properties["hs_merged_object_ids"] = mergedIds.joined(separator: ";")
+        // The merged record's address stays on the survivor as a secondary one (`hs_additional_emails`).
+        let secondary = Set(
+            primary.additionalEmails + other.additionalEmails + [primary.email, other.email].compactMap { $0 }
+        ).subtracting([properties["email"]].compactMap { $0 })
+        if secondary.isEmpty {
+            properties.removeValue(forKey: "hs_additional_emails")
+        } else {
+            properties["hs_additional_emails"] = secondary.sorted().joined(separator: ";")
+        }
         properties["createdate"] = HubSpotWire.timestamp(min(primary.createdAt, other.createdAt))
         var survivor = ContactRecord(
             id: id, properties: properties, history: history, createdAt: min(primary.createdAt, other.createdAt),
@@ -178,7 +187,9 @@ extension MockCRM {
             aliases[old.id] = id
             for merged in old.mergedIds { aliases[merged] = id }
         }
+        // Every address either record carried (their secondary ones too) now finds the survivor.
         for email in [primary.email, other.email].compactMap({ $0 }) { emailIndex[email] = id }
+        for (email, target) in emailIndex where target == primary.id || target == other.id { emailIndex[email] = id }
         contacts[id] = survivor
         return .json(200, survivor.json(properties: nil, withHistory: []))
     }

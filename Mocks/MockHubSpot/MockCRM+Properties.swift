@@ -104,6 +104,9 @@ extension PropertyDefinition {
                 name: "hs_merged_object_ids", label: "Merged Record IDs", type: .enumeration, fieldType: "checkbox",
                 readOnlyValue: true),
             PropertyDefinition(
+                name: "hs_additional_emails", label: "Additional email addresses", type: .string,
+                fieldType: "textarea", readOnlyValue: true),
+            PropertyDefinition(
                 name: "hs_analytics_num_visits", label: "Number of Sessions", type: .number, fieldType: "number",
                 calculated: true),
         ]

@@ -29,7 +29,7 @@ extension HubSpotClient {
     /// subscription API).
     static let forbiddenWriteProperties: Set<String> = [
         "hs_object_id", "createdate", "lastmodifieddate", "hs_email_optout", "hs_marketable_status",
-        "hs_merged_object_ids",
+        "hs_merged_object_ids", "hs_additional_emails",
     ]
 
     /// Creates or updates contacts by email, 100 per request.

@@ -52,8 +52,20 @@ public struct CRMContact: Decodable, Sendable, Equatable {
     public var isOptedOutOfAllEmail: Bool { properties["hs_email_optout"] == "true" }
 
     /// The properties the sync reads beyond the mapped ones: the email, the modification time, the opt-out of
-    /// all email and the merged ids.
-    public static let syncProperties = ["email", "lastmodifieddate", "hs_email_optout", "hs_merged_object_ids"]
+    /// all email, the merged ids and the secondary addresses.
+    public static let syncProperties = [
+        "email", "lastmodifieddate", "hs_email_optout", "hs_merged_object_ids", "hs_additional_emails",
+    ]
+
+    /// Secondary addresses the record carries (`hs_additional_emails`, semicolon-separated: a merge leaves the merged
+    /// record's address on its survivor), lower-cased.
+    public var additionalEmails: [String] {
+        (properties["hs_additional_emails"] ?? "").split(separator: ";")
+            .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty }
+    }
+
+    /// Every address the record carries: its email, then its secondary ones, lower-cased.
+    public var addresses: [String] { (email.map { [$0.lowercased()] } ?? []) + additionalEmails }
 
     /// Ids merged into this record (`hs_merged_object_ids`).
     public var mergedIds: [String] {

@@ -184,7 +184,7 @@ public struct ErasurePropagator: Sendable {
         var held: [String] = []
         // HubSpot compares addresses as text: an internationalised address is looked for in both spellings.
         for spelling in pending.email.spellings {
-            if let record = try await client.contact(email: spelling, properties: ["email", "hs_merged_object_ids"]) {
+            if let record = try await client.contact(email: spelling, properties: Self.recordProperties) {
                 held.append(spelling)
                 if !crmIds.contains(record.id) {
                     try store.addCRMRecords(
@@ -194,7 +194,9 @@ public struct ErasurePropagator: Sendable {
                 }
             }
         }
+        let othersDecisions = try await othersDecisions(onRecords: crmIds, of: pending.email)
         for crmId in crmIds { try await client.gdprDelete(crmId: crmId) }
+        try await writeBack(othersDecisions)
         if crmIds.isEmpty && pending.deletesByEmail {
             for spelling in pending.email.spellings { try await client.gdprDelete(email: spelling) }
         } else if case let unheld = pending.email.spellings.filter({ !held.contains($0) }), !unheld.isEmpty {
@@ -206,6 +208,53 @@ public struct ErasurePropagator: Sendable {
             try await deleteStatusesLeftWithoutRecord(unheld)
         }
         return crmIds
+    }
+
+    static let recordProperties = ["email", "hs_merged_object_ids", "hs_additional_emails"]
+
+    /// The objections another person holds in HubSpot under an address one of `crmIds` carries besides the subject's
+    /// (a CRM user merged the subject's record with theirs, or gave the record their address): a GDPR delete takes
+    /// every address's statuses with the record, so they are read before it and written back after it. Only
+    /// withdrawals and opt-outs are kept: written back they carry a new time, which must never let an old grant beat a
+    /// withdrawal made since (a grant lost here comes back from the register if it holds it). Addresses the register
+    /// erased (the subject's former ones) are not another person's.
+    private func othersDecisions(onRecords crmIds: [String], of subject: EmailAddress) async throws
+        -> (withdrawals: [SubscriptionWrite], optedOut: [String])
+    {
+        guard !crmIds.isEmpty else { return ([], []) }
+        let (found, _) = try await client.batchRead(crmIds, properties: Self.recordProperties)
+        var others: Set<String> = []
+        for address in Set(found.values.flatMap(\.addresses)) {
+            guard let parsed = try? EmailAddress(address), parsed.normalized != subject.normalized,
+                try !store.isErased(parsed)
+            else { continue }
+            others.insert(address)
+        }
+        guard !others.isEmpty else { return ([], []) }
+        let addresses = others.sorted()
+        let statuses = try await client.subscriptionStatuses(for: addresses)
+        let optedOut = try await client.optedOutOfAll(addresses)
+        let withdrawals = addresses.flatMap { address in
+            (statuses[address] ?? []).filter { $0.consentState == .withdrawn }.map {
+                SubscriptionWrite(
+                    email: address, subscriptionId: $0.subscriptionId, state: .withdrawn, legalBasis: $0.legalBasis,
+                    legalBasisExplanation: $0.legalBasisExplanation)
+            }
+        }
+        return (withdrawals, addresses.filter { optedOut[$0] != nil })
+    }
+
+    /// Writes another person's objections back after the delete took them (statuses first: an opt-out of all email
+    /// written after them stands).
+    private func writeBack(_ decisions: (withdrawals: [SubscriptionWrite], optedOut: [String])) async throws {
+        if !decisions.withdrawals.isEmpty { _ = try await client.writeSubscriptionStatuses(decisions.withdrawals) }
+        if !decisions.optedOut.isEmpty { try await client.unsubscribeFromAll(decisions.optedOut) }
+        if !decisions.withdrawals.isEmpty || !decisions.optedOut.isEmpty {
+            logger.notice(
+                "erasure: the deleted record carried another address; its objections were written back",
+                metadata: ["erasure.addresses": "\(Set(decisions.withdrawals.map(\.email) + decisions.optedOut).count)"]
+            )
+        }
     }
 
     /// GDPR-deletes by email each of `spellings` (no live record holds any: the caller read them) under which

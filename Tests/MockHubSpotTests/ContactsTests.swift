@@ -112,6 +112,38 @@ private let contacts = "/crm/v3/objects/contacts"
     }
 }
 
+@Test func aMergeKeepsTheMergedAddressAsASecondaryOneThatAnotherMergeCarriesOn() async throws {
+    try await MockHTTP.withMock(seed: 3) { http in
+        func email(_ id: String) async throws -> String {
+            let read = try await http.call("GET", "\(contacts)/\(id)?properties=email")
+            return try #require((read.object["properties"] as? [String: Any])?["email"] as? String)
+        }
+        let addresses = [
+            try await email("10000000001"), try await email("10000000002"), try await email("10000000003"),
+        ]
+        let first = try await http.call(
+            "POST", "\(contacts)/merge", ["primaryObjectId": "10000000001", "objectIdToMerge": "10000000002"])
+        let survivor = try #require(first.object["id"] as? String)
+        let second = try await http.call(
+            "POST", "\(contacts)/merge", ["primaryObjectId": survivor, "objectIdToMerge": "10000000003"])
+        let last = try #require(second.object["id"] as? String)
+        let read = try await http.call("GET", "\(contacts)/\(last)?properties=email,hs_additional_emails")
+        let properties = try #require(read.object["properties"] as? [String: Any])
+        #expect(properties["email"] as? String == addresses[0])
+        #expect(
+            properties["hs_additional_emails"] as? String
+                == [addresses[1], addresses[2]].sorted().joined(separator: ";"))
+        // Every address, the first merge's secondary one too, finds the last survivor.
+        for address in addresses {
+            let byEmail = try await http.call("GET", "\(contacts)/\(address)?idProperty=email")
+            #expect(byEmail.object["id"] as? String == last)
+        }
+        let refused = try await http.call(
+            "PATCH", "\(contacts)/\(last)", ["properties": ["hs_additional_emails": "x@example.fi"]])
+        #expect(refused.status == 400)
+    }
+}
+
 @Test func gdprDeleteRemovesForGoodAndBlocklistsUnknownEmails() async throws {
     try await MockHTTP.withMock { http in
         let created = try await http.call("POST", contacts, ["properties": ["email": "gone@example.fi"]])

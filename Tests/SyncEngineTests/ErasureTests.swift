@@ -46,6 +46,37 @@ import Testing
         #expect(blocked["category"] as? String == "VALIDATION_ERROR")  // HubSpot blocklisted the address
     }
 
+    /// A CRM user merged the subject's record into another person's. Erasing the subject GDPR-deletes the survivor,
+    /// and HubSpot drops every address's statuses with it: the other person's opt-out and withdrawal are written back
+    /// under their address; their grant is not (written back it would carry a new time and could beat a withdrawal
+    /// the register holds). Checker seed 9400421; fails without: the other person's opt-out was gone.
+    @Test func erasingASubjectMergedIntoAnotherPersonsRecordKeepsThatPersonsObjections() async throws {
+        let fixture = try await EngineFixture()
+        defer { Task { await fixture.close() } }
+        let ids = try await fixture.seedCRM([
+            MockSeedContact(["email": "subject@example.fi", "firstname": "S"], subscriptions: [7: "SUBSCRIBED"]),
+            MockSeedContact(
+                ["email": "other@example.fi", "firstname": "O"], subscriptions: [8: "UNSUBSCRIBED", 9: "SUBSCRIBED"]),
+            MockSeedContact(["email": "objector@example.fi", "firstname": "P"], isOptedOutOfAll: true),
+        ])
+        try await fixture.crm(
+            "POST", "/crm/v3/objects/contacts/merge", ["primaryObjectId": ids[1], "objectIdToMerge": ids[0]])
+        let survivor = try #require(try await fixture.crmContact(email: "other@example.fi"))
+        try await fixture.crm(
+            "POST", "/crm/v3/objects/contacts/merge",
+            ["primaryObjectId": survivor["id"] as! String, "objectIdToMerge": ids[2]])
+        let request = try await fixture.propagator().erase(
+            email: email("subject@example.fi"), requestId: "r-merged", reason: nil)
+        #expect(request.state == .verified)
+        #expect(try await fixture.crmContact(email: "other@example.fi") == nil)
+        #expect(try await fixture.crmStatuses("subject@example.fi").values.allSatisfy { $0 == "NOT_SPECIFIED" })
+        let other = try await fixture.crmStatuses("other@example.fi")
+        #expect(other[8] == "UNSUBSCRIBED")
+        #expect(other[9] != "SUBSCRIBED")
+        #expect(try await AddressFollowsPersonTests.isOptedOutInHubSpot(fixture, "objector@example.fi"))
+        #expect(try await !AddressFollowsPersonTests.isOptedOutInHubSpot(fixture, "other@example.fi"))
+    }
+
     @Test func serverErrorsLeaveTheRequestFailedAndALaterRunFinishesIt() async throws {
         var mock = EngineFixture.unlimited()
         mock.faults.serverErrorRate = 1

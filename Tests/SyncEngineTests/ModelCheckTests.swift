@@ -91,6 +91,16 @@ import Testing
         try await Self.expectEveryPromiseHolds(after: history)
     }
 
+    /// Seed 9400421: a record merged into another person's, then erased by the merged-in address: the GDPR delete of
+    /// the survivor took the other person's opt-out with it. The erasure now writes it back.
+    @Test func erasingAMergedInAddressKeepsTheSurvivorsOwnOptOut() async throws {
+        let history: [CheckOperation] = [
+            .crmCreate(subject: 1), .crmCreate(subject: 0), .crmOptOut(subject: 0), .crmMerge(subject: 1, into: 0),
+            .erase(subject: 1, wait: true),
+        ]
+        try await Self.expectEveryPromiseHolds(after: history)
+    }
+
     /// Seed 4003335: the subject's record was merged (the link re-pointed to the survivor) after the backup;
     /// erased, then the backup put back: the journal did not re-apply the erasure to the contact the backup
     /// held under the erased address, because it was linked to the pre-merge record.
