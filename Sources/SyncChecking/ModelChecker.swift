@@ -405,6 +405,11 @@ public struct ModelChecker {
             if model.lastPartialSync > model.lastSync { model.ambiguous.insert(s) }
             if !linked { model.movedBeforeLink.insert(s) }
             if !follows { model.unlinkedMoves.insert(s) }
+            // A CRM opt-out under an address the register never held stays with that address in HubSpot: the register
+            // imports the record under its new address without it (README, Limits).
+            if !model.existsLocally.contains(s), let last = model.optOuts[s]?.last, last.inCRM {
+                model.optOutOpen.insert(s)
+            }
             // HubSpot keeps subscriptions per address: a CRM decision no sync has carried over stays with the old
             // one, which the register follows away from only for a linked record; one a partial sync may have
             // carried over is open.

@@ -20,7 +20,8 @@ enum ContactMatching {
     ///
     /// `relinkable` names local contacts whose linked record is gone from the CRM (deleted or archived): such a
     /// contact is matched by its address to a live record that carries it now (the person came back through a form:
-    /// a new record, the same address), with no base, since nothing was agreed with that record.
+    /// a new record, the same address), with no base, since nothing was agreed with that record; one whose address
+    /// the record carries as a secondary one is kept for review as merged into it.
     static func pairs(_ records: [CRMContact], locals: [LocalContactState], relinkable: Set<String> = []) -> [Pair] {
         var pairs: [Pair] = []
         var used: Set<String> = []
@@ -58,6 +59,17 @@ enum ContactMatching {
                 }
             } else {
                 pairs.append(Pair(record: record, local: nil))
+            }
+            // A merge brought the address of a contact whose record is gone onto this record as a secondary one (the
+            // person came back through a form, and a CRM user merged that record into this one): the contact is kept
+            // for review, as if its own record had been merged here, and its address's decisions are read by address.
+            guard !record.archived else { continue }
+            for address in record.additionalEmails {
+                guard let state = byEmail[EmailAddress.matchingKey(address)], !used.contains(state.contact.id),
+                    relinkable.contains(state.contact.id)
+                else { continue }
+                used.insert(state.contact.id)
+                pairs.append(Pair(record: nil, local: state, mergedInto: record.id))
             }
         }
         for state in locals where !used.contains(state.contact.id) {

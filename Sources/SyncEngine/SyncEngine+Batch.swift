@@ -34,7 +34,8 @@ extension SyncEngine {
         var locals: [String: LocalContactState] = [:]
         for state in extraLocals { locals[state.contact.id] = state }
         let crmIds = records.flatMap { [$0.id] + $0.mergedIds }
-        let recordEmails = records.compactMap { $0.email.flatMap { try? EmailAddress($0) } }
+        // A record's secondary addresses too: a merge may have brought another contact's address onto it.
+        let recordEmails = records.flatMap { $0.addresses.compactMap { try? EmailAddress($0) } }
         for state in try store.localStates(crmIds: crmIds, emails: recordEmails) where locals[state.contact.id] == nil {
             locals[state.contact.id] = state
         }
@@ -44,10 +45,11 @@ extension SyncEngine {
         }
     }
 
-    /// The local contacts whose address a live record of the batch carries while they stay linked to another
-    /// record that the CRM no longer has live (GDPR-deleted or archived by someone; a read of it finds nothing):
-    /// the person came back through a form, and their contact follows them to the new record. One batch read, only
-    /// when a batch has such a contact.
+    /// The local contacts whose address a live record of the batch carries (as its email or a secondary one) while
+    /// they stay linked to another record that the CRM no longer has live (GDPR-deleted or archived by someone; a
+    /// read of it finds nothing): the person came back through a form, and their contact follows them to the new
+    /// record (or, under a secondary address, is kept for review). One batch read, only when a batch has such a
+    /// contact.
     private func staleLinks(of locals: [LocalContactState], heldAgainst records: [CRMContact]) async throws
         -> Set<String>
     {
@@ -55,11 +57,12 @@ extension SyncEngine {
             locals.map { ($0.contact.email.normalized, $0) }, uniquingKeysWith: { a, _ in a })
         var linkedElsewhere: [String: String] = [:]  // the local's linked CRM id → its local id
         for record in records where !record.archived {
-            guard let key = record.email.map({ EmailAddress.matchingKey($0) }), let local = byAddress[key],
-                let linked = local.contact.crmId, linked != record.id, !record.mergedIds.contains(linked),
-                local.mergedIntoCrmId == nil
-            else { continue }
-            linkedElsewhere[linked] = local.contact.id
+            for address in record.addresses {
+                guard let local = byAddress[EmailAddress.matchingKey(address)], let linked = local.contact.crmId,
+                    linked != record.id, !record.mergedIds.contains(linked), local.mergedIntoCrmId == nil
+                else { continue }
+                linkedElsewhere[linked] = local.contact.id
+            }
         }
         guard !linkedElsewhere.isEmpty else { return [] }
         let (found, _) = try await client.batchRead(Array(linkedElsewhere.keys).sorted(), properties: ["email"])

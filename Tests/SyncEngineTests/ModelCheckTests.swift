@@ -63,7 +63,8 @@ import Testing
 
     /// Seed 9109971: a record re-created by a form while the search index lagged was not met by the sync right after
     /// (the model had taken it as linked); seed 9101425: an opt-out after a move the register never linked reaches
-    /// the contact the register took the new address for. Both were the model's; kept so the model stays right.
+    /// the contact the register took the new address for; seed 9405800 below. All were the model's; kept so the model
+    /// stays right.
     @Test func theModelKnowsWhatASyncCouldNotMeet() async throws {
         let histories: [[CheckOperation]] = [
             [
@@ -73,6 +74,12 @@ import Testing
             [
                 .localCreate(subject: 2, lastName: true), .sync, .crmDeleteByOther(subject: 2),
                 .crmRecreateByForm(subject: 2, optOut: false), .crmEmailChange(subject: 2), .crmOptOut(subject: 2),
+            ],
+            // Seed 9405800: a CRM opt-out under an address the register never held, whose record a CRM user moved to
+            // another address before any sync met it (README, Limits).
+            [
+                .crmCreate(subject: 0), .crmOptOut(subject: 0), .crmArchive(subject: 0), .sync, .crmCreate(subject: 0),
+                .crmEmailChange(subject: 0),
             ],
         ]
         for history in histories {
@@ -97,6 +104,18 @@ import Testing
         let history: [CheckOperation] = [
             .crmCreate(subject: 1), .crmCreate(subject: 0), .crmOptOut(subject: 0), .crmMerge(subject: 1, into: 0),
             .erase(subject: 1, wait: true),
+        ]
+        try await Self.expectEveryPromiseHolds(after: history)
+    }
+
+    /// Seed 9403616: someone deleted the subject's record, the subject came back through a form opting out of all
+    /// email, and a CRM user merged that new record into another person's before any sync. The contact stayed linked
+    /// to the deleted record and was never looked at again. A record carrying its address as a secondary one now keeps
+    /// it for review, and the address sweep brings its opt-out in.
+    @Test func aReCreatedRecordMergedIntoAnotherBeforeAnySyncStillBringsTheOptOutIn() async throws {
+        let history: [CheckOperation] = [
+            .localCreate(subject: 1, lastName: true), .crmCreate(subject: 2), .sync, .crmDeleteByOther(subject: 1),
+            .crmRecreateByForm(subject: 1, optOut: true), .crmMerge(subject: 1, into: 2),
         ]
         try await Self.expectEveryPromiseHolds(after: history)
     }
