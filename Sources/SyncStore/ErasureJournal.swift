@@ -222,8 +222,9 @@ final class ErasureJournal: Sendable {
 
     /// The contact of the restored store each missing erasure request is about, at most one a request: the contact
     /// linked to a CRM record the request tombstoned (its record, or the survivor of a merge), else the contact
-    /// holding the request's address in the backup, whatever record it is linked to (the address is the person).
-    /// An address a contact had before is not enough: it may be another person's now.
+    /// holding the request's address in the backup, whatever record it is linked to (the address is the person),
+    /// else the contact holding a former address of the subject's that the erasure tombstoned (it tombstones none
+    /// another contact held).
     private static func subjects(of missing: [Entry], all: [Entry], in store: SyncStore) throws
         -> [(email: EmailAddress, requestId: String)]
     {
@@ -249,7 +250,13 @@ final class ErasureJournal: Sendable {
                 return !taken.contains(contact.id)
                     && (hash == subjectHash || (subjectHash == nil && addressHashes.contains(hash)))
             }
-            guard let subject = byLink ?? byAddress else { continue }
+            // A former address of the subject's that the erasure tombstoned (no other contact held it then): a
+            // backup taken before the CRM moved the subject's record holds the contact under it, unlinked. Its
+            // tombstone comes back with the journal, so that contact could never sync again; it is the subject.
+            let byFormerAddress = contacts.first { contact in
+                !taken.contains(contact.id) && addressHashes.contains(store.subjectHash(of: contact.email))
+            }
+            guard let subject = byLink ?? byAddress ?? byFormerAddress else { continue }
             taken.insert(subject.id)
             result.append((subject.email, requestId))
         }

@@ -120,6 +120,19 @@ import Testing
         try await Self.expectEveryPromiseHolds(after: history)
     }
 
+    /// Seed 9604162: the backup held a contact not yet synced; the CRM then moved its record to a new address, the
+    /// register followed, and retention erased the subject. Put back, the backup's contact sat under its old address,
+    /// unlinked: the journal matched neither its link nor the request's address, and it stayed (under a tombstone of
+    /// that address). A contact under a former address the erasure tombstoned is now erased again.
+    @Test func aRestoredBackupDoesNotKeepAnErasedSubjectUnderTheAddressTheCRMMovedItFrom() async throws {
+        let history: [CheckOperation] = [
+            .localCreate(subject: 0, lastName: false), .backupStore, .skewedSync(seconds: 90),
+            .crmEmailChange(subject: 0),
+            .skewedSync(seconds: -90), .retention(crmMovedOn: 1), .restoreBackup,
+        ]
+        try await Self.expectEveryPromiseHolds(after: history)
+    }
+
     /// Seed 4003335: the subject's record was merged (the link re-pointed to the survivor) after the backup;
     /// erased, then the backup put back: the journal did not re-apply the erasure to the contact the backup
     /// held under the erased address, because it was linked to the pre-merge record.
