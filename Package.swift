@@ -20,6 +20,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
     ],
     targets: [
         // Domain values: contacts, consent, suppression, erasure requests, configuration, import parsing, and the
@@ -55,6 +57,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // What `crmsync run` exports for Prometheus (through swift-metrics) and its opt-in listener: /metrics, /health.
+        .target(
+            name: "SyncMetrics",
+            dependencies: [
+                "SyncModel", "SyncEngine",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Test doubles (a manual clock) for the tests, the model checker and the benchmarks; never shipped, so no
         // production module or the `crmsync` executable depends on it. (The mock's typed control client lives with
         // the mock in `MockHubSpot`; the synthetic register stays in SyncModel because `crmsync demo` ships it.)
@@ -70,7 +84,7 @@ let package = Package(
         .executableTarget(
             name: "crmsync",
             dependencies: [
-                "SyncModel", "SyncStore", "SyncEngine", "HubSpotClient", "MockHubSpot",
+                "SyncModel", "SyncStore", "SyncEngine", "HubSpotClient", "MockHubSpot", "SyncMetrics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -120,6 +134,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "MockHubSpotTests", dependencies: ["MockHubSpot"]),
+        .testTarget(name: "SyncMetricsTests", dependencies: ["SyncMetrics", "SyncEngine"]),
         .testTarget(
             name: "EndToEndTests", dependencies: ["crmsync", "MockHubSpot", "SyncEngine", "SyncStore", "SyncTesting"]),
     ],

@@ -62,7 +62,7 @@ public final class SyncEngine: Sendable {
     let clock: any SyncClock
     let logger: Logger
 
-    static let modifiedSinceCheckpoint = "contacts.modifiedSince"
+    public static let modifiedSinceCheckpoint = "contacts.modifiedSince"
     static let archiveSweepCheckpoint = "contacts.archiveSweepAt"
 
     public init(

@@ -4,6 +4,7 @@ import HubSpotClient
 import Logging
 import ServiceLifecycle
 import SyncEngine
+import SyncMetrics
 import SyncModel
 import SyncStore
 
@@ -23,16 +24,28 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "Random extra wait up to this, e.g. 30s (default: schedule.jitter).") var jitter: String?
     @Option(help: "Requests a daily reconcile (drift report in the log) may spend; 0 turns it off.")
     var reconcileBudget: Int = 2_000
+    @Option(
+        help: """
+            Serve Prometheus metrics at /metrics and a health check at /health on HOST:PORT (a port alone:             127.0.0.1). Off unless given.
+            """)
+    var metrics: String?
 
     func run() async throws {
         let context = try CommandContext(global)
         let period = try Self.duration(every, option: "--every") ?? context.configuration.schedule.every
         let spread =
             try Self.duration(jitter, option: "--jitter", allowsZero: true) ?? context.configuration.schedule.jitter
+        let listen = try metrics.map { text in
+            guard let address = MetricsListener.address(text) else {
+                throw CommandContext.fail(.usage, "--metrics: must be HOST:PORT or a port, e.g. 127.0.0.1:9464")
+            }
+            return address
+        }
         let store = try context.openStore()
         let engine = try context.engine(store: store)
         var logger = Logger(label: "crmsync.run")
         logger.logLevel = .info
+        let runMetrics = RunMetrics(period: period.duration)
         let reconciler =
             reconcileBudget > 0
             ? DailyReconcile(
@@ -42,13 +55,20 @@ struct RunCommand: AsyncParsableCommand {
                 store: store, budget: reconcileBudget)
             : nil
         let service = ScheduledSync(
-            engine: engine, reconcile: reconciler,
+            engine: engine, store: store, reconcile: reconciler,
             lease: WriterLease(store: store),
             scheduler: SyncScheduler(every: period.duration, jitter: spread.duration), actor: "run:\(context.actor)",
-            logger: logger)
+            logger: logger, metrics: runMetrics)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: service)]
+        if let listen {
+            services.append(
+                .init(
+                    service: MetricsListener(
+                        metrics: runMetrics, host: listen.host, port: listen.port, logger: logger,
+                        register: { ScheduledSync.registerState(of: store) })))
+        }
         let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         logger.notice("crmsync run started", metadata: ["schedule.every": "\(period)", "schedule.jitter": "\(spread)"])
         try await group.run()
         logger.notice("crmsync run stopped")
@@ -68,11 +88,13 @@ struct RunCommand: AsyncParsableCommand {
 /// The scheduled sync as a service of swift-service-lifecycle: graceful shutdown cancels the current run.
 struct ScheduledSync: Service {
     let engine: SyncEngine
+    let store: SyncStore
     let reconcile: DailyReconcile?
     let lease: WriterLease
     let scheduler: SyncScheduler
     let actor: String
     let logger: Logger
+    let metrics: RunMetrics
 
     func run() async throws {
         try await cancelWhenGracefulShutdown {
@@ -81,10 +103,35 @@ struct ScheduledSync: Service {
     }
 
     func runOnce() async -> ScheduledOutcome {
+        let started = ContinuousClock.now
+        var report: SyncReport?
+        let outcome = await runOnce(report: &report)
+        metrics.runFinished(
+            outcome, duration: ContinuousClock.now - started, report: report,
+            checkpoint: Self.registerState(of: store)?.checkpoint)
+        return outcome
+    }
+
+    /// The register's state for a scrape: the checkpoint, the quarantine, erasures pending and overdue.
+    static func registerState(of store: SyncStore, now: Date = Date()) -> RunMetrics.RegisterState? {
+        try? RunMetrics.RegisterState(
+            checkpoint: store.checkpoint(SyncEngine.modifiedSinceCheckpoint).flatMap(Int64.init).map(
+                Date.init(millisecondsSince1970:)),
+            quarantined: store.quarantined().count,
+            erasuresPending: store.erasureRequests().filter { $0.state != .verified }.count,
+            erasuresOverdue: store.erasureRequests().filter { $0.isOverdue(at: now) }.count)
+    }
+
+    private func runOnce(report finished: inout SyncReport?) async -> ScheduledOutcome {
         var options = SyncRunOptions(actor: actor)
         options.progress = CommandContext.progressPrinter()
         do {
-            let report = try await lease.run { try await engine.run(options) }
+            let report = try await lease.run {
+                metrics.leaseHeld(true)
+                defer { metrics.leaseHeld(false) }
+                return try await engine.run(options)
+            }
+            finished = report
             logger.info(
                 "sync run finished",
                 metadata: [

@@ -3,6 +3,10 @@ import MockHubSpot
 import SyncModel
 import Testing
 
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
 /// What an operator running crmsync unattended relies on: `--version`, logs a shipper can read, the systemd unit.
 @Suite(.serialized) struct OperationsTests {
     @Test func versionPrintsTheVersionAndTheAPIVersionTheConfigurationSelects() async throws {
@@ -85,6 +89,109 @@ import Testing
         process.waitUntilExit()
         #expect(process.terminationStatus == 0, "\(said)")
         #expect(!said.contains("crmsync.service"), "\(said)")
+    }
+
+    /// `crmsync run --metrics`: `/metrics` shows the lease held while a run works and, after it, the run's outcome
+    /// and what it changed (3 contacts pushed → the counter at 3); `/health` turns 503 once the CRM has failed for two
+    /// periods and 200 again after a good run.
+    @Test func theDaemonsMetricsAndHealthFollowItsRuns() async throws {
+        var mock = MockConfiguration()
+        mock.rateLimit = .init(max: 1_000_000, intervalMs: 10_000)
+        mock.searchPerSecond = 1_000_000
+        mock.latencyMs = 10  // a run long enough to be scraped while it works
+        let (cli, server) = try await CommandLineRunner.againstMock(.init(seedContacts: 400, configuration: mock))
+        defer { Task { await server.stop() } }
+        try cli.write(
+            "sync.json",
+            #"{"crm": {"baseURL": "\#(server.baseURL.absoluteString)", "retry": {"maxAttempts": 1}}}"#)
+        try cli.write("people.csv", "email,firstName\na@example.fi,A\nb@example.fi,B\nc@example.fi,C\n")
+        #expect(try await cli.run("import", "people.csv").status == 0)
+        let port = try Self.freePort()
+        let daemon = try await cli.start("run", "--every", "2s", "--jitter", "0s", "--metrics", "127.0.0.1:\(port)")
+        defer { daemon.terminate() }
+        let base = "http://127.0.0.1:\(port)"
+
+        let during = try await Self.poll("\(base)/metrics") { Self.value($0, "crmsync_lease_held") == 1 }
+        #expect(Self.value(during, "crmsync_lease_held") == 1)
+        let after = try await Self.poll("\(base)/metrics") {
+            Self.value($0, #"crmsync_runs_total{outcome="succeeded"}"#) ?? 0 >= 1
+        }
+        #expect(Self.value(after, #"crmsync_contacts_changed_total{direction="to_crm",kind="create"}"#) == 3)
+        #expect(Self.value(after, #"crmsync_contacts_changed_total{direction="to_local",kind="create"}"#) == 400)
+        #expect(Self.value(after, "crmsync_crm_requests_total") ?? 0 > 0)
+        #expect(Self.value(after, "crmsync_erasures_overdue") == 0)
+        #expect(!after.contains("example.fi"))
+        #expect(try await Self.get("\(base)/health").status == 200)
+
+        _ = try await server.control.configure { $0.faults.serverErrorRate = 1 }
+        let down = try await Self.poll("\(base)/health", timeout: .seconds(30)) { _ in
+            true
+        } until: {
+            $0 == 503
+        }
+        #expect(down.hasPrefix("no successful run for"))
+        #expect(down.contains("last run: crm_unavailable"))
+        let failing = try await Self.get("\(base)/metrics").body
+        #expect(Self.value(failing, #"crmsync_runs_total{outcome="crm_unavailable"}"#) ?? 0 >= 1)
+
+        _ = try await server.control.configure { $0.faults.serverErrorRate = 0 }
+        let up = try await Self.poll("\(base)/health", timeout: .seconds(30)) { _ in
+            true
+        } until: {
+            $0 == 200
+        }
+        #expect(up.hasPrefix("ok: last successful run"))
+        daemon.terminate()
+        let stopped = try await CommandLineRunner.wait(for: daemon)
+        #expect(stopped.status == 0, "\(stopped.errors)")
+    }
+
+    /// The value of one series in a Prometheus exposition, or nil.
+    static func value(_ text: String, _ series: String) -> Double? {
+        for line in text.split(separator: "\n") where line.hasPrefix(series + " ") {
+            return Double(line.dropFirst(series.count + 1))
+        }
+        return nil
+    }
+
+    static func get(_ url: String) async throws -> (status: Int, body: String) {
+        var request = URLRequest(url: URL(string: url)!)
+        request.timeoutInterval = 5
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+    }
+
+    /// GETs `url` every 20 ms (a refused connection while the listener starts counts as not yet) until the status
+    /// and body satisfy the conditions; returns the body.
+    static func poll(
+        _ url: String, timeout: Duration = .seconds(20), _ body: (String) -> Bool,
+        until status: (Int) -> Bool = { $0 == 200 }
+    ) async throws -> String {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let reply = try? await get(url), status(reply.status), body(reply.body) { return reply.body }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        Issue.record("\(url) never answered as expected within \(timeout)")
+        return ""
+    }
+
+    /// A port nothing listens on now (the kernel's pick for port 0).
+    static func freePort() throws -> Int {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0
+            }
+        }
+        try #require(bound)
+        return Int(UInt16(bigEndian: address.sin_port))
     }
 
     static let systemdAnalyze: String? = ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"].first {
