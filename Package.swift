@@ -55,6 +55,7 @@ let package = Package(
             dependencies: [
                 "SyncModel", "SubjectPolicy", "SyncStore", "HubSpotClient",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // What `crmsync run` exports for Prometheus (through swift-metrics) and its opt-in listener: /metrics, /health.

@@ -144,6 +144,8 @@ struct CheckModel {
     var existsInCRM: Set<Int> = []
     var archived: Set<Int> = []
     var emailChanged: Set<Int> = []
+    /// The step of each subject's CRM move.
+    var emailChangedAt: [Int: Int] = [:]
     var restricted: Set<Int> = []
     var everRestricted: Set<Int> = []
     /// Restricted subjects a sync died for after its spread reached the CRM, before the register marked it.
@@ -392,6 +394,7 @@ public struct ModelChecker {
             else { return nil }
             _ = try await patch(s, ["email": CheckOperation.crmSpelling(s, alternate: true)], world: world)
             model.emailChanged.insert(s)
+            model.emailChangedAt[s] = step
             // The record moves off the address HubSpot keeps the opt-out under.
             model.optOutLostByRestoreLeftOpen(s)
             // The register can tie the new address to the subject only through the record it linked (not another
@@ -572,6 +575,14 @@ public struct ModelChecker {
             try await world.control(
                 "POST", "/crm/v3/objects/contacts/merge", ["primaryObjectId": survivorId, "objectIdToMerge": loserId])
             model.merged.formUnion([s, t])
+            // A move no sync has seen, an opt-out under the new address, and now a merge away: the register keeps the
+            // contact for review under the address it knows, and HubSpot keeps the opt-out under the new one (README,
+            // Limits).
+            for x in [s, t] where (model.emailChangedAt[x] ?? -1) > model.lastSync {
+                if let last = model.optOuts[x]?.last, last.inCRM, last.step > model.emailChangedAt[x]! {
+                    model.optOutOpen.insert(x)
+                }
+            }
         case .crmDeleteByOther(let s):
             guard !model.erased.contains(s), !model.merged.contains(s),
                 let (_, record) = try await crmRecord(of: s, world: world), let id = record["id"] as? String
@@ -883,7 +894,11 @@ public struct ModelChecker {
             // Someone's GDPR delete took the address's statuses with the record; the register hears of it only when
             // it examines the contact (README, Limits).
             if model.recordGone.contains(s) { continue }
-            let address = local?.email.normalized ?? CheckOperation.email(s)
+            // With no contact in the register, the address the subject's record last had in the CRM (a move the
+            // register never saw leaves the opt-out under the new one).
+            let moved = model.emailChanged.contains(s) && !model.unlinkedMoves.contains(s)
+            let address =
+                local?.email.normalized ?? (moved ? CheckOperation.alternateEmail(s) : CheckOperation.email(s))
             let record = try await world.crmRecord(email: address)
             let spelled = (record?["properties"] as? [String: Any])?["email"] as? String
             let spelling = spelled.flatMap { EmailAddress.matchingKey($0) == address ? $0 : nil } ?? address

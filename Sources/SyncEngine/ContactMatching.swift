@@ -39,6 +39,13 @@ enum ContactMatching {
             {
                 if candidates.isEmpty && (state.contact.crmId == nil || state.contact.crmId == record.id) {
                     candidates = [state]
+                } else if state.contact.crmId == nil, !record.archived, !record.mergedIds.isEmpty,
+                    candidates.allSatisfy({ $0.contact.crmId != record.id })
+                {
+                    // A merge brought a linked contact's record onto the survivor of another, whose own address a
+                    // contact not yet linked holds: that contact is the survivor's person (as it would be without the
+                    // merge), and the merged-in one is kept for review.
+                    candidates.append(state)
                 } else if relinkable.contains(state.contact.id), !record.archived {
                     // Also when a merge brought another contact's record into it: the record carries this person's
                     // address, so they follow it, and the other is kept for review.

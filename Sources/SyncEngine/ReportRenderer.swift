@@ -2,13 +2,14 @@ import Foundation
 import SubjectPolicy
 import SyncModel
 
-/// Renders a ``SyncReport`` as text for a terminal, Markdown for a ticket, or JSON for machines.
+/// Renders a ``SyncReport`` as text for a terminal, Markdown for a ticket, JSON for machines, or one self-contained
+/// HTML page for a reviewer (``HTMLReport``).
 ///
 /// Whatever a CRM user could have typed (values, contact labels, notes, HubSpot's messages) goes through
 /// ``ReportText`` in every format: it shows as text, never as markup or as a bidi control.
 public enum ReportRenderer {
     public enum Format: String, Sendable, CaseIterable {
-        case text, markdown, json
+        case text, markdown, json, html
     }
 
     public static func render(_ report: SyncReport, format: Format, showPII: Bool) -> String {
@@ -17,6 +18,7 @@ public enum ReportRenderer {
         case .json: return json(report)
         case .text: return table(report, markdown: false)
         case .markdown: return table(report, markdown: true)
+        case .html: return HTMLReport.render(report)
         }
     }
 

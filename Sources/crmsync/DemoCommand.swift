@@ -18,6 +18,7 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "Synthetic contacts on each side.") var contacts: Int = 1_000
     @Flag(help: "Show personal data instead of masking it.") var showPII = false
     @Option(help: "Changes of the dry-run report to print.") var changes: Int = 12
+    @Option(help: "Also write the dry run's plan to this file as one HTML page.") var report: String?
 
     func run() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("crmsync-demo-\(UUID().uuidString)")
@@ -74,6 +75,10 @@ struct DemoCommand: AsyncParsableCommand {
         heading("2. Dry run: what a sync would do (nothing is changed on either side)")
         let plan = try await engine.run(SyncRunOptions(dryRun: true))
         print(Self.trim(ReportRenderer.render(plan, format: .text, showPII: showPII), changes: changes))
+        if let report {
+            try CommandContext.writePrivate(ReportRenderer.render(plan, format: .html, showPII: showPII), to: report)
+            print("(the plan as a page: \(report))")
+        }
 
         heading("3. The two-way sync")
         let started = ContinuousClock.now

@@ -16,14 +16,18 @@ struct SyncCommand: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @Flag(help: "Plan and report only: no request that changes the CRM, no write to the store.") var dryRun = false
     @Option(help: "Also write the report to this file.") var report: String?
-    @Option(help: "Report format: text, markdown or json.") var format: ReportFormat = .text
+    @Option(
+        help:
+            "Report format: text, markdown, json, or html (one self-contained page; with --report, the terminal gets text)."
+    )
+    var format: ReportFormat = .text
     @Flag(help: "Show personal data in the report instead of masking it.") var showPII = false
     @Flag(help: "Run even when the estimated cost exceeds what the daily budget allows.") var ignoreBudget = false
     @Flag(help: "List every change in the report (by default the first 5,000; counts are always complete).")
     var allChanges = false
 
     enum ReportFormat: String, ExpressibleByArgument, CaseIterable {
-        case text, markdown, json
+        case text, markdown, json, html
         var renderer: ReportRenderer.Format { ReportRenderer.Format(rawValue: rawValue)! }
     }
 
@@ -38,7 +42,10 @@ struct SyncCommand: AsyncParsableCommand {
         let result = try await context.performRemote(store: dryRun ? nil : store) { try await engine.run(options) }
         if isatty(STDERR_FILENO) == 1 { FileHandle.standardError.write(Data("\n".utf8)) }
         let rendered = ReportRenderer.render(result, format: format.renderer, showPII: showPII)
-        print(rendered)
+        // A page is for a browser: with a file to hold it, the terminal gets the text report.
+        print(
+            format == .html && report != nil ? ReportRenderer.render(result, format: .text, showPII: showPII) : rendered
+        )
         if let report {
             try CommandContext.writePrivate(rendered + "\n", to: report)
         }

@@ -194,6 +194,93 @@ import Testing
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
+    /// The HTML plan in a real browser (headless Chromium): it renders under its own Content-Security-Policy (the
+    /// filter script runs), its counts equal the JSON report's, a crafted CRM value (`<script>`, a bidi override) is
+    /// text, not markup, and the filter (started from the page's fragment) shows exactly the matching changes.
+    @Test(.enabled(if: Self.chromium != nil, "Chromium is not installed: the HTML report is not opened in a browser"))
+    func theHTMLPlanRendersInABrowserWithTheJSONCountsAndCraftedValuesAsText() async throws {
+        let (cli, server) = try await CommandLineRunner.againstMock(.init(seedContacts: 12))
+        defer { Task { await server.stop() } }
+        try await server.control.seed(
+            .contacts([
+                MockSeedContact([
+                    "email": "crafted@example.fi", "company": "<script>alert(1)</script>", "city": "Esp\u{202E}oo",
+                ])
+            ]))
+        try cli.write("people.csv", "email,firstName,newsletter\na@example.fi,A,granted\nb@example.fi,B,withdrawn\n")
+        #expect(try await cli.run("import", "people.csv").status == 0)
+        let html = try await cli.run("sync", "--dry-run", "--format", "html", "--report", "plan.html")
+        #expect(html.status == 0, "\(html.errors)")
+        #expect(html.output.contains("Sync plan (dry run"))  // the terminal gets text
+        #expect(try await cli.run("sync", "--dry-run", "--format", "json", "--report", "plan.json").status == 0)
+        let json = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: cli.path("plan.json"))))
+                as? [String: Any])
+        let summary = try #require(json["summary"] as? [String: Any])
+        let changes = try #require(json["changes"] as? [[String: Any]])
+
+        let page = URL(fileURLWithPath: cli.path("plan.html")).absoluteString
+        let dom = try Self.dumpDOM(page)
+        for (direction, key) in [("toCRM", "toCRM"), ("toLocal", "toLocal")] {
+            for (id, field) in [
+                ("creates", "creates"), ("updates", "updates"), ("consent", "consentChanges"),
+                ("optouts", "suppressions"),
+            ] {
+                let shown = Self.text(ofElement: "count-\(direction)-\(id)", in: dom)
+                let counted = (summary[key] as? [String: Any])?[field] as? Int
+                #expect(shown == counted.map(String.init), "\(direction) \(id)")
+            }
+        }
+        #expect(dom.components(separatedBy: "<script").count == 2)  // the page's own script, nothing else
+        #expect(dom.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
+        #expect(!dom.contains("\u{202E}"))
+        #expect(dom.contains("Esp&lt;U+202E&gt;oo"))
+        #expect(dom.contains("data-shown=\"\(changes.count)\""))
+
+        let expected = changes.filter {
+            $0["direction"] as? String == "toLocal" && !($0["field"] as? String ?? "").hasPrefix("consent.")
+                && $0["field"] as? String != "optedOutOfAll" && $0["field"] as? String != "record"
+                && $0["field"] as? String != "crmId"
+        }.count
+        #expect(expected > 0)
+        let filtered = try Self.dumpDOM(page + "#direction=toLocal&kind=field")
+        #expect(filtered.contains("data-shown=\"\(expected)\""))
+        #expect(filtered.contains("\(expected) of \(changes.count) changes shown"))
+        let rows = filtered.components(separatedBy: "<tr data-direction=").dropFirst()
+        #expect(rows.count == changes.count)
+        for row in rows {
+            let matches = row.hasPrefix("\"toLocal\" data-kind=\"field\"")
+            #expect(row.contains(" hidden") != matches, "\(row.prefix(80))")
+        }
+    }
+
+    /// The DOM after the page's script ran, as headless Chromium serialises it.
+    static func dumpDOM(_ url: String) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: chromium!)
+        process.arguments = ["--headless=new", "--no-sandbox", "--disable-gpu", "--dump-dom", url]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// The text of the element with `id` in serialised HTML (no nested markup).
+    static func text(ofElement id: String, in html: String) -> String? {
+        guard let start = html.range(of: "id=\"\(id)\">"), let end = html[start.upperBound...].range(of: "<") else {
+            return nil
+        }
+        return String(html[start.upperBound..<end.lowerBound])
+    }
+
+    static let chromium: String? = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].first {
+        FileManager.default.isExecutableFile(atPath: $0)
+    }
+
     static let systemdAnalyze: String? = ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"].first {
         FileManager.default.isExecutableFile(atPath: $0)
     }

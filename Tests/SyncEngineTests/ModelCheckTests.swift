@@ -75,6 +75,19 @@ import Testing
                 .localCreate(subject: 2, lastName: true), .sync, .crmDeleteByOther(subject: 2),
                 .crmRecreateByForm(subject: 2, optOut: false), .crmEmailChange(subject: 2), .crmOptOut(subject: 2),
             ],
+            // Seed 9702439: a CRM opt-out under the address the CRM moved a subject to, whose record was then merged
+            // into another before any sync: HubSpot holds it under the new address, which the model now looks at.
+            [
+                .crmCreate(subject: 2), .crmEmailChange(subject: 2), .crmCreate(subject: 0), .crmOptOut(subject: 2),
+                .crmMerge(subject: 2, into: 0),
+            ],
+            // Seed 9702439, shrunk further: a move no sync saw, an opt-out under the new address, then a merge away
+            // (README, Limits).
+            [
+                .crmCreate(subject: 2), .sync, .crmCreate(subject: 0), .crmEmailChange(subject: 2),
+                .crmOptOut(subject: 2),
+                .crmMerge(subject: 2, into: 0), .localCreate(subject: 0, lastName: true),
+            ],
             // Seed 9405800: a CRM opt-out under an address the register never held, whose record a CRM user moved to
             // another address before any sync met it (README, Limits).
             [
@@ -129,6 +142,20 @@ import Testing
             .localCreate(subject: 0, lastName: false), .backupStore, .skewedSync(seconds: 90),
             .crmEmailChange(subject: 0),
             .skewedSync(seconds: -90), .retention(crmMovedOn: 1), .restoreBackup,
+        ]
+        try await Self.expectEveryPromiseHolds(after: history)
+    }
+
+    /// Seed 9702439: a synced subject opts out in HubSpot, a CRM user merges its record into another person's, and
+    /// that person is added here before the next sync. The merged-in contact followed the survivor (under the other
+    /// person's address), so the subject's opt-out, under its own address, never reached the register. The contact
+    /// not yet linked that holds the survivor's own address now takes the survivor; the merged-in one is kept for
+    /// review, and the address sweep brings its opt-out in.
+    @Test func aContactUnderTheSurvivorsOwnAddressTakesTheSurvivorOfAMerge() async throws {
+        let history: [CheckOperation] = [
+            .crmCreate(subject: 2), .sync, .crmCreate(subject: 0), .crmOptOut(subject: 2),
+            .crmMerge(subject: 2, into: 0),
+            .localCreate(subject: 0, lastName: true),
         ]
         try await Self.expectEveryPromiseHolds(after: history)
     }
