@@ -212,23 +212,32 @@ public struct ErasurePropagator: Sendable {
 
     static let recordProperties = ["email", "hs_merged_object_ids", "hs_additional_emails"]
 
-    /// The objections another person holds in HubSpot under an address one of `crmIds` carries besides the subject's
-    /// (a CRM user merged the subject's record with theirs, or gave the record their address): a GDPR delete takes
-    /// every address's statuses with the record, so they are read before it and written back after it. Only
+    /// The objections another person holds in HubSpot under an address one of `crmIds` carries besides the subject's:
+    /// a GDPR delete takes every address's statuses with the record, so they are read before it and written back after
+    /// it. An address is another person's when another contact of the register holds it, or when it is the own
+    /// address of a merge survivor that carries the subject's address only as a secondary one (a CRM user merged the
+    /// subject's record into that person's). Any other address on the subject's records (the address the CRM moved the
+    /// subject to, a duplicate of the subject's merged in) is taken for the subject's and deleted with them. Only
     /// withdrawals and opt-outs are kept: written back they carry a new time, which must never let an old grant beat a
-    /// withdrawal made since (a grant lost here comes back from the register if it holds it). Addresses the register
-    /// erased (the subject's former ones) are not another person's.
+    /// withdrawal made since (a grant lost here comes back from the register if it holds it).
     private func othersDecisions(onRecords crmIds: [String], of subject: EmailAddress) async throws
         -> (withdrawals: [SubscriptionWrite], optedOut: [String])
     {
         guard !crmIds.isEmpty else { return ([], []) }
         let (found, _) = try await client.batchRead(crmIds, properties: Self.recordProperties)
         var others: Set<String> = []
-        for address in Set(found.values.flatMap(\.addresses)) {
-            guard let parsed = try? EmailAddress(address), parsed.normalized != subject.normalized,
-                try !store.isErased(parsed)
-            else { continue }
-            others.insert(address)
+        for record in Set(found.values.map(\.id)).compactMap({ id in found.values.first { $0.id == id } }) {
+            let primary = record.email.flatMap { try? EmailAddress($0) }
+            let subjectIsSecondary =
+                primary?.normalized != subject.normalized && !record.mergedIds.isEmpty
+                && record.additionalEmails.contains { (try? EmailAddress($0))?.normalized == subject.normalized }
+            for address in record.addresses {
+                guard let parsed = try? EmailAddress(address), parsed.normalized != subject.normalized,
+                    try !store.isErased(parsed)
+                else { continue }
+                let survivorsOwn = subjectIsSecondary && parsed.normalized == primary?.normalized
+                if try survivorsOwn || store.contact(email: parsed) != nil { others.insert(address) }
+            }
         }
         guard !others.isEmpty else { return ([], []) }
         let addresses = others.sorted()
@@ -245,15 +254,36 @@ public struct ErasurePropagator: Sendable {
     }
 
     /// Writes another person's objections back after the delete took them (statuses first: an opt-out of all email
-    /// written after them stands).
+    /// written after them stands). The delete has gone through by now and what was read lives only here, so a failure
+    /// is retried (with the propagator's backoff) before it is given up, and then logged.
     private func writeBack(_ decisions: (withdrawals: [SubscriptionWrite], optedOut: [String])) async throws {
-        if !decisions.withdrawals.isEmpty { _ = try await client.writeSubscriptionStatuses(decisions.withdrawals) }
-        if !decisions.optedOut.isEmpty { try await client.unsubscribeFromAll(decisions.optedOut) }
-        if !decisions.withdrawals.isEmpty || !decisions.optedOut.isEmpty {
-            logger.notice(
-                "erasure: the deleted record carried another address; its objections were written back",
-                metadata: ["erasure.addresses": "\(Set(decisions.withdrawals.map(\.email) + decisions.optedOut).count)"]
-            )
+        guard !decisions.withdrawals.isEmpty || !decisions.optedOut.isEmpty else { return }
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                var refused = 0
+                if !decisions.withdrawals.isEmpty {
+                    refused = try await client.writeSubscriptionStatuses(decisions.withdrawals).failures.count
+                }
+                if !decisions.optedOut.isEmpty { try await client.unsubscribeFromAll(decisions.optedOut) }
+                logger.notice(
+                    "erasure: a deleted record carried another person's address; their objections were written back",
+                    metadata: [
+                        "erasure.addresses": "\(Set(decisions.withdrawals.map(\.email) + decisions.optedOut).count)",
+                        "erasure.refusedWrites": "\(refused)",
+                    ])
+                return
+            } catch let error as HubSpotError where !error.isDailyLimit && attempt < maxAttempts {
+                try await clock.sleep(for: baseDelay * Int(Int64(1) << Int64(min(attempt - 1, 10))))
+            } catch {
+                logger.error(
+                    "erasure: another person's objections could not be written back after the delete",
+                    metadata: [
+                        "erasure.addresses": "\(Set(decisions.withdrawals.map(\.email) + decisions.optedOut).count)"
+                    ])
+                throw error
+            }
         }
     }
 

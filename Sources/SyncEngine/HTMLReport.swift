@@ -48,6 +48,18 @@ enum HTMLReport {
             \(report.isDryRun ? "planned" : "made").</p>
 
             """
+        // The warnings the text report gives: a reviewer approving a plan must see them too.
+        if let skew = report.clockSkewSeconds {
+            html += "<p class=\"warn\">Clock: the local clock is \(Int(abs(skew))) s "
+            html +=
+                "\(skew > 0 ? "ahead of" : "behind") HubSpot's; local field and consent times are not corrected.</p>\n"
+        }
+        if report.futureDatedDecisions > 0 {
+            html += "<p class=\"warn\">Dated in the future: \(report.futureDatedDecisions) stored decision(s) lie more "
+            html +=
+                "than \(Int(DecisionTime.futureTolerance / 60)) minutes after this host's clock; they win over older "
+            html += "ones until then.</p>\n"
+        }
         html +=
             "<h2>Counts</h2>\n<table id=\"counts\"><thead><tr><th></th><th>to CRM</th><th>to local</th></tr></thead>"
         html += "<tbody>\n"
@@ -177,7 +189,7 @@ enum HTMLReport {
         body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#1b1b1b}h1{font-size:1.4em}\
         table{border-collapse:collapse;margin:.5em 0}th,td{border:1px solid #ccc;padding:.25em .5em;text-align:left;\
         vertical-align:top}#counts td{text-align:right}code{white-space:pre-wrap;word-break:break-all}\
-        .meta,.none{color:#555}svg text{font:12px system-ui,sans-serif}rect.crm{fill:#2b6cb0}rect.local{fill:#c05621}\
+        .meta,.none{color:#555}.warn{color:#9b2c2c;font-weight:600}svg text{font:12px system-ui,sans-serif}rect.crm{fill:#2b6cb0}rect.local{fill:#c05621}\
         form label{margin-right:1em}tr[hidden]{display:none}
         """
 

@@ -251,10 +251,13 @@ final class ErasureJournal: Sendable {
                     && (hash == subjectHash || (subjectHash == nil && addressHashes.contains(hash)))
             }
             // A former address of the subject's that the erasure tombstoned (no other contact held it then): a
-            // backup taken before the CRM moved the subject's record holds the contact under it, unlinked. Its
+            // backup taken before the CRM moved the subject's record holds the contact under it, not yet linked. Its
             // tombstone comes back with the journal, so that contact could never sync again; it is the subject.
+            // Only a contact with no link: one linked to a record the erasure did not tombstone is someone the CRM
+            // moved off that address since (a person decides; its tombstone holds).
             let byFormerAddress = contacts.first { contact in
-                !taken.contains(contact.id) && addressHashes.contains(store.subjectHash(of: contact.email))
+                !taken.contains(contact.id) && contact.crmIds.isEmpty
+                    && addressHashes.contains(store.subjectHash(of: contact.email))
             }
             guard let subject = byLink ?? byAddress ?? byFormerAddress else { continue }
             taken.insert(subject.id)

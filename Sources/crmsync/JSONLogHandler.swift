@@ -37,7 +37,8 @@ struct JSONLogHandler: LogHandler {
         -> String
     {
         let object: [String: Any] = [
-            "time": time.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true)),
+            "time": time.formatted(
+                .iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted)),
             "level": level.rawValue, "label": label, "message": message,
             "metadata": metadata.mapValues(json),
         ]

@@ -43,9 +43,13 @@ import Testing
                 try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not JSON: \(line)")
             #expect(Set(object.keys) == ["time", "level", "label", "message", "metadata"])
             let time = try #require(object["time"] as? String)
+            // ISO 8601 in UTC with milliseconds, the zone written (`Z`).
+            #expect(time.hasSuffix("Z"), "\(time)")
             #expect(
-                (try? Date(time, strategy: .iso8601.year().month().day().time(includingFractionalSeconds: true))) != nil
-            )
+                (try? Date(
+                    time,
+                    strategy: .iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(
+                        separator: .omitted))) != nil, "\(time)")
             #expect(
                 ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(
                     object["level"] as? String))

@@ -47,24 +47,29 @@ import Testing
     }
 
     /// A CRM user merged the subject's record into another person's. Erasing the subject GDPR-deletes the survivor,
-    /// and HubSpot drops every address's statuses with it: the other person's opt-out and withdrawal are written back
-    /// under their address; their grant is not (written back it would carry a new time and could beat a withdrawal
-    /// the register holds). Checker seed 9400421; fails without: the other person's opt-out was gone.
+    /// and HubSpot drops every address's statuses with it: the survivor's own address (the other person's) gets its
+    /// opt-out and withdrawal back, and so does a merged-in address another contact of the register holds; their grants
+    /// do not (written back they would carry a new time and could beat a withdrawal the register holds). A merged-in
+    /// address nobody in the register holds may be the subject's own duplicate: it goes with the subject. Checker
+    /// seed 9400421; fails without: the other person's opt-out was gone.
     @Test func erasingASubjectMergedIntoAnotherPersonsRecordKeepsThatPersonsObjections() async throws {
         let fixture = try await EngineFixture()
         defer { Task { await fixture.close() } }
+        try fixture.importCSV("email,firstName\nregistered@example.fi,R\n")
         let ids = try await fixture.seedCRM([
             MockSeedContact(["email": "subject@example.fi", "firstname": "S"], subscriptions: [7: "SUBSCRIBED"]),
             MockSeedContact(
-                ["email": "other@example.fi", "firstname": "O"], subscriptions: [8: "UNSUBSCRIBED", 9: "SUBSCRIBED"]),
-            MockSeedContact(["email": "objector@example.fi", "firstname": "P"], isOptedOutOfAll: true),
+                ["email": "other@example.fi", "firstname": "O"], subscriptions: [8: "UNSUBSCRIBED", 9: "SUBSCRIBED"],
+                isOptedOutOfAll: false),
+            MockSeedContact(["email": "registered@example.fi", "firstname": "R"], isOptedOutOfAll: true),
+            MockSeedContact(["email": "duplicate@example.fi", "firstname": "S"], isOptedOutOfAll: true),
         ])
-        try await fixture.crm(
-            "POST", "/crm/v3/objects/contacts/merge", ["primaryObjectId": ids[1], "objectIdToMerge": ids[0]])
-        let survivor = try #require(try await fixture.crmContact(email: "other@example.fi"))
-        try await fixture.crm(
-            "POST", "/crm/v3/objects/contacts/merge",
-            ["primaryObjectId": survivor["id"] as! String, "objectIdToMerge": ids[2]])
+        var survivor = ids[1]
+        for merged in [ids[0], ids[2], ids[3]] {
+            let reply = try await fixture.crm(
+                "POST", "/crm/v3/objects/contacts/merge", ["primaryObjectId": survivor, "objectIdToMerge": merged])
+            survivor = try #require(reply["id"] as? String)
+        }
         let request = try await fixture.propagator().erase(
             email: email("subject@example.fi"), requestId: "r-merged", reason: nil)
         #expect(request.state == .verified)
@@ -73,8 +78,28 @@ import Testing
         let other = try await fixture.crmStatuses("other@example.fi")
         #expect(other[8] == "UNSUBSCRIBED")
         #expect(other[9] != "SUBSCRIBED")
-        #expect(try await AddressFollowsPersonTests.isOptedOutInHubSpot(fixture, "objector@example.fi"))
-        #expect(try await !AddressFollowsPersonTests.isOptedOutInHubSpot(fixture, "other@example.fi"))
+        #expect(try await AddressFollowsPersonTests.isOptedOutInHubSpot(fixture, "registered@example.fi"))
+        #expect(try await !AddressFollowsPersonTests.isOptedOutInHubSpot(fixture, "duplicate@example.fi"))
+    }
+
+    /// The subject's own record, moved by a CRM user to a new address before any sync saw it: that address is the
+    /// subject's, and its objections go with the erasure (not written back).
+    @Test func erasingASubjectWhoseRecordMovedDeletesTheNewAddressesStatusesToo() async throws {
+        let fixture = try await EngineFixture()
+        defer { Task { await fixture.close() } }
+        try fixture.importCSV("email,firstName\nsubject@example.fi,S\n")
+        try await fixture.sync()
+        let record = try #require(try await fixture.crmContact(email: "subject@example.fi"))
+        try await fixture.crm(
+            "PATCH", "/crm/v3/objects/contacts/\(record["id"] as! String)",
+            ["properties": ["email": "moved@example.fi"]])
+        try await fixture.crm(
+            "POST", "/communication-preferences/v4/statuses/moved@example.fi/unsubscribe-all?channel=EMAIL")
+        let request = try await fixture.propagator().erase(
+            email: email("subject@example.fi"), requestId: "r-moved", reason: nil)
+        #expect(request.state == .verified)
+        #expect(try await fixture.crmContact(email: "moved@example.fi") == nil)
+        #expect(try await !AddressFollowsPersonTests.isOptedOutInHubSpot(fixture, "moved@example.fi"))
     }
 
     @Test func serverErrorsLeaveTheRequestFailedAndALaterRunFinishesIt() async throws {

@@ -124,6 +124,39 @@ extension ErasureJournalTests {
     /// Review finding: after the backup, q's record moved to another address and p took q's address; q's erasure
     /// (of the address p then held) is p's. Putting the backup back erases p again, never q, who holds the address
     /// in the backup and whose record the erasure never touched.
+    /// The backup held X, linked, under an address the CRM later moved X off; a new person S then came in under that
+    /// address, moved on too, and was erased (the address tombstoned as S's former one). Putting the backup back must
+    /// not erase X, linked to a record the erasure never named, for holding that address then.
+    @Test func aRestoreDoesNotEraseALinkedContactForHoldingAFormerAddressOfTheSubject() throws {
+        let fixture = try StoreFixture()
+        _ = try fixture.importCSV("email,firstName\njane@example.fi,X\n")
+        func link(_ address: String, _ crmId: String, movingTo moved: String? = nil) throws {
+            var contact = try #require(try fixture.store.contact(email: email(address)))
+            var update = LocalSyncUpdate(contactId: contact.id)
+            update.crmId = .some(crmId)
+            if let moved {
+                contact.email = email(moved)
+                update.contact = contact
+            }
+            _ = try fixture.store.applySyncUpdates([update], actor: "sync")
+        }
+        try link("jane@example.fi", "crm-x")
+        let x = try #require(try fixture.store.contact(email: email("jane@example.fi")))
+        let backup = fixture.folder.appendingPathComponent("nightly.sqlite").path
+        try Self.backUp(fixture.reopen(), to: backup)
+        try link("jane@example.fi", "crm-x", movingTo: "jane.old@example.fi")
+        _ = try fixture.importCSV("email,firstName\njane@example.fi,S\n")
+        try link("jane@example.fi", "crm-s", movingTo: "jane.new@example.fi")
+        _ = try fixture.store.recordErasureRequest(email: email("jane.new@example.fi"), requestId: "r-s", reason: nil)
+        try fixture.store.eraseLocally(requestId: "r-s")
+        #expect(try fixture.store.isErased(email("jane@example.fi")))
+
+        try Self.restore(backup, over: fixture.path)
+        let restored = try fixture.reopen()
+        #expect(try restored.contact(email: email("jane@example.fi"))?.id == x.id)
+        #expect(try restored.erasedCRMIds(among: ["crm-x", "crm-s"]) == ["crm-s"])
+    }
+
     @Test func aRestoreErasesTheSubjectTheErasureWasAboutNotWhoeverHeldTheAddressBefore() throws {
         let fixture = try StoreFixture()
         _ = try fixture.importCSV("email,firstName\np@example.fi,P\nq@example.fi,Q\n")
