@@ -194,9 +194,23 @@ public struct ErasurePropagator: Sendable {
                 }
             }
         }
-        let othersDecisions = try await othersDecisions(onRecords: crmIds, of: pending.email)
+        // The records the deletes take, as HubSpot has them now: a linked id may read as the survivor of a merge made
+        // since, whose other merged ids may be other contacts' links (they lose them with it, as after a merge found by
+        // address), and whose other addresses may be other people's.
+        let records = crmIds.isEmpty ? [:] : try await client.batchRead(crmIds, properties: Self.recordProperties).found
+        for record in Set(records.values.map(\.id)).sorted() {
+            guard let survivor = records.values.first(where: { $0.id == record }), !survivor.mergedIds.isEmpty else {
+                continue
+            }
+            try store.addCRMRecords(
+                [survivor.id], mergedFrom: survivor.mergedIds, toErasureOf: pending.email, requestId: pending.request.id
+            )
+            if !crmIds.contains(survivor.id) { crmIds.append(survivor.id) }
+        }
+        let othersDecisions = try othersDecisions(on: Array(records.values), of: pending.email)
+        let others = try await decisions(under: othersDecisions)
         for crmId in crmIds { try await client.gdprDelete(crmId: crmId) }
-        try await writeBack(othersDecisions)
+        try await writeBack(others)
         if crmIds.isEmpty && pending.deletesByEmail {
             for spelling in pending.email.spellings { try await client.gdprDelete(email: spelling) }
         } else if case let unheld = pending.email.spellings.filter({ !held.contains($0) }), !unheld.isEmpty {
@@ -220,13 +234,9 @@ public struct ErasurePropagator: Sendable {
     /// subject to, a duplicate of the subject's merged in) is taken for the subject's and deleted with them. Only
     /// withdrawals and opt-outs are kept: written back they carry a new time, which must never let an old grant beat a
     /// withdrawal made since (a grant lost here comes back from the register if it holds it).
-    private func othersDecisions(onRecords crmIds: [String], of subject: EmailAddress) async throws
-        -> (withdrawals: [SubscriptionWrite], optedOut: [String])
-    {
-        guard !crmIds.isEmpty else { return ([], []) }
-        let (found, _) = try await client.batchRead(crmIds, properties: Self.recordProperties)
+    private func othersDecisions(on found: [CRMContact], of subject: EmailAddress) throws -> [String] {
         var others: Set<String> = []
-        for record in Set(found.values.map(\.id)).compactMap({ id in found.values.first { $0.id == id } }) {
+        for record in Set(found.map(\.id)).compactMap({ id in found.first { $0.id == id } }) {
             let primary = record.email.flatMap { try? EmailAddress($0) }
             let subjectIsSecondary =
                 primary?.normalized != subject.normalized && !record.mergedIds.isEmpty
@@ -239,8 +249,14 @@ public struct ErasurePropagator: Sendable {
                 if try survivorsOwn || store.contact(email: parsed) != nil { others.insert(address) }
             }
         }
-        guard !others.isEmpty else { return ([], []) }
-        let addresses = others.sorted()
+        return others.sorted()
+    }
+
+    /// The withdrawals and opt-outs HubSpot holds under `addresses` (two reads, none for no address).
+    private func decisions(under addresses: [String]) async throws
+        -> (withdrawals: [SubscriptionWrite], optedOut: [String])
+    {
+        guard !addresses.isEmpty else { return ([], []) }
         let statuses = try await client.subscriptionStatuses(for: addresses)
         let optedOut = try await client.optedOutOfAll(addresses)
         let withdrawals = addresses.flatMap { address in

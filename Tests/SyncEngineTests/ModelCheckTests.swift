@@ -160,6 +160,18 @@ import Testing
         try await Self.expectEveryPromiseHolds(after: history)
     }
 
+    /// Seed 9906464: a synced subject's record moved to a new address and was merged into another contact's record;
+    /// the erasure (by the address the register knew) deleted the survivor by the subject's linked id, but the other
+    /// contact stayed linked to the deleted record, which the dry run had planned to re-create. The erasure now reads
+    /// the records its ids take and releases the contacts linked to their merged ids.
+    @Test func anErasureByALinkedIdReleasesTheOtherContactOfTheSurvivorItDeletes() async throws {
+        let history: [CheckOperation] = [
+            .crmCreate(subject: 0), .crmCreate(subject: 1), .sync, .crmEmailChange(subject: 0),
+            .crmMerge(subject: 0, into: 1), .erase(subject: 0, wait: false), .dryRunThenSync,
+        ]
+        try await Self.expectEveryPromiseHolds(after: history)
+    }
+
     /// Seed 4003335: the subject's record was merged (the link re-pointed to the survivor) after the backup;
     /// erased, then the backup put back: the journal did not re-apply the erasure to the contact the backup
     /// held under the erased address, because it was linked to the pre-merge record.
