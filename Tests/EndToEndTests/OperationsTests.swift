@@ -125,6 +125,20 @@ import Testing
         #expect(Self.value(after, "crmsync_crm_requests_total") ?? 0 > 0)
         #expect(Self.value(after, "crmsync_erasures_overdue") == 0)
         #expect(!after.contains("example.fi"))
+        for name in [
+            "crmsync_runs_total", "crmsync_run_duration_seconds", "crmsync_contacts_changed_total",
+            "crmsync_crm_requests_total", "crmsync_crm_rate_limited_total", "crmsync_crm_retries_total",
+            "crmsync_crm_daily_budget_remaining", "crmsync_checkpoint_age_seconds", "crmsync_change_feed_lag_seconds",
+            "crmsync_quarantined_contacts", "crmsync_erasures_pending", "crmsync_erasures_overdue",
+            "crmsync_lease_held",
+            "crmsync_last_success_timestamp_seconds",
+        ] {
+            #expect(after.contains("# TYPE \(name) "), "\(name)")
+        }
+        #expect(Self.value(after, "crmsync_crm_daily_budget_remaining") ?? 0 > 0)
+        #expect(Self.value(after, "crmsync_last_success_timestamp_seconds") ?? 0 > 1_700_000_000)
+        let refused = try await cli.run("run", "--metrics", "not-an-address")
+        #expect(refused.status == 64)
         #expect(try await Self.get("\(base)/health").status == 200)
 
         _ = try await server.control.configure { $0.faults.serverErrorRate = 1 }
