@@ -37,6 +37,16 @@ final class CommandLineRunner {
         return (cli, server)
     }
 
+    /// A mock with no rate limits whose every answer takes `latencyMs`: a run long enough to be scraped, interrupted
+    /// or killed while it works.
+    static func slowMock(latencyMs: Int) -> MockConfiguration {
+        var mock = MockConfiguration()
+        mock.rateLimit = .init(max: 1_000_000, intervalMs: 10_000)
+        mock.searchPerSecond = 1_000_000
+        mock.latencyMs = latencyMs
+        return mock
+    }
+
     /// The `crmsync` binary built next to the test bundle.
     static var executable: URL {
         get throws {

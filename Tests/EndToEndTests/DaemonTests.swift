@@ -7,10 +7,7 @@ import Testing
 
 @Suite(.serialized) struct DaemonTests {
     @Test func sigtermMidRunStopsCleanlyAndTheNextRunConverges() async throws {
-        var mock = MockConfiguration()
-        mock.rateLimit = .init(max: 1_000_000, intervalMs: 10_000)
-        mock.searchPerSecond = 1_000_000
-        mock.latencyMs = 15  // a run long enough to be interrupted
+        let mock = CommandLineRunner.slowMock(latencyMs: 15)  // a run long enough to be interrupted
         let (cli, server) = try await CommandLineRunner.againstMock(.init(seedContacts: 2_000, configuration: mock))
         defer { Task { await server.stop() } }
         let rows = (0..<300).map { "local\($0)@example.fi,L\($0)" }.joined(separator: "\n")
@@ -34,10 +31,7 @@ import Testing
     }
 
     @Test func aSyncKilledWithSIGKILLNeverBlocksTheNextOne() async throws {
-        var mock = MockConfiguration()
-        mock.rateLimit = .init(max: 1_000_000, intervalMs: 10_000)
-        mock.searchPerSecond = 1_000_000
-        mock.latencyMs = 20  // a run long enough to be killed in the middle
+        let mock = CommandLineRunner.slowMock(latencyMs: 20)  // a run long enough to be killed in the middle
         let (cli, server) = try await CommandLineRunner.againstMock(.init(seedContacts: 1_000, configuration: mock))
         defer { Task { await server.stop() } }
         try await cli.run("init")

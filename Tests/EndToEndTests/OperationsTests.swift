@@ -99,10 +99,7 @@ import Testing
     /// and what it changed (3 contacts pushed → the counter at 3); `/health` turns 503 once the CRM has failed for two
     /// periods and 200 again after a good run.
     @Test func theDaemonsMetricsAndHealthFollowItsRuns() async throws {
-        var mock = MockConfiguration()
-        mock.rateLimit = .init(max: 1_000_000, intervalMs: 10_000)
-        mock.searchPerSecond = 1_000_000
-        mock.latencyMs = 10  // a run long enough to be scraped while it works
+        let mock = CommandLineRunner.slowMock(latencyMs: 10)  // a run long enough to be scraped while it works
         let (cli, server) = try await CommandLineRunner.againstMock(.init(seedContacts: 400, configuration: mock))
         defer { Task { await server.stop() } }
         try cli.write(
@@ -142,22 +139,14 @@ import Testing
         #expect(try await Self.get("\(base)/health").status == 200)
 
         _ = try await server.control.configure { $0.faults.serverErrorRate = 1 }
-        let down = try await Self.poll("\(base)/health", timeout: .seconds(30)) { _ in
-            true
-        } until: {
-            $0 == 503
-        }
+        let down = try await Self.health(base, answering: 503)
         #expect(down.hasPrefix("no successful run for"))
         #expect(down.contains("last run: crm_unavailable"))
         let failing = try await Self.get("\(base)/metrics").body
         #expect(Self.value(failing, #"crmsync_runs_total{outcome="crm_unavailable"}"#) ?? 0 >= 1)
 
         _ = try await server.control.configure { $0.faults.serverErrorRate = 0 }
-        let up = try await Self.poll("\(base)/health", timeout: .seconds(30)) { _ in
-            true
-        } until: {
-            $0 == 200
-        }
+        let up = try await Self.health(base, answering: 200)
         #expect(up.hasPrefix("ok: last successful run"))
         daemon.terminate()
         let stopped = try await CommandLineRunner.wait(for: daemon)
@@ -192,6 +181,11 @@ import Testing
         }
         Issue.record("\(url) never answered as expected within \(timeout)")
         return ""
+    }
+
+    /// `/health`'s line once it answers `status` (within 30 s: two periods, the daemon's backoff and a run).
+    static func health(_ base: String, answering status: Int) async throws -> String {
+        try await poll("\(base)/health", timeout: .seconds(30), { _ in true }, until: { $0 == status })
     }
 
     /// A port nothing listens on now (the kernel's pick for port 0).
