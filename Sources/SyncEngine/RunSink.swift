@@ -64,7 +64,7 @@ struct ApplyingSink: RunSink {
 /// and the values the portal would refuse (as the real run's applier refuses them before sending).
 struct RecordingSink: RunSink {
     let store: any RegisterPort
-    /// Reads only: which record an unfinished erasure's delete by email takes.
+    /// Reads only: which record an unfinished erasure's deletes take.
     let client: any CRMPort
     var schema: PortalSchema?
 
@@ -80,9 +80,10 @@ struct RecordingSink: RunSink {
     func finishUnfinishedErasures(into run: inout SyncEngine.RunState) async throws {
         let unfinished = try store.pendingErasures()
         run.erasuresFinishedFirst = Set(unfinished.map(\.email.normalized) + unfinished.flatMap(\.crmIds))
-        // A delete by email takes whatever record HubSpot finds under the address, also one holding it only as a
-        // merged-in secondary address: read which (the real run's delete asks HubSpot the same way).
-        for pending in unfinished where pending.deletesByEmail {
+        // The real run's deletes take whatever record HubSpot finds under the address (by id, or by email for a
+        // subject it never held), also one holding it only as a merged-in secondary address: read which, for every
+        // unfinished erasure (the real run asks HubSpot the same way).
+        for pending in unfinished {
             for spelling in pending.email.spellings {
                 if let record = try await client.contact(email: spelling, properties: ["email"], withHistory: []) {
                     run.erasuresFinishedFirst.formUnion([record.id] + record.mergedIds)

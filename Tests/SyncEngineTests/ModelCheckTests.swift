@@ -172,6 +172,18 @@ import Testing
         try await Self.expectEveryPromiseHolds(after: history)
     }
 
+    /// Seed 10006852: an unfinished erasure of a synced subject, then the backup (taken before the first sync) put
+    /// back: the journal erased the restored contact again, whose request knows no record id. The real run's deletes
+    /// found the record by address and took it first; the dry run read that only for a subject never held, and
+    /// planned the record again as an erased subject's stale copy. It now reads it for every unfinished erasure.
+    @Test func aDryRunSeesTheRecordAnErasureReappliedAfterARestoreTakes() async throws {
+        let history: [CheckOperation] = [
+            .localCreate(subject: 1, lastName: true), .backupStore, .sync, .erase(subject: 1, wait: false),
+            .restoreBackup, .dryRunThenSync,
+        ]
+        try await Self.expectEveryPromiseHolds(after: history)
+    }
+
     /// Seed 4003335: the subject's record was merged (the link re-pointed to the survivor) after the backup;
     /// erased, then the backup put back: the journal did not re-apply the erasure to the contact the backup
     /// held under the erased address, because it was linked to the pre-merge record.
