@@ -450,6 +450,14 @@ public struct ModelChecker {
             else { return nil }
             try await world.control("DELETE", "/crm/v3/objects/contacts/\(id)")
             model.archived.insert(s)
+            // A record a form re-created after someone deleted the linked one, archived before any sync met it: the
+            // contact stays linked to the deleted record, examined only when it changes here (README, Limits); the
+            // form's opt-out stays with the address in HubSpot.
+            if model.recreated.contains(s), model.deletedByOther.contains(s), let last = model.optOuts[s]?.last,
+                last.inCRM, last.step > model.lastSync
+            {
+                model.optOutOpen.insert(s)
+            }
         case .localGrant(let s, let p):
             guard model.existsLocally.contains(s), !model.erased.contains(s), !model.isOptedOut(s) else { return nil }
             ignoringRefusals {

@@ -88,6 +88,12 @@ import Testing
                 .crmOptOut(subject: 2),
                 .crmMerge(subject: 2, into: 0), .localCreate(subject: 0, lastName: true),
             ],
+            // Seed 10201858: a form re-created a record someone deleted, opting out, and it was archived before any
+            // sync met it (README, Limits).
+            [
+                .localCreate(subject: 1, lastName: true), .dryRunThenSync, .crmDeleteByOther(subject: 1),
+                .crmRecreateByForm(subject: 1, optOut: true), .crmArchive(subject: 1),
+            ],
             // Seed 9405800: a CRM opt-out under an address the register never held, whose record a CRM user moved to
             // another address before any sync met it (README, Limits).
             [
