@@ -168,9 +168,13 @@ public struct ErasurePropagator: Sendable {
                 claimed = false
             }
             guard attempt < maxAttempts else { return .failed }
-            let factor = Int64(1) << Int64(min(attempt - 1, 10))
-            try await clock.sleep(for: baseDelay * Int(factor))
+            try await backOff(after: attempt)
         }
+    }
+
+    /// The wait after failed attempt `attempt` (1 first): `baseDelay`, doubling each time.
+    private func backOff(after attempt: Int) async throws {
+        try await clock.sleep(for: baseDelay * Int(Int64(1) << Int64(min(attempt - 1, 10))))
     }
 
     /// The GDPR deletes: by id for every record the subject was linked to (a merged id deletes its survivor)
@@ -182,6 +186,7 @@ public struct ErasurePropagator: Sendable {
     private func sendDeletes(_ pending: PendingErasure, crmIds: [String]) async throws -> [String] {
         var crmIds = crmIds
         var held: [String] = []
+        var added: Set<String> = []  // records whose merged ids the erasure has already released
         // HubSpot compares addresses as text: an internationalised address is looked for in both spellings.
         for spelling in pending.email.spellings {
             if let record = try await client.contact(email: spelling, properties: Self.recordProperties) {
@@ -191,24 +196,24 @@ public struct ErasurePropagator: Sendable {
                         [record.id], mergedFrom: record.mergedIds, toErasureOf: pending.email,
                         requestId: pending.request.id)
                     crmIds.append(record.id)
+                    added.insert(record.id)
                 }
             }
         }
         // The records the deletes take, as HubSpot has them now: a linked id may read as the survivor of a merge made
         // since, whose other merged ids may be other contacts' links (they lose them with it, as after a merge found by
         // address), and whose other addresses may be other people's.
-        let records = crmIds.isEmpty ? [:] : try await client.batchRead(crmIds, properties: Self.recordProperties).found
-        for record in Set(records.values.map(\.id)).sorted() {
-            guard let survivor = records.values.first(where: { $0.id == record }), !survivor.mergedIds.isEmpty else {
-                continue
-            }
+        // (Several linked ids may read as one survivor: each record once.)
+        let found = crmIds.isEmpty ? [:] : try await client.batchRead(crmIds, properties: Self.recordProperties).found
+        let records = Dictionary(found.values.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }).values
+            .sorted { $0.id < $1.id }
+        for survivor in records where !survivor.mergedIds.isEmpty && !added.contains(survivor.id) {
             try store.addCRMRecords(
                 [survivor.id], mergedFrom: survivor.mergedIds, toErasureOf: pending.email, requestId: pending.request.id
             )
             if !crmIds.contains(survivor.id) { crmIds.append(survivor.id) }
         }
-        let othersDecisions = try othersDecisions(on: Array(records.values), of: pending.email)
-        let others = try await decisions(under: othersDecisions)
+        let others = try await decisions(under: othersAddresses(on: records, of: pending.email))
         for crmId in crmIds { try await client.gdprDelete(crmId: crmId) }
         try await writeBack(others)
         if crmIds.isEmpty && pending.deletesByEmail {
@@ -234,9 +239,9 @@ public struct ErasurePropagator: Sendable {
     /// subject to, a duplicate of the subject's merged in) is taken for the subject's and deleted with them. Only
     /// withdrawals and opt-outs are kept: written back they carry a new time, which must never let an old grant beat a
     /// withdrawal made since (a grant lost here comes back from the register if it holds it).
-    private func othersDecisions(on found: [CRMContact], of subject: EmailAddress) throws -> [String] {
+    private func othersAddresses(on records: [CRMContact], of subject: EmailAddress) throws -> [String] {
         var others: Set<String> = []
-        for record in Set(found.map(\.id)).compactMap({ id in found.first { $0.id == id } }) {
+        for record in records {
             let primary = record.email.flatMap { try? EmailAddress($0) }
             let subjectIsSecondary =
                 primary?.normalized != subject.normalized && !record.mergedIds.isEmpty
@@ -291,7 +296,7 @@ public struct ErasurePropagator: Sendable {
                     ])
                 return
             } catch let error as HubSpotError where !error.isDailyLimit && attempt < maxAttempts {
-                try await clock.sleep(for: baseDelay * Int(Int64(1) << Int64(min(attempt - 1, 10))))
+                try await backOff(after: attempt)
             } catch {
                 logger.error(
                     "erasure: another person's objections could not be written back after the delete",

@@ -22,12 +22,11 @@ enum HTMLReport {
             ("optouts", "opt-outs", s.toCRM.suppressions, s.toLocal.suppressions),
             ("erasures", "erasures", s.toCRM.erasures, nil),
         ]
-        let sorted = report.changes.enumerated().sorted { a, b in
-            let (ka, kb) = (kind(of: a.element.field).order, kind(of: b.element.field).order)
-            if ka != kb { return ka < kb }
-            if a.element.contact != b.element.contact { return a.element.contact < b.element.contact }
-            return a.offset < b.offset
-        }.map(\.element)
+        // Each change's kind once; by kind, then contact, then the order the run planned them.
+        let kinds = report.changes.map { kind(of: $0.field) }
+        let sorted = report.changes.indices.sorted { a, b in
+            (kinds[a].order, report.changes[a].contact, a) < (kinds[b].order, report.changes[b].contact, b)
+        }.map { (change: report.changes[$0], kind: kinds[$0]) }
         let rules = Set(report.changes.map(\.rule)).sorted()
         var html = """
             <!DOCTYPE html>
@@ -82,8 +81,8 @@ enum HTMLReport {
 
             """
         let consentKinds: Set<Kind> = [.consent, .optOut]
-        let firstPart = sorted.filter { consentKinds.contains(kind(of: $0.field)) }
-        let secondPart = sorted.filter { !consentKinds.contains(kind(of: $0.field)) }
+        let firstPart = sorted.filter { consentKinds.contains($0.kind) }
+        let secondPart = sorted.filter { !consentKinds.contains($0.kind) }
         html += "<h3>Consent and opt-out changes</h3>\n" + table(firstPart)
         html += "<h3>Field changes per contact</h3>\n" + table(secondPart)
         if !report.changesListed {
@@ -124,14 +123,14 @@ enum HTMLReport {
         }
     }
 
-    private static func table(_ changes: [SyncReport.Change]) -> String {
+    private static func table(_ changes: [(change: SyncReport.Change, kind: Kind)]) -> String {
         guard !changes.isEmpty else { return "<p class=\"none\">none</p>\n" }
         var html = "<table class=\"changes\"><thead><tr><th>contact</th><th>direction</th><th>field</th><th>old</th>"
         html += "<th>new</th><th>rule</th></tr></thead><tbody>\n"
-        for change in changes {
+        for (change, kind) in changes {
             let direction = change.direction == .toCRM ? "toCRM" : "toLocal"
             let rule = escape(change.rule)
-            html += "<tr data-direction=\"\(direction)\" data-kind=\"\(kind(of: change.field).rawValue)\" "
+            html += "<tr data-direction=\"\(direction)\" data-kind=\"\(kind.rawValue)\" "
             html += "data-rule=\"\(rule)\"><td><code>\(escape(change.contact))</code></td>"
             html += "<td>\(change.direction == .toCRM ? "→ CRM" : "→ local")</td><td>\(escape(change.field))</td>"
             html += "<td>\(change.old.map { "<code>\(escape($0))</code>" } ?? "∅")</td>"

@@ -147,7 +147,7 @@ public final class RunMetrics: Sendable {
     /// run for less than two), with a one-line reason either way.
     public func health(now: Date = Date()) -> (healthy: Bool, reason: String) {
         let state = state.withLock { $0 }
-        let limit = Double(period.components.seconds) * 2 + Double(period.components.attoseconds) * 2e-18
+        let limit = period.inSeconds * 2
         guard let lastSuccess = state.lastSuccess else {
             let waited = now.timeIntervalSince(state.startedAt)
             return waited < limit

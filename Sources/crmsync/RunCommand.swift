@@ -108,18 +108,25 @@ struct ScheduledSync: Service {
         let outcome = await runOnce(report: &report)
         metrics.runFinished(
             outcome, duration: ContinuousClock.now - started, report: report,
-            checkpoint: Self.registerState(of: store)?.checkpoint)
+            checkpoint: try? Self.checkpoint(of: store))
         return outcome
     }
 
     /// The register's state for a scrape: the checkpoint, the quarantine, erasures pending and overdue.
     static func registerState(of store: SyncStore, now: Date = Date()) -> RunMetrics.RegisterState? {
-        try? RunMetrics.RegisterState(
-            checkpoint: store.checkpoint(SyncEngine.modifiedSinceCheckpoint).flatMap(Int64.init).map(
-                Date.init(millisecondsSince1970:)),
-            quarantined: store.quarantined().count,
-            erasuresPending: store.erasureRequests().filter { $0.state != .verified }.count,
-            erasuresOverdue: store.erasureRequests().filter { $0.isOverdue(at: now) }.count)
+        guard let erasures = try? store.erasureRequests(), let quarantined = try? store.quarantined() else {
+            return nil
+        }
+        return RunMetrics.RegisterState(
+            checkpoint: try? checkpoint(of: store), quarantined: quarantined.count,
+            erasuresPending: erasures.filter { $0.state != .verified }.count,
+            erasuresOverdue: erasures.filter { $0.isOverdue(at: now) }.count)
+    }
+
+    /// Where the change feed stands.
+    static func checkpoint(of store: SyncStore) throws -> Date? {
+        try store.checkpoint(SyncEngine.modifiedSinceCheckpoint).flatMap(Int64.init).map(
+            Date.init(millisecondsSince1970:))
     }
 
     private func runOnce(report finished: inout SyncReport?) async -> ScheduledOutcome {

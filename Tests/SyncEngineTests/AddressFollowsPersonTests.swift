@@ -52,6 +52,17 @@ import Testing
 
 extension AddressFollowsPersonTests {
     /// Whether HubSpot holds `address` opted out of all email (its wide status), read as a person would check.
+    /// The subject objects to direct marketing here, and a sync runs without a failure.
+    static func objectAndSync(_ fixture: EngineFixture, sourceLocation: SourceLocation = #_sourceLocation)
+        async throws
+    {
+        _ = try fixture.store.setSuppression(
+            .optedOutOfAll, active: true, email: email("subject@example.fi"), reason: "objected", actor: "t")
+        fixture.tick()
+        let report = try await fixture.sync()
+        #expect(report.summary.failures == 0, "\(report.failures)", sourceLocation: sourceLocation)
+    }
+
     static func isOptedOutInHubSpot(_ fixture: EngineFixture, _ address: String) async throws -> Bool {
         let reply = try await fixture.crm(
             "POST", "/communication-preferences/v4/statuses/batch/unsubscribe-all/read?channel=EMAIL",
@@ -89,11 +100,7 @@ extension AddressFollowsPersonTests {
         _ = try fixture.store.recordConsent(
             email: email("subject@example.fi"), purpose: .blog, state: .withdrawn, source: "phone", actor: "t")
         fixture.tick()
-        _ = try fixture.store.setSuppression(
-            .optedOutOfAll, active: true, email: email("subject@example.fi"), reason: "objected", actor: "t")
-        fixture.tick()
-        let report = try await fixture.sync()
-        #expect(report.summary.failures == 0, "\(report.failures)")
+        try await Self.objectAndSync(fixture)
         #expect(try await Self.isOptedOutInHubSpot(fixture, "subject@example.fi"))
         #expect(try await fixture.crmStatuses("subject@example.fi")[7] != "SUBSCRIBED")
         #expect(try await fixture.crmStatuses("subject@example.fi")[10] != "SUBSCRIBED")
@@ -451,11 +458,7 @@ extension AddressFollowsPersonTests {
         fixture.tick()
         try await fixture.mergeIntoNewRecord(subject, address: "survivor@example.fi")
         fixture.tick()
-        _ = try fixture.store.setSuppression(
-            .optedOutOfAll, active: true, email: email("subject@example.fi"), reason: "objected", actor: "t")
-        fixture.tick()
-        let report = try await fixture.sync()
-        #expect(report.summary.failures == 0, "\(report.failures)")
+        try await Self.objectAndSync(fixture)
         #expect(try await Self.isOptedOutInHubSpot(fixture, "survivor@example.fi"))
         #expect(try await Self.isOptedOutInHubSpot(fixture, "subject@example.fi"))
     }
