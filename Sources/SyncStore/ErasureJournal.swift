@@ -220,8 +220,12 @@ final class ErasureJournal: Sendable {
         return reconciliation
     }
 
+    /// A contact of the restored store and the records it is linked to.
+    typealias ContactLinks = (id: String, email: EmailAddress, crmId: String?, mergedIntoCrmId: String?)
+
     /// The contact of the restored store each missing erasure request is about, at most one a request: the contact
-    /// linked to a CRM record the request tombstoned (its record, or the survivor of a merge), else the contact
+    /// linked to a CRM record the request tombstoned (its record, or the survivor of a merge; of several, the one
+    /// holding the request's address, then the record's own, then one merged into it), else the contact
     /// holding the request's address in the backup, whatever record it is linked to (the address is the person),
     /// else the contact holding a former address of the subject's that the erasure tombstoned (it tombstones none
     /// another contact held).
@@ -232,6 +236,8 @@ final class ErasureJournal: Sendable {
         requestIds.formUnion(missing.filter { $0.kind == "request" }.compactMap(\.id))
         guard !requestIds.isEmpty else { return [] }
         let contacts = try store.allContactLinks()
+        let requestSubjects = Set(
+            all.filter { $0.kind == "request" && requestIds.contains($0.id ?? "") }.compactMap(\.hash))
         var taken: Set<String> = []
         var result: [(email: EmailAddress, requestId: String)] = []
         for requestId in requestIds.sorted() {
@@ -239,9 +245,22 @@ final class ErasureJournal: Sendable {
             let subjectHash = all.first { $0.kind == "request" && $0.id == requestId }?.hash
             let addressHashes = Set(
                 all.filter { $0.kind == "tombstone" && $0.requestId == requestId }.compactMap(\.hash))
-            let byLink = contacts.first { contact in
-                !taken.contains(contact.id) && contact.crmIds.contains { idHashes.contains(store.crmIdHash(of: $0)) }
+            // Several contacts can be linked to one tombstoned record: after a CRM merge, another person's contact is
+            // linked to the survivor too (and the erasure released it). The one holding the request's address goes
+            // first, then one whose own record it is, then one merged into it.
+            func linkRank(_ contact: ContactLinks) -> Int? {
+                guard !taken.contains(contact.id) else { return nil }
+                let own = contact.crmId.map { idHashes.contains(store.crmIdHash(of: $0)) } ?? false
+                let merged = contact.mergedIntoCrmId.map { idHashes.contains(store.crmIdHash(of: $0)) } ?? false
+                guard own || merged else { return nil }
+                let hash = store.subjectHash(of: contact.email)
+                if hash == subjectHash { return 0 }
+                // The subject of another request being applied again: that request's.
+                guard !requestSubjects.contains(hash) else { return nil }
+                return own ? 1 : 2
             }
+            let byLink = contacts.compactMap { contact in linkRank(contact).map { (contact, $0) } }
+                .min { $0.1 < $1.1 }?.0
             let byAddress = contacts.first { contact in
                 let hash = store.subjectHash(of: contact.email)
                 // The address is the person: a contact holding the erased address in the backup is the subject,
@@ -256,7 +275,7 @@ final class ErasureJournal: Sendable {
             // Only a contact with no link: one linked to a record the erasure did not tombstone is someone the CRM
             // moved off that address since (a person decides; its tombstone holds).
             let byFormerAddress = contacts.first { contact in
-                !taken.contains(contact.id) && contact.crmIds.isEmpty
+                !taken.contains(contact.id) && contact.crmId == nil && contact.mergedIntoCrmId == nil
                     && addressHashes.contains(store.subjectHash(of: contact.email))
             }
             guard let subject = byLink ?? byAddress ?? byFormerAddress else { continue }

@@ -80,13 +80,11 @@ extension SyncStore {
 
     /// Every contact's id, address and CRM links: what the erasure journal matches its tombstones against after a
     /// restore.
-    func allContactLinks() throws -> [(id: String, email: EmailAddress, crmIds: [String])] {
+    func allContactLinks() throws -> [(id: String, email: EmailAddress, crmId: String?, mergedIntoCrmId: String?)] {
         try database.read { db in
             try Row.fetchAll(db, sql: "SELECT id, email, crmId, mergedIntoCrmId FROM contact ORDER BY id").compactMap {
                 row in
-                (try? EmailAddress(row[1] as String)).map {
-                    (row[0] as String, $0, [row[2] as String?, row[3] as String?].compactMap { $0 })
-                }
+                (try? EmailAddress(row[1] as String)).map { (row[0] as String, $0, row[2], row[3]) }
             }
         }
     }

@@ -121,6 +121,42 @@ import Testing
 }
 
 extension ErasureJournalTests {
+    /// Seed 10409676: a CRM user merged q's record into p's, so in the backup q's contact is linked to p's record as
+    /// its survivor. p was erased (its record tombstoned, q released), then the backup put back: the journal took
+    /// whichever contact linked to p's record came first, so it erased q under p's request (and a second erasure of
+    /// p on the same day was refused: the request id named another subject). The contact holding p's address, whose
+    /// own record it is, is p. Contact ids are random: the fixture is made until q's sorts first, as it did there.
+    @Test func aRestoreErasesTheSubjectNotAnotherPersonMergedIntoItsRecord() throws {
+        for _ in 0..<64 {
+            let fixture = try StoreFixture()
+            _ = try fixture.importCSV("email,firstName\np@example.fi,P\nq@example.fi,Q\n")
+            let p = try #require(try fixture.store.contact(email: email("p@example.fi")))
+            let q = try #require(try fixture.store.contact(email: email("q@example.fi")))
+            guard q.id < p.id else { continue }
+            var linkP = LocalSyncUpdate(contactId: p.id)
+            linkP.crmId = .some("crm-p")
+            var mergeQ = LocalSyncUpdate(contactId: q.id)
+            mergeQ.crmId = .some("crm-q")
+            mergeQ.mergedIntoCrmId = .some("crm-p")
+            _ = try fixture.store.applySyncUpdates([linkP, mergeQ], actor: "sync")
+            let backup = fixture.folder.appendingPathComponent("nightly.sqlite").path
+            try Self.backUp(fixture.reopen(), to: backup)
+            _ = try fixture.store.recordErasureRequest(email: email("p@example.fi"), requestId: "r-p", reason: nil)
+            try fixture.store.eraseLocally(requestId: "r-p")
+            try fixture.store.addCRMRecords(["crm-p"], toErasureOf: email("p@example.fi"), requestId: "r-p")
+            #expect(try fixture.store.contact(email: email("q@example.fi"))?.id == q.id)
+
+            try Self.restore(backup, over: fixture.path)
+            let restored = try fixture.reopen()
+            #expect(try restored.contact(email: email("p@example.fi")) == nil)
+            #expect(try restored.contact(email: email("q@example.fi"))?.id == q.id)
+            #expect(
+                try restored.erasureRequests().map(\.subjectHash) == [restored.subjectHash(of: email("p@example.fi"))])
+            return
+        }
+        Issue.record("no fixture in 64 had q's contact id sort before p's")
+    }
+
     /// Review finding: after the backup, q's record moved to another address and p took q's address; q's erasure
     /// (of the address p then held) is p's. Putting the backup back erases p again, never q, who holds the address
     /// in the backup and whose record the erasure never touched.
