@@ -233,10 +233,11 @@ public struct ErasurePropagator: Sendable {
 
     /// The objections another person holds in HubSpot under an address one of `crmIds` carries besides the subject's:
     /// a GDPR delete takes every address's statuses with the record, so they are read before it and written back after
-    /// it. An address is another person's when another contact of the register holds it, or when it is the own
+    /// it. An address is another person's when another contact of the register holds it, when it is the own
     /// address of a merge survivor that carries the subject's address only as a secondary one (a CRM user merged the
-    /// subject's record into that person's). Any other address on the subject's records (the address the CRM moved the
-    /// subject to, a duplicate of the subject's merged in) is taken for the subject's and deleted with them. Only
+    /// subject's record into that person's), or when it was merged in from another record (another person's, or the
+    /// subject's own duplicate: its objections stay as a suppression, an unsubscribed address with no record). The
+    /// address the CRM moved the subject to is taken for the subject's and deleted with them. Only
     /// withdrawals and opt-outs are kept: written back they carry a new time, which must never let an old grant beat a
     /// withdrawal made since (a grant lost here comes back from the register if it holds it).
     private func othersAddresses(on records: [CRMContact], of subject: EmailAddress) throws -> [String] {
@@ -251,7 +252,12 @@ public struct ErasurePropagator: Sendable {
                     try !store.isErased(parsed)
                 else { continue }
                 let survivorsOwn = subjectIsSecondary && parsed.normalized == primary?.normalized
-                if try survivorsOwn || store.contact(email: parsed) != nil { others.insert(address) }
+                // Merged in from another record: it may be the subject's own duplicate or another person's; kept as
+                // a suppression (an objection with no record) rather than risk losing a person's objection.
+                let mergedIn =
+                    !record.mergedIds.isEmpty && parsed.normalized != primary?.normalized
+                    && record.additionalEmails.contains { (try? EmailAddress($0))?.normalized == parsed.normalized }
+                if try survivorsOwn || mergedIn || store.contact(email: parsed) != nil { others.insert(address) }
             }
         }
         return others.sorted()

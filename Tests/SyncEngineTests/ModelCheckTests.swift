@@ -190,6 +190,17 @@ import Testing
         try await Self.expectEveryPromiseHolds(after: history)
     }
 
+    /// Seed 10401945: a third person the register never held opted out in HubSpot, and a CRM user merged their record
+    /// into the subject's; erasing the subject deleted the merged record, and that person's opt-out with it. A
+    /// merged-in address's withdrawals and opt-outs are now written back after the delete, whoever holds it.
+    @Test func erasingASubjectKeepsTheOptOutOfAnAddressMergedIntoItsRecord() async throws {
+        let history: [CheckOperation] = [
+            .crmCreate(subject: 0), .crmCreate(subject: 1), .crmOptOut(subject: 1), .crmMerge(subject: 1, into: 0),
+            .erase(subject: 0, wait: true),
+        ]
+        try await Self.expectEveryPromiseHolds(after: history)
+    }
+
     /// Seed 4003335: the subject's record was merged (the link re-pointed to the survivor) after the backup;
     /// erased, then the backup put back: the journal did not re-apply the erasure to the contact the backup
     /// held under the erased address, because it was linked to the pre-merge record.
