@@ -413,6 +413,14 @@ public struct ModelChecker {
             if !model.existsLocally.contains(s), let last = model.optOuts[s]?.last, last.inCRM {
                 model.optOutOpen.insert(s)
             }
+            // A record a form re-created after someone deleted the linked one, moved before any sync met it: as when
+            // it is archived (README, Limits), the contact stays linked to the deleted record; the form's opt-out
+            // stays with the address in HubSpot.
+            if model.recreated.contains(s), model.deletedByOther.contains(s), let last = model.optOuts[s]?.last,
+                last.inCRM, last.step > model.lastSync
+            {
+                model.optOutOpen.insert(s)
+            }
             // HubSpot keeps subscriptions per address: a CRM decision no sync has carried over stays with the old
             // one, which the register follows away from only for a linked record; one a partial sync may have
             // carried over is open.

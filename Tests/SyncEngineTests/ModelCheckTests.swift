@@ -94,6 +94,11 @@ import Testing
                 .localCreate(subject: 1, lastName: true), .dryRunThenSync, .crmDeleteByOther(subject: 1),
                 .crmRecreateByForm(subject: 1, optOut: true), .crmArchive(subject: 1),
             ],
+            // Seed 10408754: as 10201858, the re-created record moved to another address instead of archived.
+            [
+                .localCreate(subject: 2, lastName: true), .sync, .crmDeleteByOther(subject: 2),
+                .crmRecreateByForm(subject: 2, optOut: true), .crmEmailChange(subject: 2),
+            ],
             // Seed 9405800: a CRM opt-out under an address the register never held, whose record a CRM user moved to
             // another address before any sync met it (README, Limits).
             [
