@@ -137,6 +137,8 @@ public struct ErasurePropagator: Sendable {
                     sent = true
                     claimed = false
                 }
+                // Objections of other people a delete took and a killed (or given-up) run did not write back yet.
+                try await writeBackHeldObjections(of: email)
                 if try await isErasedEverywhere(email: email, crmIds: crmIds) {
                     try store.updateErasures(ids, state: .verified)
                     logger.info(
@@ -213,9 +215,12 @@ public struct ErasurePropagator: Sendable {
             )
             if !crmIds.contains(survivor.id) { crmIds.append(survivor.id) }
         }
-        let others = try await decisions(under: othersAddresses(on: records, of: pending.email))
+        // Kept in the erasure before the delete takes them: a run killed before they are written back leaves them to
+        // the erasure's next attempt.
+        try store.holdObjections(
+            try await decisions(under: othersAddresses(on: records, of: pending.email)), forErasureOf: pending.email)
         for crmId in crmIds { try await client.gdprDelete(crmId: crmId) }
-        try await writeBack(others)
+        try await writeBackHeldObjections(of: pending.email)
         if crmIds.isEmpty && pending.deletesByEmail {
             for spelling in pending.email.spellings { try await client.gdprDelete(email: spelling) }
         } else if case let unheld = pending.email.spellings.filter({ !held.contains($0) }), !unheld.isEmpty {
@@ -264,51 +269,53 @@ public struct ErasurePropagator: Sendable {
     }
 
     /// The withdrawals and opt-outs HubSpot holds under `addresses` (two reads, none for no address).
-    private func decisions(under addresses: [String]) async throws
-        -> (withdrawals: [SubscriptionWrite], optedOut: [String])
-    {
-        guard !addresses.isEmpty else { return ([], []) }
+    private func decisions(under addresses: [String]) async throws -> HeldObjections {
+        guard !addresses.isEmpty else { return HeldObjections() }
         let statuses = try await client.subscriptionStatuses(for: addresses)
         let optedOut = try await client.optedOutOfAll(addresses)
         let withdrawals = addresses.flatMap { address in
             (statuses[address] ?? []).filter { $0.consentState == .withdrawn }.map {
-                SubscriptionWrite(
-                    email: address, subscriptionId: $0.subscriptionId, state: .withdrawn, legalBasis: $0.legalBasis,
+                HeldObjections.Withdrawal(
+                    email: address, subscriptionId: $0.subscriptionId, legalBasis: $0.legalBasis,
                     legalBasisExplanation: $0.legalBasisExplanation)
             }
         }
-        return (withdrawals, addresses.filter { optedOut[$0] != nil })
+        return HeldObjections(withdrawals: withdrawals, optedOut: addresses.filter { optedOut[$0] != nil })
     }
 
-    /// Writes another person's objections back after the delete took them (statuses first: an opt-out of all email
-    /// written after them stands). The delete has gone through by now and what was read lives only here, so a failure
-    /// is retried (with the propagator's backoff) before it is given up, and then logged.
-    private func writeBack(_ decisions: (withdrawals: [SubscriptionWrite], optedOut: [String])) async throws {
-        guard !decisions.withdrawals.isEmpty || !decisions.optedOut.isEmpty else { return }
+    /// Writes back the objections the subject's erasure holds for other people (statuses first: an opt-out of all
+    /// email written after them stands), then lets go of them. A failure is retried (with the propagator's backoff),
+    /// then logged and thrown: they stay held, and the erasure's next attempt (this run's or a later one's) writes
+    /// them before it verifies.
+    private func writeBackHeldObjections(of subject: EmailAddress) async throws {
+        guard let held = try store.heldObjections(ofErasureOf: subject), !held.isEmpty else { return }
+        let addresses = Set(held.withdrawals.map(\.email) + held.optedOut).count
         var attempt = 0
         while true {
             attempt += 1
             do {
                 var refused = 0
-                if !decisions.withdrawals.isEmpty {
-                    refused = try await client.writeSubscriptionStatuses(decisions.withdrawals).failures.count
+                if !held.withdrawals.isEmpty {
+                    refused = try await client.writeSubscriptionStatuses(
+                        held.withdrawals.map {
+                            SubscriptionWrite(
+                                email: $0.email, subscriptionId: $0.subscriptionId, state: .withdrawn,
+                                legalBasis: $0.legalBasis, legalBasisExplanation: $0.legalBasisExplanation)
+                        }
+                    ).failures.count
                 }
-                if !decisions.optedOut.isEmpty { try await client.unsubscribeFromAll(decisions.optedOut) }
+                if !held.optedOut.isEmpty { try await client.unsubscribeFromAll(held.optedOut) }
+                try store.releaseHeldObjections(ofErasureOf: subject)
                 logger.notice(
                     "erasure: a deleted record carried another person's address; their objections were written back",
-                    metadata: [
-                        "erasure.addresses": "\(Set(decisions.withdrawals.map(\.email) + decisions.optedOut).count)",
-                        "erasure.refusedWrites": "\(refused)",
-                    ])
+                    metadata: ["erasure.addresses": "\(addresses)", "erasure.refusedWrites": "\(refused)"])
                 return
             } catch let error as HubSpotError where !error.isDailyLimit && attempt < maxAttempts {
                 try await backOff(after: attempt)
             } catch {
                 logger.error(
-                    "erasure: another person's objections could not be written back after the delete",
-                    metadata: [
-                        "erasure.addresses": "\(Set(decisions.withdrawals.map(\.email) + decisions.optedOut).count)"
-                    ])
+                    "erasure: another person's objections could not be written back yet; the erasure keeps them",
+                    metadata: ["erasure.addresses": "\(addresses)"])
                 throw error
             }
         }

@@ -55,6 +55,10 @@ public protocol RegisterPort: Sendable {
         throws
     func claimErasureDeletes(of email: EmailAddress) throws -> ErasureClaim
     func releaseErasureClaim(of email: EmailAddress) throws
+    /// Another person's objections an erasure's delete takes: kept until written back.
+    func holdObjections(_ objections: HeldObjections, forErasureOf email: EmailAddress) throws
+    func heldObjections(ofErasureOf email: EmailAddress) throws -> HeldObjections?
+    func releaseHeldObjections(ofErasureOf email: EmailAddress) throws
     /// How many stored decisions (current consent states, suppressions) are dated beyond the future tolerance.
     func futureDatedDecisions(now: Date) throws -> Int
     // Retention

@@ -66,6 +66,55 @@ public enum ErasureClaim: Sendable, Equatable {
     case alreadySent
 }
 
+/// Another person's withdrawals and opt-outs that an erasure's GDPR delete takes with a record (HubSpot drops every
+/// address's statuses with it). They are read before the delete and kept in the erasure's outbox entry until they
+/// are written back, so a run killed, or a write-back given up, between the delete and the write-back writes them on
+/// the erasure's next attempt; only what was read is kept, never a grant.
+public struct HeldObjections: Codable, Sendable, Equatable {
+    /// A withdrawn subscription of an address, with the legal basis HubSpot gave it.
+    public struct Withdrawal: Codable, Sendable, Equatable, Hashable {
+        public var email: String
+        public var subscriptionId: Int
+        public var legalBasis: String?
+        public var legalBasisExplanation: String?
+
+        public init(email: String, subscriptionId: Int, legalBasis: String?, legalBasisExplanation: String?) {
+            self.email = email
+            self.subscriptionId = subscriptionId
+            self.legalBasis = legalBasis
+            self.legalBasisExplanation = legalBasisExplanation
+        }
+    }
+
+    public var withdrawals: [Withdrawal]
+    /// Addresses opted out of all email.
+    public var optedOut: [String]
+
+    public init(withdrawals: [Withdrawal] = [], optedOut: [String] = []) {
+        self.withdrawals = withdrawals
+        self.optedOut = optedOut
+    }
+
+    public var isEmpty: Bool { withdrawals.isEmpty && optedOut.isEmpty }
+
+    /// Both sets, each entry once (the first read of a withdrawal keeps its basis).
+    func adding(_ other: HeldObjections) -> HeldObjections {
+        var seen = Set(withdrawals.map { WrittenKey(email: $0.email, subscriptionId: $0.subscriptionId) })
+        var merged = self
+        for withdrawal in other.withdrawals
+        where seen.insert(WrittenKey(email: withdrawal.email, subscriptionId: withdrawal.subscriptionId)).inserted {
+            merged.withdrawals.append(withdrawal)
+        }
+        for address in other.optedOut where !merged.optedOut.contains(address) { merged.optedOut.append(address) }
+        return merged
+    }
+
+    private struct WrittenKey: Hashable {
+        var email: String
+        var subscriptionId: Int
+    }
+}
+
 /// What an erasure's outbox entry (one per subject) carries to the CRM. v3 entries hold `email`, `crmId`
 /// ("" for none) and `requestId` only; the requests of the subject are found by its hash now.
 struct ErasurePayload: Codable {
@@ -74,6 +123,8 @@ struct ErasurePayload: Codable {
     var crmId: String?
     var crmIds: [String]?
     var deletesByEmail: Bool?
+    /// Another person's objections the deletes take, until they are written back.
+    var heldObjections: HeldObjections?
 
     var allCRMIds: [String] {
         var ids = crmIds ?? []
@@ -222,6 +273,44 @@ extension SyncStore {
             }
             try Self.releaseContacts(linkedTo: Set(crmIds + mergedFrom), in: db)
             try journalCapture(db)
+        }
+    }
+
+    /// Keeps `objections` (added to any already held) in the subject's unfinished erasure, before the GDPR delete
+    /// that takes them; nothing when the erasure is finished.
+    public func holdObjections(_ objections: HeldObjections, forErasureOf email: EmailAddress) throws {
+        guard !objections.isEmpty else { return }
+        try updateErasurePayload(of: email) { payload in
+            payload.heldObjections = (payload.heldObjections ?? HeldObjections()).adding(objections)
+        }
+    }
+
+    /// The objections the subject's unfinished erasure still has to write back, or nil.
+    public func heldObjections(ofErasureOf email: EmailAddress) throws -> HeldObjections? {
+        try database.read { db in
+            try Data.fetchOne(
+                db, sql: "SELECT payload FROM outbox WHERE dedupeKey = ?",
+                arguments: ["erase:\(subjectHash(of: email))"]
+            ).flatMap(ErasurePayload.decode)?.heldObjections
+        }
+    }
+
+    /// Forgets the held objections once they are written back.
+    public func releaseHeldObjections(ofErasureOf email: EmailAddress) throws {
+        try updateErasurePayload(of: email) { $0.heldObjections = nil }
+    }
+
+    private func updateErasurePayload(of email: EmailAddress, _ change: (inout ErasurePayload) -> Void) throws {
+        let dedupeKey = "erase:\(subjectHash(of: email))"
+        try database.write { db in
+            guard
+                var payload = try Data.fetchOne(
+                    db, sql: "SELECT payload FROM outbox WHERE dedupeKey = ?", arguments: [dedupeKey]
+                ).flatMap(ErasurePayload.decode)
+            else { return }
+            change(&payload)
+            try db.execute(
+                sql: "UPDATE outbox SET payload = ? WHERE dedupeKey = ?", arguments: [try payload.encoded(), dedupeKey])
         }
     }
 

@@ -84,6 +84,54 @@ import Testing
         #expect(try await fixture.crmContact(email: "duplicate@example.fi") == nil)
     }
 
+    /// The run is killed after the GDPR delete took the other person's objections and before it wrote them back (its
+    /// first status write fails before it is sent), or the write-back is given up: the erasure keeps what it read, and
+    /// its next attempt writes it back before it verifies. Failed before: what was read lived only in the killed run.
+    @Test(arguments: [true, false]) func objectionsADeleteTookAreWrittenBackAfterARunKilledBetweenTheTwo(
+        killed: Bool
+    ) async throws {
+        let fixture = try await EngineFixture()
+        defer { Task { await fixture.close() } }
+        let ids = try await fixture.seedCRM([
+            MockSeedContact(["email": "subject@example.fi", "firstname": "S"], subscriptions: [7: "SUBSCRIBED"]),
+            MockSeedContact(
+                ["email": "other@example.fi", "firstname": "O"], subscriptions: [8: "UNSUBSCRIBED"],
+                isOptedOutOfAll: true),
+        ])
+        _ = try await fixture.crm(
+            "POST", "/crm/v3/objects/contacts/merge", ["primaryObjectId": ids[1], "objectIdToMerge": ids[0]])
+        if killed {
+            fixture.transport = KilledBeforeWriteTransport(
+                killedBefore: "statuses/batch/write", inner: fixture.crmTransport)
+            await #expect(throws: KilledBeforeWriteTransport.Killed.self) {
+                _ = try await fixture.propagator().erase(
+                    email: email("subject@example.fi"), requestId: "r-1", reason: nil)
+            }
+        } else {
+            try await fixture.mock.configure {
+                $0.faults.serverErrorRate = 1
+                $0.faults.endpoints = ["/communication-preferences/v4/statuses/batch/write"]
+            }
+            let request = try await fixture.propagator().erase(
+                email: email("subject@example.fi"), requestId: "r-1", reason: nil)
+            #expect(request.state != .verified)
+            try await fixture.mock.configure { $0.faults.serverErrorRate = 0 }
+        }
+        #expect(try await fixture.crmContact(email: "other@example.fi") == nil)
+        #expect(try await fixture.crmStatuses("other@example.fi")[8] != "UNSUBSCRIBED")
+        #expect(
+            try fixture.store.heldObjections(ofErasureOf: email("subject@example.fi"))?.optedOut == ["other@example.fi"]
+        )
+
+        fixture.transport = fixture.crmTransport
+        let resumed = try await fixture.propagator().resumeAll()
+        #expect(resumed.verified == 1)
+        #expect(try await fixture.crmStatuses("other@example.fi")[8] == "UNSUBSCRIBED")
+        #expect(try await AddressFollowsPersonTests.isOptedOutInHubSpot(fixture, "other@example.fi"))
+        #expect(try await fixture.crmStatuses("subject@example.fi").values.allSatisfy { $0 == "NOT_SPECIFIED" })
+        #expect(try fixture.store.pendingErasures().isEmpty)
+    }
+
     /// The subject's own record, moved by a CRM user to a new address before any sync saw it: that address is the
     /// subject's, and its objections go with the erasure (not written back).
     @Test func erasingASubjectWhoseRecordMovedDeletesTheNewAddressesStatusesToo() async throws {
