@@ -141,7 +141,9 @@ public final class SyncEngine: Sendable {
                 watermark = page.watermark
             }
         } else {
+            run.listedAddresses = []
             for try await page in client.contactPages(properties: settings.pulledProperties, archived: false) {
+                for record in page.contacts { run.listedAddresses?.formUnion(record.addresses.map(RunState.key)) }
                 try await process(page.contacts, locals: [], run: &run, planner: planner)
             }
         }
@@ -182,9 +184,19 @@ public final class SyncEngine: Sendable {
         var progress = SyncProgress()
         /// Quarantined contacts whose next try is not due: left out of this run's pushes.
         var quarantinedNotDue: Set<String> = []
+        /// A first run: every address (primary and merged-in) of the live records its full listing read, as hashes
+        /// of the lower-cased text. A local contact not linked yet whose every spelling is missing here has no record
+        /// to read by email: the listing just said so. (A record created in HubSpot since is met by the upsert,
+        /// which takes the existing record for the address.) Nil on an incremental run.
+        var listedAddresses: Set<Int>?
         /// Dry run: subjects (addresses and CRM ids) whose unfinished erasure the real run finishes before it
         /// pulls (so it never meets their CRM copy); planned once, not again as a stale copy.
         var erasuresFinishedFirst: Set<String> = []
+
+        static func key(_ address: String) -> Int { address.lowercased().hashValue }
+
+        /// Whether a read by email of `address` can find a record this run did not list.
+        func mayHaveRecord(_ address: String) -> Bool { listedAddresses?.contains(Self.key(address)) ?? true }
 
         mutating func record(_ outcome: SyncApplier.Outcome) {
             report.summary.failures += outcome.failures.count
@@ -199,7 +211,9 @@ public final class SyncEngine: Sendable {
         try await forEachPage(of: store.dirtyStates, run: &run) { pending, run in
             let linked = pending.compactMap(\.contact.crmId)
             // HubSpot compares addresses as text: an internationalised address is looked up in every spelling.
+            // A first run reads only the addresses its listing found a record for.
             let unlinked = pending.filter { $0.contact.crmId == nil }.flatMap(\.contact.email.spellings)
+                .filter(run.mayHaveRecord)
             var records: [String: CRMContact] = [:]
             if !linked.isEmpty {
                 for record in try await client.batchRead(linked, properties: settings.pulledProperties).found.values {

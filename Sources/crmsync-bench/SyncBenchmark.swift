@@ -3,17 +3,34 @@ import Foundation
 import MockHubSpot
 import SyncModel
 
-/// A two-way sync of N contacts (half only in the CRM, half only local) against the in-process mock with
-/// rate limits off, run as `crmsync sync` in a child process: planning throughput and peak memory, then a
-/// no-change re-sync.
+/// A two-way sync of N contacts (half only in the CRM, half only local) against a mock-hubspot process, run as
+/// `crmsync sync` in a child process. With rate limits off: planning throughput and peak memory, then a no-change
+/// re-sync. With `--limit`: the requests each run sends, by endpoint, and its time against the limit's ceiling.
 struct SyncBenchmark: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sync",
-        abstract: "Two-way sync of N contacts with rate limits off: throughput, peak RSS, no-change re-sync time.")
+        abstract: "Two-way sync of N contacts: throughput and peak RSS with rate limits off; requests with --limit.",
+        discussion: """
+            With --limit (e.g. 190/10s,100/10s) the mock and crmsync run at that limit (searches at 5 a second) and \
+            each run prints its requests by endpoint, requests per 100 contacts, elapsed time, and the ceiling: the \
+            time the limit allows for those requests (requests over the limit's rate, or searches at 5 a second, \
+            whichever is longer). Runs: the first two-way sync, a re-sync that finds only crmsync's own writes in \
+            its window, and an incremental one after 100 edits in the CRM and 100 in the register.
+            """)
 
     @Option(help: "Sizes, comma-separated.") var contacts: String = "10000,100000"
+    @Option(help: "Rate limits to run at, as REQUESTS/SECONDSs, comma-separated (default: limits off).")
+    var limit: String?
 
     func run() async throws {
+        if let limit {
+            for rate in try RateLimitRun.parse(limit) {
+                for size in contacts.split(separator: ",").compactMap({ Int($0) }) {
+                    try await LimitedSyncBenchmark(rate: rate, contacts: size).run()
+                }
+            }
+            return
+        }
         let crmsync = ChildProcess.siblingExecutable("crmsync")
         print(
             "crmsync-bench sync: half the contacts only in the CRM, half only local; rate limits off; \(ProcessInfo.processInfo.activeProcessorCount) cores"

@@ -1,0 +1,53 @@
+import Foundation
+import MockHubSpot
+import SyncEngine
+import SyncModel
+import Testing
+
+/// Fewest requests (issue 23): what a run sends, counted by endpoint on the mock's journal.
+@Suite struct RequestCountTests {
+    static func count(_ entries: [MockJournalEntry], _ suffix: String) -> Int {
+        entries.filter { $0.path.hasSuffix(suffix) }.count
+    }
+
+    /// The first sync lists every live record, so it knows which addresses the CRM has: the local contacts it is
+    /// about to create are not read by email first (there were 150 of them: 2 batch reads before). A local contact
+    /// whose address a record carries, also only as a merged-in secondary address, is still linked to it, never
+    /// created again.
+    @Test func theFirstSyncReadsNoLocalContactTheListingDidNotFind() async throws {
+        let fixture = try await EngineFixture()
+        defer { Task { await fixture.close() } }
+        try await fixture.seedCRM(
+            (0..<150).map { MockSeedContact(["email": "crm\($0)@example.fi", "firstname": "C\($0)"]) })
+        let kept = try await fixture.seedCRM([MockSeedContact(["email": "kept@example.fi", "firstname": "K"])])[0]
+        try await fixture.mergeIntoNewRecord(kept, address: "survivor@example.fi")
+        try fixture.importCSV(
+            "email,firstName\n" + (0..<150).map { "local\($0)@example.fi,L\($0)\n" }.joined() + "kept@example.fi,K\n")
+        let before = try await fixture.journal().count
+
+        let report = try await fixture.sync()
+        #expect(report.summary.failures == 0)
+        let sent = try await fixture.mock.journal(since: before)
+        #expect(Self.count(sent, "/contacts/batch/read") == 0)
+        #expect(try fixture.local("kept@example.fi")?.crmId != nil)
+        #expect(try await fixture.crmCount() == 150 + 1 + 150)
+        #expect(try await fixture.crmContact(email: "local149@example.fi") != nil)
+    }
+
+    /// A record created in HubSpot for a local contact's address after the listing read past it (a form, while the
+    /// sync runs): the upsert takes the existing record; the contact is linked to it, no duplicate.
+    @Test func aRecordCreatedAfterTheListingIsTakenByTheUpsertNotDuplicated() async throws {
+        let fixture = try await EngineFixture()
+        defer { Task { await fixture.close() } }
+        try fixture.importCSV("email,firstName\nlate@example.fi,L\n")
+        fixture.transport = BeforeRequestTransport(before: "/contacts/batch/upsert", inner: fixture.crmTransport) {
+            [fixture] in
+            _ = try await fixture.seedCRM([MockSeedContact(["email": "late@example.fi", "firstname": "Form"])])
+        }
+        let report = try await fixture.sync()
+        #expect(report.summary.failures == 0)
+        #expect(try await fixture.crmCount() == 1)
+        let record = try #require(try await fixture.crmContact(email: "late@example.fi"))
+        #expect(try fixture.local("late@example.fi")?.crmId == record["id"] as? String)
+    }
+}
