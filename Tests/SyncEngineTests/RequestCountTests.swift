@@ -50,4 +50,22 @@ import Testing
         let record = try #require(try await fixture.crmContact(email: "late@example.fi"))
         #expect(try fixture.local("late@example.fi")?.crmId == record["id"] as? String)
     }
+
+    /// Subscription writes pack into requests of 100 inputs across the contacts of a push, not per 100 contacts:
+    /// 300 new contacts with one or two grants each (150 statuses per 100 contacts) take 5 requests, not 6.
+    @Test func subscriptionWritesFillTheirRequests() async throws {
+        let fixture = try await EngineFixture()
+        defer { Task { await fixture.close() } }
+        try fixture.importCSV(
+            "email,firstName,newsletter,blog\n"
+                + (0..<300).map { "p\($0)@example.fi,P,granted,\($0 % 2 == 0 ? "granted" : "")\n" }.joined())
+        let before = try await fixture.journal().count
+        let report = try await fixture.sync()
+        #expect(report.summary.failures == 0)
+        let sent = try await fixture.mock.journal(since: before)
+        #expect(Self.count(sent, "/statuses/batch/write") == 5)
+        #expect(Self.count(sent, "/contacts/batch/upsert") == 3)
+        #expect(try await fixture.crmStatuses("p298@example.fi")[subscriptionIds[.blog]!] == "SUBSCRIBED")
+        #expect(try await fixture.crmStatuses("p299@example.fi")[subscriptionIds[.newsletter]!] == "SUBSCRIBED")
+    }
 }
