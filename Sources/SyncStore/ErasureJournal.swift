@@ -223,12 +223,18 @@ final class ErasureJournal: Sendable {
     /// A contact of the restored store and the records it is linked to.
     typealias ContactLinks = (id: String, email: EmailAddress, crmId: String?, mergedIntoCrmId: String?)
 
-    /// The contact of the restored store each missing erasure request is about, at most one a request: the contact
-    /// linked to a CRM record the request tombstoned (its record, or the survivor of a merge; of several, the one
-    /// holding the request's address, then the record's own, then one merged into it), else the contact
-    /// holding the request's address in the backup, whatever record it is linked to (the address is the person),
-    /// else the contact holding a former address of the subject's that the erasure tombstoned (it tombstones none
-    /// another contact held).
+    /// The contact of the restored store each missing erasure request is about, at most one a request, in this order:
+    /// 1. the contact holding the request's address, not linked to a record the erasure did not take (no link, or a
+    ///    link to a record it tombstoned): the address is the person;
+    /// 2. the contact whose own record the request tombstoned, then one linked to it as a merge survivor (after a CRM
+    ///    merge another person's contact is linked to the subject's record too, and the erasure released it), never
+    ///    one holding the address of another request being applied again;
+    /// 3. the contact holding the request's address although linked to another record (a CRM merge re-pointed the
+    ///    link after the backup; erasure wins);
+    /// 4. a contact with no link holding a former address of the subject's that the erasure tombstoned (it tombstones
+    ///    none another contact held): a backup taken before the CRM moved the subject's record holds it under it.
+    /// A contact linked to a record the erasure did not take that holds such a former address is someone the CRM
+    /// moved off it since: not erased (its tombstone holds), and logged for a person to decide.
     private static func subjects(of missing: [Entry], all: [Entry], in store: SyncStore) throws
         -> [(email: EmailAddress, requestId: String)]
     {
@@ -245,40 +251,28 @@ final class ErasureJournal: Sendable {
             let subjectHash = all.first { $0.kind == "request" && $0.id == requestId }?.hash
             let addressHashes = Set(
                 all.filter { $0.kind == "tombstone" && $0.requestId == requestId }.compactMap(\.hash))
-            // Several contacts can be linked to one tombstoned record: after a CRM merge, another person's contact is
-            // linked to the survivor too (and the erasure released it). The one holding the request's address goes
-            // first, then one whose own record it is, then one merged into it.
-            func linkRank(_ contact: ContactLinks) -> Int? {
+            func rank(_ contact: ContactLinks) -> Int? {
                 guard !taken.contains(contact.id) else { return nil }
+                let hash = store.subjectHash(of: contact.email)
+                let holdsAddress = hash == subjectHash || (subjectHash == nil && addressHashes.contains(hash))
                 let own = contact.crmId.map { idHashes.contains(store.crmIdHash(of: $0)) } ?? false
                 let merged = contact.mergedIntoCrmId.map { idHashes.contains(store.crmIdHash(of: $0)) } ?? false
-                guard own || merged else { return nil }
-                let hash = store.subjectHash(of: contact.email)
-                if hash == subjectHash { return 0 }
-                // The subject of another request being applied again: that request's.
-                guard !requestSubjects.contains(hash) else { return nil }
-                return own ? 1 : 2
+                let unlinked = contact.crmId == nil && contact.mergedIntoCrmId == nil
+                if holdsAddress && (unlinked || own || merged) { return 0 }
+                if (own || merged) && !requestSubjects.contains(hash) { return own ? 1 : 2 }
+                if holdsAddress { return 3 }
+                if unlinked && addressHashes.contains(hash) { return 4 }
+                return nil
             }
-            let byLink = contacts.compactMap { contact in linkRank(contact).map { (contact, $0) } }
-                .min { $0.1 < $1.1 }?.0
-            let byAddress = contacts.first { contact in
-                let hash = store.subjectHash(of: contact.email)
-                // The address is the person: a contact holding the erased address in the backup is the subject,
-                // also when it is linked to a record the erasure did not tombstone (a CRM merge re-pointed the link
-                // after the backup). Erasure wins.
-                return !taken.contains(contact.id)
-                    && (hash == subjectHash || (subjectHash == nil && addressHashes.contains(hash)))
+            let ranked = contacts.compactMap { contact in rank(contact).map { (contact, $0) } }
+            guard let subject = ranked.min(by: { $0.1 < $1.1 })?.0 else {
+                if contacts.contains(where: { addressHashes.contains(store.subjectHash(of: $0.email)) }) {
+                    store.logger.warning(
+                        "erasure journal: a contact linked to a record the erasure did not take holds an address it tombstoned; not erased again, a person decides",
+                        metadata: ["erasure.request": "\(requestId)"])
+                }
+                continue
             }
-            // A former address of the subject's that the erasure tombstoned (no other contact held it then): a
-            // backup taken before the CRM moved the subject's record holds the contact under it, not yet linked. Its
-            // tombstone comes back with the journal, so that contact could never sync again; it is the subject.
-            // Only a contact with no link: one linked to a record the erasure did not tombstone is someone the CRM
-            // moved off that address since (a person decides; its tombstone holds).
-            let byFormerAddress = contacts.first { contact in
-                !taken.contains(contact.id) && contact.crmId == nil && contact.mergedIntoCrmId == nil
-                    && addressHashes.contains(store.subjectHash(of: contact.email))
-            }
-            guard let subject = byLink ?? byAddress ?? byFormerAddress else { continue }
             taken.insert(subject.id)
             result.append((subject.email, requestId))
         }

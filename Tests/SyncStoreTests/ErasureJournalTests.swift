@@ -121,6 +121,29 @@ import Testing
 }
 
 extension ErasureJournalTests {
+    /// A CRM user gave B's record A's address; erasing A (never linked) found that record by address and took it.
+    /// Putting back a backup from before: A, holding the erased address with no link, is the subject, not B, whose
+    /// own record it was (adversarial review; failed before: the journal erased B).
+    @Test func aRestoreErasesTheUnlinkedContactHoldingTheAddressNotTheOwnerOfTheRecordFoundByIt() throws {
+        let fixture = try StoreFixture()
+        _ = try fixture.importCSV("email,firstName\na1@example.fi,A\nb1@example.fi,B\n")
+        let b = try #require(try fixture.store.contact(email: email("b1@example.fi")))
+        var link = LocalSyncUpdate(contactId: b.id)
+        link.crmId = .some("rb")
+        _ = try fixture.store.applySyncUpdates([link], actor: "sync")
+        let backup = fixture.folder.appendingPathComponent("nightly.sqlite").path
+        try Self.backUp(fixture.reopen(), to: backup)
+        _ = try fixture.store.recordErasureRequest(email: email("a1@example.fi"), requestId: "r-a", reason: nil)
+        try fixture.store.eraseLocally(requestId: "r-a")
+        try fixture.store.addCRMRecords(["rb"], toErasureOf: email("a1@example.fi"), requestId: "r-a")
+
+        try Self.restore(backup, over: fixture.path)
+        let restored = try fixture.reopen()
+        #expect(try restored.contact(email: email("a1@example.fi")) == nil)
+        #expect(try restored.contact(email: email("b1@example.fi"))?.id == b.id)
+        #expect(try restored.erasureRequests().map(\.subjectHash) == [restored.subjectHash(of: email("a1@example.fi"))])
+    }
+
     /// Seed 10409676: a CRM user merged q's record into p's, so in the backup q's contact is linked to p's record as
     /// its survivor. p was erased (its record tombstoned, q released), then the backup put back: the journal took
     /// whichever contact linked to p's record came first, so it erased q under p's request (and a second erasure of
