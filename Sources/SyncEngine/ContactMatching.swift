@@ -70,10 +70,13 @@ enum ContactMatching {
             // A merge brought the address of a contact whose record is gone onto this record as a secondary one (the
             // person came back through a form, and a CRM user merged that record into this one): the contact is kept
             // for review, as if its own record had been merged here, and its address's decisions are read by address.
+            // So is a contact not linked yet whose address a merge brought here: pushed, HubSpot's upsert by its
+            // address would take this record, and two contacts would hold one record, each writing its own values.
             guard !record.archived else { continue }
             for address in record.additionalEmails {
                 guard let state = byEmail[EmailAddress.matchingKey(address)], !used.contains(state.contact.id),
                     relinkable.contains(state.contact.id)
+                        || (state.contact.crmId == nil && state.mergedIntoCrmId == nil && !record.mergedIds.isEmpty)
                 else { continue }
                 used.insert(state.contact.id)
                 pairs.append(Pair(record: nil, local: state, mergedInto: record.id))
