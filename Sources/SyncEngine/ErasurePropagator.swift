@@ -64,10 +64,17 @@ public struct ErasurePropagator: Sendable {
     /// A stale CRM copy of an erased subject, found by its address or by the id of a record the subject was
     /// linked to: tombstoned by id, GDPR-deleted by id (which never blocklists an address) and verified by a
     /// read of that id. Returns whether it reads 404; if not, the next pull finds it again.
+    ///
+    /// A CRM user may have merged another person's record into the copy since: their withdrawals and opt-outs are
+    /// read first (one batch read, two status reads when it carries such an address) and written back after the
+    /// delete, as for an erasure (not held in the store: a stale copy has no outbox entry).
     func eraseStaleCopy(crmId: String) async throws -> Bool {
         try store.tombstoneStaleCopy(crmId: crmId)
         do {
+            let records = try await client.batchRead([crmId], properties: Self.recordProperties).found.values
+            let others = try await decisions(under: othersAddresses(on: Array(records), of: nil))
             try await client.gdprDelete(crmId: crmId)
+            try await writeBack(others)
             return try await client.isErased(crmId: crmId)
         } catch let error as HubSpotError where !error.isDailyLimit {
             return false
@@ -245,15 +252,19 @@ public struct ErasurePropagator: Sendable {
     /// address the CRM moved the subject to is taken for the subject's and deleted with them. Only
     /// withdrawals and opt-outs are kept: written back they carry a new time, which must never let an old grant beat a
     /// withdrawal made since (a grant lost here comes back from the register if it holds it).
-    private func othersAddresses(on records: [CRMContact], of subject: EmailAddress) throws -> [String] {
+    private func othersAddresses(on records: [CRMContact], of subject: EmailAddress?) throws -> [String] {
         var others: Set<String> = []
         for record in records {
             let primary = record.email.flatMap { try? EmailAddress($0) }
             let subjectIsSecondary =
-                primary?.normalized != subject.normalized && !record.mergedIds.isEmpty
-                && record.additionalEmails.contains { (try? EmailAddress($0))?.normalized == subject.normalized }
+                subject.map { subject in
+                    primary?.normalized != subject.normalized && !record.mergedIds.isEmpty
+                        && record.additionalEmails.contains {
+                            (try? EmailAddress($0))?.normalized == subject.normalized
+                        }
+                } ?? false
             for address in record.addresses {
-                guard let parsed = try? EmailAddress(address), parsed.normalized != subject.normalized,
+                guard let parsed = try? EmailAddress(address), parsed.normalized != subject?.normalized,
                     try !store.isErased(parsed)
                 else { continue }
                 let survivorsOwn = subjectIsSecondary && parsed.normalized == primary?.normalized
@@ -288,7 +299,21 @@ public struct ErasurePropagator: Sendable {
     /// then logged and thrown: they stay held, and the erasure's next attempt (this run's or a later one's) writes
     /// them before it verifies.
     private func writeBackHeldObjections(of subject: EmailAddress) async throws {
-        guard let held = try store.heldObjections(ofErasureOf: subject), !held.isEmpty else { return }
+        guard var held = try store.heldObjections(ofErasureOf: subject), !held.isEmpty else { return }
+        // An address erased since it was read (its own erasure) gets nothing back: HubSpot holds nothing of it.
+        func isErased(_ address: String) throws -> Bool {
+            try (try? EmailAddress(address)).map(store.isErased) ?? false
+        }
+        held.withdrawals = try held.withdrawals.filter { try !isErased($0.email) }
+        held.optedOut = try held.optedOut.filter { try !isErased($0) }
+        try await writeBack(held)
+        try store.releaseHeldObjections(ofErasureOf: subject)
+    }
+
+    /// Writes `held` (another person's objections a delete took) back, statuses first; retried with the
+    /// propagator's backoff, then logged and thrown.
+    private func writeBack(_ held: HeldObjections) async throws {
+        guard !held.isEmpty else { return }
         let addresses = Set(held.withdrawals.map(\.email) + held.optedOut).count
         var attempt = 0
         while true {
@@ -305,7 +330,6 @@ public struct ErasurePropagator: Sendable {
                     ).failures.count
                 }
                 if !held.optedOut.isEmpty { try await client.unsubscribeFromAll(held.optedOut) }
-                try store.releaseHeldObjections(ofErasureOf: subject)
                 logger.notice(
                     "erasure: a deleted record carried another person's address; their objections were written back",
                     metadata: ["erasure.addresses": "\(addresses)", "erasure.refusedWrites": "\(refused)"])

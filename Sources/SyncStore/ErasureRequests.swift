@@ -300,6 +300,27 @@ extension SyncStore {
         try updateErasurePayload(of: email) { $0.heldObjections = nil }
     }
 
+    /// Drops the erased addresses (by keyed hash) from every unfinished erasure's held objections: the subject's
+    /// address is kept nowhere in the store once erased, and nothing is written back under it.
+    func forgetHeldObjections(of erased: Set<String>, in db: Database) throws {
+        for row in try Row.fetchAll(
+            db, sql: "SELECT dedupeKey, payload FROM outbox WHERE kind = ?", arguments: [Self.erasureOutboxKind])
+        {
+            guard var payload = ErasurePayload.decode(row[1]), var held = payload.heldObjections else { continue }
+            func isErased(_ address: String) -> Bool {
+                (try? EmailAddress(address)).map { erased.contains(subjectHash(of: $0)) } ?? false
+            }
+            let before = held
+            held.withdrawals.removeAll { isErased($0.email) }
+            held.optedOut.removeAll(where: isErased)
+            guard held != before else { continue }
+            payload.heldObjections = held.isEmpty ? nil : held
+            try db.execute(
+                sql: "UPDATE outbox SET payload = ? WHERE dedupeKey = ?",
+                arguments: [try payload.encoded(), row[0] as String])
+        }
+    }
+
     private func updateErasurePayload(of email: EmailAddress, _ change: (inout ErasurePayload) -> Void) throws {
         let dedupeKey = "erase:\(subjectHash(of: email))"
         try database.write { db in

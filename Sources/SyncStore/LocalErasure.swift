@@ -48,6 +48,7 @@ extension SyncStore {
             for addressHash in Set(addressHashes) {
                 try Tombstones.insert(Tombstone(subjectHash: addressHash, erasedAt: now, requestId: requestId), in: db)
             }
+            try forgetHeldObjections(of: Set(addressHashes), in: db)
             try AuditLog.append(
                 action: "erasure.local", actor: actor, contactId: nil, detail: "request=\(requestId)", at: now, in: db)
             try journalCapture(db)

@@ -132,6 +132,58 @@ import Testing
         #expect(try fixture.store.pendingErasures().isEmpty)
     }
 
+    /// The other person is erased too before the first erasure wrote their objections back: their address leaves the
+    /// first erasure's held objections at once (kept nowhere in the store), and nothing is written back under it
+    /// (HubSpot must hold nothing of them). Adversarial review; failed before: the resumed erasure re-created
+    /// statuses for the erased address.
+    @Test func heldObjectionsOfAnAddressErasedSinceAreForgottenNotWrittenBack() async throws {
+        let fixture = try await EngineFixture()
+        defer { Task { await fixture.close() } }
+        let ids = try await fixture.seedCRM([
+            MockSeedContact(["email": "subject@example.fi", "firstname": "S"]),
+            MockSeedContact(["email": "other@example.fi", "firstname": "O"], isOptedOutOfAll: true),
+        ])
+        _ = try await fixture.crm(
+            "POST", "/crm/v3/objects/contacts/merge", ["primaryObjectId": ids[1], "objectIdToMerge": ids[0]])
+        fixture.transport = KilledBeforeWriteTransport(killedBefore: "unsubscribe-all", inner: fixture.crmTransport)
+        await #expect(throws: KilledBeforeWriteTransport.Killed.self) {
+            _ = try await fixture.propagator().erase(email: email("subject@example.fi"), requestId: "r-1", reason: nil)
+        }
+        #expect(
+            try fixture.store.heldObjections(ofErasureOf: email("subject@example.fi"))?.optedOut == ["other@example.fi"]
+        )
+        fixture.transport = fixture.crmTransport
+        let other = try await fixture.propagator().erase(
+            email: email("other@example.fi"), requestId: "r-2", reason: nil)
+        #expect(other.state == .verified)
+        #expect(try fixture.store.heldObjections(ofErasureOf: email("subject@example.fi")) == nil)
+
+        #expect(try await fixture.propagator().resumeAll().verified == 1)
+        #expect(try await !AddressFollowsPersonTests.isOptedOutInHubSpot(fixture, "other@example.fi"))
+    }
+
+    /// An erased subject came back through a form, and a CRM user merged another person's record (opted out) into the
+    /// new one before a sync met it. The sync GDPR-deletes the stale copy, and writes that person's opt-out back.
+    /// Adversarial review; failed before: the stale-copy delete took the other person's opt-out with it.
+    @Test func deletingAnErasedSubjectsStaleCopyKeepsTheObjectionsOfAnotherPersonMergedIntoIt() async throws {
+        let fixture = try await EngineFixture()
+        defer { Task { await fixture.close() } }
+        _ = try await fixture.importAndLink("email,firstName\nsubject@example.fi,S\n", "subject@example.fi")
+        let request = try await fixture.propagator().erase(
+            email: email("subject@example.fi"), requestId: "r-1", reason: nil)
+        #expect(request.state == .verified)
+        let ids = try await fixture.seedCRM([
+            MockSeedContact(["email": "subject@example.fi", "firstname": "Form"]),
+            MockSeedContact(["email": "other@example.fi", "firstname": "O"], isOptedOutOfAll: true),
+        ])
+        _ = try await fixture.crm(
+            "POST", "/crm/v3/objects/contacts/merge", ["primaryObjectId": ids[0], "objectIdToMerge": ids[1]])
+        fixture.tick()
+        _ = try await fixture.sync()
+        #expect(try await fixture.crmContact(email: "subject@example.fi") == nil)
+        #expect(try await AddressFollowsPersonTests.isOptedOutInHubSpot(fixture, "other@example.fi"))
+    }
+
     /// The subject's own record, moved by a CRM user to a new address before any sync saw it: that address is the
     /// subject's, and its objections go with the erasure (not written back).
     @Test func erasingASubjectWhoseRecordMovedDeletesTheNewAddressesStatusesToo() async throws {
