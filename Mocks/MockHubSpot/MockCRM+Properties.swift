@@ -30,6 +30,24 @@ struct PropertyDefinition: Sendable {
         ]
     }
 
+    /// The legacy (v1/v2) shape: read-only flags at the top level, no `modificationMetadata`.
+    func legacyJSON(displayOrder: Int) -> [String: Any] {
+        [
+            "name": name, "label": label, "description": "", "groupName": "contactinformation",
+            "type": type.rawValue, "fieldType": fieldType,
+            "options": options.enumerated().map { index, value -> [String: Any] in
+                [
+                    "label": value, "value": value, "description": "", "displayOrder": index, "hidden": false,
+                    "readOnly": false,
+                ]
+            },
+            "displayOrder": displayOrder, "formField": isWritable, "readOnlyValue": readOnlyValue,
+            "readOnlyDefinition": true, "hidden": false, "mutableDefinitionNotDeletable": true,
+            "calculated": calculated,
+            "externalOptions": false, "deleted": false, "hubspotDefined": true,
+        ]
+    }
+
     /// Why `value` does not fit this property, in HubSpot's words (code, message); nil when it fits.
     func problem(with value: String) -> (code: String, message: String)? {
         switch type {
@@ -119,6 +137,11 @@ extension MockCRM {
     /// `GET /crm/properties/{version}/contacts` (legacy `/crm/v3/properties/contacts`).
     func propertiesReply() -> MockReply {
         .json(200, ["results": PropertyDefinition.contactDefaults.map { $0.json() }])
+    }
+
+    /// `GET /properties/v1/contacts/properties` and its v2: the legacy shape, a bare array of definitions.
+    func legacyPropertiesReply() -> MockReply {
+        .json(200, PropertyDefinition.contactDefaults.enumerated().map { $1.legacyJSON(displayOrder: $0) })
     }
 
     /// `GET .../properties/contacts/{name}`.

@@ -13,6 +13,7 @@ enum MockRoutes {
         router.add(middleware: GateMiddleware<Context>(crm: crm, token: token))
 
         for generation in MockAPIGeneration.served { addAPI(generation, to: router, crm: crm) }
+        addLegacyDiscovery(to: router, crm: crm)
 
         // v3 single-address subscription calls exist only on the legacy generation.
         let v3 = "/communication-preferences/v3"
@@ -41,7 +42,39 @@ enum MockRoutes {
     static func addAPI<Context: RequestContext>(
         _ generation: MockAPIGeneration, to router: Router<Context>, crm: MockCRM
     ) {
-        let contacts = generation.contacts
+        // HubSpot takes an object type's name in the singular too (`/crm/v3/objects/contact`), as some extractors
+        // call it while they discover a portal.
+        for contacts in [generation.contacts, String(generation.contacts.dropLast())] {
+            addContacts(at: contacts, generation, to: router, crm: crm)
+        }
+        for path in generation.properties {
+            router.get(RouterPath(path)) { _, _ in await crm.propertiesReply().response() }
+            router.get(RouterPath("\(path)/:name")) { _, context in
+                await crm.propertyReply(parameter("name", context)).response()
+            }
+        }
+        addSubscriptions(generation, to: router, crm: crm)
+    }
+
+    /// The older property endpoints extractors call while they discover a portal: `/properties/v1/{object}/properties`
+    /// and `/properties/v2/{object}/properties` in HubSpot's legacy shape (a bare array) for contacts, `403
+    /// MISSING_SCOPES` for any other object, as for a token that holds contact scopes only.
+    static func addLegacyDiscovery<Context: RequestContext>(to router: Router<Context>, crm: MockCRM) {
+        for version in ["v1", "v2"] {
+            router.get(RouterPath("/properties/\(version)/:object/properties")) { _, context in
+                let object = parameter("object", context)
+                guard object == "contacts" else {
+                    return MockReply.missingScopes(["crm.objects.\(object).read"]).response()
+                }
+                return await crm.legacyPropertiesReply().response()
+            }
+        }
+    }
+
+    /// The contact object's endpoints under `contacts` (its plural or singular path).
+    static func addContacts<Context: RequestContext>(
+        at contacts: String, _ generation: MockAPIGeneration, to router: Router<Context>, crm: MockCRM
+    ) {
         router.get(RouterPath(contacts)) { request, _ in await crm.listContacts(query(request)).response() }
         router.post(RouterPath(contacts)) { request, _ in
             await crm.createContact(try await body(request), generation: generation).response()
@@ -78,13 +111,12 @@ enum MockRoutes {
         router.delete(RouterPath("\(contacts)/:id")) { _, context in
             await crm.archiveContact(parameter("id", context)).response()
         }
-        for path in generation.properties {
-            router.get(RouterPath(path)) { _, _ in await crm.propertiesReply().response() }
-            router.get(RouterPath("\(path)/:name")) { _, context in
-                await crm.propertyReply(parameter("name", context)).response()
-            }
-        }
+    }
 
+    /// The subscription definitions and statuses of one API generation.
+    static func addSubscriptions<Context: RequestContext>(
+        _ generation: MockAPIGeneration, to router: Router<Context>, crm: MockCRM
+    ) {
         router.get(RouterPath(generation.definitions)) { _, _ in
             await crm.definitionsReply(v4Shaped: generation != .legacy).response()
         }
@@ -214,11 +246,17 @@ extension MockRoutes {
     /// schemas API, a property definitions path of another object; nil for contacts and non-CRM paths.
     static func otherCRMObject(in path: String) -> String? {
         let parts = MockAPIGeneration.legacyForm(of: path).split(separator: "/").map(String.init)
+        // The legacy object APIs of other objects (`/companies/v2/properties`, `/deals/v1/deal/paged`,
+        // `/owners/v2/owners`).
+        if parts.count >= 2, parts[1].hasPrefix("v"), let object = Self.legacyObjects[parts[0]] { return object }
         guard parts.count >= 3, parts[0] == "crm" else { return nil }
         if parts[2] == "schemas" || parts[1] == "schemas" { return "schemas" }
         guard parts.count >= 4, ["objects", "properties"].contains(parts[2]) else { return nil }
-        return ["contacts", "0-1"].contains(parts[3]) ? nil : parts[3]
+        return ["contacts", "contact", "0-1"].contains(parts[3]) ? nil : parts[3]
     }
+
+    /// The first segment of another object's legacy API → the object its scope names.
+    static let legacyObjects = ["companies": "companies", "deals": "deals", "owners": "owners", "tickets": "tickets"]
 }
 
 extension MockReply {

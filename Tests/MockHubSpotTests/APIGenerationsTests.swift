@@ -112,6 +112,35 @@ import Testing
         }
     }
 
+    /// What extractors call while they discover a portal, answered as HubSpot answers a token holding contact scopes
+    /// only: the contact endpoints served (the legacy property lists as bare arrays, the object in the singular), the
+    /// other objects' `403 MISSING_SCOPES`, never a 404 (issue 23).
+    @Test func theOlderDiscoveryEndpointsServeContactsAndRefuseOtherObjectsByScope() async throws {
+        try await MockHTTP.withMock { http in
+            _ = try await http.call("POST", "/crm/v3/objects/contacts", ["properties": ["email": "a@example.fi"]])
+            for path in ["/properties/v1/contacts/properties", "/properties/v2/contacts/properties"] {
+                let reply = try await http.call("GET", path)
+                #expect(reply.status == 200, "\(path)")
+                let list = reply.json as? [[String: Any]]
+                #expect(list?.contains { $0["name"] as? String == "email" } == true, "\(path)")
+                #expect(list?.first?["readOnlyDefinition"] != nil, "\(path)")
+            }
+            let singular = try await http.call("GET", "/crm/v3/objects/contact?limit=10")
+            #expect(singular.status == 200)
+            #expect((singular.object["results"] as? [Any])?.count == 1)
+            let search = try await http.call("POST", "/crm/v3/objects/contact/search", ["limit": 10])
+            #expect(search.status == 200)
+            for path in [
+                "/properties/v1/companies/properties", "/properties/v2/deals/properties", "/companies/v2/properties",
+                "/deals/v1/deal/paged", "/owners/v2/owners", "/crm/v3/objects/company", "/crm/v3/objects/deal/1",
+            ] {
+                let reply = try await http.call("GET", path)
+                #expect(reply.status == 403, "\(path)")
+                #expect(reply.object["category"] as? String == "MISSING_SCOPES", "\(path)")
+            }
+        }
+    }
+
     @Test func associationsOnAContactReadAreEmptyNotAnError() async throws {
         try await MockHTTP.withMock { http in
             let created = try await http.call(
