@@ -119,7 +119,9 @@ let package = Package(
             ],
             path: "Mocks/mock-hubspot"
         ),
-        .testTarget(name: "SyncModelTests", dependencies: ["SyncModel"]),
+        .testTarget(
+            name: "SyncModelTests",
+            dependencies: ["SyncModel", .product(name: "PropertyBased", package: "swift-property-based")]),
         .testTarget(
             name: "SubjectPolicyTests",
             dependencies: [

@@ -28,27 +28,66 @@ extension SyncStore {
     public func importContacts(_ batch: ImportBatch, allOrNothing: Bool = false, actor: String = "import") throws
         -> ImportSummary
     {
-        var summary = ImportSummary()
-        summary.rejections = batch.rejections
         if allOrNothing && !batch.rejections.isEmpty {
+            var summary = ImportSummary()
+            summary.rejections = batch.rejections
             summary.committed = false
             return summary
         }
+        return try importContacts(allOrNothing: allOrNothing, singleTransaction: true, actor: actor) { each in
+            try each(batch)
+        }
+    }
+
+    /// Imports a file read in batches (`read` hands each batch to the closure it is given, as
+    /// ``ImportFileReader/read(chunks:format:batchSize:each:)`` does): one transaction per batch, so memory stays
+    /// bounded whatever the file's size and a crash keeps the batches before it (re-importing the file finishes
+    /// it: a row that matches the store changes nothing). With `allOrNothing`, every batch goes in one
+    /// transaction, rolled back when any row of the file is rejected.
+    public func importContacts(
+        allOrNothing: Bool = false, actor: String = "import",
+        read: (_ each: (ImportBatch) throws -> Void) throws -> Void
+    ) throws -> ImportSummary {
+        try importContacts(allOrNothing: allOrNothing, singleTransaction: allOrNothing, actor: actor, read: read)
+    }
+
+    private func importContacts(
+        allOrNothing: Bool, singleTransaction: Bool, actor: String,
+        read: (_ each: (ImportBatch) throws -> Void) throws -> Void
+    ) throws -> ImportSummary {
+        var summary = ImportSummary()
         let now = self.now
-        try database.writeWithoutTransaction { db in
-            try db.inTransaction {
-                for record in batch.records {
-                    do {
-                        try apply(record, now: now, actor: actor, summary: &summary, in: db)
-                    } catch let rejection as ImportRejection {
-                        summary.rejections.append(rejection)
+        func apply(_ batch: ImportBatch, in db: Database) throws {
+            summary.rejections += batch.rejections
+            // With allOrNothing, a file with a rejected row writes nothing: the rest is only validated.
+            if allOrNothing && !summary.rejections.isEmpty { return }
+            for record in batch.records {
+                do {
+                    try self.apply(record, now: now, actor: actor, summary: &summary, in: db)
+                } catch let rejection as ImportRejection {
+                    summary.rejections.append(rejection)
+                }
+            }
+        }
+        if singleTransaction {
+            try database.writeWithoutTransaction { db in
+                try db.inTransaction {
+                    try read { batch in try apply(batch, in: db) }
+                    if allOrNothing && !summary.rejections.isEmpty {
+                        summary.committed = false
+                        return .rollback
+                    }
+                    return .commit
+                }
+            }
+        } else {
+            try read { batch in
+                try database.writeWithoutTransaction { db in
+                    try db.inTransaction {
+                        try apply(batch, in: db)
+                        return .commit
                     }
                 }
-                if allOrNothing && !summary.rejections.isEmpty {
-                    summary.committed = false
-                    return .rollback
-                }
-                return .commit
             }
         }
         if !summary.committed {

@@ -8,10 +8,16 @@ struct ImportCommand: ParsableCommand {
         commandName: "import",
         abstract: "Import contacts from CSV (header row) or JSON Lines, with optional consent columns.",
         discussion: """
-            Rows that fail validation are reported by line (the header is line 1) and skipped; the valid rows are \
-            imported in one transaction. Re-importing the same file changes nothing. Exit 0 when every row was \
+            Rows that fail validation are reported by line (the header is line 1) and skipped. The file is read \
+            as a stream and imported 1,000 rows to a transaction, so its size does not decide the memory used; a \
+            run stopped midway keeps the batches before it, and re-importing the same file changes nothing (so a \
+            rerun finishes it). With --all-or-nothing the whole file is one transaction. Exit 0 when every row was \
             imported, 3 when some were rejected, 65 when the file is refused whole.
             """)
+
+    /// Rows a transaction takes, and bytes read at a time.
+    static let batchSize = 1_000
+    static let chunkSize = 1 << 20
 
     @OptionGroup var global: GlobalOptions
 
@@ -26,19 +32,25 @@ struct ImportCommand: ParsableCommand {
 
     func run() throws {
         let context = try CommandContext(global)
-        guard let data = FileManager.default.contents(atPath: file) else {
+        guard let handle = FileHandle(forReadingAtPath: file) else {
             throw CommandContext.fail(.noInput, "\(file): no such file or not readable")
         }
+        defer { try? handle.close() }
         let reader = ImportFileReader(purposes: context.configuration.allPurposes)
-        let batch: ImportBatch
-        do {
-            batch = try reader.read(data, format: .init(path: file))
-        } catch {
-            throw CommandContext.fail(.invalidInput, "\(file): \(error.problem)")
-        }
         let store = try context.openStore()
-        let summary = try context.perform {
-            try store.importContacts(batch, allOrNothing: allOrNothing, actor: context.actor)
+        let summary: ImportSummary
+        do {
+            summary = try context.perform {
+                try store.importContacts(allOrNothing: allOrNothing, actor: context.actor) { each in
+                    try reader.read(
+                        chunks: {
+                            let chunk = handle.readData(ofLength: Self.chunkSize)
+                            return chunk.isEmpty ? nil : Array(chunk)
+                        }, format: .init(path: file), batchSize: Self.batchSize, each: each)
+                }
+            }
+        } catch let error as ImportFileError {
+            throw CommandContext.fail(.invalidInput, "\(file): \(error.problem)")
         }
         switch format {
         case .text: print(Self.text(summary, file: file))

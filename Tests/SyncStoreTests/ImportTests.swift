@@ -138,3 +138,53 @@ private let header = "email,firstName,lastName,city,newsletter,marketingEmail"
         #expect(try store.contact(email: EmailAddress("typo@example.fi")) == nil)
     }
 }
+
+/// A streamed import (issue 23) writes one transaction per batch: a run stopped after two batches keeps them, and
+/// importing the file again finishes it without duplicating anything.
+@Test func aStreamedImportStoppedMidwayKeepsItsBatchesAndARerunFinishesIt() throws {
+    struct Stopped: Error {}
+    let fixture = try StoreFixture()
+    let csv = "email,firstName\n" + (0..<7).map { "p\($0)@example.fi,P\($0)\n" }.joined()
+    let reader = ImportFileReader(purposes: Purpose.standard)
+    func stream(stopAfter batches: Int?) -> ((ImportBatch) throws -> Void) throws -> Void {
+        { each in
+            var sent = 0
+            var whole: [UInt8]? = Array(csv.utf8)
+            try reader.read(
+                chunks: {
+                    defer { whole = nil }
+                    return whole
+                }, format: .csv, batchSize: 2
+            ) { batch in
+                if let batches, sent == batches { throw Stopped() }
+                try each(batch)
+                sent += 1
+            }
+        }
+    }
+    #expect(throws: Stopped.self) { try fixture.store.importContacts(read: stream(stopAfter: 2)) }
+    #expect(try fixture.store.contactCount() == 4)
+    let rerun = try fixture.store.importContacts(read: stream(stopAfter: nil))
+    #expect(rerun.created == 3)
+    #expect(rerun.unchanged == 4)
+    #expect(try fixture.store.contactCount() == 7)
+}
+
+/// With --all-or-nothing a streamed file is one transaction: a row rejected in a later batch leaves nothing.
+@Test func aStreamedAllOrNothingImportWritesNothingWhenALaterBatchHasABadRow() throws {
+    let fixture = try StoreFixture()
+    let csv = "email,firstName\n" + (0..<5).map { "p\($0)@example.fi,P\($0)\n" }.joined() + "bad@,B\n"
+    let reader = ImportFileReader(purposes: Purpose.standard)
+    let summary = try fixture.store.importContacts(allOrNothing: true) { each in
+        var whole: [UInt8]? = Array(csv.utf8)
+        try reader.read(
+            chunks: {
+                defer { whole = nil }
+                return whole
+            }, format: .csv, batchSize: 2, each: each)
+    }
+    #expect(!summary.committed)
+    #expect(summary.created == 0)
+    #expect(summary.rejections.map(\.line) == [7])
+    #expect(try fixture.store.contactCount() == 0)
+}

@@ -29,9 +29,40 @@ public struct ImportFileReader: Sendable {
     }
 
     public func read(_ data: Data, format: Format) throws(ImportFileError) -> ImportBatch {
-        switch format {
-        case .csv: try readCSV(data)
-        case .jsonLines: try readJSONLines(data)
+        var whole: [UInt8]? = Array(data)
+        var batch = ImportBatch(records: [], rejections: [])
+        do {
+            try read(
+                chunks: {
+                    defer { whole = nil }
+                    return whole
+                }, format: format, batchSize: .max
+            ) { part in
+                batch.records += part.records
+                batch.rejections += part.rejections
+            }
+        } catch let error as ImportFileError {
+            throw error
+        } catch {
+            throw ImportFileError("\(error)")
+        }
+        return batch
+    }
+
+    /// Reads a file handed out in chunks (`chunks` returns nil at the end) and gives `each` its rows in batches
+    /// of at most `batchSize` valid records, with the rows rejected meanwhile: only one batch and the chunk being
+    /// read are held, plus a 16-byte key per address to find a person twice in the file. Throws
+    /// ``ImportFileError`` for a file refused whole (before any batch, for a bad header), or what `each` throws.
+    public func read(
+        chunks: @escaping () -> [UInt8]?, format: Format, batchSize: Int, each: (ImportBatch) throws -> Void
+    ) throws {
+        try withoutActuallyEscaping(each) { each in
+            var collector = Collector(batchSize: batchSize, each: each)
+            switch format {
+            case .csv: try readCSV(CSVReader(chunks: chunks), into: &collector)
+            case .jsonLines: try readJSONLines(LineReader(chunks: chunks), into: &collector)
+            }
+            try collector.flush()
         }
     }
 
@@ -63,8 +94,8 @@ public struct ImportFileReader: Sendable {
             + "), consentSource, legalBasis, consentedAt, optedOutOfAll, lastActivityAt"
     }
 
-    private func readCSV(_ data: Data) throws(ImportFileError) -> ImportBatch {
-        var reader = CSVReader(bytes: Array(data))
+    private func readCSV(_ reader: CSVReader, into collector: inout Collector) throws {
+        var reader = reader
         guard let header = reader.next() else { throw ImportFileError("the file is empty: a header row is required") }
         var columns: [Column] = []
         for (position, name) in header.fields.enumerated() {
@@ -78,7 +109,6 @@ public struct ImportFileReader: Sendable {
             columns.append(column)
         }
         guard columns.contains(.field(.email)) else { throw ImportFileError("line 1: an email column is required") }
-        var collector = Collector()
         while let record = reader.next() {
             guard record.fields.count == columns.count else {
                 collector.reject(
@@ -87,18 +117,17 @@ public struct ImportFileReader: Sendable {
             }
             var cells: [(Column, String)] = []
             for (column, value) in zip(columns, record.fields) { cells.append((column, value)) }
-            collector.add(line: record.line, cells: cells)
+            try collector.add(line: record.line, cells: cells)
         }
         if let error = reader.error {
             collector.reject(line: error.line, "a quoted field is not closed before the end of the file")
         }
-        return collector.batch
     }
 
-    private func readJSONLines(_ data: Data) throws(ImportFileError) -> ImportBatch {
-        var collector = Collector()
+    private func readJSONLines(_ reader: LineReader, into collector: inout Collector) throws {
+        var reader = reader
         var lineNumber = 0
-        for lineBytes in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+        while let lineBytes = reader.next() {
             lineNumber += 1
             if lineBytes.allSatisfy({ $0 == 32 || $0 == 9 || $0 == 13 }) { continue }
             guard let object = try? JSONSerialization.jsonObject(with: Data(lineBytes)) as? [String: Any] else {
@@ -127,10 +156,9 @@ public struct ImportFileReader: Sendable {
             if let problem {
                 collector.reject(line: lineNumber, problem)
             } else {
-                collector.add(line: lineNumber, cells: cells)
+                try collector.add(line: lineNumber, cells: cells)
             }
         }
-        return collector.batch
     }
 
     private static func text(of value: Any) -> String {
@@ -143,19 +171,48 @@ public struct ImportFileReader: Sendable {
         }
     }
 
-    /// Validates rows one by one, remembering the first line of every email to reject duplicates.
+    /// Validates rows one by one, remembering the first line of every email (by a 128-bit key of the address, not
+    /// the address) to reject duplicates, and hands out full batches.
     private struct Collector {
+        let batchSize: Int
+        let each: (ImportBatch) throws -> Void
         var records: [ImportRecord] = []
         var rejections: [ImportRejection] = []
-        var firstLineOfEmail: [EmailAddress: Int] = [:]
+        var firstLineOfEmail: [AddressKey: Int] = [:]
 
-        var batch: ImportBatch { ImportBatch(records: records, rejections: rejections) }
+        /// Two differently seeded hashes of the normalised address: a false "same email" needs both to collide.
+        struct AddressKey: Hashable {
+            var first: Int
+            var second: Int
+
+            init(_ email: EmailAddress) {
+                var one = Hasher()
+                one.combine(email.normalized)
+                var two = Hasher()
+                two.combine(0x5EED)
+                two.combine(email.normalized)
+                first = one.finalize()
+                second = two.finalize()
+            }
+        }
+
+        mutating func flush() throws {
+            guard !records.isEmpty || !rejections.isEmpty else { return }
+            try each(ImportBatch(records: records, rejections: rejections))
+            records.removeAll(keepingCapacity: true)
+            rejections.removeAll()
+        }
 
         mutating func reject(line: Int, _ reason: String) {
             rejections.append(ImportRejection(line: line, reason: reason))
         }
 
-        mutating func add(line: Int, cells: [(Column, String)]) {
+        mutating func add(line: Int, cells: [(Column, String)]) throws {
+            addRecord(line: line, cells: cells)
+            if records.count >= batchSize { try flush() }
+        }
+
+        private mutating func addRecord(line: Int, cells: [(Column, String)]) {
             var email: EmailAddress?
             var fields: [ContactField: String] = [:]
             var consents: [Purpose: ConsentState] = [:]
@@ -221,11 +278,12 @@ public struct ImportFileReader: Sendable {
                 reject(line: line, problems.joined(separator: "; "))
                 return
             }
-            if let first = firstLineOfEmail[email] {
+            let key = AddressKey(email)
+            if let first = firstLineOfEmail[key] {
                 reject(line: line, "same email as line \(first); each person once per file")
                 return
             }
-            firstLineOfEmail[email] = line
+            firstLineOfEmail[key] = line
             records.append(
                 ImportRecord(
                     line: line, email: email, fields: fields, consents: consents, consentSource: source,
@@ -235,6 +293,38 @@ public struct ImportFileReader: Sendable {
 
         static func parseDate(_ text: String) -> Date? {
             Date(iso8601: text) ?? Date(iso8601: text + "T00:00:00Z")
+        }
+    }
+}
+
+/// Lines of a file handed out in chunks (a line may span chunks), without their line break.
+struct LineReader {
+    private let refill: () -> [UInt8]?
+    private var buffer: [UInt8] = []
+    private var index = 0
+    private var ended = false
+
+    init(chunks: @escaping () -> [UInt8]?) { refill = chunks }
+
+    mutating func next() -> ArraySlice<UInt8>? {
+        var line: [UInt8] = []
+        while true {
+            if index >= buffer.count {
+                guard !ended, let chunk = refill() else {
+                    ended = true
+                    return line.isEmpty ? nil : line[...]
+                }
+                buffer = chunk
+                index = 0
+                continue
+            }
+            if let end = buffer[index...].firstIndex(of: UInt8(ascii: "\n")) {
+                line += buffer[index..<end]
+                index = end + 1
+                return line[...]
+            }
+            line += buffer[index...]
+            index = buffer.count
         }
     }
 }
