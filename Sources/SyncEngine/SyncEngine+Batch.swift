@@ -142,7 +142,11 @@ extension SyncEngine {
             if pair.local == nil, goesFirst(pair.record, run) { continue }
             var plan =
                 if let survivor = pair.mergedInto, let local = pair.local {
-                    planner.planMergedAway(local, survivor: survivor)
+                    // A dry run: the survivor is a record an unfinished erasure deletes first; the real run never
+                    // meets it, and the contact, released, gets its own record.
+                    run.erasuresFinishedFirst.contains(survivor)
+                        ? planner.plan(local: Self.released(local), remote: nil, context: context)
+                        : planner.planMergedAway(local, survivor: survivor)
                 } else {
                     if let local = pair.local, goesFirst(pair.record, run) {
                         planner.plan(local: Self.released(local), remote: nil, context: context)

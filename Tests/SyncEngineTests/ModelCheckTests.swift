@@ -206,6 +206,17 @@ import Testing
         try await Self.expectEveryPromiseHolds(after: history)
     }
 
+    /// Seeds 10804518 and 10809569: a contact kept for review after a CRM merge, and the survivor's subject erased with
+    /// `--no-wait`. The real run finishes the erasure first, which releases the contact, and creates its own record;
+    /// the dry run planned it as still kept for review. It now plans it released, as the real run does.
+    @Test func aDryRunPlansTheContactAnUnfinishedErasureReleasesFromItsSurvivor() async throws {
+        let history: [CheckOperation] = [
+            .localCreate(subject: 1, lastName: true), .crmCreate(subject: 2), .sync, .crmMerge(subject: 2, into: 1),
+            .sync, .erase(subject: 1, wait: false), .dryRunThenSync,
+        ]
+        try await Self.expectEveryPromiseHolds(after: history)
+    }
+
     /// Seed 4003335: the subject's record was merged (the link re-pointed to the survivor) after the backup;
     /// erased, then the backup put back: the journal did not re-apply the erasure to the contact the backup
     /// held under the erased address, because it was linked to the pre-merge record.
