@@ -180,7 +180,7 @@ public final class SyncEngine: Sendable {
         /// Where this run's plans go (applied, or only recorded for a dry run).
         let sink: any RunSink
         /// Local ids already planned this run, so a local edit is not planned twice.
-        var processed: Set<String> = []
+        var processed = ContactIdSet()
         var progress = SyncProgress()
         /// Quarantined contacts whose next try is not due: left out of this run's pushes.
         var quarantinedNotDue: Set<String> = []
@@ -282,7 +282,7 @@ public final class SyncEngine: Sendable {
                 for plan in plans { run.report.add(plan, listChanges: run.options.listChanges) }
                 // Archived by this run: its address is swept from the next run on, so a dry run, which records no
                 // archive, plans what the real run does.
-                run.processed.formUnion(plans.compactMap(\.localId))
+                for id in plans.compactMap(\.localId) { run.processed.insert(id) }
             }
         }
         try await sweepAddressesWithoutRecord(run: &run, planner: planner)
@@ -360,5 +360,21 @@ public final class SyncEngine: Sendable {
         return String(
             decoding: (try? encoder.encode(RunSummary(summary: report.summary, cost: report.cost))) ?? Data(),
             as: UTF8.self)
+    }
+}
+
+/// The local contacts a run has planned, held as 16-byte UUIDs (contact ids are UUIDs; any other id is kept as
+/// text): a first sync of a million contacts holds a million of them.
+struct ContactIdSet {
+    private var uuids: Set<UUID> = []
+    private var others: Set<String> = []
+
+    mutating func insert(_ id: String) {
+        if let uuid = UUID(uuidString: id) { uuids.insert(uuid) } else { others.insert(id) }
+    }
+
+    func contains(_ id: String) -> Bool {
+        if let uuid = UUID(uuidString: id) { return uuids.contains(uuid) }
+        return others.contains(id)
     }
 }

@@ -1,8 +1,9 @@
 import Foundation
 import MockHubSpot
-import SyncEngine
 import SyncModel
 import Testing
+
+@testable import SyncEngine
 
 /// Fewest requests (issue 23): what a run sends, counted by endpoint on the mock's journal.
 @Suite struct RequestCountTests {
@@ -69,4 +70,17 @@ import Testing
         #expect(try await fixture.crmStatuses("p298@example.fi")[subscriptionIds[.blog]!] == "SUBSCRIBED")
         #expect(try await fixture.crmStatuses("p299@example.fi")[subscriptionIds[.newsletter]!] == "SUBSCRIBED")
     }
+}
+
+/// The run's planned-contact set keeps UUID ids as 16 bytes, and any other id as text (issue 23, memory).
+@Test func theSetOfPlannedContactsFindsEveryIdItWasGiven() {
+    var set = ContactIdSet()
+    let id = UUID().uuidString.lowercased()
+    set.insert(id)
+    set.insert("contact-7")
+    #expect(set.contains(id))
+    #expect(set.contains(id.uppercased()))
+    #expect(set.contains("contact-7"))
+    #expect(!set.contains(UUID().uuidString.lowercased()))
+    #expect(!set.contains("contact-8"))
 }
