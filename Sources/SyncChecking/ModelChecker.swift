@@ -917,9 +917,11 @@ public struct ModelChecker {
                 local?.email.normalized ?? (moved ? CheckOperation.alternateEmail(s) : CheckOperation.email(s))
             let record = try await world.crmRecord(email: address)
             let spelled = (record?["properties"] as? [String: Any])?["email"] as? String
-            let spelling = spelled.flatMap { EmailAddress.matchingKey($0) == address ? $0 : nil } ?? address
-            // With no record, HubSpot holds the opt-out under the spelling the subject used (it compares text).
-            let spellings = record == nil ? ((try? EmailAddress(address).spellings) ?? [address]) : [spelling]
+            let spelling = spelled.flatMap { EmailAddress.matchingKey($0) == address ? $0 : nil }
+            // With no record, or a record that carries the address only as a secondary one (a merge), HubSpot holds
+            // the opt-out under the spelling the subject used (it compares text).
+            let spellings =
+                spelling.map { [$0] } ?? ((try? EmailAddress(address).spellings) ?? [address])
             var optedOutSomewhere = false
             for candidate in spellings where try await world.crmOptedOut(candidate) { optedOutSomewhere = true }
             if !optedOutSomewhere {

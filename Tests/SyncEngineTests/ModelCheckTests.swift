@@ -94,6 +94,13 @@ import Testing
                 .localCreate(subject: 1, lastName: true), .dryRunThenSync, .crmDeleteByOther(subject: 1),
                 .crmRecreateByForm(subject: 1, optOut: true), .crmArchive(subject: 1),
             ],
+            // Seed 11007708: an internationalised address opted out in HubSpot under its Unicode spelling, then
+            // merged into another record as a secondary address: the model looked for the opt-out under the ASCII
+            // spelling only.
+            [
+                .internationalAddress(subject: 1, domain: true, crmUnicode: true), .crmCreate(subject: 0),
+                .crmCreate(subject: 1), .crmOptOut(subject: 1), .crmMerge(subject: 1, into: 0),
+            ],
             // Seed 10408754: as 10201858, the re-created record moved to another address instead of archived.
             [
                 .localCreate(subject: 2, lastName: true), .sync, .crmDeleteByOther(subject: 2),
