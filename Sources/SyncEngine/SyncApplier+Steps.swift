@@ -156,12 +156,50 @@ extension SyncApplier {
     }
 
     /// 2c. Consent, through the subscription statuses API only, with its legal basis.
+    ///
+    /// The writes go in requests of 100 inputs (a request may carry the end of one plan's writes and the start of
+    /// another's), and the holds are read again before each request: a contact erased or edited while earlier
+    /// requests went out gets none of its remaining writes, however large the batch.
     func writeConsents(_ batch: inout AppliedBatch) async throws {
-        let consenting = try clear(batch.sendable.filter { !subscriptionWrites(for: $0).isEmpty }, in: &batch)
-        let writes = consenting.flatMap(subscriptionWrites)
-        guard !writes.isEmpty else { return }
-        batch.consentWrites = writes.count
-        let outcome = try await client.writeSubscriptionStatuses(writes)
+        var pending = batch.sendable.filter { !subscriptionWrites(for: $0).isEmpty }
+        var consenting: [ContactPlan] = []
+        var outcome = SubscriptionWriteOutcome()
+        var sentFor: [String: Int] = [:]  // plan → writes sent
+        while !pending.isEmpty {
+            // Only the plans the next request can reach (each has a write at least) are read again.
+            let head = min(pending.count, Self.inputsPerRequest)
+            let cleared = try clear(Array(pending[..<head]), in: &batch)
+            pending = cleared + pending[head...]
+            var chunk: [SubscriptionWrite] = []
+            var index = 0
+            while index < cleared.count && chunk.count < Self.inputsPerRequest {
+                let plan = pending[index]
+                let writes = subscriptionWrites(for: plan)
+                let id = plan.localId ?? ""
+                let from = sentFor[id, default: 0]
+                let take = min(writes.count - from, Self.inputsPerRequest - chunk.count)
+                chunk += writes[from..<(from + take)]
+                sentFor[id] = from + take
+                if from + take == writes.count {
+                    consenting.append(plan)
+                    index += 1
+                } else {
+                    break
+                }
+            }
+            pending.removeFirst(index)
+            guard !chunk.isEmpty else {
+                if cleared.isEmpty { continue }
+                break
+            }
+            batch.consentWrites += chunk.count
+            let part = try await client.writeSubscriptionStatuses(chunk)
+            outcome.failures += part.failures
+            outcome.writtenAt.merge(part.writtenAt) { _, new in new }
+        }
+        // A plan stopped after part of its writes went out: what went out is HubSpot's now; the confirmation
+        // records only complete kinds (``confirm(_:)``).
+        guard !consenting.isEmpty || !outcome.failures.isEmpty else { return }
         // HubSpot names a refused input by the address it was written under: the record's own spelling (an
         // internationalised address may be in Unicode there).
         func names(_ plan: ContactPlan, _ failure: BatchFailure) -> Bool {
@@ -183,6 +221,9 @@ extension SyncApplier {
             }
         }
     }
+
+    /// Inputs HubSpot takes in one batch request.
+    static let inputsPerRequest = 100
 
     /// 2d. Opt-outs of all email (unsubscribe-all), never a contact property.
     func writeOptOuts(_ batch: inout AppliedBatch) async throws {

@@ -216,9 +216,13 @@ public final class SyncEngine: Sendable {
         try await forEachPage(of: store.dirtyStates, size: Self.pushPageSize, run: &run) { pending, run in
             let linked = pending.compactMap(\.contact.crmId)
             // HubSpot compares addresses as text: an internationalised address is looked up in every spelling.
-            // A first run reads only the addresses its listing found a record for.
-            let unlinked = pending.filter { $0.contact.crmId == nil }.flatMap(\.contact.email.spellings)
-                .filter(run.mayHaveRecord)
+            // A first run reads only the addresses its listing found a record for, and every internationalised one:
+            // a record created in HubSpot under its other spelling while the run goes on would not be taken by the
+            // upsert (HubSpot compares addresses as text), and a second record would be made.
+            let unlinked = pending.filter { $0.contact.crmId == nil }.flatMap { state -> [String] in
+                let spellings = state.contact.email.spellings
+                return spellings.count > 1 || spellings.contains(where: run.mayHaveRecord) ? spellings : []
+            }
             var records: [String: CRMContact] = [:]
             if !linked.isEmpty {
                 for record in try await client.batchRead(linked, properties: settings.pulledProperties).found.values {

@@ -84,3 +84,33 @@ import Testing
     #expect(!set.contains(UUID().uuidString.lowercased()))
     #expect(!set.contains("contact-8"))
 }
+
+extension RequestCountTests {
+    /// A push page holds 1,000 contacts, so its status writes take several requests: the holds are read again
+    /// before each. Contacts erased while the first request goes out get none of their statuses in the later ones
+    /// (adversarial review; before, one check covered every request of the step).
+    @Test func aContactErasedWhileStatusWritesGoOutGetsNoneOfTheLaterOnes() async throws {
+        let fixture = try await EngineFixture()
+        defer { Task { await fixture.close() } }
+        try fixture.importCSV(
+            "email,firstName,newsletter\n" + (0..<250).map { "p\($0)@example.fi,P,granted\n" }.joined())
+        let erased = (0..<250).map { "p\($0)@example.fi" }.filter { $0.hasSuffix("7@example.fi") }
+        let store = fixture.store
+        let recording = RecordingTransport(inner: fixture.crmTransport)
+        fixture.transport = BeforeRequestTransport(before: "/statuses/batch/write", inner: recording) {
+            for (index, address) in erased.enumerated() {
+                _ = try store.recordErasureRequest(email: EmailAddress(address), requestId: "r-\(index)", reason: nil)
+                try store.eraseLocally(requestId: "r-\(index)")
+            }
+        }
+        _ = try await fixture.sync()
+        let statusWrites = recording.requests.withLock { $0 }.filter { $0.url.path.hasSuffix("/statuses/batch/write") }
+        #expect(statusWrites.count >= 3)
+        let later = statusWrites.dropFirst().flatMap { request -> [String] in
+            let body = request.body.flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }
+            return (body?["inputs"] as? [[String: Any]] ?? []).compactMap { $0["subscriberIdString"] as? String }
+        }
+        #expect(!later.isEmpty)
+        #expect(Set(later).isDisjoint(with: erased))
+    }
+}
