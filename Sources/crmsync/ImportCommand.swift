@@ -32,10 +32,17 @@ struct ImportCommand: ParsableCommand {
 
     func run() throws {
         let context = try CommandContext(global)
-        guard let handle = FileHandle(forReadingAtPath: file) else {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory), !isDirectory.boolValue,
+            let handle = FileHandle(forReadingAtPath: file)
+        else {
             throw CommandContext.fail(.noInput, "\(file): no such file or not readable")
         }
         defer { try? handle.close() }
+        // A read that fails midway ends the file for the reader, and the import fails after the batch it was in
+        // (all-or-nothing: nothing is kept).
+        struct ReadFailed: Error {}
+        var readFailed = false
         let reader = ImportFileReader(purposes: context.configuration.allPurposes)
         let store = try context.openStore()
         let summary: ImportSummary
@@ -44,13 +51,30 @@ struct ImportCommand: ParsableCommand {
                 try store.importContacts(allOrNothing: allOrNothing, actor: context.actor) { each in
                     try reader.read(
                         chunks: {
-                            let chunk = handle.readData(ofLength: Self.chunkSize)
-                            return chunk.isEmpty ? nil : Array(chunk)
-                        }, format: .init(path: file), batchSize: Self.batchSize, each: each)
+                            do {
+                                guard let chunk = try handle.read(upToCount: Self.chunkSize), !chunk.isEmpty else {
+                                    return nil
+                                }
+                                return Array(chunk)
+                            } catch {
+                                readFailed = true
+                                return nil
+                            }
+                        }, format: .init(path: file), batchSize: Self.batchSize,
+                        each: { batch in
+                            if readFailed { throw ReadFailed() }
+                            try each(batch)
+                        })
+                    if readFailed { throw ReadFailed() }
                 }
             }
         } catch let error as ImportFileError {
             throw CommandContext.fail(.invalidInput, "\(file): \(error.problem)")
+        } catch is ReadFailed {
+            throw CommandContext.fail(
+                .noInput,
+                "\(file): a read failed midway; the rows before it are imported (none with --all-or-nothing), import the file again"
+            )
         }
         switch format {
         case .text: print(Self.text(summary, file: file))

@@ -37,6 +37,9 @@ import Testing
     @Test func missingOrUnreadableInputHasItsOwnCode() async throws {
         let cli = try CommandLineRunner()
         #expect(try await cli.run("import", "nope.csv").status == 66)
+        // A directory is no file to import (the streamed reader would have read it as empty, or crashed).
+        try FileManager.default.createDirectory(atPath: cli.path("folder.csv"), withIntermediateDirectories: true)
+        #expect(try await cli.run("import", "folder.csv").status == 66)
         try cli.write("odd.csv", "email,shoe size\na@b.fi,44\n")
         let odd = try await cli.run("import", "odd.csv")
         #expect(odd.status == 65)
