@@ -260,14 +260,9 @@ extension SyncStore {
         let dedupeKey = "erase:\(subjectHash(of: email))"
         let now = self.now
         try database.write { db in
-            guard
-                var payload = try Data.fetchOne(
-                    db, sql: "SELECT payload FROM outbox WHERE dedupeKey = ?", arguments: [dedupeKey]
-                ).flatMap(ErasurePayload.decode)
-            else { return }
-            payload.add(crmIds: crmIds)
-            try db.execute(
-                sql: "UPDATE outbox SET payload = ? WHERE dedupeKey = ?", arguments: [try payload.encoded(), dedupeKey])
+            guard try Self.updateErasurePayload(dedupeKey: dedupeKey, in: db, { $0.add(crmIds: crmIds) }) else {
+                return
+            }
             for crmId in crmIds {
                 try Tombstones.insert(crmIdHash: crmIdHash(of: crmId), erasedAt: now, requestId: requestId, in: db)
             }
@@ -323,16 +318,22 @@ extension SyncStore {
 
     private func updateErasurePayload(of email: EmailAddress, _ change: (inout ErasurePayload) -> Void) throws {
         let dedupeKey = "erase:\(subjectHash(of: email))"
-        try database.write { db in
-            guard
-                var payload = try Data.fetchOne(
-                    db, sql: "SELECT payload FROM outbox WHERE dedupeKey = ?", arguments: [dedupeKey]
-                ).flatMap(ErasurePayload.decode)
-            else { return }
-            change(&payload)
-            try db.execute(
-                sql: "UPDATE outbox SET payload = ? WHERE dedupeKey = ?", arguments: [try payload.encoded(), dedupeKey])
-        }
+        try database.write { db in _ = try Self.updateErasurePayload(dedupeKey: dedupeKey, in: db, change) }
+    }
+
+    /// Changes the payload of the unfinished erasure `dedupeKey` names; false when there is none.
+    private static func updateErasurePayload(
+        dedupeKey: String, in db: Database, _ change: (inout ErasurePayload) -> Void
+    ) throws -> Bool {
+        guard
+            var payload = try Data.fetchOne(
+                db, sql: "SELECT payload FROM outbox WHERE dedupeKey = ?", arguments: [dedupeKey]
+            ).flatMap(ErasurePayload.decode)
+        else { return false }
+        change(&payload)
+        try db.execute(
+            sql: "UPDATE outbox SET payload = ? WHERE dedupeKey = ?", arguments: [try payload.encoded(), dedupeKey])
+        return true
     }
 
     /// How long a claim on sending a subject's GDPR deletes holds when its holder never lets go of it (a
