@@ -241,7 +241,13 @@ final class ErasureJournal: Sendable {
         var requestIds = Set(missing.filter { $0.kind != "request" }.compactMap(\.requestId))
         requestIds.formUnion(missing.filter { $0.kind == "request" }.compactMap(\.id))
         guard !requestIds.isEmpty else { return [] }
-        let contacts = try store.allContactLinks()
+        // Each contact's keyed hashes, once: every request is matched against all of them.
+        let contacts = try store.allContactLinks().map { contact in
+            (
+                links: contact, address: store.subjectHash(of: contact.email),
+                own: contact.crmId.map(store.crmIdHash), merged: contact.mergedIntoCrmId.map(store.crmIdHash)
+            )
+        }
         let requestSubjects = Set(
             all.filter { $0.kind == "request" && requestIds.contains($0.id ?? "") }.compactMap(\.hash))
         var taken: Set<String> = []
@@ -251,22 +257,22 @@ final class ErasureJournal: Sendable {
             let subjectHash = all.first { $0.kind == "request" && $0.id == requestId }?.hash
             let addressHashes = Set(
                 all.filter { $0.kind == "tombstone" && $0.requestId == requestId }.compactMap(\.hash))
-            func rank(_ contact: ContactLinks) -> Int? {
-                guard !taken.contains(contact.id) else { return nil }
-                let hash = store.subjectHash(of: contact.email)
+            func rank(_ contact: (links: ContactLinks, address: String, own: String?, merged: String?)) -> Int? {
+                guard !taken.contains(contact.links.id) else { return nil }
+                let hash = contact.address
                 let holdsAddress = hash == subjectHash || (subjectHash == nil && addressHashes.contains(hash))
-                let own = contact.crmId.map { idHashes.contains(store.crmIdHash(of: $0)) } ?? false
-                let merged = contact.mergedIntoCrmId.map { idHashes.contains(store.crmIdHash(of: $0)) } ?? false
-                let unlinked = contact.crmId == nil && contact.mergedIntoCrmId == nil
+                let own = contact.own.map(idHashes.contains) ?? false
+                let merged = contact.merged.map(idHashes.contains) ?? false
+                let unlinked = contact.own == nil && contact.merged == nil
                 if holdsAddress && (unlinked || own || merged) { return 0 }
                 if (own || merged) && !requestSubjects.contains(hash) { return own ? 1 : 2 }
                 if holdsAddress { return 3 }
                 if unlinked && addressHashes.contains(hash) { return 4 }
                 return nil
             }
-            let ranked = contacts.compactMap { contact in rank(contact).map { (contact, $0) } }
+            let ranked = contacts.compactMap { contact in rank(contact).map { (contact.links, $0) } }
             guard let subject = ranked.min(by: { $0.1 < $1.1 })?.0 else {
-                if contacts.contains(where: { addressHashes.contains(store.subjectHash(of: $0.email)) }) {
+                if contacts.contains(where: { addressHashes.contains($0.address) }) {
                     store.logger.warning(
                         "erasure journal: a contact linked to a record the erasure did not take holds an address it tombstoned; not erased again, a person decides",
                         metadata: ["erasure.request": "\(requestId)"])
