@@ -15,22 +15,6 @@ extension HubSpotClient {
             client: self, since: since.millisecondsSince1970, until: until?.millisecondsSince1970,
             properties: properties)
     }
-
-    /// How many contacts the change feed from `since` (to `until`) holds, by the search answer's `total`:
-    /// one search request of one result, to estimate a run's cost before it starts.
-    public func changedContactCount(since: Date, until: Date? = nil) async throws -> Int {
-        let body = SearchBody(
-            filterGroups: [
-                SearchGroup(
-                    filters: ContactChanges.window(
-                        from: since.millisecondsSince1970, until: until?.millisecondsSince1970))
-            ],
-            sorts: [SearchSort(propertyName: "lastmodifieddate", direction: "ASCENDING")],
-            properties: ["hs_object_id"], limit: 1, after: "0")
-        let page = try await perform(
-            Call(method: "POST", to: .contactsSearch, body: try Self.body(body), bucket: .search), as: SearchPage.self)
-        return page.total ?? page.results.count
-    }
 }
 
 /// One page of changes, with the watermark to resume from: every record modified before it was returned.
@@ -38,6 +22,9 @@ public struct ChangePage: Sendable {
     public var contacts: [CRMContact]
     /// All records with `lastmodifieddate` strictly before this were returned by this page or earlier ones.
     public var watermark: Date
+    /// How many records the feed's first query matched (the search answer's `total`): the size of the feed when it
+    /// started, which a run's budget estimate takes from its first page rather than from a search of its own.
+    public var total: Int
 }
 
 /// The incremental pull as an AsyncSequence of pages.
@@ -73,6 +60,8 @@ public struct ContactChanges: AsyncSequence, Sendable {
         var tie: (timestamp: Int64, afterId: String)?
         var newest: Int64 = .min
         var finished = false
+        /// The first query's `total`.
+        var total: Int?
 
         init(feed: ContactChanges, lowerBound: Int64) {
             self.feed = feed
@@ -83,6 +72,7 @@ public struct ContactChanges: AsyncSequence, Sendable {
             while !finished {
                 try Task.checkCancellation()
                 let page = try await fetch()
+                if total == nil { total = page.total ?? page.results.count }
                 let hasMore = page.paging?.next?.after != nil && !page.results.isEmpty
                 var returned: [CRMContact] = []
                 if let current = tie {
@@ -116,7 +106,9 @@ public struct ContactChanges: AsyncSequence, Sendable {
                 }
                 let end = feed.until ?? (newest == .min ? lowerBound : Swift.max(lowerBound, newest + 1))
                 let watermark = Date(millisecondsSince1970: tie?.timestamp ?? (finished ? end : lowerBound))
-                if !returned.isEmpty || finished { return ChangePage(contacts: returned, watermark: watermark) }
+                if !returned.isEmpty || finished {
+                    return ChangePage(contacts: returned, watermark: watermark, total: total ?? 0)
+                }
             }
             return nil
         }

@@ -14,7 +14,6 @@ public protocol CRMPort: Sendable {
     func contactPages(properties: [String], archived: Bool) -> any AsyncSequence<ContactPage, any Error>
     func changedContactPages(since: Date, until: Date?, properties: [String])
         -> any AsyncSequence<ChangePage, any Error>
-    func changedContactCount(since: Date, until: Date?) async throws -> Int
     func batchRead(_ keys: [String], byEmail: Bool, properties: [String], withHistory: [String]) async throws
         -> (found: [String: CRMContact], missing: [String])
     func contact(email: String, properties: [String], withHistory: [String]) async throws -> CRMContact?
@@ -42,10 +41,6 @@ public protocol CRMPort: Sendable {
 extension CRMPort {
     func contact(email: String, properties: [String]) async throws -> CRMContact? {
         try await contact(email: email, properties: properties, withHistory: [])
-    }
-
-    func changedContactCount(since: Date) async throws -> Int {
-        try await changedContactCount(since: since, until: nil)
     }
 
     func batchRead(_ keys: [String], byEmail: Bool = false, properties: [String]) async throws

@@ -105,8 +105,12 @@ public final class SyncEngine: Sendable {
         let started = clock.now
         let metricsAtStart = client.metrics
         let checkpoint = try store.checkpoint(Self.modifiedSinceCheckpoint).flatMap(Int64.init)
-        // A dry run spends reads only: it is never stopped by the budget.
-        if !options.dryRun && !options.ignoreBudget { try await checkBudget(checkpoint: checkpoint) }
+        // A dry run spends reads only: it is never stopped by the budget. A first run's estimate needs no request,
+        // so it is made before any; an incremental run's is the change feed's size, from the feed's first page.
+        let checksBudget = !options.dryRun && !options.ignoreBudget
+        if checksBudget && checkpoint == nil {
+            try await checkBudget(pulls: max(try store.linkedCount(), 1), incremental: false)
+        }
         // The portal's property definitions, once per run: a mapping it cannot take stops the run before any write.
         let schema = try await PortalSchema.load(client: client, settings: settings)
         let mappingProblems = schema.mappingProblems
@@ -125,14 +129,25 @@ public final class SyncEngine: Sendable {
         let (crmStarted, feedEnd) = crmTime(run: &run)
         logger.info(
             "sync started", metadata: ["sync.mode": "\(run.report.mode)", "sync.incremental": "\(checkpoint != nil)"])
-        try await sink.finishUnfinishedErasures(into: &run)
         // The first run's listing holds every record modified before it started; the change feed reads up
-        // to the run's start, so this run's own writes (newer) wait for the next run, as echoes.
+        // to the run's start, so this run's own writes (newer) wait for the next run, as echoes. The feed's first
+        // page is read before anything is written: its search answer's total is the budget estimate, so the
+        // estimate costs no search of its own. Its records are read in full only after unfinished erasures are
+        // finished, so a record an erasure deletes meanwhile is not found, as if the page had been read after.
+        var feed = checkpoint.map {
+            client.changedContactPages(
+                since: Date(millisecondsSince1970: $0), until: feedEnd, properties: ["email"]
+            ).makeAsyncIterator()
+        }
+        var firstPage = try await feed?.next()
+        if checksBudget, let firstPage { try await checkBudget(pulls: firstPage.total, incremental: true) }
+        try await sink.finishUnfinishedErasures(into: &run)
         var watermark = crmStarted
-        if let checkpoint {
-            for try await page in client.changedContactPages(
-                since: Date(millisecondsSince1970: checkpoint), until: feedEnd, properties: ["email"])
-            {
+        if feed != nil {
+            while true {
+                var next = firstPage.take()
+                if next == nil { next = try await feed?.next() }
+                guard let page = next else { break }
                 let (found, _) = try await client.batchRead(
                     page.contacts.map(\.id), properties: settings.pulledProperties)
                 var unique: [String: CRMContact] = [:]
@@ -330,18 +345,11 @@ public final class SyncEngine: Sendable {
     }
 
     /// Stops before starting when the run would spend more than the daily budget allows, keeping the
-    /// erasure reserve: an estimate from the change feed's size (one search request of one result, on an
+    /// erasure reserve: an estimate from the change feed's size (its first page's search total, on an
     /// incremental run) or the linked contacts (on the first), and the local edits waiting.
-    private func checkBudget(checkpoint: Int64?) async throws {
+    private func checkBudget(pulls: Int, incremental: Bool) async throws {
         let dirty = try store.dirtyCount()
-        let pulls: Int
-        var searches = 0
-        if let checkpoint {
-            pulls = try await client.changedContactCount(since: Date(millisecondsSince1970: checkpoint))
-            searches = pulls / ContactChanges.searchPageSize + 1
-        } else {
-            pulls = max(try store.linkedCount(), 1)
-        }
+        let searches = incremental ? pulls / ContactChanges.searchPageSize + 1 : 0
         let remaining = await client.remainingDailyBudget()
         let reserve = remaining * settings.erasureReservePercent / 100
         let estimate = RequestCost.estimate(contacts: pulls + dirty, searchPages: searches)

@@ -7,7 +7,7 @@ import Testing
     let fixture = try await MockedClient.start(seed: 1)
     fixture.clock.advance(by: .seconds(600))
     let before = Date()
-    _ = try await fixture.client.changedContactCount(since: Date(millisecondsSince1970: 0))
+    _ = try await fixture.client.contactProperties()
     let after = Date()
     await fixture.stop()
     let reading = try #require(fixture.client.serverClock)

@@ -114,3 +114,59 @@ extension RequestCountTests {
         #expect(Set(later).isDisjoint(with: erased))
     }
 }
+
+extension RequestCountTests {
+    /// An incremental run's budget estimate is the change feed's size, which the feed's first search page answers
+    /// with (`total`): no search of one result of its own (2 searches before, 1 now).
+    @Test func anIncrementalRunTakesItsBudgetEstimateFromTheFeedsFirstPage() async throws {
+        let fixture = try await EngineFixture()
+        defer { Task { await fixture.close() } }
+        try fixture.importCSV("email,firstName\n" + (0..<3).map { "p\($0)@example.fi,P\n" }.joined())
+        try await fixture.sync()
+        fixture.time.advance(by: .seconds(3_600))
+        for index in 0..<3 {
+            let id = try #require(try fixture.local("p\(index)@example.fi")?.crmId)
+            try await fixture.crm("PATCH", "/crm/v3/objects/contacts/\(id)", ["properties": ["firstname": "Edited"]])
+        }
+        let before = try await fixture.journal().count
+
+        let report = try await fixture.sync()
+
+        #expect(report.summary.failures == 0)
+        let sent = try await fixture.mock.journal(since: before)
+        #expect(Self.count(sent, "/contacts/search") == 1)
+        #expect(try (0..<3).allSatisfy { try fixture.local("p\($0)@example.fi")?.firstName == "Edited" })
+    }
+
+    /// The feed's first page is read before the run finishes an unfinished erasure; the subject's record is on it
+    /// (edited in the CRM since the last run). The erasure deletes the record before the page is read in full, so
+    /// the run never pulls it back: no local contact, no record, the request verified.
+    @Test func aRecordOnTheFeedsFirstPageThatAnUnfinishedErasureDeletesIsNotPulledBack() async throws {
+        let fixture = try await EngineFixture()
+        defer { Task { await fixture.close() } }
+        try fixture.importCSV("email,firstName\naino@example.fi,Aino\nbea@example.fi,Bea\n")
+        try await fixture.sync()
+        fixture.time.advance(by: .seconds(3_600))
+        for address in ["aino@example.fi", "bea@example.fi"] {
+            let id = try #require(try fixture.local(address)?.crmId)
+            try await fixture.crm("PATCH", "/crm/v3/objects/contacts/\(id)", ["properties": ["firstname": "Edited"]])
+        }
+        try await fixture.erase("aino@example.fi", requestId: "r1", wait: false)
+        let before = try await fixture.journal().count
+
+        let report = try await fixture.sync()
+
+        #expect(report.summary.failures == 0, "\(report.failures)")
+        let sent = try await fixture.mock.journal(since: before).map(\.path)
+        let search = try #require(sent.firstIndex { $0.hasSuffix("/contacts/search") })
+        let delete = try #require(sent.firstIndex { $0.hasSuffix("/gdpr-delete") })
+        #expect(search < delete)
+        #expect(try fixture.local("aino@example.fi") == nil)
+        #expect(try await fixture.crmContact(email: "aino@example.fi") == nil)
+        #expect(try fixture.local("bea@example.fi")?.firstName == "Edited")
+        try await fixture.sync()
+        #expect(try fixture.local("aino@example.fi") == nil)
+        #expect(try await fixture.crmContact(email: "aino@example.fi") == nil)
+        #expect(try fixture.store.erasureRequest(id: "r1")?.state == .verified)
+    }
+}
