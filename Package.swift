@@ -31,11 +31,15 @@ let package = Package(
         // the opt-out's agreed base, lifting an opt-out, a restriction's spread, when a decision made now is dated.
         // Pure functions of the two sides' statements, asked by the store, the importer, the planner and the checker.
         .target(name: "SubjectPolicy", dependencies: ["SyncModel"]),
-        // The canonical store: migrations, records, outbox, checkpoints, tombstones (GRDB on SQLite).
+        // The core's ports and the values that cross them: what the sync needs from a register (`RegisterPort`).
+        // Adapters depend on it; the engine depends on it and on no adapter of the register.
+        .target(name: "SyncCore", dependencies: ["SyncModel"]),
+        // The canonical store on SQLite (GRDB): migrations, records, outbox, checkpoints, tombstones, the writer
+        // lease; an adapter of `RegisterPort`.
         .target(
             name: "SyncStore",
             dependencies: [
-                "SyncModel", "SubjectPolicy",
+                "SyncModel", "SubjectPolicy", "SyncCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -53,7 +57,7 @@ let package = Package(
         .target(
             name: "SyncEngine",
             dependencies: [
-                "SyncModel", "SubjectPolicy", "SyncStore", "HubSpotClient",
+                "SyncModel", "SubjectPolicy", "SyncCore", "HubSpotClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -79,13 +83,14 @@ let package = Package(
         .target(
             name: "SyncChecking",
             dependencies: [
-                "SyncModel", "SubjectPolicy", "SyncStore", "SyncEngine", "HubSpotClient", "MockHubSpot", "SyncTesting",
+                "SyncModel", "SubjectPolicy", "SyncCore", "SyncStore", "SyncEngine", "HubSpotClient", "MockHubSpot",
+                "SyncTesting",
             ]
         ),
         .executableTarget(
             name: "crmsync",
             dependencies: [
-                "SyncModel", "SyncStore", "SyncEngine", "HubSpotClient", "MockHubSpot", "SyncMetrics",
+                "SyncModel", "SyncCore", "SyncStore", "SyncEngine", "HubSpotClient", "MockHubSpot", "SyncMetrics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -94,7 +99,7 @@ let package = Package(
         .executableTarget(
             name: "crmsync-bench",
             dependencies: [
-                "SyncModel", "SyncStore", "SyncEngine", "HubSpotClient", "MockHubSpot", "SyncChecking",
+                "SyncModel", "SyncCore", "SyncStore", "SyncEngine", "HubSpotClient", "MockHubSpot", "SyncChecking",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -127,19 +132,21 @@ let package = Package(
             dependencies: [
                 "SubjectPolicy", "SyncModel", .product(name: "PropertyBased", package: "swift-property-based"),
             ]),
-        .testTarget(name: "SyncStoreTests", dependencies: ["SyncStore", "SyncModel", "SyncTesting"]),
+        .testTarget(name: "SyncStoreTests", dependencies: ["SyncStore", "SyncCore", "SyncModel", "SyncTesting"]),
         .testTarget(name: "HubSpotClientTests", dependencies: ["HubSpotClient", "MockHubSpot", "SyncTesting"]),
         .testTarget(
             name: "SyncEngineTests",
             dependencies: [
-                "SyncEngine", "SyncStore", "SyncModel", "SubjectPolicy", "HubSpotClient", "MockHubSpot", "SyncChecking",
+                "SyncEngine", "SyncCore", "SyncStore", "SyncModel", "SubjectPolicy", "HubSpotClient", "MockHubSpot",
+                "SyncChecking",
                 "SyncTesting",
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "MockHubSpotTests", dependencies: ["MockHubSpot"]),
         .testTarget(name: "SyncMetricsTests", dependencies: ["SyncMetrics", "SyncEngine"]),
         .testTarget(
-            name: "EndToEndTests", dependencies: ["crmsync", "MockHubSpot", "SyncEngine", "SyncStore", "SyncTesting"]),
+            name: "EndToEndTests",
+            dependencies: ["crmsync", "MockHubSpot", "SyncEngine", "SyncCore", "SyncStore", "SyncTesting"]),
     ],
     swiftLanguageModes: [.v6]
 )

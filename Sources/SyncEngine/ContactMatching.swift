@@ -1,7 +1,7 @@
 import Foundation
 import HubSpotClient
+import SyncCore
 import SyncModel
-import SyncStore
 
 /// The one matching of CRM records to local contacts, for the sync and for `reconcile`.
 enum ContactMatching {

@@ -1,8 +1,8 @@
 import Foundation
 import HubSpotClient
 import Logging
+import SyncCore
 import SyncModel
-import SyncStore
 
 /// Carries erasures through: recorded durably, erased locally (tombstones), GDPR-deleted in the CRM by every
 /// record id the subject was linked to, then verified by reads (each id and the address) that must answer 404. Every step is resumable: a crash between any two leaves a
@@ -32,12 +32,12 @@ public struct ErasurePropagator: Sendable {
     public func erase(email: EmailAddress, requestId: String, reason: String?, propagate: Bool = true) async throws
         -> ErasureRequest
     {
-        _ = try store.recordErasureRequest(email: email, requestId: requestId, reason: reason)
-        try store.eraseLocally(requestId: requestId)
-        if propagate, let pending = try store.pendingErasure(requestId: requestId) {
+        _ = try await store.recordErasureRequest(email: email, requestId: requestId, reason: reason)
+        try await store.eraseLocally(requestId: requestId)
+        if propagate, let pending = try await store.pendingErasure(requestId: requestId) {
             try await self.propagate(pending)
         }
-        return try store.erasureRequest(id: requestId)!
+        return try await store.erasureRequest(id: requestId)!
     }
 
     /// Finishes every unfinished request; returns how many were verified and the failures (masked).
@@ -45,7 +45,7 @@ public struct ErasurePropagator: Sendable {
     public func resumeAll() async throws -> (verified: Int, failures: [String]) {
         var verified = 0
         var failures: [String] = []
-        for pending in try store.pendingErasures() {
+        for pending in try await store.pendingErasures() {
             try Task.checkCancellation()
             if try await propagate(pending) == .verified {
                 verified += 1
@@ -69,7 +69,7 @@ public struct ErasurePropagator: Sendable {
     /// read first (one batch read, two status reads when it carries such an address) and written back after the
     /// delete, as for an erasure (not held in the store: a stale copy has no outbox entry).
     func eraseStaleCopy(crmId: String) async throws -> Bool {
-        try store.tombstoneStaleCopy(crmId: crmId)
+        try await store.tombstoneStaleCopy(crmId: crmId)
         do {
             let records = try await client.batchRead([crmId], properties: Self.recordProperties).found.values
             let others = try await decisions(under: othersAddresses(on: Array(records), of: nil))
@@ -89,7 +89,7 @@ public struct ErasurePropagator: Sendable {
         let ids = pending.requests.map(\.id)
         let email = pending.email
         for request in pending.requests where request.state == .received {
-            try store.eraseLocally(requestId: request.id)
+            try await store.eraseLocally(requestId: request.id)
         }
         // Once the CRM accepted a delete, later attempts only verify: a second delete by email that matches no
         // record any more would blocklist the address. A failed verification (index lag) keeps `sentAt`.
@@ -100,85 +100,99 @@ public struct ErasurePropagator: Sendable {
         // A sync and an `erase` may carry the same request at once (edit commands never wait for a sync): the
         // deletes go out only under a claim taken in a store transaction, so they are sent once.
         var claimed = false
-        defer { if claimed { try? store.releaseErasureClaim(of: pending.email) } }
         // A subject the CRM never held a record of is deleted by email, which reads the same (404) before and
         // after: a read cannot prove that delete went out.
         var needsDeleteByEmail: Bool { crmIds.isEmpty && pending.deletesByEmail }
-        while true {
-            attempt += 1
-            do {
-                if !sent {
-                    switch try store.claimErasureDeletes(of: pending.email) {
-                    case .heldByAnother:
-                        // The other run is sending them now: wait for it (briefly), then only verify.
-                        attempt -= 1
-                        waits += 1
-                        guard waits <= Self.claimPolls else { return .pending }
-                        try await clock.sleep(for: Self.claimPoll)
-                        continue
-                    case .alreadySent:
-                        sent = true
-                    case .takenOver:
-                        claimed = true
-                        // Its holder died while sending: the deletes may have gone through, so read first (a
-                        // delete by email leaves nothing to read, so it is sent again: blocklisting is its point).
-                        if !needsDeleteByEmail, try await deletesTookEffect(email: email, crmIds: crmIds) {
-                            try store.updateErasures(ids, state: .sent)
+        // The attempts; a claim still held when they end (returned or thrown) is let go.
+        func attempts() async throws -> ErasureState {
+            while true {
+                attempt += 1
+                do {
+                    if !sent {
+                        switch try await store.claimErasureDeletes(of: pending.email) {
+                        case .heldByAnother:
+                            // The other run is sending them now: wait for it (briefly), then only verify.
+                            attempt -= 1
+                            waits += 1
+                            guard waits <= Self.claimPolls else { return .pending }
+                            try await clock.sleep(for: Self.claimPoll)
+                            continue
+                        case .alreadySent:
                             sent = true
-                            claimed = false
+                        case .takenOver:
+                            claimed = true
+                            // Its holder died while sending: the deletes may have gone through, so read first (a
+                            // delete by email leaves nothing to read, so it is sent again: blocklisting is its point).
+                            if !needsDeleteByEmail, try await deletesTookEffect(email: email, crmIds: crmIds) {
+                                try await store.updateErasures(ids, state: .sent)
+                                sent = true
+                                claimed = false
+                            }
+                        case .claimed:
+                            claimed = true
                         }
-                    case .claimed:
-                        claimed = true
+                    }
+                    if !sent {
+                        crmIds = try await sendDeletes(pending, crmIds: crmIds)
+                        logger.info(
+                            "erasure: GDPR deletes sent",
+                            metadata: [
+                                "erasure.requests": "\(ids.joined(separator: ","))",
+                                "erasure.subject": "\(pending.email.masked)",
+                                "erasure.crmRecords": "\(crmIds.count)",
+                            ])
+                        try await store.updateErasures(ids, state: .sent)
+                        sent = true
+                        claimed = false
+                    }
+                    // Objections of other people a delete took and a killed (or given-up) run did not write back yet.
+                    try await writeBackHeldObjections(of: email)
+                    if try await isErasedEverywhere(email: email, crmIds: crmIds) {
+                        try await store.updateErasures(ids, state: .verified)
+                        logger.info(
+                            "erasure: verified in the CRM",
+                            metadata: [
+                                "erasure.requests": "\(ids.joined(separator: ","))", "erasure.attempts": "\(attempt)",
+                            ])
+                        return .verified
+                    }
+                    logger.notice(
+                        "erasure: still readable after the GDPR delete; will verify again",
+                        metadata: [
+                            "erasure.requests": "\(ids.joined(separator: ","))", "erasure.attempt": "\(attempt)",
+                        ])
+                    try await store.updateErasures(
+                        ids, state: .failed, error: "still readable after the GDPR delete; verified again, not resent")
+                } catch let error as HubSpotError where !error.isDailyLimit {
+                    try await store.updateErasures(
+                        ids, state: .failed,
+                        error: "\(error.category ?? "HTTP") \(error.status.map(String.init) ?? "no answer")")
+                    // An ambiguous failure: the delete may have gone through. Read before sending again.
+                    if !sent, !needsDeleteByEmail, (try? await deletesTookEffect(email: email, crmIds: crmIds)) == true
+                    {
+                        try await store.updateErasures(ids, state: .sent)
+                        sent = true
+                        claimed = false
+                        continue
                     }
                 }
-                if !sent {
-                    crmIds = try await sendDeletes(pending, crmIds: crmIds)
-                    logger.info(
-                        "erasure: GDPR deletes sent",
-                        metadata: [
-                            "erasure.requests": "\(ids.joined(separator: ","))",
-                            "erasure.subject": "\(pending.email.masked)",
-                            "erasure.crmRecords": "\(crmIds.count)",
-                        ])
-                    try store.updateErasures(ids, state: .sent)
-                    sent = true
+                if claimed {
+                    try await store.releaseErasureClaim(of: pending.email)
                     claimed = false
                 }
-                // Objections of other people a delete took and a killed (or given-up) run did not write back yet.
-                try await writeBackHeldObjections(of: email)
-                if try await isErasedEverywhere(email: email, crmIds: crmIds) {
-                    try store.updateErasures(ids, state: .verified)
-                    logger.info(
-                        "erasure: verified in the CRM",
-                        metadata: [
-                            "erasure.requests": "\(ids.joined(separator: ","))", "erasure.attempts": "\(attempt)",
-                        ])
-                    return .verified
-                }
-                logger.notice(
-                    "erasure: still readable after the GDPR delete; will verify again",
-                    metadata: ["erasure.requests": "\(ids.joined(separator: ","))", "erasure.attempt": "\(attempt)"])
-                try store.updateErasures(
-                    ids, state: .failed, error: "still readable after the GDPR delete; verified again, not resent")
-            } catch let error as HubSpotError where !error.isDailyLimit {
-                try store.updateErasures(
-                    ids, state: .failed,
-                    error: "\(error.category ?? "HTTP") \(error.status.map(String.init) ?? "no answer")")
-                // An ambiguous failure: the delete may have gone through. Read before sending again.
-                if !sent, !needsDeleteByEmail, (try? await deletesTookEffect(email: email, crmIds: crmIds)) == true {
-                    try store.updateErasures(ids, state: .sent)
-                    sent = true
-                    claimed = false
-                    continue
-                }
+                guard attempt < maxAttempts else { return .failed }
+                try await backOff(after: attempt)
             }
-            if claimed {
-                try store.releaseErasureClaim(of: pending.email)
-                claimed = false
-            }
-            guard attempt < maxAttempts else { return .failed }
-            try await backOff(after: attempt)
         }
+        let state: ErasureState
+        do {
+            state = try await attempts()
+        } catch {
+            if claimed { try? await store.releaseErasureClaim(of: pending.email) }
+            throw error
+        }
+        if claimed { try? await store.releaseErasureClaim(of: pending.email) }
+        return state
     }
 
     /// The wait after failed attempt `attempt` (1 first): `baseDelay`, doubling each time.
@@ -201,7 +215,7 @@ public struct ErasurePropagator: Sendable {
             if let record = try await client.contact(email: spelling, properties: Self.recordProperties) {
                 held.append(spelling)
                 if !crmIds.contains(record.id) {
-                    try store.addCRMRecords(
+                    try await store.addCRMRecords(
                         [record.id], mergedFrom: record.mergedIds, toErasureOf: pending.email,
                         requestId: pending.request.id)
                     crmIds.append(record.id)
@@ -217,14 +231,14 @@ public struct ErasurePropagator: Sendable {
         let records = Dictionary(found.values.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }).values
             .sorted { $0.id < $1.id }
         for survivor in records where !survivor.mergedIds.isEmpty && !added.contains(survivor.id) {
-            try store.addCRMRecords(
+            try await store.addCRMRecords(
                 [survivor.id], mergedFrom: survivor.mergedIds, toErasureOf: pending.email, requestId: pending.request.id
             )
             if !crmIds.contains(survivor.id) { crmIds.append(survivor.id) }
         }
         // Kept in the erasure before the delete takes them: a run killed before they are written back leaves them to
         // the erasure's next attempt.
-        try store.holdObjections(
+        try await store.holdObjections(
             try await decisions(under: othersAddresses(on: records, of: pending.email)), forErasureOf: pending.email)
         for crmId in crmIds { try await client.gdprDelete(crmId: crmId) }
         try await writeBackHeldObjections(of: pending.email)
@@ -252,7 +266,7 @@ public struct ErasurePropagator: Sendable {
     /// address the CRM moved the subject to is taken for the subject's and deleted with them. Only
     /// withdrawals and opt-outs are kept: written back they carry a new time, which must never let an old grant beat a
     /// withdrawal made since (a grant lost here comes back from the register if it holds it).
-    private func othersAddresses(on records: [CRMContact], of subject: EmailAddress?) throws -> [String] {
+    private func othersAddresses(on records: [CRMContact], of subject: EmailAddress?) async throws -> [String] {
         var others: Set<String> = []
         for record in records {
             let primary = record.email.flatMap { try? EmailAddress($0) }
@@ -265,7 +279,7 @@ public struct ErasurePropagator: Sendable {
                 } ?? false
             for address in record.addresses {
                 guard let parsed = try? EmailAddress(address), parsed.normalized != subject?.normalized,
-                    try !store.isErased(parsed)
+                    try await !store.isErased(parsed)
                 else { continue }
                 let survivorsOwn = subjectIsSecondary && parsed.normalized == primary?.normalized
                 // Merged in from another record: it may be the subject's own duplicate or another person's; kept as
@@ -273,7 +287,11 @@ public struct ErasurePropagator: Sendable {
                 let mergedIn =
                     !record.mergedIds.isEmpty && parsed.normalized != primary?.normalized
                     && record.additionalEmails.contains { (try? EmailAddress($0))?.normalized == parsed.normalized }
-                if try survivorsOwn || mergedIn || store.contact(email: parsed) != nil { others.insert(address) }
+                if survivorsOwn || mergedIn {
+                    others.insert(address)
+                } else if try await store.contact(email: parsed) != nil {
+                    others.insert(address)
+                }
             }
         }
         return others.sorted()
@@ -299,15 +317,16 @@ public struct ErasurePropagator: Sendable {
     /// then logged and thrown: they stay held, and the erasure's next attempt (this run's or a later one's) writes
     /// them before it verifies.
     private func writeBackHeldObjections(of subject: EmailAddress) async throws {
-        guard var held = try store.heldObjections(ofErasureOf: subject), !held.isEmpty else { return }
+        guard var held = try await store.heldObjections(ofErasureOf: subject), !held.isEmpty else { return }
         // An address erased since it was read (its own erasure) gets nothing back: HubSpot holds nothing of it.
-        func isErased(_ address: String) throws -> Bool {
-            try (try? EmailAddress(address)).map(store.isErased) ?? false
+        var erased: Set<String> = []
+        for address in Set(held.withdrawals.map(\.email) + held.optedOut) {
+            if let parsed = try? EmailAddress(address), try await store.isErased(parsed) { erased.insert(address) }
         }
-        held.withdrawals = try held.withdrawals.filter { try !isErased($0.email) }
-        held.optedOut = try held.optedOut.filter { try !isErased($0) }
+        held.withdrawals = held.withdrawals.filter { !erased.contains($0.email) }
+        held.optedOut = held.optedOut.filter { !erased.contains($0) }
         try await writeBack(held)
-        try store.releaseHeldObjections(ofErasureOf: subject)
+        try await store.releaseHeldObjections(ofErasureOf: subject)
     }
 
     /// Writes `held` (another person's objections a delete took) back, statuses first; retried with the

@@ -2,8 +2,8 @@ import Foundation
 import HubSpotClient
 import Logging
 import SubjectPolicy
+import SyncCore
 import SyncModel
-import SyncStore
 
 /// Drift between the two sides found without relying on the change feed, by category.
 public struct DriftReport: Sendable, Codable, Equatable {
@@ -73,9 +73,9 @@ public struct Reconciler: Sendable {
         var report = DriftReport()
         let startRequests = client.metrics.requests
         func spent() -> Int { client.metrics.requests - startRequests }
-        var linked = try store.linkedCRMIds()
+        var linked = try await store.linkedCRMIds()
         let checkpoint =
-            try store.checkpoint(SyncEngine.modifiedSinceCheckpoint).flatMap(Int64.init)
+            try await store.checkpoint(SyncEngine.modifiedSinceCheckpoint).flatMap(Int64.init)
             .map(Date.init(millisecondsSince1970:)) ?? .distantPast
         let fields = ContactField.allCases.filter { settings.mapping[$0] != nil && $0 != .email }
 
@@ -83,7 +83,7 @@ public struct Reconciler: Sendable {
             report.crmRecordsCompared += page.contacts.count
             let ids = page.contacts.flatMap { [$0.id] + $0.mergedIds }
             let emails = page.contacts.compactMap { $0.email.flatMap { try? EmailAddress($0) } }
-            let locals = try store.localStates(crmIds: ids, emails: emails)
+            let locals = try await store.localStates(crmIds: ids, emails: emails)
             let localEmails = Set(locals.map(\.contact.email.normalized))
             // The statuses HubSpot holds for the page's addresses (one batch read a page).
             let statuses = try await client.subscriptionStatuses(
@@ -166,7 +166,7 @@ public struct Reconciler: Sendable {
                 }
             }
             let rest = linked.keys.filter { !archived.contains($0) }.sorted()
-            let alreadyRecorded = try Set(
+            let alreadyRecorded = try await Set(
                 store.localStates(crmIds: Array(archived), emails: []).filter { $0.crmArchivedAt != nil }.compactMap(
                     \.contact.crmId))
             report.missingInCRM.archived = archived.subtracting(alreadyRecorded).count
@@ -175,7 +175,7 @@ public struct Reconciler: Sendable {
                 report.missingInCRM.merged += found.filter { $0.key != $0.value.id }.count
                 report.missingInCRM.deleted = missing.count
                 for id in missing.prefix(20) {
-                    if let local = try store.localStates(crmIds: [id], emails: []).first {
+                    if let local = try await store.localStates(crmIds: [id], emails: []).first {
                         report.example("deleted", local.contact.email.normalized)
                     }
                 }

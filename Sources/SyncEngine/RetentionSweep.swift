@@ -1,7 +1,8 @@
 import Foundation
 import HubSpotClient
+import SubjectPolicy
+import SyncCore
 import SyncModel
-import SyncStore
 
 /// What a retention run did.
 public struct RetentionOutcome: Sendable, Equatable {
@@ -44,7 +45,7 @@ extension ErasurePropagator {
         for email in due {
             try Task.checkCancellation()
             // Restricted since the candidates were listed (an operator's `restrict` while the CRM was read): held.
-            if try store.isProcessingRestricted(email) { continue }
+            if try await store.isProcessingRestricted(email) { continue }
             let request = try await erase(
                 email: email, requestId: retentionRequestId(for: email, on: day),
                 reason: "retention: marketing-only, inactive \(months) months")
@@ -62,19 +63,19 @@ extension ErasurePropagator {
         var linked: [String: EmailAddress] = [:]
         var unlinked: [EmailAddress] = []
         for email in candidates {
-            if let crmId = try store.contact(email: email)?.crmId {
+            if let crmId = try await store.contact(email: email)?.crmId {
                 linked[crmId] = email
             } else {
                 unlinked.append(email)
             }
         }
         var kept: Set<EmailAddress> = []
-        func review(_ record: CRMContact, _ email: EmailAddress) throws {
+        func review(_ record: CRMContact, _ email: EmailAddress) async throws {
             let stage = record.properties["lifecyclestage"]
             let changed = record.lastModified.map { $0 >= cutoff } ?? false
-            guard changed || !SyncStore.isMarketingOnly(lifecycleStage: stage) else { return }
+            guard changed || !MarketingOnly.isMarketingOnly(lifecycleStage: stage) else { return }
             kept.insert(email)
-            try store.recordCRMActivity(
+            try await store.recordCRMActivity(
                 email: email, at: max(record.lastModified ?? clock.now, cutoff),
                 reason: changed ? "changed in the CRM since the cutoff" : "lifecycle stage \(stage ?? "") in the CRM")
         }
@@ -86,7 +87,7 @@ extension ErasurePropagator {
             let ids = [id] + record.mergedIds
             if let email = ids.lazy.compactMap({ linked[$0] }).first {
                 answered.formUnion(ids)
-                try review(record, email)
+                try await review(record, email)
             }
         }
         // A linked record the CRM no longer has (archived, deleted) may have been re-created under the address
@@ -100,7 +101,7 @@ extension ErasurePropagator {
             guard let email = record.email.flatMap({ try? EmailAddress($0) }), byAddress.contains(email) else {
                 continue
             }
-            try review(record, email)
+            try await review(record, email)
         }
         return candidates.filter { !kept.contains($0) }
     }

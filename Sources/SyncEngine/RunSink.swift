@@ -1,6 +1,6 @@
 import Foundation
+import SyncCore
 import SyncModel
-import SyncStore
 
 /// Where a run's plans go, chosen once when the run starts: applied (a real run) or only recorded (a dry run).
 ///
@@ -22,11 +22,11 @@ protocol RunSink: Sendable {
     func apply(_ plans: [ContactPlan]) async throws -> SyncApplier.Outcome
 
     /// Moves a checkpoint (never backwards: the caller decides the value).
-    func setCheckpoint(_ name: String, to value: Date) throws
+    func setCheckpoint(_ name: String, to value: Date) async throws
 
     /// The run's entry in the run log, started and finished (nil: no entry).
-    func startRun() throws -> Int64?
-    func finishRun(_ id: Int64, report: SyncReport?) throws
+    func startRun() async throws -> Int64?
+    func finishRun(_ id: Int64, report: SyncReport?) async throws
 }
 
 /// A real run's sink: unfinished erasures first, then plans through the applier (local writes → CRM → confirm).
@@ -47,15 +47,15 @@ struct ApplyingSink: RunSink {
 
     func apply(_ plans: [ContactPlan]) async throws -> SyncApplier.Outcome { try await applier.apply(plans) }
 
-    func setCheckpoint(_ name: String, to value: Date) throws {
-        try store.setCheckpoint(name, to: String(value.millisecondsSince1970))
+    func setCheckpoint(_ name: String, to value: Date) async throws {
+        try await store.setCheckpoint(name, to: String(value.millisecondsSince1970))
     }
 
-    func startRun() throws -> Int64? { try store.startRun(kind: "sync") }
+    func startRun() async throws -> Int64? { try await store.startRun(kind: "sync") }
 
-    func finishRun(_ id: Int64, report: SyncReport?) throws {
-        guard let report else { return try store.finishRun(id, status: "failed", summary: nil) }
-        try store.finishRun(
+    func finishRun(_ id: Int64, report: SyncReport?) async throws {
+        guard let report else { return try await store.finishRun(id, status: "failed", summary: nil) }
+        try await store.finishRun(
             id, status: report.summary.failures == 0 ? "ok" : "partial", summary: SyncEngine.runSummary(report))
     }
 }
@@ -78,7 +78,7 @@ struct RecordingSink: RunSink {
     mutating func use(_ schema: PortalSchema) { self.schema = schema }
 
     func finishUnfinishedErasures(into run: inout SyncEngine.RunState) async throws {
-        let unfinished = try store.pendingErasures()
+        let unfinished = try await store.pendingErasures()
         run.erasuresFinishedFirst = Set(unfinished.map(\.email.normalized) + unfinished.flatMap(\.crmIds))
         // The real run's deletes take whatever record HubSpot finds under the address (by id, or by email for a
         // subject it never held), also one holding it only as a merged-in secondary address: read which, for every
@@ -113,7 +113,7 @@ struct RecordingSink: RunSink {
         return outcome
     }
 
-    func setCheckpoint(_ name: String, to value: Date) throws {}
-    func startRun() throws -> Int64? { nil }
-    func finishRun(_ id: Int64, report: SyncReport?) throws {}
+    func setCheckpoint(_ name: String, to value: Date) async throws {}
+    func startRun() async throws -> Int64? { nil }
+    func finishRun(_ id: Int64, report: SyncReport?) async throws {}
 }

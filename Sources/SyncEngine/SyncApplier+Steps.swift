@@ -1,8 +1,8 @@
 import Foundation
 import HubSpotClient
 import SubjectPolicy
+import SyncCore
 import SyncModel
-import SyncStore
 
 /// What applying one batch has found so far, step by step.
 struct AppliedBatch {
@@ -56,7 +56,7 @@ struct AppliedBatch {
 extension SyncApplier {
     /// 1. Local side: values, consent and opt-outs from the CRM, archives, merges, links; each contact
     /// compare-and-set on the version it was planned from (a push with nothing local to write only checks it).
-    func applyLocalSide(_ batch: inout AppliedBatch) throws {
+    func applyLocalSide(_ batch: inout AppliedBatch) async throws {
         let now = clock.now
         var updates: [String: LocalSyncUpdate] = [:]
         var contactIds: [Int: String] = [:]
@@ -75,7 +75,7 @@ extension SyncApplier {
             contactIds[index] = update.contactId
             updates[update.contactId] = update
         }
-        let applied = try store.applySyncUpdates(Array(updates.values), actor: actor)
+        let applied = try await store.applySyncUpdates(Array(updates.values), actor: actor)
         for (index, id) in contactIds {
             guard let outcome = applied.outcome(of: id), outcome != .applied else { continue }
             batch.outcome.heldBack[index] = outcome == .erased ? Self.erasedNote : Self.editedNote
@@ -98,9 +98,9 @@ extension SyncApplier {
 
     /// Immediately before each write: the tombstones and versions of the contacts in it, read again; those an
     /// edit command overtook are left out (and stay out of the batch's later writes).
-    func clear(_ candidates: [ContactPlan], in batch: inout AppliedBatch) throws -> [ContactPlan] {
+    func clear(_ candidates: [ContactPlan], in batch: inout AppliedBatch) async throws -> [ContactPlan] {
         let open = candidates.filter { batch.stopped[$0.localId ?? ""] == nil }
-        let holds = try store.holds(
+        let holds = try await store.holds(
             for: open.compactMap { plan in
                 plan.localId.map {
                     PlannedSubject(
@@ -113,7 +113,7 @@ extension SyncApplier {
 
     /// 2a. Records the CRM does not hold yet: upserted by email.
     func writeRecords(_ batch: inout AppliedBatch) async throws {
-        let creates = try clear(
+        let creates = try await clear(
             batch.sendable.filter { $0.action == .createInCRM || ($0.crmId == nil && !$0.toCRMProperties.isEmpty) },
             in: &batch)
         guard !creates.isEmpty else { return }
@@ -139,7 +139,7 @@ extension SyncApplier {
 
     /// 2b. Changed fields of linked records.
     func writeUpdates(_ batch: inout AppliedBatch) async throws {
-        let linkedUpdates = try clear(
+        let linkedUpdates = try await clear(
             batch.sendable.filter { $0.action != .createInCRM && $0.crmId != nil && !$0.toCRMProperties.isEmpty },
             in: &batch)
         guard !linkedUpdates.isEmpty else { return }
@@ -168,7 +168,7 @@ extension SyncApplier {
         while !pending.isEmpty {
             // Only the plans the next request can reach (each has a write at least) are read again.
             let head = min(pending.count, Self.inputsPerRequest)
-            let cleared = try clear(Array(pending[..<head]), in: &batch)
+            let cleared = try await clear(Array(pending[..<head]), in: &batch)
             pending = cleared + pending[head...]
             var chunk: [SubscriptionWrite] = []
             var index = 0
@@ -227,7 +227,7 @@ extension SyncApplier {
 
     /// 2d. Opt-outs of all email (unsubscribe-all), never a contact property.
     func writeOptOuts(_ batch: inout AppliedBatch) async throws {
-        let optingOut = try clear(batch.sendable.filter { $0.optOutToCRM && $0.email != nil }, in: &batch)
+        let optingOut = try await clear(batch.sendable.filter { $0.optOutToCRM && $0.email != nil }, in: &batch)
         guard !optingOut.isEmpty else { return }
         // The subject's objection reaches every address of theirs the plan knows: the record's, and the register's
         // own when the record carries another (a CRM merge into a record with another primary address keeps the
@@ -286,9 +286,9 @@ extension SyncApplier {
 
     /// A write that failed because the subject was erased meanwhile (its record already GDPR-deleted) is no
     /// failure: the erasure has it in hand.
-    func forgiveFailedWritesOfErasedSubjects(_ batch: inout AppliedBatch) throws {
+    func forgiveFailedWritesOfErasedSubjects(_ batch: inout AppliedBatch) async throws {
         let failedPlans = batch.pushes.filter { batch.failed.contains($0.localId ?? "") }
-        for (id, hold) in try store.holds(
+        for (id, hold) in try await store.holds(
             for: failedPlans.compactMap { plan in
                 plan.localId.map {
                     PlannedSubject(contactId: $0, email: plan.email, crmId: plan.crmId, localVersion: nil)
@@ -305,7 +305,7 @@ extension SyncApplier {
     /// 3. What the CRM confirmed: base, link, synced version. A plan an edit overtook midway records what the CRM
     /// took (its base entries of the kinds written, the link of a record created) and stays dirty, so the next
     /// run plans the edit against what both sides now hold.
-    func confirm(_ batch: inout AppliedBatch) throws {
+    func confirm(_ batch: inout AppliedBatch) async throws {
         for plan in batch.pushes {
             guard let id = plan.localId else { continue }
             let written = batch.written[id, default: []]
@@ -353,15 +353,15 @@ extension SyncApplier {
             batch.confirmed[id] = update
             if wroteAll { batch.done.append(id) }
         }
-        try store.applySyncUpdates(Array(batch.confirmed.values), actor: actor)
-        try store.releaseFromQuarantine(batch.done.filter { batch.stopped[$0] == nil })
+        try await store.applySyncUpdates(Array(batch.confirmed.values), actor: actor)
+        try await store.releaseFromQuarantine(batch.done.filter { batch.stopped[$0] == nil })
     }
 
     /// Records the CRM refused for good: quarantined, retried on a slower schedule.
-    func quarantineRefusals(_ batch: inout AppliedBatch) throws {
+    func quarantineRefusals(_ batch: inout AppliedBatch) async throws {
         for (plan, reason) in batch.refusals {
             guard let id = plan.localId else { continue }
-            try store.quarantine(contactId: id, localVersion: plan.local?.localVersion ?? 0, reason: reason)
+            try await store.quarantine(contactId: id, localVersion: plan.local?.localVersion ?? 0, reason: reason)
             batch.outcome.refused.append("\(plan.email?.masked ?? "?"): \(reason)")
         }
     }

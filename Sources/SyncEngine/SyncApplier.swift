@@ -1,8 +1,8 @@
 import Foundation
 import HubSpotClient
 import Logging
+import SyncCore
 import SyncModel
-import SyncStore
 
 /// Carries out plans: local changes per contact (compare-and-set on its version), then the CRM writes, then
 /// the new base and synced version only for what both sides now hold.
@@ -65,15 +65,15 @@ struct SyncApplier: Sendable {
     /// refused, and the GDPR deletes of erased subjects' stale copies.
     func apply(_ plans: [ContactPlan]) async throws -> Outcome {
         var batch = AppliedBatch(plans: plans)
-        try applyLocalSide(&batch)
+        try await applyLocalSide(&batch)
         refuseValuesThePortalCannotTake(&batch)
         try await writeRecords(&batch)
         try await writeUpdates(&batch)
         try await writeConsents(&batch)
         try await writeOptOuts(&batch)
-        try forgiveFailedWritesOfErasedSubjects(&batch)
-        try confirm(&batch)
-        try quarantineRefusals(&batch)
+        try await forgiveFailedWritesOfErasedSubjects(&batch)
+        try await confirm(&batch)
+        try await quarantineRefusals(&batch)
         try await deleteStaleCopiesOfErasedSubjects(&batch)
         // Counts only: never an address or a name.
         logger.debug(

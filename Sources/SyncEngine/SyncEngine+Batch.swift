@@ -1,8 +1,8 @@
 import Foundation
 import HubSpotClient
 import SubjectPolicy
+import SyncCore
 import SyncModel
-import SyncStore
 
 /// One batch of a run, as a pipeline: match the batch's CRM records and local contacts, read what the CRM says
 /// of them, plan each pair, and hand the plans to the run's sink.
@@ -19,7 +19,7 @@ extension SyncEngine {
         let emails = Set(records.compactMap { $0.email?.lowercased() } + extraLocals.map(\.contact.email.normalized))
         let (remotes, statuses) = try await remoteViews(of: pairs, emails: emails.sorted(), planner: planner)
         let addressOptOuts = try await addressOptOuts(of: pairs)
-        var plans = try planBatch(
+        var plans = try await planBatch(
             pairs, remotes: remotes, statuses: statuses, addressOptOuts: addressOptOuts, planner: planner, run: &run
         ).filter(keep)
         guard !plans.isEmpty else { return }
@@ -36,7 +36,8 @@ extension SyncEngine {
         let crmIds = records.flatMap { [$0.id] + $0.mergedIds }
         // A record's secondary addresses too: a merge may have brought another contact's address onto it.
         let recordEmails = records.flatMap { $0.addresses.compactMap { try? EmailAddress($0) } }
-        for state in try store.localStates(crmIds: crmIds, emails: recordEmails) where locals[state.contact.id] == nil {
+        for state in try await store.localStates(crmIds: crmIds, emails: recordEmails)
+        where locals[state.contact.id] == nil {
             locals[state.contact.id] = state
         }
         let relinkable = try await staleLinks(of: Array(locals.values), heldAgainst: records)
@@ -133,8 +134,8 @@ extension SyncEngine {
     private func planBatch(
         _ pairs: [Pair], remotes: [RemoteContact?], statuses: [String: [SubscriptionStatus]],
         addressOptOuts: [String: SyncPlanner.AddressOptOut], planner: SyncPlanner, run: inout RunState
-    ) throws -> [ContactPlan] {
-        var context = try planningContext(pairs: pairs, statuses: statuses)
+    ) async throws -> [ContactPlan] {
+        var context = try await planningContext(pairs: pairs, statuses: statuses)
         context.addressOptOut = { addressOptOuts[$0.normalized] }
         var plans: [ContactPlan] = []
         for (index, pair) in pairs.enumerated() {
@@ -233,28 +234,36 @@ extension SyncEngine {
         ContactMatching.pairs(records, locals: locals)
     }
 
-    private func planningContext(pairs: [Pair], statuses: [String: [SubscriptionStatus]]) throws
+    private func planningContext(pairs: [Pair], statuses: [String: [SubscriptionStatus]]) async throws
         -> SyncPlanner.Context
     {
         var erased: Set<String> = []
         for pair in pairs {
-            if let email = pair.record?.email.flatMap({ try? EmailAddress($0) }), try store.isErased(email) {
+            if let email = pair.record?.email.flatMap({ try? EmailAddress($0) }), try await store.isErased(email) {
                 erased.insert(email.normalized)
             }
         }
         // A record is an erased subject's when its id, or an id merged into it, was tombstoned.
         let records = pairs.compactMap(\.record)
-        let erasedIds = try store.erasedCRMIds(among: records.flatMap { [$0.id] + $0.mergedIds })
+        let erasedIds = try await store.erasedCRMIds(among: records.flatMap { [$0.id] + $0.mergedIds })
         let erasedRecords = Set(
             records.filter { ([$0.id] + $0.mergedIds).contains(where: erasedIds.contains) }.map(\.id))
-        let store = self.store
+        // Which local contact holds each address a record could bring (its addresses, and the mapped email property's
+        // value): one query for the batch, asked before planning (the planner reads nothing itself).
+        let emailProperty = settings.mapping[.email]
+        let candidates = records.flatMap { record in
+            (record.addresses + [emailProperty.flatMap { record.properties[$0] }].compactMap { $0 }).compactMap {
+                try? EmailAddress($0)
+            }
+        }
+        let holders = try await store.contactIds(holding: candidates)
         let settings = self.settings
         return SyncPlanner.Context(
             isErased: { erased.contains($0.normalized) },
             isErasedRecord: { erasedRecords.contains($0) },
             isEmailTaken: { email, except in
-                guard let holder = try? store.contact(email: email) else { return false }
-                return holder.id != except
+                guard let holder = holders[email.normalized] else { return false }
+                return holder != except
             },
             addressConsents: { RemoteContact.addressConsents(from: statuses[$0.normalized], settings: settings) })
     }

@@ -1,8 +1,8 @@
 import Foundation
 import HubSpotClient
 import Logging
+import SyncCore
 import SyncModel
-import SyncStore
 
 /// Options of one run.
 public struct SyncRunOptions: Sendable {
@@ -86,15 +86,15 @@ public final class SyncEngine: Sendable {
         var sink: any RunSink =
             options.dryRun
             ? RecordingSink(store: store, client: client) : ApplyingSink(applier: applier)
-        let runId = try sink.startRun()
+        let runId = try await sink.startRun()
         let runName = runId.map { "\($0)" } ?? "dry-" + UUID().uuidString.prefix(8).lowercased()
         return try await SyncRunID.$current.withValue(runName) {
             do {
                 let report = try await perform(options, sink: &sink)
-                if let runId { try sink.finishRun(runId, report: report) }
+                if let runId { try await sink.finishRun(runId, report: report) }
                 return report
             } catch {
-                if let runId { try? sink.finishRun(runId, report: nil) }
+                if let runId { try? await sink.finishRun(runId, report: nil) }
                 throw error
             }
         }
@@ -104,12 +104,12 @@ public final class SyncEngine: Sendable {
     private func perform(_ options: SyncRunOptions, sink: inout any RunSink) async throws -> SyncReport {
         let started = clock.now
         let metricsAtStart = client.metrics
-        let checkpoint = try store.checkpoint(Self.modifiedSinceCheckpoint).flatMap(Int64.init)
+        let checkpoint = try await store.checkpoint(Self.modifiedSinceCheckpoint).flatMap(Int64.init)
         // A dry run spends reads only: it is never stopped by the budget. A first run's estimate needs no request,
         // so it is made before any; an incremental run's is the change feed's size, from the feed's first page.
         let checksBudget = !options.dryRun && !options.ignoreBudget
         if checksBudget && checkpoint == nil {
-            try await checkBudget(pulls: max(try store.linkedCount(), 1), incremental: false)
+            try await checkBudget(pulls: max(try await store.linkedCount(), 1), incremental: false)
         }
         // The portal's property definitions, once per run: a mapping it cannot take stops the run before any write.
         let schema = try await PortalSchema.load(client: client, settings: settings)
@@ -121,8 +121,8 @@ public final class SyncEngine: Sendable {
         }
         sink.use(schema)
         var run = RunState(report: SyncReport(mode: sink.mode, startedAt: started), options: options, sink: sink)
-        run.report.futureDatedDecisions = try store.futureDatedDecisions(now: started)
-        run.quarantinedNotDue = try store.quarantinedNotDue()
+        run.report.futureDatedDecisions = try await store.futureDatedDecisions(now: started)
+        run.quarantinedNotDue = try await store.quarantinedNotDue()
         let planner = SyncPlanner(settings: settings, now: started)
         // Watermarks are HubSpot's time, read from its answers so far: a local clock ahead of HubSpot would
         // put the checkpoint in HubSpot's future and skip the edits made before it.
@@ -178,7 +178,7 @@ public final class SyncEngine: Sendable {
         let previous = checkpoint.map(Date.init(millisecondsSince1970:)) ?? .distantPast
         // Never move backwards; a run with failures keeps its checkpoint so the failed records come again.
         if run.report.summary.failures == 0 && next > previous {
-            try sink.setCheckpoint(Self.modifiedSinceCheckpoint, to: next)
+            try await sink.setCheckpoint(Self.modifiedSinceCheckpoint, to: next)
         }
         logger.info(
             "sync finished",
@@ -258,12 +258,13 @@ public final class SyncEngine: Sendable {
     /// Pages of `size` local contacts from `page` (id order), without those this run planned already or whose
     /// quarantine is not due, handed to `body` while any are left.
     private func forEachPage(
-        of page: (_ after: String, _ limit: Int) throws -> [LocalContactState], size: Int = 100, run: inout RunState,
+        of page: (_ after: String, _ limit: Int) async throws -> [LocalContactState], size: Int = 100,
+        run: inout RunState,
         _ body: ([LocalContactState], inout RunState) async throws -> Void
     ) async throws {
         var after = ""
         while true {
-            let batch = try page(after, size)
+            let batch = try await page(after, size)
             guard let last = batch.last else { return }
             after = last.contact.id
             let pending = batch.filter {
@@ -275,19 +276,19 @@ public final class SyncEngine: Sendable {
 
     /// Archiving does not move `lastmodifieddate`: list archived records now and then and record them locally.
     private func sweepArchives(run: inout RunState, planner: SyncPlanner) async throws {
-        let last = try store.checkpoint(Self.archiveSweepCheckpoint).flatMap(Int64.init).map(
+        let last = try await store.checkpoint(Self.archiveSweepCheckpoint).flatMap(Int64.init).map(
             Date.init(millisecondsSince1970:))
         let now = clock.now
         // A sweep dated after now (the clock stepped back since, or that run's clock ran fast) is due: it would
         // otherwise wait out the step as well.
         if let last, last <= now, now.timeIntervalSince(last) < (settings.archiveSweepInterval).inSeconds { return }
         let failuresBefore = run.report.summary.failures
-        let linked = try store.linkedCRMIds()
+        let linked = try await store.linkedCRMIds()
         if !linked.isEmpty {
             for try await page in client.contactPages(properties: ["email"], archived: true) {
                 let known = page.contacts.filter { linked[$0.id] != nil }
                 guard !known.isEmpty else { continue }
-                let locals = try store.localStates(crmIds: known.map(\.id), emails: [])
+                let locals = try await store.localStates(crmIds: known.map(\.id), emails: [])
                 let pairs = match(known, locals: locals).filter { $0.local?.crmArchivedAt == nil && $0.local != nil }
                 var plans: [ContactPlan] = []
                 for pair in pairs {
@@ -307,7 +308,7 @@ public final class SyncEngine: Sendable {
         try await sweepAddressesWithoutRecord(run: &run, planner: planner)
         // A sweep with failures is swept again next run (they also hold the change-feed checkpoint and give exit 3).
         if run.report.summary.failures == failuresBefore {
-            try run.sink.setCheckpoint(Self.archiveSweepCheckpoint, to: now)
+            try await run.sink.setCheckpoint(Self.archiveSweepCheckpoint, to: now)
         }
     }
 
@@ -348,7 +349,7 @@ public final class SyncEngine: Sendable {
     /// erasure reserve: an estimate from the change feed's size (its first page's search total, on an
     /// incremental run) or the linked contacts (on the first), and the local edits waiting.
     private func checkBudget(pulls: Int, incremental: Bool) async throws {
-        let dirty = try store.dirtyCount()
+        let dirty = try await store.dirtyCount()
         let searches = incremental ? pulls / ContactChanges.searchPageSize + 1 : 0
         let remaining = await client.remainingDailyBudget()
         let reserve = remaining * settings.erasureReservePercent / 100

@@ -1,7 +1,7 @@
 import Foundation
 import SubjectPolicy
+import SyncCore
 import SyncModel
-import SyncStore
 
 /// Consent per purpose, as ``ConsentRules`` decides it: this file only turns the outcome into the plan's writes,
 /// base and change lines.

@@ -1,7 +1,7 @@
 import Foundation
 import SubjectPolicy
+import SyncCore
 import SyncModel
-import SyncStore
 
 /// Records on both sides, field by field: a three-way merge against the base agreed at the last sync, and the
 /// conflict policy where both sides changed a field.

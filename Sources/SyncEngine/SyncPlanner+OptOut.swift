@@ -1,7 +1,7 @@
 import Foundation
 import SubjectPolicy
+import SyncCore
 import SyncModel
-import SyncStore
 
 /// The opt-out of all email, as ``OptOutRules`` decides it: this file only turns the outcome into the plan's writes,
 /// base and change lines (and, for a re-consent, the purposes it grants again).

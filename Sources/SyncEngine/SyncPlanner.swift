@@ -1,7 +1,7 @@
 import Foundation
 import SubjectPolicy
+import SyncCore
 import SyncModel
-import SyncStore
 
 /// Decides, per contact, what goes where. Pure: the same inputs give the same plan, which the report
 /// and the apply step both use.

@@ -47,6 +47,25 @@ extension SyncStore {
         try database.read { db in try ContactRow.fetch(email: email, in: db) }
     }
 
+    /// The local contact holding each of `emails`, by normalized address: address → contact id (absent: none).
+    public func contactIds(holding emails: [EmailAddress]) throws -> [String: String] {
+        let addresses = Array(Set(emails.map(\.normalized)))
+        return try database.read { db in
+            var holders: [String: String] = [:]
+            for start in stride(from: 0, to: addresses.count, by: 500) {
+                let chunk = Array(addresses[start..<min(start + 500, addresses.count)])
+                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                for row in try Row.fetchAll(
+                    db, sql: "SELECT email, id FROM contact WHERE email IN (\(marks))",
+                    arguments: StatementArguments(chunk))
+                {
+                    holders[row["email"]] = row["id"]
+                }
+            }
+            return holders
+        }
+    }
+
     /// The contact with local id `id`, or nil.
     public func contact(id: String) throws -> Contact? {
         try database.read { db in try ContactRow.fetch(id: id, in: db) }

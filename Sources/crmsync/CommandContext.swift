@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HubSpotClient
 import Logging
+import SyncCore
 import SyncEngine
 import SyncModel
 import SyncStore

@@ -3,6 +3,7 @@ import Foundation
 import HubSpotClient
 import Logging
 import MockHubSpot
+import SyncCore
 import SyncEngine
 import SyncModel
 import SyncStore

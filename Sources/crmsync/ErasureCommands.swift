@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import SyncCore
 import SyncEngine
 import SyncModel
 import SyncStore

@@ -3,6 +3,7 @@ import Foundation
 import HubSpotClient
 import Logging
 import ServiceLifecycle
+import SyncCore
 import SyncEngine
 import SyncMetrics
 import SyncModel

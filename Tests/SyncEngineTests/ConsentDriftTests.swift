@@ -1,4 +1,5 @@
 import Foundation
+import SyncCore
 import SyncEngine
 import SyncModel
 import Testing

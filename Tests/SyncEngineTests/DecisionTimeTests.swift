@@ -1,6 +1,7 @@
 import Foundation
 import MockHubSpot
 import SubjectPolicy
+import SyncCore
 import SyncEngine
 import SyncModel
 import SyncTesting

@@ -3,6 +3,7 @@ import HubSpotClient
 import Logging
 import MockHubSpot
 import SyncChecking
+import SyncCore
 import SyncEngine
 import SyncModel
 import SyncStore

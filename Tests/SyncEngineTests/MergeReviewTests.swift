@@ -1,5 +1,6 @@
 import Foundation
 import MockHubSpot
+import SyncCore
 import SyncModel
 import SyncStore
 import Testing

@@ -1,5 +1,6 @@
 import Foundation
 import SubjectPolicy
+import SyncCore
 import SyncModel
 import Testing
 

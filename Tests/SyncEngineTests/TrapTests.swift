@@ -2,6 +2,7 @@ import Foundation
 import HubSpotClient
 import MockHubSpot
 import SyncChecking
+import SyncCore
 import SyncEngine
 import SyncModel
 import SyncStore

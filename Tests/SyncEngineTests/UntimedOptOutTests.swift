@@ -1,5 +1,6 @@
 import Foundation
 import HubSpotClient
+import SyncCore
 import SyncEngine
 import SyncModel
 import SyncStore

@@ -1,5 +1,4 @@
 import Foundation
-import SyncStore
 import Synchronization
 
 #if canImport(Glibc)
