@@ -132,6 +132,13 @@ let package = Package(
             dependencies: [
                 "SubjectPolicy", "SyncModel", .product(name: "PropertyBased", package: "swift-property-based"),
             ]),
+        // The register port's contract, asked of every adapter.
+        .testTarget(
+            name: "RegisterContractTests",
+            dependencies: [
+                "SyncCore", "SyncStore", "SyncModel", "SyncTesting",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ]),
         .testTarget(name: "SyncStoreTests", dependencies: ["SyncStore", "SyncCore", "SyncModel", "SyncTesting"]),
         .testTarget(name: "HubSpotClientTests", dependencies: ["HubSpotClient", "MockHubSpot", "SyncTesting"]),
         .testTarget(

@@ -1,0 +1,96 @@
+import Foundation
+import SyncCore
+import SyncModel
+import SyncStore
+import SyncTesting
+import Testing
+
+/// The adapters the register contract runs on. Every test of the suite takes each of them.
+enum Adapter: String, CaseIterable, CustomTestStringConvertible, Sendable {
+    case sqliteInMemory
+    case sqliteFile
+
+    var testDescription: String { rawValue }
+
+    /// A new, empty register of this adapter on `clock`.
+    func make(clock: ManualClock) throws -> ContractRegister {
+        switch self {
+        case .sqliteInMemory:
+            return SQLiteContractRegister(store: try SyncStore.inMemory(clock: clock), folder: nil)
+        case .sqliteFile:
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "crmsync-contract-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            let store = try SyncStore(path: folder.appendingPathComponent("register.sqlite").path, clock: clock)
+            return SQLiteContractRegister(store: store, folder: folder)
+        }
+    }
+}
+
+/// One register under the contract: the port, and the one edit command the contract needs to set a scene (a local
+/// edit, as `crmsync consent` records it: it moves the contact's version).
+protocol ContractRegister: Sendable {
+    var port: any RegisterPort { get }
+    func grant(_ email: EmailAddress, _ purpose: Purpose) async throws
+    func close()
+}
+
+struct SQLiteContractRegister: ContractRegister {
+    let store: SyncStore
+    let folder: URL?
+
+    var port: any RegisterPort { store }
+
+    func grant(_ email: EmailAddress, _ purpose: Purpose) async throws {
+        _ = try store.recordConsent(
+            email: email, purpose: purpose, state: .granted, source: "contract", actor: "contract")
+    }
+
+    func close() {
+        if let folder { try? FileManager.default.removeItem(at: folder) }
+    }
+}
+
+/// A register with `count` contacts created by a sync (linked to records `crm-0`…), each at version 0.
+struct Scene {
+    let clock = ManualClock()
+    let register: ContractRegister
+    var port: any RegisterPort { register.port }
+
+    init(_ adapter: Adapter) throws {
+        register = try adapter.make(clock: clock)
+    }
+
+    static func address(_ index: Int) -> EmailAddress { try! EmailAddress("person\(index)@example.fi") }
+
+    /// The update a sync writes for a contact it creates from the CRM record `crm-<index>`.
+    func creation(_ index: Int, firstName: String = "Created") -> LocalSyncUpdate {
+        var contact = Contact(
+            crmId: "crm-\(index)", email: Self.address(index), createdAt: clock.now, origin: .crm)
+        contact.firstName = firstName
+        var update = LocalSyncUpdate(contactId: contact.id)
+        update.contact = contact
+        update.crmId = .some("crm-\(index)")
+        update.base = [.field(.firstName): firstName]
+        return update
+    }
+
+    @discardableResult
+    func create(_ indices: Range<Int>) async throws -> [LocalContactState] {
+        let result = try await port.applySyncUpdates(indices.map { creation($0) }, actor: "contract")
+        #expect(result.outcomes.values.allSatisfy { $0 == .applied })
+        return try await state(indices)
+    }
+
+    func state(_ indices: Range<Int>) async throws -> [LocalContactState] {
+        try await port.localStates(crmIds: [], emails: indices.map(Self.address)).sorted {
+            $0.contact.email.normalized < $1.contact.email.normalized
+        }
+    }
+
+    func state(_ index: Int) async throws -> LocalContactState? {
+        try await port.localStates(crmIds: [], emails: [Self.address(index)]).first
+    }
+
+    func close() { register.close() }
+}
