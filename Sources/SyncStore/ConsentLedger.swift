@@ -151,7 +151,7 @@ extension SyncStore {
         explanation: String? = nil, liftingOptOut: Bool = false, actor: String
     ) throws -> EditOutcome {
         let now = self.now
-        return try database.write { db in
+        return try write { db in
             guard let contact = try ContactRow.fetch(email: email, in: db) else {
                 throw try Tombstones.isErased(subjectHash(of: email), in: db)
                     ? StoreError.subjectErased() : StoreError.subjectNotFound()

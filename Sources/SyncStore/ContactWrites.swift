@@ -8,7 +8,7 @@ extension SyncStore {
     public func saveContact(_ contact: Contact, actor: String) throws {
         let hash = subjectHash(of: contact.email)
         let now = self.now
-        try database.write { db in
+        try write { db in
             if try Tombstones.isErased(hash, in: db) { throw StoreError.subjectErased() }
             let previous = try ContactRow.fetch(id: contact.id, in: db)
             if previous == nil {

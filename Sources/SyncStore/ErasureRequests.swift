@@ -44,7 +44,7 @@ extension SyncStore {
         let deadline =
             Calendar(identifier: .gregorian).date(byAdding: .month, value: 1, to: now)
             ?? now.addingTimeInterval(30 * 86_400)
-        return try database.write { db in
+        return try write { db in
             if let existing = try Self.erasureRequest(id: requestId, in: db) {
                 guard existing.subjectHash == hash else {
                     throw StoreError.invalidValue("request id \(requestId) already names another subject's erasure")
@@ -148,7 +148,7 @@ extension SyncStore {
         guard !crmIds.isEmpty else { return }
         let dedupeKey = "erase:\(subjectHash(of: email))"
         let now = self.now
-        try database.write { db in
+        try write { db in
             guard try Self.updateErasurePayload(dedupeKey: dedupeKey, in: db, { $0.add(crmIds: crmIds) }) else {
                 return
             }
@@ -207,7 +207,7 @@ extension SyncStore {
 
     private func updateErasurePayload(of email: EmailAddress, _ change: (inout ErasurePayload) -> Void) throws {
         let dedupeKey = "erase:\(subjectHash(of: email))"
-        try database.write { db in _ = try Self.updateErasurePayload(dedupeKey: dedupeKey, in: db, change) }
+        try write { db in _ = try Self.updateErasurePayload(dedupeKey: dedupeKey, in: db, change) }
     }
 
     /// Changes the payload of the unfinished erasure `dedupeKey` names; false when there is none.
@@ -236,7 +236,7 @@ extension SyncStore {
     public func claimErasureDeletes(of email: EmailAddress) throws -> ErasureClaim {
         let hash = subjectHash(of: email)
         let now = self.now.millisecondsSince1970
-        return try database.write { db in
+        return try write { db in
             guard
                 let row = try Row.fetchOne(
                     db, sql: "SELECT state, claimExpiresAt FROM outbox WHERE dedupeKey = ?",
@@ -262,7 +262,7 @@ extension SyncStore {
 
     /// Lets go of a claim taken with ``claimErasureDeletes(of:)``.
     public func releaseErasureClaim(of email: EmailAddress) throws {
-        try database.write { db in
+        try write { db in
             try db.execute(
                 sql: "UPDATE outbox SET state = 'pending' WHERE dedupeKey = ? AND state = 'sending'",
                 arguments: ["erase:\(subjectHash(of: email))"])
@@ -279,7 +279,7 @@ extension SyncStore {
     /// subject's outbox entry, so none may be left behind).
     public func updateErasures(_ requestIds: [String], state: ErasureState, error: String? = nil) throws {
         let now = self.now.millisecondsSince1970
-        try database.write { db in
+        try write { db in
             for requestId in requestIds { try updateErasure(requestId, state: state, error: error, now: now, in: db) }
         }
         if state == .verified {
@@ -426,7 +426,7 @@ extension SyncStore {
     /// Records that the CRM shows the subject active at `at` (a change there the register has not synced yet, or a
     /// customer relationship): the contact's last activity moves to `at` (never back), so retention keeps it.
     public func recordCRMActivity(email: EmailAddress, at: Date, reason: String) throws {
-        try database.write { db in
+        try write { db in
             guard
                 let id = try String.fetchOne(
                     db, sql: "SELECT id FROM contact WHERE email = ?", arguments: [email.normalized])

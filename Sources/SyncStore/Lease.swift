@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import SyncCore
 import SyncModel
 
 /// Who holds the writer lease, and until when.
@@ -16,15 +17,36 @@ public struct LeaseHolder: Sendable, Equatable {
 }
 
 extension SyncStore {
-    /// Records that `holder` holds the lease `name` from now on, replacing any row a dead holder left; the
-    /// caller holds the lease's OS lock, which is what makes it exclusive. `expiresAt` is informational.
-    public func recordLease(_ name: String, holder: String) throws {
+    /// Records that `holder` holds the lease `name` from now on, replacing any row a dead holder left, and bumps
+    /// the lease's epoch: the returned token fences the holder's writes (``fenced(by:)``). The caller holds the
+    /// lease's OS lock, which is what makes it exclusive. `expiresAt` is informational.
+    @discardableResult
+    public func recordLease(_ name: String, holder: String) throws -> LeaseToken {
         let now = self.now
-        try database.write { db in
+        let nonce = UUID().uuidString.lowercased()
+        return try database.write { db in
             try db.execute(
                 sql: "INSERT OR REPLACE INTO lease (name, holder, acquiredAt, expiresAt) VALUES (?, ?, ?, ?)",
                 arguments: [name, holder, now.millisecondsSince1970, Int64.max])
+            try db.execute(
+                sql: """
+                    INSERT INTO leaseEpoch (name, epoch, nonce) VALUES (?, 1, ?)
+                    ON CONFLICT(name) DO UPDATE SET epoch = epoch + 1, nonce = excluded.nonce
+                    """,
+                arguments: [name, nonce])
+            let epoch = try Int64.fetchOne(db, sql: "SELECT epoch FROM leaseEpoch WHERE name = ?", arguments: [name])
+            return LeaseToken(name: name, epoch: epoch ?? 1, nonce: nonce)
         }
+    }
+
+    /// Throws ``StaleLease`` unless `token` is the lease's latest acquisition: checked in the transaction of every
+    /// write of a fenced store, so a write either lands under the lease or not at all.
+    static func check(_ token: LeaseToken, in db: Database) throws {
+        let row = try Row.fetchOne(
+            db, sql: "SELECT epoch, nonce FROM leaseEpoch WHERE name = ?", arguments: [token.name])
+        let epoch: Int64? = row?["epoch"]
+        let nonce: String? = row?["nonce"]
+        guard epoch == token.epoch, nonce == token.nonce else { throw StaleLease(token: token, current: epoch) }
     }
 
     public func releaseLease(_ name: String, holder: String) throws {

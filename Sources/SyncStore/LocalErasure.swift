@@ -15,7 +15,7 @@ extension SyncStore {
     {
         let hash = subjectHash(of: email)
         let now = self.now
-        return try database.write { db in
+        return try write { db in
             let contact = try subjectContact(email: email, in: db)
             let linked = try linkedCRMIds(email: email, in: db)
             for crmId in Set(crmIds + linked) {

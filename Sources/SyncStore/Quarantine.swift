@@ -24,7 +24,7 @@ extension SyncStore {
     /// Records that the CRM refused `contactId` at `localVersion`; a later refusal counts another attempt.
     public func quarantine(contactId: String, localVersion: Int64, reason: String) throws {
         let now = self.now
-        try database.write { db in
+        try write { db in
             let attempts =
                 (try Int.fetchOne(
                     db, sql: "SELECT attempts FROM quarantine WHERE contactId = ?", arguments: [contactId])
@@ -48,7 +48,7 @@ extension SyncStore {
     /// Takes contacts out of quarantine (the CRM accepted them).
     public func releaseFromQuarantine(_ contactIds: [String]) throws {
         guard !contactIds.isEmpty else { return }
-        try database.write { db in
+        try write { db in
             for chunk in stride(from: 0, to: contactIds.count, by: 500) {
                 let part = Array(contactIds[chunk..<min(chunk + 500, contactIds.count)])
                 try db.execute(

@@ -16,7 +16,7 @@ public struct RunRecord: Sendable, Equatable {
 extension SyncStore {
     public func startRun(kind: String) throws -> Int64 {
         let now = self.now.millisecondsSince1970
-        return try database.write { db in
+        return try write { db in
             try db.execute(
                 sql: "INSERT INTO run (kind, startedAt, status) VALUES (?, ?, 'running')", arguments: [kind, now])
             return db.lastInsertedRowID
@@ -25,7 +25,7 @@ extension SyncStore {
 
     public func finishRun(_ id: Int64, status: String, summary: String?) throws {
         let now = self.now.millisecondsSince1970
-        try database.write { db in
+        try write { db in
             try db.execute(
                 sql: "UPDATE run SET finishedAt = ?, status = ?, summary = ? WHERE id = ?",
                 arguments: [now, status, summary, id])

@@ -254,6 +254,15 @@ enum Schema {
             // versions and the base written before the request. Old entries mean nothing now.
             try db.execute(sql: "DELETE FROM outbox WHERE kind = 'contact.push'")
         }
+        migrator.registerMigration("v13: the writer lease's fencing token") { db in
+            // Bumped at every acquisition, kept when the lease is let go: a run's writes carry the epoch and the nonce
+            // it acquired, and are refused once another acquisition has replaced them.
+            try db.create(table: "leaseEpoch") { t in
+                t.primaryKey("name", .text)
+                t.column("epoch", .integer).notNull()
+                t.column("nonce", .text).notNull()
+            }
+        }
         return migrator
     }
 }

@@ -95,7 +95,7 @@ extension SyncStore {
                 "an opt-out of all marketing is lifted only by an explicit re-consent (consent grant --lift-opt-out)")
         }
         let now = self.now
-        return try database.write { db in
+        return try write { db in
             guard let contact = try ContactRow.fetch(email: email, in: db) else {
                 throw try Tombstones.isErased(subjectHash(of: email), in: db)
                     ? StoreError.subjectErased() : StoreError.subjectNotFound()

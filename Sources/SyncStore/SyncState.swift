@@ -122,7 +122,7 @@ extension SyncStore {
         let updates = updates.filter { !$0.isEmpty || $0.expectedLocalVersion != nil }
         guard !updates.isEmpty else { return SyncApplyResult() }
         let now = self.now
-        return try database.write { db in
+        return try write { db in
             var result = SyncApplyResult()
             for update in updates {
                 var outcome = SyncApplyResult.Outcome.applied
@@ -142,6 +142,8 @@ extension SyncStore {
     public func holds(for subjects: [PlannedSubject]) throws -> [String: SyncApplyResult.Outcome] {
         guard !subjects.isEmpty else { return [:] }
         return try database.read { db in
+            // Read just before a CRM write: a run whose lease was taken over stops here, before it writes.
+            if let fence { try Self.check(fence, in: db) }
             var holds: [String: SyncApplyResult.Outcome] = [:]
             for subject in subjects {
                 let version = try SyncVersion.current(subject.contactId, in: db)
@@ -252,7 +254,7 @@ extension SyncStore {
 
     public func setCheckpoint(_ name: String, to value: String) throws {
         let now = self.now
-        try database.write { db in
+        try write { db in
             try db.execute(
                 sql: "INSERT OR REPLACE INTO checkpoint (name, value, updatedAt) VALUES (?, ?, ?)",
                 arguments: [name, value, now.millisecondsSince1970])

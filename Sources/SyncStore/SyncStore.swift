@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import GRDB
 import Logging
+import SyncCore
 import SyncModel
 import Synchronization
 
@@ -19,6 +20,8 @@ public final class SyncStore: Sendable {
     let clock: any SyncClock
     let logger: Logger
     private let subjectKey: SymmetricKey
+    /// The writer lease's token this store's writes carry (a run's view, ``fenced(by:)``); nil: not fenced.
+    public let fence: LeaseToken?
     /// The erasure journal beside (or apart from) a store file; none for a store in memory.
     private let journal = Mutex<ErasureJournal?>(nil)
     /// What opening the erasure journal did: erasures a restored store lacked, written again.
@@ -133,9 +136,36 @@ public final class SyncStore: Sendable {
     /// Closes the database: the store cannot be used after this (a restore replaces its file).
     public func close() throws { try database.close() }
 
+    /// This store as a run holding the writer lease sees it: every write (and the holds read before each CRM write)
+    /// first checks, in its transaction, that `token` is still the lease's latest acquisition, and throws
+    /// ``StaleLease`` when another run has taken the lease over. It shares the database, key and journal.
+    public func fenced(by token: LeaseToken) -> SyncStore { SyncStore(sharing: self, fence: token) }
+
+    private init(sharing other: SyncStore, fence: LeaseToken) {
+        database = other.database
+        path = other.path
+        clock = other.clock
+        logger = other.logger
+        subjectKey = other.subjectKey
+        self.fence = fence
+        let journal = other.journal.withLock { $0 }
+        self.journal.withLock { $0 = journal }
+        let restored = other.journalRestored
+        journalRestoredCount.withLock { $0 = restored }
+    }
+
+    /// One write transaction; on a fenced store, refused whole when the lease was taken over.
+    func write<T>(_ updates: (Database) throws -> T) throws -> T {
+        try database.write { db in
+            if let fence { try Self.check(fence, in: db) }
+            return try updates(db)
+        }
+    }
+
     private init(
         database: any DatabaseWriter, path: String?, clock: any SyncClock, logger: Logger, migrates: Bool
     ) throws {
+        self.fence = nil
         self.database = database
         self.path = path
         self.clock = clock

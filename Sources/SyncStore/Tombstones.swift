@@ -49,7 +49,7 @@ extension SyncStore {
     public func tombstoneStaleCopy(crmId: String) throws {
         let hash = crmIdHash(of: crmId)
         let now = self.now
-        try database.write { db in
+        try write { db in
             try Tombstones.insert(crmIdHash: hash, erasedAt: now, requestId: "stale-copy", in: db)
             try AuditLog.append(action: "erasure.staleCopy", actor: "erasure", contactId: nil, at: now, in: db)
             try journalCapture(db)

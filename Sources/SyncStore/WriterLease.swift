@@ -1,4 +1,5 @@
 import Foundation
+import SyncCore
 import Synchronization
 
 #if canImport(Glibc)
@@ -54,14 +55,15 @@ public struct WriterLease: Sendable {
         case memory(ObjectIdentifier)
     }
 
-    /// Runs `body` holding the lease; throws ``LeaseHeld`` without running it when another run holds it.
-    public func run<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+    /// Runs `body` holding the lease; throws ``LeaseHeld`` without running it when another run holds it. `body` gets
+    /// the acquisition's fencing token: a run writes through `store.fenced(by:)` with it.
+    public func run<T: Sendable>(_ body: (LeaseToken) async throws -> T) async throws -> T {
         let lock = try Self.tryLock(store)
         guard let lock else { throw LeaseHeld(holder: try Self.recordedHolder(store)) }
         defer { Self.unlock(lock) }
-        try store.recordLease(Self.name, holder: holder)
+        let token = try store.recordLease(Self.name, holder: holder)
         defer { try? store.releaseLease(Self.name, holder: holder) }
-        return try await body()
+        return try await body(token)
     }
 
     /// Who holds the lease now, or nil when no live process does (a row left by a killed run is ignored).

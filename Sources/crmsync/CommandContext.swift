@@ -100,13 +100,22 @@ struct CommandContext {
         )
     }
 
-    /// Runs CRM work holding the writer lease, turning errors into messages and exit codes.
-    func performRemote<T: Sendable>(store: SyncStore? = nil, _ body: () async throws -> T) async throws -> T {
+    /// Runs a run's CRM work holding the writer lease: `body` gets the store fenced by the lease's token, so its
+    /// writes are refused if another run has taken the lease over meanwhile.
+    func performHoldingLease<T: Sendable>(store: SyncStore, _ body: (SyncStore) async throws -> T) async throws -> T {
+        try await performRemote {
+            try await WriterLease(store: store).run { token in try await body(store.fenced(by: token)) }
+        }
+    }
+
+    /// Runs CRM work, turning errors into messages and exit codes.
+    func performRemote<T: Sendable>(_ body: () async throws -> T) async throws -> T {
         do {
-            if let store { return try await WriterLease(store: store).run(body) }
             return try await body()
         } catch let error as LeaseHeld {
             throw Self.fail(.leaseHeld, error.errorDescription ?? "another run holds the lease")
+        } catch let error as StaleLease {
+            throw Self.fail(.leaseHeld, error.errorDescription ?? "the lease was taken over")
         } catch let error as LeaseUnavailable {
             throw Self.fail(.storeUnavailable, error.errorDescription ?? "cannot take the lease")
         } catch let error as HubSpotError where error.status == 401 || error.status == 403 {

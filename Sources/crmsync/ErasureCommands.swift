@@ -122,10 +122,10 @@ struct RetentionCommand: AsyncParsableCommand {
         // An earlier run that was cut short may have left erasures unfinished: this run finishes them too.
         let unfinished = try context.perform { try store.pendingErasures().count }
         guard !dryRun, !candidates.isEmpty || unfinished > 0 else { return }
-        let propagator = ErasurePropagator(
-            store: store, client: try context.client(), logger: Logger(label: "crmsync.erasure"))
-        let outcome = try await context.performRemote(store: store) {
-            try await propagator.eraseForRetention(candidates, months: months, on: Date())
+        let client = try context.client()
+        let outcome = try await context.performHoldingLease(store: store) { fenced in
+            try await ErasurePropagator(store: fenced, client: client, logger: Logger(label: "crmsync.erasure"))
+                .eraseForRetention(candidates, months: months, on: Date())
         }
         let unverified = outcome.erased - outcome.verified
         print(

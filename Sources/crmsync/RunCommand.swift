@@ -43,7 +43,12 @@ struct RunCommand: AsyncParsableCommand {
             return address
         }
         let store = try context.openStore()
-        let engine = try context.engine(store: store)
+        let client = try context.client()
+        let settings = SyncSettings(context.configuration)
+        // Each run writes through the store fenced by that run's lease.
+        let engine: @Sendable (SyncStore) -> SyncEngine = { fenced in
+            SyncEngine(store: fenced, client: client, settings: settings, logger: Logger(label: "crmsync.engine"))
+        }
         var logger = Logger(label: "crmsync.run")
         logger.logLevel = .info
         let runMetrics = RunMetrics(period: period.duration)
@@ -88,7 +93,8 @@ struct RunCommand: AsyncParsableCommand {
 
 /// The scheduled sync as a service of swift-service-lifecycle: graceful shutdown cancels the current run.
 struct ScheduledSync: Service {
-    let engine: SyncEngine
+    /// The engine of one run, on the store fenced by its lease.
+    let engine: @Sendable (SyncStore) -> SyncEngine
     let store: SyncStore
     let reconcile: DailyReconcile?
     let lease: WriterLease
@@ -134,10 +140,10 @@ struct ScheduledSync: Service {
         var options = SyncRunOptions(actor: actor)
         options.progress = CommandContext.progressPrinter()
         do {
-            let report = try await lease.run {
+            let report = try await lease.run { token in
                 metrics.leaseHeld(true)
                 defer { metrics.leaseHeld(false) }
-                return try await engine.run(options)
+                return try await engine(store.fenced(by: token)).run(options)
             }
             finished = report
             logger.info(

@@ -35,12 +35,16 @@ struct SyncCommand: AsyncParsableCommand {
     func run() async throws {
         let context = try CommandContext(global)
         let store = try context.openStore(existingOnly: dryRun)
-        let engine = try context.engine(store: store)
-        // A dry run writes nothing and needs no lease.
         var options = SyncRunOptions(dryRun: dryRun, ignoreBudget: ignoreBudget, actor: "sync:\(context.actor)")
         options.progress = CommandContext.progressPrinter()
         if allChanges { options.maxListedChanges = .max }
-        let result = try await context.performRemote(store: dryRun ? nil : store) { try await engine.run(options) }
+        // A dry run writes nothing and needs no lease; a real run writes through the store fenced by its lease.
+        let result =
+            dryRun
+            ? try await context.performRemote { try await context.engine(store: store).run(options) }
+            : try await context.performHoldingLease(store: store) { fenced in
+                try await context.engine(store: fenced).run(options)
+            }
         if isatty(STDERR_FILENO) == 1 { FileHandle.standardError.write(Data("\n".utf8)) }
         let rendered = ReportRenderer.render(result, format: format.renderer, showPII: showPII)
         // A page is for a browser: with a file to hold it, the terminal gets the text report.

@@ -60,7 +60,7 @@ import Testing
         defer { Task { await server.stop() } }
         try await cli.run("init")
         let store = try SyncStore(path: cli.path("crmsync.sqlite"))
-        try await WriterLease(store: store, holder: "someone-else").run {
+        try await WriterLease(store: store, holder: "someone-else").run { _ in
             let blocked = try await cli.run("sync")
             #expect(blocked.status == 5)
             #expect(blocked.errors.contains("another crmsync run holds the lease (someone-else"))

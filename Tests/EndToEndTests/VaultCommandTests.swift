@@ -90,7 +90,7 @@ import Testing
             "second.json", #"{"store": {"path": "\#(other)"}, "crm": {"baseURL": "\#(server.baseURL.absoluteString)"}}"#
         )
         let holder = try SyncStore(path: real)
-        let second = try await WriterLease(store: holder, holder: "test-holder").run {
+        let second = try await WriterLease(store: holder, holder: "test-holder").run { _ in
             try await cli.run("sync", "--config", "second.json")
         }
         #expect(second.status == 5, "\(second.errors)")

@@ -32,6 +32,11 @@ enum Adapter: String, CaseIterable, CustomTestStringConvertible, Sendable {
 protocol ContractRegister: Sendable {
     var port: any RegisterPort { get }
     func grant(_ email: EmailAddress, _ purpose: Purpose) async throws
+    /// Records an acquisition of the writer lease by `holder` (as a run on another host takes it over from one
+    /// that lost it without knowing), returning its fencing token.
+    func acquireLease(holder: String) async throws -> LeaseToken
+    /// The register as the run holding `token` writes to it.
+    func fenced(by token: LeaseToken) -> any RegisterPort
     func close()
 }
 
@@ -45,6 +50,12 @@ struct SQLiteContractRegister: ContractRegister {
         _ = try store.recordConsent(
             email: email, purpose: purpose, state: .granted, source: "contract", actor: "contract")
     }
+
+    func acquireLease(holder: String) async throws -> LeaseToken {
+        try store.recordLease(WriterLease.name, holder: holder)
+    }
+
+    func fenced(by token: LeaseToken) -> any RegisterPort { store.fenced(by: token) }
 
     func close() {
         if let folder { try? FileManager.default.removeItem(at: folder) }

@@ -283,6 +283,47 @@ import Testing
         #expect(try await scene.port.linkedCRMIds() == ["crm-0": states[1].contact.id])
     }
 
+    /// Fencing: once another run has acquired the writer lease, every write of the run that held it before (and the
+    /// holds it reads before each CRM write) is refused whole, while the new holder and the edit commands, which
+    /// carry no token, write on.
+    @Test(arguments: Adapter.allCases)
+    func aStaleFencingTokenIsRefused(adapter: Adapter) async throws {
+        let scene = try Scene(adapter)
+        defer { scene.close() }
+        let states = try await scene.create(0..<2)
+        let first = try await scene.register.acquireLease(holder: "host-a")
+        let stale = scene.register.fenced(by: first)
+        try await stale.setCheckpoint("contacts.modifiedSince", to: "1000")
+
+        let second = try await scene.register.acquireLease(holder: "host-b")
+
+        #expect(second.epoch > first.epoch)
+        var renamed = LocalSyncUpdate(contactId: states[0].contact.id)
+        var contact = states[0].contact
+        contact.firstName = "Stale"
+        renamed.contact = contact
+        renamed.expectedLocalVersion = states[0].localVersion
+        await #expect(throws: StaleLease.self) { try await stale.applySyncUpdates([renamed], actor: "host-a") }
+        await #expect(throws: StaleLease.self) { try await stale.setCheckpoint("contacts.modifiedSince", to: "2000") }
+        await #expect(throws: StaleLease.self) {
+            try await stale.quarantine(contactId: states[1].contact.id, localVersion: 0, reason: "refused")
+        }
+        let subject = PlannedSubject(
+            contactId: states[0].contact.id, email: states[0].contact.email, crmId: nil, localVersion: 0)
+        await #expect(throws: StaleLease.self) { try await stale.holds(for: [subject]) }
+        #expect(try await scene.state(0)?.contact.firstName == "Created")
+        #expect(try await scene.port.checkpoint("contacts.modifiedSince") == "1000")
+        #expect(try await scene.port.quarantinedNotDue().isEmpty)
+
+        let current = scene.register.fenced(by: second)
+        #expect(try await current.applySyncUpdates([renamed], actor: "host-b").outcome(of: contact.id) == .applied)
+        try await current.setCheckpoint("contacts.modifiedSince", to: "3000")
+        try await scene.register.grant(states[1].contact.email, .blog)
+        #expect(try await scene.state(0)?.contact.firstName == "Stale")
+        #expect(try await scene.port.checkpoint("contacts.modifiedSince") == "3000")
+        #expect(try await scene.state(1)?.isDirty == true)
+    }
+
     /// Paging through the dirty contacts returns each once, in id order, whatever the page size, and none that is
     /// not dirty (generated: which of up to 30 contacts are edited, and the page size).
     @Test(arguments: Adapter.allCases)

@@ -43,11 +43,11 @@ import Testing
     let first = WriterLease(store: fixture.store, holder: "daemon")
     let second = WriterLease(store: fixture.store, holder: "cron")
     let started = Mutex(false)
-    try await first.run {
+    try await first.run { _ in
         started.withLock { $0 = true }
         #expect(try WriterLease.currentHolder(of: fixture.store)?.holder == "daemon")
         do {
-            _ = try await second.run { 1 }
+            _ = try await second.run { _ in 1 }
             Issue.record("two writers at once")
         } catch let held as LeaseHeld {
             #expect(held.holder.holder == "daemon")
@@ -56,12 +56,12 @@ import Testing
     }
     #expect(started.withLock { $0 })
     #expect(try WriterLease.currentHolder(of: fixture.store) == nil)
-    #expect(try await second.run { 2 } == 2)  // released after the first run
+    #expect(try await second.run { _ in 2 } == 2)  // released after the first run
 
     // A holder that was killed leaves its row behind but not the OS lock: it blocks no one, not even for a moment.
     try fixture.store.recordLease(WriterLease.name, holder: "killed")
     #expect(try WriterLease.currentHolder(of: fixture.store) == nil)
-    #expect(try await second.run { 3 } == 3)
+    #expect(try await second.run { _ in 3 } == 3)
     #expect(try fixture.store.currentLease(WriterLease.name) == nil)
 }
 
@@ -94,4 +94,40 @@ import Testing
     }
     #expect(outcomes.withLock { $0 } == [.succeeded, .crmUnavailable, .crmUnavailable, .succeeded])
     #expect(try await fixture.crmCount() == 1)
+}
+
+/// A run that lost its lease without knowing (its host partitioned, its process paused) while another run took it
+/// over: its next register write (or holds read) is refused, so it sends nothing after the CRM step it was in. The
+/// new holder's run converges: every contact once in the CRM, none created twice (the stale run's in-flight upserts
+/// are taken by the new run's upserts of the same addresses).
+@Test func aRunWhoseLeaseWasTakenOverStopsAtItsNextRegisterWrite() async throws {
+    let fixture = try await EngineFixture()
+    defer { Task { await fixture.close() } }
+    try fixture.importCSV(
+        "email,firstName,newsletter\n" + (0..<250).map { "p\($0)@example.fi,P,granted\n" }.joined())
+    let store = fixture.store
+    let staleToken = try store.recordLease(WriterLease.name, holder: "host-a")
+    let takeover = Mutex<LeaseToken?>(nil)
+    fixture.transport = BeforeRequestTransport(before: "/contacts/batch/upsert", inner: fixture.crmTransport) {
+        let token = try store.recordLease(WriterLease.name, holder: "host-b")
+        takeover.withLock { $0 = token }
+    }
+    let before = try await fixture.journal().count
+
+    await #expect(throws: StaleLease.self) {
+        try await fixture.engine(store: store.fenced(by: staleToken)).run(SyncRunOptions())
+    }
+
+    // The upsert step was in flight (its holds read before the takeover): its requests went; nothing after them.
+    let sentByStale = try await fixture.mock.journal(since: before).filter(\.isMutating).map(\.path)
+    #expect(
+        sentByStale.count == 3 && sentByStale.allSatisfy { $0.hasSuffix("/contacts/batch/upsert") }, "\(sentByStale)")
+    let newToken = try #require(takeover.withLock { $0 })
+    fixture.transport = fixture.crmTransport
+    let report = try await fixture.engine(store: store.fenced(by: newToken)).run(SyncRunOptions())
+    #expect(report.summary.failures == 0, "\(report.failures)")
+    try await fixture.engine(store: store.fenced(by: newToken)).run(SyncRunOptions())
+    #expect(try await fixture.crmCount() == 250)
+    #expect(try store.dirtyCount() == 0)
+    #expect(try await fixture.crmStatuses("p0@example.fi")[subscriptionIds[.newsletter]!] == "SUBSCRIBED")
 }

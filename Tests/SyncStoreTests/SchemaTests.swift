@@ -10,7 +10,7 @@ import Testing
     let fixture = try StoreFixture()
     #expect(try fixture.store.isUpToDate())
     let applied = try fixture.store.appliedMigrations()
-    #expect(applied.count == 12)
+    #expect(applied.count == 13)
     let reopened = try fixture.reopen()
     #expect(try reopened.appliedMigrations() == applied)
     let tables = try reopened.database.read { db in
@@ -23,7 +23,7 @@ import Testing
     #expect(
         tables == [
             "auditLog", "checkpoint", "consent", "consentEvent", "contact", "crmTombstone", "erasureRequest",
-            "formerAddress", "lease", "metadata", "outbox", "quarantine",
+            "formerAddress", "lease", "leaseEpoch", "metadata", "outbox", "quarantine",
             "run", "suppression",
             "syncBase", "tombstone",
         ])
