@@ -135,7 +135,7 @@ extension SyncEngine {
         _ pairs: [Pair], remotes: [RemoteContact?], statuses: [String: [SubscriptionStatus]],
         addressOptOuts: [String: SyncPlanner.AddressOptOut], planner: SyncPlanner, run: inout RunState
     ) async throws -> [ContactPlan] {
-        var context = try await planningContext(pairs: pairs, statuses: statuses)
+        var context = try await planningContext(pairs: pairs, remotes: remotes, statuses: statuses)
         context.addressOptOut = { addressOptOuts[$0.normalized] }
         var plans: [ContactPlan] = []
         for (index, pair) in pairs.enumerated() {
@@ -234,7 +234,9 @@ extension SyncEngine {
         ContactMatching.pairs(records, locals: locals)
     }
 
-    private func planningContext(pairs: [Pair], statuses: [String: [SubscriptionStatus]]) async throws
+    private func planningContext(
+        pairs: [Pair], remotes: [RemoteContact?], statuses: [String: [SubscriptionStatus]]
+    ) async throws
         -> SyncPlanner.Context
     {
         var erased: Set<String> = []
@@ -248,14 +250,14 @@ extension SyncEngine {
         let erasedIds = try await store.erasedCRMIds(among: records.flatMap { [$0.id] + $0.mergedIds })
         let erasedRecords = Set(
             records.filter { ([$0.id] + $0.mergedIds).contains(where: erasedIds.contains) }.map(\.id))
-        // Which local contact holds each address a record could bring (its addresses, and the mapped email property's
-        // value): one query for the batch, asked before planning (the planner reads nothing itself).
-        let emailProperty = settings.mapping[.email]
-        let candidates = records.flatMap { record in
-            (record.addresses + [emailProperty.flatMap { record.properties[$0] }].compactMap { $0 }).compactMap {
-                try? EmailAddress($0)
+        // Which local contact holds each address the planner may ask about: the records' addresses, and each remote
+        // view's address and email value (a view read again with field history may carry an address changed since
+        // the batch was read). One query for the batch, asked before planning: the planner reads nothing itself.
+        let candidates =
+            records.flatMap { $0.addresses.compactMap { try? EmailAddress($0) } }
+            + remotes.flatMap { remote in
+                [remote?.email, remote?.values[.email].flatMap { try? EmailAddress($0) }].compactMap { $0 }
             }
-        }
         let holders = try await store.contactIds(holding: candidates)
         let settings = self.settings
         return SyncPlanner.Context(

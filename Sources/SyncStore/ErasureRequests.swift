@@ -172,7 +172,9 @@ extension SyncStore {
     /// The objections the subject's unfinished erasure still has to write back, or nil.
     public func heldObjections(ofErasureOf email: EmailAddress) throws -> HeldObjections? {
         try database.read { db in
-            try Data.fetchOne(
+            // Read just before they are written back to the CRM: a run whose lease was taken over stops here.
+            if let fence { try Self.check(fence, in: db) }
+            return try Data.fetchOne(
                 db, sql: "SELECT payload FROM outbox WHERE dedupeKey = ?",
                 arguments: ["erase:\(subjectHash(of: email))"]
             ).flatMap(ErasurePayload.decode)?.heldObjections
@@ -262,7 +264,9 @@ extension SyncStore {
 
     /// Lets go of a claim taken with ``claimErasureDeletes(of:)``.
     public func releaseErasureClaim(of email: EmailAddress) throws {
-        try write { db in
+        // Not fenced: letting go of a claim only lets another sender on, and a run whose lease was taken over must
+        // not leave its claim to lapse (the new holder would wait for it).
+        try database.write { db in
             try db.execute(
                 sql: "UPDATE outbox SET state = 'pending' WHERE dedupeKey = ? AND state = 'sending'",
                 arguments: ["erase:\(subjectHash(of: email))"])

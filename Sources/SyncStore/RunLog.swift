@@ -25,7 +25,8 @@ extension SyncStore {
 
     public func finishRun(_ id: Int64, status: String, summary: String?) throws {
         let now = self.now.millisecondsSince1970
-        try write { db in
+        // Not fenced: a run stopped by a taken-over lease still closes its own row in the run log.
+        try database.write { db in
             try db.execute(
                 sql: "UPDATE run SET finishedAt = ?, status = ?, summary = ? WHERE id = ?",
                 arguments: [now, status, summary, id])

@@ -130,6 +130,10 @@ public final class SyncStore: Sendable {
         try PrivateFiles.createIfMissing(atPath: path)
         let destination = try DatabaseQueue(path: path)
         try database.backup(to: destination)
+        // A copy put back in place must not make the token of a run alive when it was taken valid again.
+        try destination.write { db in
+            try db.execute(sql: "UPDATE leaseEpoch SET nonce = ?", arguments: [UUID().uuidString.lowercased()])
+        }
         try destination.close()
     }
 

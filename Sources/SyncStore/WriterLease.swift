@@ -81,7 +81,8 @@ public struct WriterLease: Sendable {
     /// The lock, or nil when another holder has it.
     private static func tryLock(_ store: SyncStore) throws -> Lock? {
         guard let path = lockPath(of: store) else {
-            let id = ObjectIdentifier(store)
+            // By the database, not the store object: a fenced view shares its store's database (and lease).
+            let id = ObjectIdentifier(store.database)
             return heldInMemory.withLock { $0.insert(id).inserted } ? .memory(id) : nil
         }
         let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)

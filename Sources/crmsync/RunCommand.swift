@@ -58,7 +58,7 @@ struct RunCommand: AsyncParsableCommand {
                 reconciler: Reconciler(
                     store: store, client: try context.client(), settings: SyncSettings(context.configuration),
                     logger: Logger(label: "crmsync.reconcile")),
-                store: store, budget: reconcileBudget)
+                budget: reconcileBudget)
             : nil
         let service = ScheduledSync(
             engine: engine, store: store, reconcile: reconciler,
@@ -143,7 +143,11 @@ struct ScheduledSync: Service {
             let report = try await lease.run { token in
                 metrics.leaseHeld(true)
                 defer { metrics.leaseHeld(false) }
-                return try await engine(store.fenced(by: token)).run(options)
+                let fenced = store.fenced(by: token)
+                let report = try await engine(fenced).run(options)
+                // Reconciliation spends requests and writes its checkpoint: under the same lease and fence.
+                if let reconcile { await reconcile.runIfDue(store: fenced, logger: logger) }
+                return report
             }
             finished = report
             logger.info(
@@ -155,7 +159,6 @@ struct ScheduledSync: Service {
                     "sync.refused": "\(report.summary.refused)",
                     "crm.requests": "\(report.cost.requestsSent)", "crm.rateLimited": "\(report.cost.rateLimited)",
                 ])
-            if let reconcile { await reconcile.runIfDue(logger: logger) }
             return report.summary.failures == 0 && report.summary.refused == 0 ? .succeeded : .partial
         } catch let held as LeaseHeld {
             logger.notice(
@@ -181,11 +184,11 @@ struct ScheduledSync: Service {
 /// (counts by category, no personal data) for a person to look at.
 struct DailyReconcile: Sendable {
     let reconciler: Reconciler
-    let store: SyncStore
     let budget: Int
     static let checkpoint = "reconcile.lastAt"
 
-    func runIfDue(logger: Logger, now: Date = Date()) async {
+    /// `store`: the run's store, fenced by its lease (the checkpoint is a run's write).
+    func runIfDue(store: SyncStore, logger: Logger, now: Date = Date()) async {
         let last = (try? store.checkpoint(Self.checkpoint)).flatMap { $0.flatMap(Int64.init) }.map(
             Date.init(millisecondsSince1970:))
         if let last, now.timeIntervalSince(last) < 86_400 { return }

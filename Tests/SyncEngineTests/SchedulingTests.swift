@@ -131,3 +131,62 @@ import Testing
     #expect(try store.dirtyCount() == 0)
     #expect(try await fixture.crmStatuses("p0@example.fi")[subscriptionIds[.newsletter]!] == "SUBSCRIBED")
 }
+
+/// Adversarial review: a run whose lease was taken over while it read the portal's properties goes on to finish an
+/// unfinished erasure whose deletes were sent, which holds another person's objections. Their write-back is the
+/// step's first CRM write, with no register write before it: the held objections' read is fenced, so nothing goes out.
+@Test func aRunWhoseLeaseWasTakenOverWritesBackNoHeldObjections() async throws {
+    let fixture = try await EngineFixture()
+    defer { Task { await fixture.close() } }
+    try fixture.importCSV("email,firstName\naino@example.fi,Aino\n")
+    try await fixture.sync()
+    let store = fixture.store
+    let subject = try EmailAddress("aino@example.fi")
+    _ = try store.recordErasureRequest(email: subject, requestId: "r1", reason: nil)
+    try store.eraseLocally(requestId: "r1")
+    try store.holdObjections(HeldObjections(optedOut: ["other@example.fi"]), forErasureOf: subject)
+    try store.updateErasures(["r1"], state: .sent, error: nil)
+    let staleToken = try store.recordLease(WriterLease.name, holder: "host-a")
+    // The run's first request is the portal's properties (`…/properties/<version>/contacts`).
+    fixture.transport = BeforeRequestTransport(before: "/contacts", inner: fixture.crmTransport) {
+        try store.recordLease(WriterLease.name, holder: "host-b")
+    }
+    let before = try await fixture.journal().count
+
+    await #expect(throws: StaleLease.self) {
+        try await fixture.engine(store: store.fenced(by: staleToken)).run(SyncRunOptions())
+    }
+
+    let sent = try await fixture.mock.journal(since: before).filter(\.isMutating).map(\.path)
+    #expect(sent.isEmpty, "\(sent)")
+    #expect(try store.heldObjections(ofErasureOf: subject) == HeldObjections(optedOut: ["other@example.fi"]))
+    // The stale run closed its row in the run log: `status` does not show it running.
+    #expect(try store.recentRuns(limit: 1).first?.status == "failed")
+}
+
+/// Adversarial review: a backup taken while a run held the lease, put back in place, must not make that run's
+/// token valid again (the copy's nonce is not the run's); and a fenced view shares its store's lease.
+@Test func aRestoredBackupRevivesNoTokenAndAFencedViewSharesTheLease() async throws {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("crmsync-fence-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let store = try SyncStore.inMemory(erasureJournal: folder.appendingPathComponent("journal").path)
+    let token = try store.recordLease(WriterLease.name, holder: "host-a")
+    try store.fenced(by: token).setCheckpoint("contacts.modifiedSince", to: "1")
+    let backup = folder.appendingPathComponent("backup.sqlite").path
+    try store.backup(to: backup)
+
+    let restored = try SyncStore.inMemory(
+        restoring: backup, erasureJournal: folder.appendingPathComponent("journal").path)
+
+    #expect(throws: StaleLease.self) { try restored.fenced(by: token).setCheckpoint("contacts.modifiedSince", to: "2") }
+    let next = try restored.recordLease(WriterLease.name, holder: "host-b")
+    try restored.fenced(by: next).setCheckpoint("contacts.modifiedSince", to: "3")
+    #expect(try restored.checkpoint("contacts.modifiedSince") == "3")
+
+    try await WriterLease(store: store, holder: "daemon").run { token in
+        await #expect(throws: LeaseHeld.self) {
+            try await WriterLease(store: store.fenced(by: token), holder: "cron").run { _ in 1 }
+        }
+    }
+}
