@@ -193,7 +193,14 @@ struct SyncApplier: Sendable {
                 update.suppressionChanges.append((.optedOutOfAll, true, "opted out in the CRM (its address)", at))
             }
             return update
-        case .createInCRM, .eraseInCRM:
+        case .createInCRM:
+            // The subject's decisions HubSpot holds for the address that the plan takes: recorded before the record
+            // is created (their base joins with the rest once the CRM confirmed the writes).
+            guard !plan.consentToLocal.isEmpty, let id = plan.localId else { return nil }
+            var update = LocalSyncUpdate(contactId: id)
+            update.consentEvents = plan.consentToLocal
+            return update
+        case .eraseInCRM:
             return nil
         }
     }

@@ -209,17 +209,39 @@ struct SyncPlanner: Sendable {
         }
         let held = context.addressConsents(local.contact.email)
         for purpose in settings.subscriptions.keys.sorted() {
-            guard let consent = local.consents[purpose], consent.state != .unknown else {
-                // The register has no decision; HubSpot's held for the address is the base the next run compares
-                // with, so a decision recorded here meanwhile (on a slow clock too) is known as the newer one.
+            let consent = local.consents[purpose].flatMap { $0.state == .unknown ? nil : $0 }
+            // The subject's decision HubSpot holds for the address (a form or a preference centre before any record)
+            // where the register has none, or an older one (or a withdrawal of unknown time): taken now, as the
+            // record is created. Left to the next run, it was lost when a CRM user moved the record to another
+            // address first: HubSpot keeps statuses per address (checker seed 12000883). While the register holds
+            // an opt-out of all marketing, a grant is not taken (nor pushed).
+            if let crm = held[purpose], crm.state != .unknown, crm.state != consent?.state,
+                consent.map({ Self.addressDecision(crm, winsOver: $0) }) ?? true,
+                !(crm.state == .granted
+                    && (local.isOptedOut || Self.subjectFacts(local, nil).isDuringRegisterOptOut(crm.at)))
+            {
+                let event = crmConsentEvent(purpose, crm, contactId: local.contact.id)
+                plan.consentToLocal.append(event)
+                plan.newBase[.consent(purpose)] =
+                    ConsentBase(crm.state, crmAt: crm.at, registerAt: event.occurredAt).stored
+                plan.changes.append(
+                    .init(
+                        key: .consent(purpose), direction: .toLocal, old: (consent?.state ?? .unknown).rawValue,
+                        new: crm.state.rawValue, rule: consent == nil ? .consentOnlyCRM : .consentNewest(.crm),
+                        isConflict: false))
+                continue
+            }
+            guard let consent else {
+                // The register has no decision (and HubSpot's for the address is not taken): HubSpot's is the base
+                // the next run compares with, so a decision recorded here meanwhile is known as the newer one.
                 if let crm = held[purpose], crm.state != .unknown, let at = crm.at {
                     plan.newBase[.consent(purpose)] = ConsentBase(crm.state, crmAt: at).stored
                 }
                 continue
             }
             if local.isOptedOut && consent.state == .granted { continue }
-            // A newer decision the CRM already holds for the address (or a withdrawal of unknown time) is not
-            // overwritten: the next run, with the record linked, settles it by the usual rules.
+            // A newer decision the CRM holds for the address that is not taken (a grant while opted out here) is
+            // not overwritten either: the next run, with the record linked, settles it by the usual rules.
             if let crm = held[purpose], crm.state != .unknown, crm.state != consent.state,
                 Self.addressDecision(crm, winsOver: consent)
             {

@@ -464,3 +464,35 @@ extension AddressFollowsPersonTests {
         #expect(try await Self.isOptedOutInHubSpot(fixture, "subject@example.fi"))
     }
 }
+
+/// A grant the subject made for their address in HubSpot before any record existed (a form): the sync that creates
+/// the record from the register takes it into the register at once, so a CRM user moving the record to another
+/// address before the next run cannot put it out of reach (checker seed 12000883).
+@Test func theFirstSyncTakesTheGrantHubSpotHoldsForTheAddressOfAContactItCreates() async throws {
+    let fixture = try await EngineFixture()
+    defer { Task { await fixture.close() } }
+    try fixture.importCSV("email,firstName\np2@example.fi,P\n")
+    fixture.time.advance(by: .seconds(1))
+    try await fixture.crm(
+        "POST", "/communication-preferences/v4/statuses/batch/write",
+        [
+            "inputs": [
+                [
+                    "subscriberIdString": "p2@example.fi", "subscriptionId": subscriptionIds[.eventInvitations]!,
+                    "channel": "EMAIL", "statusState": "SUBSCRIBED", "legalBasis": "CONSENT_WITH_NOTICE",
+                ]
+            ]
+        ])
+
+    let report = try await fixture.sync()
+
+    #expect(report.summary.failures == 0)
+    #expect(try fixture.consent("p2@example.fi", .eventInvitations) == .granted)
+    let id = try #require(try fixture.local("p2@example.fi")?.crmId)
+    try await fixture.crm("PATCH", "/crm/v3/objects/contacts/\(id)", ["properties": ["email": "p2.new@example.fi"]])
+    fixture.time.advance(by: .seconds(60))
+    try await fixture.sync()
+    try await fixture.sync()
+    #expect(try fixture.consent("p2.new@example.fi", .eventInvitations) == .granted)
+    #expect(try await fixture.crmStatuses("p2.new@example.fi")[subscriptionIds[.eventInvitations]!] == "SUBSCRIBED")
+}

@@ -200,11 +200,34 @@ extension PlannerRow {
             crm: CRM(consents: [.newsletter: (.withdrawn, 10)]), action: .update,
             effects: [Effect(.consent(.newsletter), .toLocal, .consentOnlyCRM)]),
         PlannerRow(
-            name: "consent: a created record never overwrites a newer decision HubSpot holds for the address",
+            name:
+                "consent: a created record never overwrites a newer decision HubSpot holds for the address; it is taken",
             local: Local(crmId: nil, consents: [.newsletter: (.granted, 10, .local), .blog: (.granted, 10, .local)]),
             addressConsents: [.newsletter: (.withdrawn, time(20), nil)], action: .createInCRM,
-            effects: [Effect(.record, .toCRM, .onlyLocal), Effect(.consent(.blog), .toCRM, .onlyLocal)],
+            effects: [
+                Effect(.record, .toCRM, .onlyLocal), Effect(.consent(.blog), .toCRM, .onlyLocal),
+                Effect(.consent(.newsletter), .toLocal, .consentNewest(.crm)),
+            ],
             consentToCRM: [.blog]),
+        PlannerRow(
+            name: "consent: HubSpot's decision for the address of a contact the register has none for is taken",
+            local: Local(crmId: nil, consents: [:]),
+            addressConsents: [.eventInvitations: (.granted, time(20), nil)], action: .createInCRM,
+            effects: [
+                Effect(.record, .toCRM, .onlyLocal), Effect(.consent(.eventInvitations), .toLocal, .consentOnlyCRM),
+            ]),
+        PlannerRow(
+            name: "consent: a grant HubSpot holds for the address is not taken while the register holds an opt-out",
+            local: Local(crmId: nil, consents: [:], optOut: (true, 10, .local)),
+            addressConsents: [.newsletter: (.granted, time(20), nil)], action: .createInCRM,
+            effects: [Effect(.record, .toCRM, .onlyLocal), Effect(.optedOutOfAll, .toCRM, .optOutIsSticky)],
+            optOutToCRM: true),
+        PlannerRow(
+            name: "consent: an older decision HubSpot holds for the address is overwritten by the register's",
+            local: Local(crmId: nil, consents: [.newsletter: (.withdrawn, 30, .local)]),
+            addressConsents: [.newsletter: (.granted, time(20), nil)], action: .createInCRM,
+            effects: [Effect(.record, .toCRM, .onlyLocal), Effect(.consent(.newsletter), .toCRM, .onlyLocal)],
+            consentToCRM: [.newsletter]),
     ]
 
     static let optOut: [PlannerRow] = [
