@@ -103,5 +103,14 @@ struct Scene {
         try await port.localStates(crmIds: [], emails: [Self.address(index)]).first
     }
 
+    /// A subject created by a sync, whose erasure request `r1` is recorded and carried out locally (its CRM deletes
+    /// still to send).
+    func erasedSubject() async throws -> EmailAddress {
+        try await create(0..<1)
+        _ = try await port.recordErasureRequest(email: Self.address(0), requestId: "r1", reason: nil)
+        try await port.eraseLocally(requestId: "r1")
+        return Self.address(0)
+    }
+
     func close() { register.close() }
 }

@@ -125,10 +125,7 @@ import Testing
     func erasureClaimsAreExclusive(adapter: Adapter) async throws {
         let scene = try Scene(adapter)
         defer { scene.close() }
-        try await scene.create(0..<1)
-        let subject = Scene.address(0)
-        _ = try await scene.port.recordErasureRequest(email: subject, requestId: "r1", reason: nil)
-        try await scene.port.eraseLocally(requestId: "r1")
+        let subject = try await scene.erasedSubject()
         let port = scene.port
 
         let claims = try await withThrowingTaskGroup(of: ErasureClaim.self) { group in
@@ -173,10 +170,7 @@ import Testing
     func heldObjectionsStayUntilLetGo(adapter: Adapter) async throws {
         let scene = try Scene(adapter)
         defer { scene.close() }
-        try await scene.create(0..<1)
-        let subject = Scene.address(0)
-        _ = try await scene.port.recordErasureRequest(email: subject, requestId: "r1", reason: nil)
-        try await scene.port.eraseLocally(requestId: "r1")
+        let subject = try await scene.erasedSubject()
         let held = HeldObjections(
             withdrawals: [
                 .init(

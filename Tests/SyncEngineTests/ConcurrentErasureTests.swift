@@ -9,21 +9,30 @@ import SyncTesting
 import Synchronization
 import Testing
 
-/// Runs `action` once, just before the first request whose path ends with `suffix` goes out.
+/// Runs `action` once, just before the first request whose path ends with `suffix` (or that `matches`) goes out.
 final class BeforeRequestTransport: HTTPTransport {
     let inner: any HTTPTransport
-    let suffix: String
+    let matches: @Sendable (HTTPRequest) -> Bool
     let action: @Sendable () async throws -> Void
     private let done = Mutex(false)
 
-    init(before suffix: String, inner: any HTTPTransport, action: @escaping @Sendable () async throws -> Void) {
+    convenience init(
+        before suffix: String, inner: any HTTPTransport, action: @escaping @Sendable () async throws -> Void
+    ) {
+        self.init(matching: { $0.url.path.hasSuffix(suffix) }, inner: inner, action: action)
+    }
+
+    init(
+        matching matches: @escaping @Sendable (HTTPRequest) -> Bool, inner: any HTTPTransport,
+        action: @escaping @Sendable () async throws -> Void
+    ) {
         self.inner = inner
-        self.suffix = suffix
+        self.matches = matches
         self.action = action
     }
 
     func send(_ request: HTTPRequest) async throws -> HTTPResponse {
-        if request.url.path.hasSuffix(suffix),
+        if matches(request),
             done.withLock({ done in
                 defer { done = true }
                 return !done

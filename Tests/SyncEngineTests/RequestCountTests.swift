@@ -173,33 +173,6 @@ extension RequestCountTests {
     }
 }
 
-/// Runs `action` once, just before the first request whose body contains `marker`.
-final class BeforeBodyTransport: HTTPTransport {
-    let inner: any HTTPTransport
-    let marker: String
-    let action: @Sendable () async throws -> Void
-    private let done = Mutex(false)
-
-    init(containing marker: String, inner: any HTTPTransport, action: @escaping @Sendable () async throws -> Void) {
-        self.inner = inner
-        self.marker = marker
-        self.action = action
-    }
-
-    func send(_ request: HTTPRequest) async throws -> HTTPResponse {
-        let body = request.body.map { String(decoding: $0, as: UTF8.self) } ?? ""
-        if body.contains(marker),
-            done.withLock({ done in
-                defer { done = true }
-                return !done
-            })
-        {
-            try await action()
-        }
-        return try await inner.send(request)
-    }
-}
-
 extension RequestCountTests {
     /// Adversarial review of the batch's one query for address holders: a conflict under `newest` reads the record
     /// again with field history, and a CRM user gave it, just before, the address of a contact the register holds
@@ -216,8 +189,10 @@ extension RequestCountTests {
         try fixture.importCSV("email,city\naino@example.fi,Turku\n")
         let id = try #require(try fixture.local("aino@example.fi")?.crmId)
         try await fixture.crm("PATCH", "/crm/v3/objects/contacts/\(id)", ["properties": ["city": "Oulu"]])
-        fixture.transport = BeforeBodyTransport(containing: "propertiesWithHistory", inner: fixture.crmTransport) {
-            [fixture] in
+        let historyRead: @Sendable (HTTPRequest) -> Bool = { request in
+            request.body.map { String(decoding: $0, as: UTF8.self).contains("propertiesWithHistory") } ?? false
+        }
+        fixture.transport = BeforeRequestTransport(matching: historyRead, inner: fixture.crmTransport) { [fixture] in
             try await fixture.crm(
                 "PATCH", "/crm/v3/objects/contacts/\(id)", ["properties": ["email": "bea@example.fi"]])
         }
