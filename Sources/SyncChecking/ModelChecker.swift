@@ -121,8 +121,11 @@ struct CheckModel {
             })
         let met = existsLocally.union(existsInCRM).subtracting(erased).subtracting(unseen)
         for s in met.subtracting(linked) { linkedAt[s] = step }
-        // A sync reads the CRM's decisions of every record it meets: linked ones, and those it imports.
-        for s in linked.union(existsInCRM).subtracting(unseen) { lastSyncWhileLinked[s] = step }
+        // A sync reads the CRM's decisions of every record it meets (linked ones, and those it imports), and those
+        // HubSpot holds for the address of every register contact it creates there (taken as it creates the record).
+        for s in linked.union(existsInCRM).union(existsLocally).subtracting(unseen).subtracting(erased) {
+            lastSyncWhileLinked[s] = step
+        }
         linked.formUnion(met)
     }
 

@@ -249,3 +249,20 @@ import Testing
         try await Self.expectEveryPromiseHolds(after: history)
     }
 }
+
+extension CheckerFindingTests {
+    /// Seeds 12202339, 12203154, 12204977, 12209735 (the model's, after the fix of seed 12000883): a grant HubSpot
+    /// held for the address of a contact the register created there is taken by that sync; the model took it as
+    /// left behind with the old address when the record moved.
+    @Test(arguments: [0, 1, 3])
+    func theModelKnowsTheFirstSyncTakesTheAddressDecisions(purpose: Int) async throws {
+        try await Self.expectEveryPromiseHolds(after: [
+            .localCreate(subject: 1, lastName: true), .crmSubscription(subject: 1, purpose: purpose, subscribed: true),
+            .sync, .crmEmailChange(subject: 1),
+        ])
+        try await Self.expectEveryPromiseHolds(after: [
+            .localCreate(subject: 2, lastName: true), .crmSubscription(subject: 2, purpose: purpose, subscribed: true),
+            .skewedSync(seconds: 600), .crmEmailChange(subject: 2),
+        ])
+    }
+}
