@@ -283,12 +283,14 @@ public final class SyncEngine: Sendable {
         // otherwise wait out the step as well.
         if let last, last <= now, now.timeIntervalSince(last) < (settings.archiveSweepInterval).inSeconds { return }
         let failuresBefore = run.report.summary.failures
-        let linked = try await store.linkedCRMIds()
-        if !linked.isEmpty {
+        // Which archived records the register links is asked page by page: the register's links are not held in
+        // memory (a million of them peaked the first sync of a million contacts at 512 MiB).
+        if try await store.linkedCount() > 0 {
             for try await page in client.contactPages(properties: ["email"], archived: true) {
-                let known = page.contacts.filter { linked[$0.id] != nil }
+                let locals = try await store.localStates(crmIds: page.contacts.map(\.id), emails: [])
+                let linked = Set(locals.compactMap(\.contact.crmId))
+                let known = page.contacts.filter { linked.contains($0.id) }
                 guard !known.isEmpty else { continue }
-                let locals = try await store.localStates(crmIds: known.map(\.id), emails: [])
                 let pairs = match(known, locals: locals).filter { $0.local?.crmArchivedAt == nil && $0.local != nil }
                 var plans: [ContactPlan] = []
                 for pair in pairs {

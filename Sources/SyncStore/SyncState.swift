@@ -104,10 +104,10 @@ extension SyncStore {
     /// All contacts linked to the CRM, by CRM id, for reconciliation (ids only: bounded memory).
     public func linkedCRMIds() throws -> [String: String] {
         try database.read { db in
+            // A cursor, not an array of rows: a million rows fetched whole cost hundreds of MiB on their own.
             var ids: [String: String] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT crmId, id FROM contact WHERE crmId IS NOT NULL") {
-                ids[row[0]] = row[1]
-            }
+            let rows = try Row.fetchCursor(db, sql: "SELECT crmId, id FROM contact WHERE crmId IS NOT NULL")
+            while let row = try rows.next() { ids[row[0]] = row[1] }
             return ids
         }
     }
