@@ -188,10 +188,8 @@ extension SyncApplier {
                 }
             }
             pending.removeFirst(index)
-            guard !chunk.isEmpty else {
-                if cleared.isEmpty { continue }
-                break
-            }
+            // Nothing in the chunk only when every plan the request could reach was stopped.
+            guard !chunk.isEmpty else { continue }
             batch.consentWrites += chunk.count
             let part = try await client.writeSubscriptionStatuses(chunk)
             outcome.failures += part.failures

@@ -251,13 +251,10 @@ extension SyncEngine {
         let erasedRecords = Set(
             records.filter { ([$0.id] + $0.mergedIds).contains(where: erasedIds.contains) }.map(\.id))
         // Which local contact holds each address the planner may ask about: the records' addresses, and each remote
-        // view's address and email value (a view read again with field history may carry an address changed since
-        // the batch was read). One query for the batch, asked before planning: the planner reads nothing itself.
+        // view's (a view read again with field history may carry an address changed since the batch was read). One
+        // query for the batch, asked before planning: the planner reads nothing itself.
         let candidates =
-            records.flatMap { $0.addresses.compactMap { try? EmailAddress($0) } }
-            + remotes.flatMap { remote in
-                [remote?.email, remote?.values[.email].flatMap { try? EmailAddress($0) }].compactMap { $0 }
-            }
+            records.flatMap { $0.addresses.compactMap { try? EmailAddress($0) } } + remotes.compactMap { $0?.email }
         let holders = try await store.contactIds(holding: candidates)
         let settings = self.settings
         return SyncPlanner.Context(

@@ -142,12 +142,14 @@ public final class SyncEngine: Sendable {
         var firstPage = try await feed?.next()
         if checksBudget, let firstPage { try await checkBudget(pulls: firstPage.total, incremental: true) }
         try await sink.finishUnfinishedErasures(into: &run)
+        /// The held first page, then the rest of the feed.
+        func nextPage() async throws -> ChangePage? {
+            if let page = firstPage.take() { return page }
+            return try await feed?.next()
+        }
         var watermark = crmStarted
         if feed != nil {
-            while true {
-                var next = firstPage.take()
-                if next == nil { next = try await feed?.next() }
-                guard let page = next else { break }
+            while let page = try await nextPage() {
                 let (found, _) = try await client.batchRead(
                     page.contacts.map(\.id), properties: settings.pulledProperties)
                 var unique: [String: CRMContact] = [:]
