@@ -44,6 +44,8 @@ public protocol RegisterPort: Sendable {
     // Tombstones
     func subjectHash(of email: EmailAddress) -> String
     func isErased(_ email: EmailAddress) async throws -> Bool
+    /// The addresses among `emails` of erased subjects, normalized: one read for many.
+    func erasedAddresses(among emails: [EmailAddress]) async throws -> Set<String>
     func erasedCRMIds(among crmIds: [String]) async throws -> Set<String>
     func tombstoneStaleCopy(crmId: String) async throws
 

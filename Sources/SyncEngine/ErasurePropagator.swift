@@ -319,12 +319,13 @@ public struct ErasurePropagator: Sendable {
     private func writeBackHeldObjections(of subject: EmailAddress) async throws {
         guard var held = try await store.heldObjections(ofErasureOf: subject), !held.isEmpty else { return }
         // An address erased since it was read (its own erasure) gets nothing back: HubSpot holds nothing of it.
-        var erased: Set<String> = []
-        for address in Set(held.withdrawals.map(\.email) + held.optedOut) {
-            if let parsed = try? EmailAddress(address), try await store.isErased(parsed) { erased.insert(address) }
+        let erased = try await store.erasedAddresses(
+            among: (held.withdrawals.map(\.email) + held.optedOut).compactMap { try? EmailAddress($0) })
+        func isErased(_ address: String) -> Bool {
+            (try? EmailAddress(address)).map { erased.contains($0.normalized) } ?? false
         }
-        held.withdrawals = held.withdrawals.filter { !erased.contains($0.email) }
-        held.optedOut = held.optedOut.filter { !erased.contains($0) }
+        held.withdrawals = held.withdrawals.filter { !isErased($0.email) }
+        held.optedOut = held.optedOut.filter { !isErased($0) }
         try await writeBack(held)
         try await store.releaseHeldObjections(ofErasureOf: subject)
     }

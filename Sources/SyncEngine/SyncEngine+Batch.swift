@@ -239,14 +239,10 @@ extension SyncEngine {
     ) async throws
         -> SyncPlanner.Context
     {
-        var erased: Set<String> = []
-        for pair in pairs {
-            if let email = pair.record?.email.flatMap({ try? EmailAddress($0) }), try await store.isErased(email) {
-                erased.insert(email.normalized)
-            }
-        }
-        // A record is an erased subject's when its id, or an id merged into it, was tombstoned.
         let records = pairs.compactMap(\.record)
+        let erased = try await store.erasedAddresses(
+            among: records.compactMap { $0.email.flatMap { try? EmailAddress($0) } })
+        // A record is an erased subject's when its id, or an id merged into it, was tombstoned.
         let erasedIds = try await store.erasedCRMIds(among: records.flatMap { [$0.id] + $0.mergedIds })
         let erasedRecords = Set(
             records.filter { ([$0.id] + $0.mergedIds).contains(where: erasedIds.contains) }.map(\.id))

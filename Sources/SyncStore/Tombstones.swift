@@ -36,6 +36,14 @@ extension SyncStore {
         return try database.read { db in try Tombstones.isErased(hash, in: db) }
     }
 
+    /// The addresses among `emails` of erased subjects, normalized: one read for many.
+    public func erasedAddresses(among emails: [EmailAddress]) throws -> Set<String> {
+        let hashes = Set(emails.map(\.normalized)).map { ($0, keyedHash($0)) }
+        return try database.read { db in
+            Set(try hashes.filter { try Tombstones.isErased($0.1, in: db) }.map(\.0))
+        }
+    }
+
     /// The ids among `crmIds` that name a CRM record of an erased subject.
     public func erasedCRMIds(among crmIds: [String]) throws -> Set<String> {
         let hashes = crmIds.map { ($0, crmIdHash(of: $0)) }

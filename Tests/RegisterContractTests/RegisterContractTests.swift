@@ -105,6 +105,8 @@ import Testing
         #expect(try await scene.port.contact(email: Scene.address(0)) == nil)
         #expect(try await scene.port.isErased(Scene.address(0)))
         #expect(!(try await scene.port.isErased(Scene.address(1))))
+        let erasedAddresses = try await scene.port.erasedAddresses(among: [Scene.address(0), Scene.address(1)])
+        #expect(erasedAddresses == [Scene.address(0).normalized])
         let erasedIds = try await scene.port.erasedCRMIds(among: ["crm-0", "crm-old", "crm-1"])
         #expect(erasedIds == ["crm-0", "crm-old"])
         let hash = scene.port.subjectHash(of: Scene.address(0))
