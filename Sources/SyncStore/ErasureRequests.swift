@@ -171,10 +171,8 @@ extension SyncStore {
 
     /// The objections the subject's unfinished erasure still has to write back, or nil.
     public func heldObjections(ofErasureOf email: EmailAddress) throws -> HeldObjections? {
-        try database.read { db in
-            // Read just before they are written back to the CRM: a run whose lease was taken over stops here.
-            if let fence { try Self.check(fence, in: db) }
-            return try Data.fetchOne(
+        try readBeforeCRMWrite { db in
+            try Data.fetchOne(
                 db, sql: "SELECT payload FROM outbox WHERE dedupeKey = ?",
                 arguments: ["erase:\(subjectHash(of: email))"]
             ).flatMap(ErasurePayload.decode)?.heldObjections

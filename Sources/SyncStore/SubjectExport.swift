@@ -52,15 +52,8 @@ extension SyncStore {
         let addresses = Array(Set(emails.map(\.normalized)))
         return try database.read { db in
             var holders: [String: String] = [:]
-            for start in stride(from: 0, to: addresses.count, by: 500) {
-                let chunk = Array(addresses[start..<min(start + 500, addresses.count)])
-                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-                for row in try Row.fetchAll(
-                    db, sql: "SELECT email, id FROM contact WHERE email IN (\(marks))",
-                    arguments: StatementArguments(chunk))
-                {
-                    holders[row["email"]] = row["id"]
-                }
+            try Self.forEachRow({ "SELECT email, id FROM contact WHERE email IN (\($0))" }, in: addresses, db) {
+                holders[$0["email"]] = $0["id"]
             }
             return holders
         }

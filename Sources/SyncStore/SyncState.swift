@@ -48,15 +48,8 @@ extension SyncStore {
     private static func states(where column: String, in values: [String], _ db: Database) throws -> [LocalContactState]
     {
         var states: [LocalContactState] = []
-        for start in stride(from: 0, to: values.count, by: 500) {
-            let chunk = Array(values[start..<min(start + 500, values.count)])
-            let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-            for row in try Row.fetchAll(
-                db, sql: "SELECT \(stateColumns) FROM contact WHERE \(column) IN (\(marks))",
-                arguments: StatementArguments(chunk))
-            {
-                states.append(try state(from: row, in: db))
-            }
+        try forEachRow({ "SELECT \(stateColumns) FROM contact WHERE \(column) IN (\($0))" }, in: values, db) {
+            states.append(try state(from: $0, in: db))
         }
         return states
     }
@@ -141,9 +134,7 @@ extension SyncStore {
     /// (the local version moved). Contacts not in the answer may be written.
     public func holds(for subjects: [PlannedSubject]) throws -> [String: SyncApplyResult.Outcome] {
         guard !subjects.isEmpty else { return [:] }
-        return try database.read { db in
-            // Read just before a CRM write: a run whose lease was taken over stops here, before it writes.
-            if let fence { try Self.check(fence, in: db) }
+        return try readBeforeCRMWrite { db in
             var holds: [String: SyncApplyResult.Outcome] = [:]
             for subject in subjects {
                 let version = try SyncVersion.current(subject.contactId, in: db)

@@ -158,6 +158,26 @@ public final class SyncStore: Sendable {
         journalRestoredCount.withLock { $0 = restored }
     }
 
+    /// A read made just before a CRM write (the holds, the objections to write back): on a fenced store, a run whose
+    /// lease was taken over stops here, before it writes.
+    func readBeforeCRMWrite<T>(_ value: (Database) throws -> T) throws -> T {
+        try database.read { db in
+            if let fence { try Self.check(fence, in: db) }
+            return try value(db)
+        }
+    }
+
+    /// Rows of `sql` (whose `IN (?)` takes `values`), 500 values a query: SQLite's limit on bound values.
+    static func forEachRow(
+        _ sql: (_ marks: String) -> String, in values: [String], _ db: Database, _ body: (Row) throws -> Void
+    ) throws {
+        for start in stride(from: 0, to: values.count, by: 500) {
+            let chunk = Array(values[start..<min(start + 500, values.count)])
+            let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+            for row in try Row.fetchAll(db, sql: sql(marks), arguments: StatementArguments(chunk)) { try body(row) }
+        }
+    }
+
     /// One write transaction; on a fenced store, refused whole when the lease was taken over.
     func write<T>(_ updates: (Database) throws -> T) throws -> T {
         try database.write { db in
