@@ -86,6 +86,16 @@ struct Scene {
         return update
     }
 
+    /// The update a sync writes for a CRM edit of the contact's first name, planned from its version in `state`.
+    static func renaming(_ state: LocalContactState, to firstName: String) -> LocalSyncUpdate {
+        var contact = state.contact
+        contact.firstName = firstName
+        var update = LocalSyncUpdate(contactId: contact.id)
+        update.contact = contact
+        update.expectedLocalVersion = state.localVersion
+        return update
+    }
+
     @discardableResult
     func create(_ indices: Range<Int>) async throws -> [LocalContactState] {
         let result = try await port.applySyncUpdates(indices.map { creation($0) }, actor: "contract")

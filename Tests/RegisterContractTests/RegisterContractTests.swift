@@ -34,10 +34,7 @@ import Testing
         let edited = try #require(try await scene.state(0))
         #expect(edited.localVersion > planned.localVersion && edited.isDirty)
 
-        var stale = LocalSyncUpdate(contactId: planned.contact.id)
-        var contact = planned.contact
-        contact.firstName = "FromCRM"
-        stale.contact = contact
+        var stale = Scene.renaming(planned, to: "FromCRM")
         stale.consentEvents = [
             ConsentEvent(
                 contactId: planned.contact.id, purpose: .blog, state: .granted, source: "crm",
@@ -45,7 +42,6 @@ import Testing
         ]
         stale.base = [.field(.firstName): "FromCRM"]
         stale.syncedVersion = planned.localVersion
-        stale.expectedLocalVersion = planned.localVersion
         let refused = try await scene.port.applySyncUpdates([stale], actor: "contract")
 
         #expect(refused.outcome(of: planned.contact.id) == .edited)
@@ -234,11 +230,7 @@ import Testing
         let scene = try Scene(adapter)
         defer { scene.close() }
         let states = try await scene.create(0..<2)
-        var renamed = LocalSyncUpdate(contactId: states[0].contact.id)
-        var contact = states[0].contact
-        contact.firstName = "Renamed"
-        renamed.contact = contact
-        renamed.expectedLocalVersion = states[0].localVersion
+        let renamed = Scene.renaming(states[0], to: "Renamed")
         let created = scene.creation(5)
         var broken = LocalSyncUpdate(contactId: states[1].contact.id)
         broken.base = [.field(.lastName): "Broken"]
@@ -294,11 +286,7 @@ import Testing
         let second = try await scene.register.acquireLease(holder: "host-b")
 
         #expect(second.epoch > first.epoch)
-        var renamed = LocalSyncUpdate(contactId: states[0].contact.id)
-        var contact = states[0].contact
-        contact.firstName = "Stale"
-        renamed.contact = contact
-        renamed.expectedLocalVersion = states[0].localVersion
+        let renamed = Scene.renaming(states[0], to: "Stale")
         await #expect(throws: StaleLease.self) { try await stale.applySyncUpdates([renamed], actor: "host-a") }
         await #expect(throws: StaleLease.self) { try await stale.setCheckpoint("contacts.modifiedSince", to: "2000") }
         await #expect(throws: StaleLease.self) {
@@ -312,7 +300,8 @@ import Testing
         #expect(try await scene.port.quarantinedNotDue().isEmpty)
 
         let current = scene.register.fenced(by: second)
-        #expect(try await current.applySyncUpdates([renamed], actor: "host-b").outcome(of: contact.id) == .applied)
+        #expect(
+            try await current.applySyncUpdates([renamed], actor: "host-b").outcome(of: renamed.contactId) == .applied)
         try await current.setCheckpoint("contacts.modifiedSince", to: "3000")
         try await scene.register.grant(states[1].contact.email, .blog)
         #expect(try await scene.state(0)?.contact.firstName == "Stale")
