@@ -496,3 +496,52 @@ extension AddressFollowsPersonTests {
     #expect(try fixture.consent("p2.new@example.fi", .eventInvitations) == .granted)
     #expect(try await fixture.crmStatuses("p2.new@example.fi")[subscriptionIds[.eventInvitations]!] == "SUBSCRIBED")
 }
+
+/// The same grant, with the first sync killed after it recorded the grant here and before it created the record;
+/// `withdrawnMeanwhile`: the register then records the subject's withdrawal before the rerun. The rerun creates the
+/// record once, and the newest decision stands on both sides: the CRM's grant, or the register's later withdrawal.
+@Test(arguments: [false, true])
+func aFirstSyncKilledAfterTakingTheAddressGrantConvergesOnTheNewestDecision(withdrawnMeanwhile: Bool) async throws {
+    let fixture = try await EngineFixture()
+    defer { Task { await fixture.close() } }
+    let purpose = subscriptionIds[.eventInvitations]!
+    try fixture.importCSV("email,firstName\np2@example.fi,P\n")
+    fixture.time.advance(by: .seconds(1))
+    try await fixture.crm(
+        "POST", "/communication-preferences/v4/statuses/batch/write",
+        [
+            "inputs": [
+                [
+                    "subscriberIdString": "p2@example.fi", "subscriptionId": purpose, "channel": "EMAIL",
+                    "statusState": "SUBSCRIBED", "legalBasis": "CONSENT_WITH_NOTICE",
+                ]
+            ]
+        ])
+    // Killed as the upsert is about to go out (the local side is written by then).
+    fixture.transport = BeforeRequestTransport(before: "/contacts/batch/upsert", inner: fixture.crmTransport) {
+        throw KilledHere()
+    }
+    await #expect(throws: KilledHere.self) { try await fixture.sync() }
+    #expect(try fixture.consent("p2@example.fi", .eventInvitations) == .granted)
+    #expect(try await fixture.crmCount() == 0)
+    fixture.transport = fixture.crmTransport
+    fixture.time.advance(by: .seconds(60))
+    if withdrawnMeanwhile {
+        _ = try fixture.store.recordConsent(
+            email: email("p2@example.fi"), purpose: .eventInvitations, state: .withdrawn, source: "test",
+            actor: "test")
+    }
+
+    try await fixture.sync()
+    try await fixture.sync()
+
+    let expected: (ConsentState, String) = withdrawnMeanwhile ? (.withdrawn, "UNSUBSCRIBED") : (.granted, "SUBSCRIBED")
+    #expect(try await fixture.crmCount() == 1)
+    #expect(try fixture.consent("p2@example.fi", .eventInvitations) == expected.0)
+    #expect(try await fixture.crmStatuses("p2@example.fi")[purpose] == expected.1)
+    let plan = try await fixture.sync(dryRun: true)
+    #expect(plan.changes.isEmpty, "\(plan.changes)")
+}
+
+/// A process killed at this point of a run (a test's stand-in).
+private struct KilledHere: Error {}
