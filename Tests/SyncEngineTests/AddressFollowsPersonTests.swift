@@ -473,16 +473,7 @@ extension AddressFollowsPersonTests {
     defer { Task { await fixture.close() } }
     try fixture.importCSV("email,firstName\np2@example.fi,P\n")
     fixture.time.advance(by: .seconds(1))
-    try await fixture.crm(
-        "POST", "/communication-preferences/v4/statuses/batch/write",
-        [
-            "inputs": [
-                [
-                    "subscriberIdString": "p2@example.fi", "subscriptionId": subscriptionIds[.eventInvitations]!,
-                    "channel": "EMAIL", "statusState": "SUBSCRIBED", "legalBasis": "CONSENT_WITH_NOTICE",
-                ]
-            ]
-        ])
+    try await fixture.crmWriteStatus("p2@example.fi", .eventInvitations, "SUBSCRIBED")
 
     let report = try await fixture.sync()
 
@@ -494,7 +485,7 @@ extension AddressFollowsPersonTests {
     try await fixture.sync()
     try await fixture.sync()
     #expect(try fixture.consent("p2.new@example.fi", .eventInvitations) == .granted)
-    #expect(try await fixture.crmStatuses("p2.new@example.fi")[subscriptionIds[.eventInvitations]!] == "SUBSCRIBED")
+    #expect(try await fixture.crmStatus("p2.new@example.fi", .eventInvitations) == "SUBSCRIBED")
 }
 
 /// The same grant, with the first sync killed after it recorded the grant here and before it created the record;
@@ -504,19 +495,9 @@ extension AddressFollowsPersonTests {
 func aFirstSyncKilledAfterTakingTheAddressGrantConvergesOnTheNewestDecision(withdrawnMeanwhile: Bool) async throws {
     let fixture = try await EngineFixture()
     defer { Task { await fixture.close() } }
-    let purpose = subscriptionIds[.eventInvitations]!
     try fixture.importCSV("email,firstName\np2@example.fi,P\n")
     fixture.time.advance(by: .seconds(1))
-    try await fixture.crm(
-        "POST", "/communication-preferences/v4/statuses/batch/write",
-        [
-            "inputs": [
-                [
-                    "subscriberIdString": "p2@example.fi", "subscriptionId": purpose, "channel": "EMAIL",
-                    "statusState": "SUBSCRIBED", "legalBasis": "CONSENT_WITH_NOTICE",
-                ]
-            ]
-        ])
+    try await fixture.crmWriteStatus("p2@example.fi", .eventInvitations, "SUBSCRIBED")
     // Killed as the upsert is about to go out (the local side is written by then).
     fixture.transport = BeforeRequestTransport(before: "/contacts/batch/upsert", inner: fixture.crmTransport) {
         throw KilledHere()
@@ -538,7 +519,7 @@ func aFirstSyncKilledAfterTakingTheAddressGrantConvergesOnTheNewestDecision(with
     let expected: (ConsentState, String) = withdrawnMeanwhile ? (.withdrawn, "UNSUBSCRIBED") : (.granted, "SUBSCRIBED")
     #expect(try await fixture.crmCount() == 1)
     #expect(try fixture.consent("p2@example.fi", .eventInvitations) == expected.0)
-    #expect(try await fixture.crmStatuses("p2@example.fi")[purpose] == expected.1)
+    #expect(try await fixture.crmStatus("p2@example.fi", .eventInvitations) == expected.1)
     let plan = try await fixture.sync(dryRun: true)
     #expect(plan.changes.isEmpty, "\(plan.changes)")
 }
