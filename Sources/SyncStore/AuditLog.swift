@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import SyncModel
 
 /// One line of the audit log: who changed what, for which contact id, and when. No names, no addresses.
@@ -19,7 +18,7 @@ public struct AuditEntry: Sendable, Hashable, Codable {
 enum AuditLog {
     static func append(
         action: String, actor: String, contactId: String?, purpose: Purpose? = nil, detail: String? = nil, at: Date,
-        in db: Database
+        in db: any SQLSession
     ) throws {
         let statement = try db.cachedStatement(
             sql: "INSERT INTO auditLog (at, actor, action, contactId, purpose, detail) VALUES (?, ?, ?, ?, ?, ?)")
@@ -28,12 +27,12 @@ enum AuditLog {
         ])
     }
 
-    static func entries(contactId: String, in db: Database) throws -> [AuditEntry] {
-        try Row.fetchAll(db, sql: "SELECT * FROM auditLog WHERE contactId = ? ORDER BY id", arguments: [contactId])
+    static func entries(contactId: String, in db: any SQLSession) throws -> [AuditEntry] {
+        try SQLRow.fetchAll(db, sql: "SELECT * FROM auditLog WHERE contactId = ? ORDER BY id", arguments: [contactId])
             .map(entry(from:))
     }
 
-    static func entry(from row: Row) -> AuditEntry {
+    static func entry(from row: SQLRow) -> AuditEntry {
         AuditEntry(
             id: row["id"], at: Date(millisecondsSince1970: row["at"]), actor: row["actor"], action: row["action"],
             contactId: row["contactId"], purpose: row["purpose"], detail: row["detail"])
@@ -49,7 +48,7 @@ extension SyncStore {
     /// The newest audit entries of the whole store, newest first.
     public func recentAuditEntries(limit: Int = 50) throws -> [AuditEntry] {
         try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM auditLog ORDER BY id DESC LIMIT ?", arguments: [limit])
+            try SQLRow.fetchAll(db, sql: "SELECT * FROM auditLog ORDER BY id DESC LIMIT ?", arguments: [limit])
                 .map(AuditLog.entry(from:))
         }
     }

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import SubjectPolicy
 import SyncModel
 
@@ -13,7 +12,7 @@ enum ConsentLedger {
     /// replays and re-imports idempotent. Returns whether anything was written.
     @discardableResult
     static func record(
-        _ event: ConsentEvent, actor: String, recordedAt: Date, in db: Database, bumpsVersion: Bool = true
+        _ event: ConsentEvent, actor: String, recordedAt: Date, in db: any SQLSession, bumpsVersion: Bool = true
     ) throws -> Bool {
         let duplicate =
             try Bool.fetchOne(
@@ -59,11 +58,14 @@ enum ConsentLedger {
         return true
     }
 
-    private static func setCurrent(_ event: ConsentEvent, in db: Database) throws {
+    private static func setCurrent(_ event: ConsentEvent, in db: any SQLSession) throws {
         try db.cachedStatement(
             sql: """
-                INSERT OR REPLACE INTO consent (contactId, purpose, state, legalBasis, explanation, source,
-                occurredAt, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO consent (contactId, purpose, state, legalBasis, explanation, source, occurredAt, origin)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (contactId, purpose) DO UPDATE SET state = excluded.state,
+                    legalBasis = excluded.legalBasis, explanation = excluded.explanation, source = excluded.source,
+                    occurredAt = excluded.occurredAt, origin = excluded.origin
                 """
         ).execute(arguments: [
             event.contactId, event.purpose.rawValue, event.state.rawValue, event.legalBasis?.rawValue,
@@ -77,27 +79,27 @@ enum ConsentLedger {
         ConsentPrecedence.prevails(candidate.stated, over: current.stated)
     }
 
-    static func current(contactId: String, purpose: Purpose, in db: Database) throws -> ConsentEvent? {
-        try Row.fetchOne(
+    static func current(contactId: String, purpose: Purpose, in db: any SQLSession) throws -> ConsentEvent? {
+        try SQLRow.fetchOne(
             db.cachedStatement(sql: "SELECT * FROM consent WHERE contactId = ? AND purpose = ?"),
             arguments: [contactId, purpose.rawValue]
         ).map(event(from:))
     }
 
-    static func current(contactId: String, in db: Database) throws -> [ConsentEvent] {
-        try Row.fetchAll(
+    static func current(contactId: String, in db: any SQLSession) throws -> [ConsentEvent] {
+        try SQLRow.fetchAll(
             db.cachedStatement(sql: "SELECT * FROM consent WHERE contactId = ? ORDER BY purpose"),
             arguments: [contactId]
         ).map(event(from:))
     }
 
-    static func history(contactId: String, in db: Database) throws -> [ConsentEvent] {
-        try Row.fetchAll(
+    static func history(contactId: String, in db: any SQLSession) throws -> [ConsentEvent] {
+        try SQLRow.fetchAll(
             db, sql: "SELECT * FROM consentEvent WHERE contactId = ? ORDER BY occurredAt, id", arguments: [contactId]
         ).map(event(from:))
     }
 
-    static func event(from row: Row) -> ConsentEvent {
+    static func event(from row: SQLRow) -> ConsentEvent {
         ConsentEvent(
             contactId: row["contactId"], purpose: Purpose(rawValue: row["purpose"]),
             state: ConsentState(rawValue: row["state"]) ?? .unknown,

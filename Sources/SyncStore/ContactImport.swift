@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import SubjectPolicy
 import SyncModel
 
@@ -57,7 +56,7 @@ extension SyncStore {
     ) throws -> ImportSummary {
         var summary = ImportSummary()
         let now = self.now
-        func apply(_ batch: ImportBatch, in db: Database) throws {
+        func apply(_ batch: ImportBatch, in db: any SQLSession) throws {
             summary.rejections += batch.rejections
             // With allOrNothing, a file with a rejected row writes nothing: the rest is only validated.
             if allOrNothing && !summary.rejections.isEmpty { return }
@@ -70,23 +69,19 @@ extension SyncStore {
             }
         }
         if singleTransaction {
-            try database.writeWithoutTransaction { db in
-                try db.inTransaction {
-                    try read { batch in try apply(batch, in: db) }
-                    if allOrNothing && !summary.rejections.isEmpty {
-                        summary.committed = false
-                        return .rollback
-                    }
-                    return .commit
+            try database.transaction { db in
+                try read { batch in try apply(batch, in: db) }
+                if allOrNothing && !summary.rejections.isEmpty {
+                    summary.committed = false
+                    return .rollback
                 }
+                return .commit
             }
         } else {
             try read { batch in
-                try database.writeWithoutTransaction { db in
-                    try db.inTransaction {
-                        try apply(batch, in: db)
-                        return .commit
-                    }
+                try database.transaction { db in
+                    try apply(batch, in: db)
+                    return .commit
                 }
             }
         }
@@ -101,7 +96,7 @@ extension SyncStore {
     }
 
     private func apply(
-        _ record: ImportRecord, now: Date, actor: String, summary: inout ImportSummary, in db: Database
+        _ record: ImportRecord, now: Date, actor: String, summary: inout ImportSummary, in db: any SQLSession
     ) throws {
         if try Tombstones.isErased(subjectHash(of: record.email), in: db) {
             throw ImportRejection(line: record.line, reason: "that subject has been erased; import refused")

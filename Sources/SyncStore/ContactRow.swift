@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import SyncModel
 
 /// How a ``Contact`` is laid out in the `contact` table.
@@ -27,8 +26,8 @@ enum ContactRow {
         return stamps
     }
 
-    /// Reads a row selected with ``selectColumns``, by position (GRDB's lookup by name lower-cases each name).
-    static func contact(from row: Row) throws -> Contact {
+    /// Reads a row selected with ``selectColumns``, by position (cheaper than a lookup by name).
+    static func contact(from row: SQLRow) throws -> Contact {
         let email: String = row[2]
         var contact = Contact(
             id: row[0], crmId: row[1], email: try EmailAddress(email),
@@ -63,8 +62,8 @@ enum ContactRow {
         (["id", "crmId"] + fieldColumns.map(\.rawValue) + ["createdAt", "updatedAt", "fieldStamps"])
 
     /// Column values in `columnList` order.
-    private static func values(of contact: Contact) -> [(any DatabaseValueConvertible)?] {
-        var values: [(any DatabaseValueConvertible)?] = [contact.id, contact.crmId]
+    private static func values(of contact: Contact) -> [(any SQLValueConvertible)?] {
+        var values: [(any SQLValueConvertible)?] = [contact.id, contact.crmId]
         for field in fieldColumns { values.append(contact[field]) }
         values.append(contact.createdAt.millisecondsSince1970)
         values.append(contact.updatedAt.millisecondsSince1970)
@@ -72,40 +71,43 @@ enum ContactRow {
         return values
     }
 
-    static func insert(_ contact: Contact, in db: Database) throws {
+    static func insert(_ contact: Contact, in db: any SQLSession) throws {
         let placeholders = Array(repeating: "?", count: columnList.count).joined(separator: ", ")
         let statement = try db.cachedStatement(
             sql: "INSERT INTO contact (\(columnList.joined(separator: ", "))) VALUES (\(placeholders))")
-        try statement.execute(arguments: StatementArguments(values(of: contact)))
+        try statement.execute(arguments: SQLArguments(values(of: contact)))
         try markActive(contact.id, in: db)
     }
 
     /// Every write of a contact is activity: its last activity moves up to `updatedAt` (never back).
-    private static func markActive(_ id: String, in db: Database) throws {
+    private static func markActive(_ id: String, in db: any SQLSession) throws {
         try db.cachedStatement(
-            sql: "UPDATE contact SET lastActivityAt = MAX(COALESCE(lastActivityAt, 0), updatedAt) WHERE id = ?"
+            sql:
+                "UPDATE contact SET lastActivityAt = updatedAt WHERE id = ? AND COALESCE(lastActivityAt, 0) < updatedAt"
         ).execute(arguments: [id])
     }
 
     /// The contact's last activity (epoch ms), or nil when it has none recorded.
-    static func lastActivity(id: String, in db: Database) throws -> Int64? {
+    static func lastActivity(id: String, in db: any SQLSession) throws -> Int64? {
         try Int64.fetchOne(db, sql: "SELECT lastActivityAt FROM contact WHERE id = ?", arguments: [id])
     }
 
-    static func update(_ contact: Contact, in db: Database) throws {
+    static func update(_ contact: Contact, in db: any SQLSession) throws {
         let assignments = columnList.dropFirst().map { "\($0) = ?" }.joined(separator: ", ")
         let statement = try db.cachedStatement(sql: "UPDATE contact SET \(assignments) WHERE id = ?")
-        try statement.execute(arguments: StatementArguments(Array(values(of: contact).dropFirst()) + [contact.id]))
+        try statement.execute(arguments: SQLArguments(Array(values(of: contact).dropFirst()) + [contact.id]))
         try markActive(contact.id, in: db)
     }
 
-    static func fetch(email: EmailAddress, in db: Database) throws -> Contact? {
+    static func fetch(email: EmailAddress, in db: any SQLSession) throws -> Contact? {
         let statement = try db.cachedStatement(sql: "SELECT \(selectColumns) FROM contact WHERE email = ?")
-        return try Row.fetchOne(statement, arguments: [email.normalized]).map(contact(from:))
+        return try SQLRow.fetchOne(statement, arguments: [email.normalized]).map(contact(from:))
     }
 
-    static func fetch(id: String, in db: Database) throws -> Contact? {
-        try Row.fetchOne(db.cachedStatement(sql: "SELECT \(selectColumns) FROM contact WHERE id = ?"), arguments: [id])
-            .map(contact(from:))
+    static func fetch(id: String, in db: any SQLSession) throws -> Contact? {
+        try SQLRow.fetchOne(
+            db.cachedStatement(sql: "SELECT \(selectColumns) FROM contact WHERE id = ?"), arguments: [id]
+        )
+        .map(contact(from:))
     }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import SyncModel
 
 extension SyncStore {

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import SyncModel
 import Synchronization
 
@@ -25,7 +24,7 @@ import Synchronization
 /// the store may be a restored backup whose later erasures only the journal knew.
 final class ErasureJournal: Sendable {
     let path: String
-    /// The last rowid of each journalled table already in the journal (or found there at open).
+    /// The last row number (``SQLDialect/insertionOrder``) of each journalled table already in the journal (or found there at open).
     private let watermarks: Mutex<[String: Int64]>
 
     /// The tables the journal mirrors, and how a row becomes a line.
@@ -70,7 +69,7 @@ final class ErasureJournal: Sendable {
         let database = store.database
         let exists = FileManager.default.fileExists(atPath: path)
         let established = try database.read { db in
-            try String.fetchOne(db, sql: "SELECT value FROM metadata WHERE key = 'erasureJournal'") != nil
+            try Int.fetchOne(db, sql: "SELECT 1 FROM metadata WHERE key = 'erasureJournal'") != nil
         }
         var lines: [Entry] = []
         if exists {
@@ -116,7 +115,11 @@ final class ErasureJournal: Sendable {
         journal.watermarks.withLock { $0 = current.watermarks }
         if !established {
             try database.write { db in
-                try db.execute(sql: "INSERT OR REPLACE INTO metadata (key, value) VALUES ('erasureJournal', 'kept')")
+                try db.execute(
+                    sql: """
+                        INSERT INTO metadata (key, value) VALUES ('erasureJournal', ?)
+                        ON CONFLICT (key) DO UPDATE SET value = excluded.value
+                        """, arguments: [Data("kept".utf8)])
             }
         }
         return (journal, reconciliation)
@@ -125,7 +128,7 @@ final class ErasureJournal: Sendable {
     /// Appends to the journal what the store's journalled tables gained since the last capture, in the store's
     /// transaction `db` (before it commits: a failure fails the transaction; a crash after the append and before
     /// the commit leaves an erasure in the journal that the next open applies, which is what was asked).
-    func capture(_ db: Database) throws {
+    func capture(_ db: any SQLSession) throws {
         let marks = watermarks.withLock { $0 }
         let found = try Self.storeEntries(after: marks, in: db)
         guard !found.entries.isEmpty else { return }
@@ -135,14 +138,17 @@ final class ErasureJournal: Sendable {
         }
     }
 
-    /// The store's journalled rows with a rowid above each table's mark, as journal entries, and the new marks.
-    private static func storeEntries(after marks: [String: Int64], in db: Database) throws
+    /// The store's journalled rows numbered above each table's mark, as journal entries, and the new marks.
+    private static func storeEntries(after marks: [String: Int64], in db: any SQLSession) throws
         -> (entries: [Entry], watermarks: [String: Int64])
     {
         var entries: [Entry] = []
         var newMarks = marks
-        for row in try Row.fetchAll(
-            db, sql: "SELECT rowid, id, subjectHash, receivedAt, deadline FROM erasureRequest WHERE rowid > ?",
+        let order = db.dialect.insertionOrder
+        for row in try SQLRow.fetchAll(
+            db,
+            sql:
+                "SELECT \(order), id, subjectHash, receivedAt, deadline FROM erasureRequest WHERE \(order) > ? ORDER BY \(order)",
             arguments: [marks["erasureRequest"] ?? 0])
         {
             entries.append(
@@ -152,8 +158,10 @@ final class ErasureJournal: Sendable {
         for (table, kind, column) in [
             ("tombstone", "tombstone", "subjectHash"), ("crmTombstone", "crmTombstone", "idHash"),
         ] {
-            for row in try Row.fetchAll(
-                db, sql: "SELECT rowid, \(column), requestId, erasedAt FROM \(table) WHERE rowid > ?",
+            for row in try SQLRow.fetchAll(
+                db,
+                sql:
+                    "SELECT \(order), \(column), requestId, erasedAt FROM \(table) WHERE \(order) > ? ORDER BY \(order)",
                 arguments: [marks[table] ?? 0])
             {
                 entries.append(Entry(kind: kind, hash: row[1], requestId: row[2], at: row[3]))
@@ -178,8 +186,8 @@ final class ErasureJournal: Sendable {
                     // tombstones when a sync meets them.
                     try db.execute(
                         sql: """
-                            INSERT OR IGNORE INTO erasureRequest (id, subjectHash, reason, receivedAt, deadline, state,
-                            verifiedAt, note) VALUES (?, ?, NULL, ?, ?, 'verified', ?, ?)
+                            INSERT INTO erasureRequest (id, subjectHash, reason, receivedAt, deadline, state,
+                            verifiedAt, note) VALUES (?, ?, NULL, ?, ?, 'verified', ?, ?) ON CONFLICT DO NOTHING
                             """,
                         arguments: [
                             id, entry.hash, entry.at, entry.deadline ?? entry.at, entry.at,
@@ -187,11 +195,13 @@ final class ErasureJournal: Sendable {
                         ])
                 case "tombstone":
                     try db.execute(
-                        sql: "INSERT OR IGNORE INTO tombstone (subjectHash, erasedAt, requestId) VALUES (?, ?, ?)",
+                        sql:
+                            "INSERT INTO tombstone (subjectHash, erasedAt, requestId) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                         arguments: [entry.hash, entry.at, entry.requestId])
                 case "crmTombstone":
                     try db.execute(
-                        sql: "INSERT OR IGNORE INTO crmTombstone (idHash, erasedAt, requestId) VALUES (?, ?, ?)",
+                        sql:
+                            "INSERT INTO crmTombstone (idHash, erasedAt, requestId) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                         arguments: [entry.hash, entry.at, entry.requestId])
                 default: continue
                 }

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import SubjectPolicy
 import SyncCore
 import SyncModel
@@ -115,14 +114,14 @@ extension SyncStore {
     public func pendingErasures() throws -> [PendingErasure] {
         try database.read { db in
             var result: [PendingErasure] = []
-            for row in try Row.fetchAll(
+            for row in try SQLRow.fetchAll(
                 db, sql: "SELECT payload, dedupeKey FROM outbox WHERE kind = ? ORDER BY id",
                 arguments: [Self.erasureOutboxKind])
             {
                 guard let payload = ErasurePayload.decode(row[0]), let email = try? EmailAddress(payload.email)
                 else { continue }
                 let hash = String((row[1] as String).dropFirst("erase:".count))
-                let requests = try Row.fetchAll(
+                let requests = try SQLRow.fetchAll(
                     db,
                     sql:
                         "SELECT * FROM erasureRequest WHERE subjectHash = ? AND state != 'verified' ORDER BY receivedAt, id",
@@ -186,8 +185,8 @@ extension SyncStore {
 
     /// Drops the erased addresses (by keyed hash) from every unfinished erasure's held objections: the subject's
     /// address is kept nowhere in the store once erased, and nothing is written back under it.
-    func forgetHeldObjections(of erased: Set<String>, in db: Database) throws {
-        for row in try Row.fetchAll(
+    func forgetHeldObjections(of erased: Set<String>, in db: any SQLSession) throws {
+        for row in try SQLRow.fetchAll(
             db, sql: "SELECT dedupeKey, payload FROM outbox WHERE kind = ?", arguments: [Self.erasureOutboxKind])
         {
             guard var payload = ErasurePayload.decode(row[1]), var held = payload.heldObjections else { continue }
@@ -212,7 +211,7 @@ extension SyncStore {
 
     /// Changes the payload of the unfinished erasure `dedupeKey` names; false when there is none.
     private static func updateErasurePayload(
-        dedupeKey: String, in db: Database, _ change: (inout ErasurePayload) -> Void
+        dedupeKey: String, in db: any SQLSession, _ change: (inout ErasurePayload) -> Void
     ) throws -> Bool {
         guard
             var payload = try Data.fetchOne(
@@ -238,7 +237,7 @@ extension SyncStore {
         let now = self.now.millisecondsSince1970
         return try write { db in
             guard
-                let row = try Row.fetchOne(
+                let row = try SQLRow.fetchOne(
                     db, sql: "SELECT state, claimExpiresAt FROM outbox WHERE dedupeKey = ?",
                     arguments: ["erase:\(hash)"]
                 )
@@ -285,11 +284,13 @@ extension SyncStore {
             for requestId in requestIds { try updateErasure(requestId, state: state, error: error, now: now, in: db) }
         }
         if state == .verified {
-            try database.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
+            try database.purgeDeletedRows()
         }
     }
 
-    private func updateErasure(_ requestId: String, state: ErasureState, error: String?, now: Int64, in db: Database)
+    private func updateErasure(
+        _ requestId: String, state: ErasureState, error: String?, now: Int64, in db: any SQLSession
+    )
         throws
     {
         guard let request = try Self.erasureRequest(id: requestId, in: db) else { return }
@@ -347,24 +348,24 @@ extension SyncStore {
     /// Every request, newest first.
     public func erasureRequests() throws -> [ErasureRequest] {
         try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM erasureRequest ORDER BY receivedAt DESC").map(
+            try SQLRow.fetchAll(db, sql: "SELECT * FROM erasureRequest ORDER BY receivedAt DESC").map(
                 Self.erasureRequest(from:))
         }
     }
 
-    static func erasureRequest(id: String, in db: Database) throws -> ErasureRequest? {
-        try Row.fetchOne(db, sql: "SELECT * FROM erasureRequest WHERE id = ?", arguments: [id]).map(
+    static func erasureRequest(id: String, in db: any SQLSession) throws -> ErasureRequest? {
+        try SQLRow.fetchOne(db, sql: "SELECT * FROM erasureRequest WHERE id = ?", arguments: [id]).map(
             erasureRequest(from:))
     }
 
-    static func latestRequest(subjectHash: String, in db: Database) throws -> ErasureRequest? {
-        try Row.fetchOne(
+    static func latestRequest(subjectHash: String, in db: any SQLSession) throws -> ErasureRequest? {
+        try SQLRow.fetchOne(
             db, sql: "SELECT * FROM erasureRequest WHERE subjectHash = ? ORDER BY receivedAt DESC LIMIT 1",
             arguments: [subjectHash]
         ).map(erasureRequest(from:))
     }
 
-    static func erasureRequest(from row: Row) -> ErasureRequest {
+    static func erasureRequest(from row: SQLRow) -> ErasureRequest {
         ErasureRequest(
             id: row["id"], subjectHash: row["subjectHash"], reason: row["reason"],
             receivedAt: Date(millisecondsSince1970: row["receivedAt"]),
@@ -401,7 +402,7 @@ extension SyncStore {
                     AND NOT EXISTS (SELECT 1 FROM consentEvent e WHERE e.contactId = c.id AND e.occurredAt >= ?)
                     AND \(restricted ? "" : "NOT ") EXISTS (
                         SELECT 1 FROM suppression s
-                        WHERE s.contactId = c.id AND s.kind = 'processingRestricted' AND s.isActive)
+                        WHERE s.contactId = c.id AND s.kind = 'processingRestricted' AND s.isActive = 1)
                     ORDER BY c.email
                     """,
                 arguments: [cutoff.millisecondsSince1970, cutoff.millisecondsSince1970]
@@ -416,7 +417,7 @@ extension SyncStore {
                 db,
                 sql: """
                     SELECT EXISTS (SELECT 1 FROM contact c JOIN suppression s ON s.contactId = c.id
-                    WHERE c.email = ? AND s.kind = 'processingRestricted' AND s.isActive)
+                    WHERE c.email = ? AND s.kind = 'processingRestricted' AND s.isActive = 1)
                     """, arguments: [email.normalized]) ?? false
         }
     }
@@ -434,8 +435,8 @@ extension SyncStore {
                     db, sql: "SELECT id FROM contact WHERE email = ?", arguments: [email.normalized])
             else { return }
             try db.execute(
-                sql: "UPDATE contact SET lastActivityAt = MAX(COALESCE(lastActivityAt, 0), ?) WHERE id = ?",
-                arguments: [at.millisecondsSince1970, id])
+                sql: "UPDATE contact SET lastActivityAt = ? WHERE id = ? AND COALESCE(lastActivityAt, 0) < ?",
+                arguments: [at.millisecondsSince1970, id, at.millisecondsSince1970])
             try AuditLog.append(
                 action: "retention.kept", actor: "retention", contactId: id, detail: reason, at: now, in: db)
         }

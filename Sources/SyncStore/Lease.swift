@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import SyncCore
 import SyncModel
 
@@ -26,12 +25,16 @@ extension SyncStore {
         let nonce = UUID().uuidString.lowercased()
         return try database.write { db in
             try db.execute(
-                sql: "INSERT OR REPLACE INTO lease (name, holder, acquiredAt, expiresAt) VALUES (?, ?, ?, ?)",
+                sql: """
+                    INSERT INTO lease (name, holder, acquiredAt, expiresAt) VALUES (?, ?, ?, ?)
+                    ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, acquiredAt = excluded.acquiredAt,
+                        expiresAt = excluded.expiresAt
+                    """,
                 arguments: [name, holder, now.millisecondsSince1970, Int64.max])
             try db.execute(
                 sql: """
                     INSERT INTO leaseEpoch (name, epoch, nonce) VALUES (?, 1, ?)
-                    ON CONFLICT(name) DO UPDATE SET epoch = epoch + 1, nonce = excluded.nonce
+                    ON CONFLICT (name) DO UPDATE SET epoch = leaseEpoch.epoch + 1, nonce = excluded.nonce
                     """,
                 arguments: [name, nonce])
             let epoch = try Int64.fetchOne(db, sql: "SELECT epoch FROM leaseEpoch WHERE name = ?", arguments: [name])
@@ -41,8 +44,8 @@ extension SyncStore {
 
     /// Throws ``StaleLease`` unless `token` is the lease's latest acquisition: checked in the transaction of every
     /// write of a fenced store, so a write either lands under the lease or not at all.
-    static func check(_ token: LeaseToken, in db: Database) throws {
-        let row = try Row.fetchOne(
+    static func check(_ token: LeaseToken, in db: any SQLSession) throws {
+        let row = try SQLRow.fetchOne(
             db, sql: "SELECT epoch, nonce FROM leaseEpoch WHERE name = ?", arguments: [token.name])
         let epoch: Int64? = row?["epoch"]
         let nonce: String? = row?["nonce"]
@@ -57,7 +60,7 @@ extension SyncStore {
 
     public func currentLease(_ name: String) throws -> LeaseHolder? {
         try database.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM lease WHERE name = ?", arguments: [name]).map { row in
+            try SQLRow.fetchOne(db, sql: "SELECT * FROM lease WHERE name = ?", arguments: [name]).map { row in
                 LeaseHolder(
                     holder: row["holder"], acquiredAt: Date(millisecondsSince1970: row["acquiredAt"]),
                     expiresAt: Date(millisecondsSince1970: row["expiresAt"]))

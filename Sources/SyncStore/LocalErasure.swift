@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import SyncModel
 
 extension SyncStore {
@@ -62,7 +61,7 @@ extension SyncStore {
     /// gave the erased address to another contact's record) lose that link, and the base agreed with it, and are
     /// marked changed: the record goes with the erasure, so the next sync creates their own record from the register,
     /// with their decisions, and never takes them for the erased subject (whose tombstones name that record).
-    static func releaseContacts(linkedTo crmIds: Set<String>, in db: Database) throws {
+    static func releaseContacts(linkedTo crmIds: Set<String>, in db: any SQLSession) throws {
         for crmId in crmIds.sorted() {
             for id in try String.fetchAll(
                 db, sql: "SELECT id FROM contact WHERE crmId = ? OR mergedIntoCrmId = ?", arguments: [crmId, crmId])
@@ -83,7 +82,8 @@ extension SyncStore {
     /// restore.
     func allContactLinks() throws -> [(id: String, email: EmailAddress, crmId: String?, mergedIntoCrmId: String?)] {
         try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT id, email, crmId, mergedIntoCrmId FROM contact ORDER BY id").compactMap {
+            try SQLRow.fetchAll(db, sql: "SELECT id, email, crmId, mergedIntoCrmId FROM contact ORDER BY id").compactMap
+            {
                 row in
                 (try? EmailAddress(row[1] as String)).map { (row[0] as String, $0, row[2], row[3]) }
             }
@@ -92,7 +92,7 @@ extension SyncStore {
 
     /// The contact an erasure of `email` is about: the one holding the address now, else the one that held it
     /// before a change of address.
-    func subjectContact(email: EmailAddress, in db: Database) throws -> Contact? {
+    func subjectContact(email: EmailAddress, in db: any SQLSession) throws -> Contact? {
         if let contact = try ContactRow.fetch(email: email, in: db) { return contact }
         guard
             let id = try String.fetchOne(
@@ -104,9 +104,9 @@ extension SyncStore {
 
     /// The CRM records the subject with `email` is linked to: its own and, after a merge into a record another
     /// local contact holds, the survivor (which holds the subject's data too).
-    func linkedCRMIds(email: EmailAddress, in db: Database) throws -> [String] {
+    func linkedCRMIds(email: EmailAddress, in db: any SQLSession) throws -> [String] {
         guard let contact = try subjectContact(email: email, in: db),
-            let row = try Row.fetchOne(
+            let row = try SQLRow.fetchOne(
                 db, sql: "SELECT crmId, mergedIntoCrmId FROM contact WHERE id = ?", arguments: [contact.id])
         else { return [] }
         return [row[0] as String?, row[1] as String?].compactMap { $0 }
@@ -114,10 +114,13 @@ extension SyncStore {
 
     /// Keeps the keyed hash of the address a contact had before `contact` changed it, so an erasure request
     /// naming the old address still finds the subject.
-    func noteAddressChange(from previous: Contact?, to contact: Contact, at now: Date, in db: Database) throws {
+    func noteAddressChange(from previous: Contact?, to contact: Contact, at now: Date, in db: any SQLSession) throws {
         guard let previous, previous.email != contact.email else { return }
         try db.execute(
-            sql: "INSERT OR REPLACE INTO formerAddress (addressHash, contactId, changedAt) VALUES (?, ?, ?)",
+            sql: """
+                INSERT INTO formerAddress (addressHash, contactId, changedAt) VALUES (?, ?, ?)
+                ON CONFLICT (addressHash) DO UPDATE SET contactId = excluded.contactId, changedAt = excluded.changedAt
+                """,
             arguments: [subjectHash(of: previous.email), contact.id, now.millisecondsSince1970])
     }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import SyncModel
 
 /// A contact whose push the CRM refused for good, waiting to be tried again.
@@ -52,8 +51,8 @@ extension SyncStore {
             for chunk in stride(from: 0, to: contactIds.count, by: 500) {
                 let part = Array(contactIds[chunk..<min(chunk + 500, contactIds.count)])
                 try db.execute(
-                    sql: "DELETE FROM quarantine WHERE contactId IN (\(databaseQuestionMarks(count: part.count)))",
-                    arguments: StatementArguments(part))
+                    sql: "DELETE FROM quarantine WHERE contactId IN (\(questionMarks(count: part.count)))",
+                    arguments: SQLArguments(part))
             }
         }
     }
@@ -76,7 +75,7 @@ extension SyncStore {
     /// Every quarantined contact, longest waiting first.
     public func quarantined() throws -> [QuarantineEntry] {
         try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM quarantine ORDER BY firstRefusedAt, contactId").map { row in
+            try SQLRow.fetchAll(db, sql: "SELECT * FROM quarantine ORDER BY firstRefusedAt, contactId").map { row in
                 QuarantineEntry(
                     contactId: row["contactId"], reason: row["reason"], attempts: row["attempts"],
                     firstRefusedAt: Date(millisecondsSince1970: row["firstRefusedAt"]),

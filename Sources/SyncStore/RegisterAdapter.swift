@@ -1,5 +1,5 @@
 import SyncCore
 
-/// The SQLite register is an adapter of the core's port: each of its methods is one GRDB transaction, run on the
+/// The register is an adapter of the core's port: each of its methods is one transaction of its database, run on the
 /// caller's thread (SQLite answers in microseconds; the port is `async` for adapters on a network database).
 extension SyncStore: RegisterPort {}

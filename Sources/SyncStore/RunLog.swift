@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import SyncModel
 
 /// One sync run as the run history keeps it.
@@ -17,9 +16,8 @@ extension SyncStore {
     public func startRun(kind: String) throws -> Int64 {
         let now = self.now.millisecondsSince1970
         return try write { db in
-            try db.execute(
+            try db.insertReturningId(
                 sql: "INSERT INTO run (kind, startedAt, status) VALUES (?, ?, 'running')", arguments: [kind, now])
-            return db.lastInsertedRowID
         }
     }
 
@@ -35,7 +33,7 @@ extension SyncStore {
 
     public func recentRuns(limit: Int = 10) throws -> [RunRecord] {
         try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM run ORDER BY id DESC LIMIT ?", arguments: [limit]).map { row in
+            try SQLRow.fetchAll(db, sql: "SELECT * FROM run ORDER BY id DESC LIMIT ?", arguments: [limit]).map { row in
                 RunRecord(
                     id: row["id"], kind: row["kind"], startedAt: Date(millisecondsSince1970: row["startedAt"]),
                     finishedAt: (row["finishedAt"] as Int64?).map(Date.init(millisecondsSince1970:)),

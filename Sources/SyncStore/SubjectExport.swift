@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import SyncModel
 
 /// Everything the store holds about one subject: the answer to a request of access or portability.

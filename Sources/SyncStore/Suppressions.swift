@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import SubjectPolicy
 import SyncModel
 
@@ -17,13 +16,13 @@ enum Suppressions {
     @discardableResult
     static func set(
         _ kind: SuppressionKind, active: Bool, contactId: String, reason: String?, origin: ChangeOrigin, at: Date,
-        actor: String, in db: Database, bumpsVersion: Bool = true, recordedAt: Date? = nil
+        actor: String, in db: any SQLSession, bumpsVersion: Bool = true, recordedAt: Date? = nil
     ) throws -> Bool {
         if try isActive(kind, contactId: contactId, in: db) == active {
             return false
         }
         if !active,
-            try Row.fetchOne(
+            try SQLRow.fetchOne(
                 db, sql: "SELECT 1 FROM suppression WHERE contactId = ? AND kind = ?",
                 arguments: [contactId, kind.rawValue])
                 == nil
@@ -32,8 +31,10 @@ enum Suppressions {
         }
         try db.cachedStatement(
             sql: """
-                INSERT OR REPLACE INTO suppression (contactId, kind, isActive, reason, changedAt, origin)
+                INSERT INTO suppression (contactId, kind, isActive, reason, changedAt, origin)
                 VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (contactId, kind) DO UPDATE SET isActive = excluded.isActive, reason = excluded.reason,
+                    changedAt = excluded.changedAt, origin = excluded.origin
                 """
         ).execute(arguments: [contactId, kind.rawValue, active, reason, at.millisecondsSince1970, origin.rawValue])
         if bumpsVersion && origin == .local { try SyncVersion.bump(contactId, in: db) }
@@ -59,21 +60,23 @@ enum Suppressions {
         return true
     }
 
-    static func isActive(_ kind: SuppressionKind, contactId: String, in db: Database) throws -> Bool {
+    static func isActive(_ kind: SuppressionKind, contactId: String, in db: any SQLSession) throws -> Bool {
         try Bool.fetchOne(
             db.cachedStatement(sql: "SELECT isActive FROM suppression WHERE contactId = ? AND kind = ?"),
             arguments: [contactId, kind.rawValue]) ?? false
     }
 
-    static func all(contactId: String, in db: Database) throws -> [Suppression] {
-        try Row.fetchAll(db, sql: "SELECT * FROM suppression WHERE contactId = ? ORDER BY kind", arguments: [contactId])
-            .map { row in
-                Suppression(
-                    contactId: row["contactId"], kind: SuppressionKind(rawValue: row["kind"]) ?? .optedOutOfAll,
-                    isActive: row["isActive"], reason: row["reason"],
-                    changedAt: Date(millisecondsSince1970: row["changedAt"]),
-                    origin: ChangeOrigin(rawValue: row["origin"]) ?? .local)
-            }
+    static func all(contactId: String, in db: any SQLSession) throws -> [Suppression] {
+        try SQLRow.fetchAll(
+            db, sql: "SELECT * FROM suppression WHERE contactId = ? ORDER BY kind", arguments: [contactId]
+        )
+        .map { row in
+            Suppression(
+                contactId: row["contactId"], kind: SuppressionKind(rawValue: row["kind"]) ?? .optedOutOfAll,
+                isActive: row["isActive"], reason: row["reason"],
+                changedAt: Date(millisecondsSince1970: row["changedAt"]),
+                origin: ChangeOrigin(rawValue: row["origin"]) ?? .local)
+        }
     }
 }
 

@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 import SyncCore
 import SyncModel
 
@@ -9,13 +8,13 @@ extension SyncStore {
     static let stateColumns =
         "\(ContactRow.selectColumns), localVersion, syncedVersion, crmLastModified, crmArchivedAt, mergedIntoCrmId"
 
-    private static func state(from row: Row, in db: Database) throws -> LocalContactState {
+    private static func state(from row: SQLRow, in db: any SQLSession) throws -> LocalContactState {
         let contact = try ContactRow.contact(from: row)
         let offset = ContactRow.columnCount
         let consents = try ConsentLedger.current(contactId: contact.id, in: db)
         let suppressions = try Suppressions.all(contactId: contact.id, in: db)
         var base: [SyncKey: String?] = [:]
-        for entry in try Row.fetchAll(
+        for entry in try SQLRow.fetchAll(
             db.cachedStatement(sql: "SELECT key, value FROM syncBase WHERE contactId = ?"), arguments: [contact.id])
         {
             // A key a newer build wrote is not this build's to read (nor to drop).
@@ -45,7 +44,8 @@ extension SyncStore {
     }
 
     /// States of the contacts whose `column` is one of `values`, 500 values per query.
-    private static func states(where column: String, in values: [String], _ db: Database) throws -> [LocalContactState]
+    private static func states(where column: String, in values: [String], _ db: any SQLSession) throws
+        -> [LocalContactState]
     {
         var states: [LocalContactState] = []
         try forEachRow({ "SELECT \(stateColumns) FROM contact WHERE \(column) IN (\($0))" }, in: values, db) {
@@ -66,14 +66,14 @@ extension SyncStore {
             where: """
                 (mergedIntoCrmId IS NOT NULL OR crmArchivedAt IS NOT NULL
                     OR (crmId IS NULL AND EXISTS (SELECT 1 FROM suppression WHERE suppression.contactId = contact.id
-                        AND suppression.kind = 'processingRestricted' AND suppression.isActive)))
+                        AND suppression.kind = 'processingRestricted' AND suppression.isActive = 1)))
                 """, after: afterId, limit: limit)
     }
 
     /// One page, in local-id order after `afterId`, of the contacts `condition` (SQL over `contact`) selects.
     private func states(where condition: String, after afterId: String, limit: Int) throws -> [LocalContactState] {
         try database.read { db in
-            try Row.fetchAll(
+            try SQLRow.fetchAll(
                 db,
                 sql: "SELECT \(Self.stateColumns) FROM contact WHERE \(condition) AND id > ? ORDER BY id LIMIT ?",
                 arguments: [afterId, limit]
@@ -99,8 +99,9 @@ extension SyncStore {
         try database.read { db in
             // A cursor, not an array of rows: a million rows fetched whole cost hundreds of MiB on their own.
             var ids: [String: String] = [:]
-            let rows = try Row.fetchCursor(db, sql: "SELECT crmId, id FROM contact WHERE crmId IS NOT NULL")
-            while let row = try rows.next() { ids[row[0]] = row[1] }
+            try db.forEachRow(sql: "SELECT crmId, id FROM contact WHERE crmId IS NOT NULL", arguments: []) { row in
+                ids[row[0]] = row[1]
+            }
             return ids
         }
     }
@@ -155,7 +156,7 @@ extension SyncStore {
         }
     }
 
-    private func apply(_ update: LocalSyncUpdate, now: Date, actor: String, in db: Database) throws
+    private func apply(_ update: LocalSyncUpdate, now: Date, actor: String, in db: any SQLSession) throws
         -> SyncApplyResult.Outcome
     {
         let version = try SyncVersion.current(update.contactId, in: db)
@@ -197,8 +198,12 @@ extension SyncStore {
             try db.execute(sql: "DELETE FROM syncBase WHERE contactId = ?", arguments: [update.contactId])
         }
         for (key, value) in update.base {
-            try db.cachedStatement(sql: "INSERT OR REPLACE INTO syncBase (contactId, key, value) VALUES (?, ?, ?)")
-                .execute(arguments: [update.contactId, key.rawValue, value])
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO syncBase (contactId, key, value) VALUES (?, ?, ?)
+                    ON CONFLICT (contactId, key) DO UPDATE SET value = excluded.value
+                    """
+            ).execute(arguments: [update.contactId, key.rawValue, value])
         }
         if let crmId = update.crmId {
             if let crmId {
@@ -229,8 +234,8 @@ extension SyncStore {
         }
         if let version = update.syncedVersion {
             try db.execute(
-                sql: "UPDATE contact SET syncedVersion = MAX(syncedVersion, ?) WHERE id = ?",
-                arguments: [version, update.contactId])
+                sql: "UPDATE contact SET syncedVersion = ? WHERE id = ? AND syncedVersion < ?",
+                arguments: [version, update.contactId, version])
         }
         return .applied
     }
@@ -247,7 +252,10 @@ extension SyncStore {
         let now = self.now
         try write { db in
             try db.execute(
-                sql: "INSERT OR REPLACE INTO checkpoint (name, value, updatedAt) VALUES (?, ?, ?)",
+                sql: """
+                    INSERT INTO checkpoint (name, value, updatedAt) VALUES (?, ?, ?)
+                    ON CONFLICT (name) DO UPDATE SET value = excluded.value, updatedAt = excluded.updatedAt
+                    """,
                 arguments: [name, value, now.millisecondsSince1970])
         }
     }
@@ -256,12 +264,12 @@ extension SyncStore {
 /// The local edit counter the engine compares with what it synced.
 enum SyncVersion {
     /// The contact's local version; nil when there is no such contact (erased since it was planned).
-    static func current(_ contactId: String, in db: Database) throws -> Int64? {
+    static func current(_ contactId: String, in db: any SQLSession) throws -> Int64? {
         try Int64.fetchOne(
             db.cachedStatement(sql: "SELECT localVersion FROM contact WHERE id = ?"), arguments: [contactId])
     }
 
-    static func bump(_ contactId: String, in db: Database) throws {
+    static func bump(_ contactId: String, in db: any SQLSession) throws {
         try db.cachedStatement(sql: "UPDATE contact SET localVersion = localVersion + 1 WHERE id = ?")
             .execute(arguments: [contactId])
     }

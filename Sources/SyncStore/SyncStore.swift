@@ -1,20 +1,19 @@
 import Crypto
 import Foundation
-import GRDB
 import Logging
 import SyncCore
 import SyncModel
 import Synchronization
 
-/// The canonical store: the register as crmsync holds it, in one SQLite file (GRDB, WAL mode), or in memory
-/// for tests and the model checker.
+/// The canonical store: the register as crmsync holds it, in one SQLite file (GRDB, WAL mode), in memory for tests
+/// and the model checker, or in a PostgreSQL database several hosts share (`PostgresRegister`).
 ///
 /// Every logical change is one transaction: a contact and its consent evidence, a suppression and its
-/// audit entry, an erasure and its tombstone are written together or not at all. The store is written through
-/// GRDB's `any DatabaseWriter`, so a file (a `DatabasePool`) and memory (a `DatabaseQueue`) run the same code;
-/// no GRDB type appears in its public API.
+/// audit entry, an erasure and its tombstone are written together or not at all. The store's rules are written
+/// once, in the SQL both databases run, against a ``RegisterDatabase``; no database library's type appears in its
+/// public API.
 public final class SyncStore: Sendable {
-    let database: any DatabaseWriter
+    let database: any RegisterDatabase
     /// The SQLite file's path, where the writer lease's lock file sits beside it; nil for a store in memory.
     public let path: String?
     let clock: any SyncClock
@@ -43,17 +42,7 @@ public final class SyncStore: Sendable {
         if existingOnly && !FileManager.default.fileExists(atPath: path) {
             throw StoreError.cannotOpen("there is no store at \(path) (a dry run creates none: run crmsync init first)")
         }
-        let database: DatabasePool
-        do {
-            // A new store file is created owner-only before SQLite opens it; SQLite gives `-wal` and `-shm` its mode.
-            if !existingOnly { try PrivateFiles.createIfMissing(atPath: path) }
-            database = try DatabasePool(path: path, configuration: Self.configuration(readOnly: existingOnly))
-        } catch let error as PrivateFileError {
-            throw StoreError.cannotOpen("cannot open the store at \(error.errorDescription ?? path)")
-        } catch let error as DatabaseError {
-            throw StoreError.cannotOpen(
-                "cannot open the store at \(path): \(error.message ?? "SQLite error \(error.resultCode)")")
-        }
+        let database = try SQLiteDatabase.open(path: path, readOnly: existingOnly)
         try self.init(database: database, path: path, clock: clock, logger: logger, migrates: !existingOnly)
         // A store without its key yet (only a dry run opens one without creating it) holds no erasure to journal.
         let hasKey = try database.read { db in
@@ -66,7 +55,7 @@ public final class SyncStore: Sendable {
     }
 
     /// Opens the erasure journal at `path` and brings the store up to it (``ErasureJournal``).
-    private func attachJournal(path journalPath: String, readOnly: Bool, startNew: Bool) throws {
+    package func attachJournal(path journalPath: String, readOnly: Bool, startNew: Bool) throws {
         do {
             let (journal, reconciliation) = try ErasureJournal.open(
                 path: journalPath, store: self, keyId: keyedHash("crmsync erasure journal"), readOnly: readOnly,
@@ -93,52 +82,15 @@ public final class SyncStore: Sendable {
     }
 
     /// Appends what the transaction `db` added to the erasure tables to the erasure journal, if there is one.
-    func journalCapture(_ db: Database) throws {
+    func journalCapture(_ db: any SQLSession) throws {
         try journal.withLock { $0 }?.capture(db)
-    }
-
-    /// A new, empty store in memory, migrated: for tests and the model checker (no file, no lock, no fsync). With
-    /// `erasureJournal`, its erasures are journalled to that file as a store file's are.
-    public static func inMemory(
-        clock: any SyncClock = SystemClock(), logger: Logger = .silent("crmsync.store"), erasureJournal: String? = nil
-    ) throws -> SyncStore {
-        let store = try SyncStore(
-            database: DatabaseQueue(configuration: configuration(readOnly: false)), path: nil, clock: clock,
-            logger: logger, migrates: true)
-        if let erasureJournal { try store.attachJournal(path: erasureJournal, readOnly: false, startNew: false) }
-        return store
-    }
-
-    /// A store in memory holding what the backup file at `backup` holds (``backup(to:)``), brought up to the
-    /// erasure journal at `erasureJournal` as a store file restored from a backup is when it opens.
-    public static func inMemory(
-        restoring backup: String, erasureJournal: String, clock: any SyncClock = SystemClock(),
-        logger: Logger = .silent("crmsync.store")
-    ) throws -> SyncStore {
-        let database = try DatabaseQueue(configuration: configuration(readOnly: false))
-        let source = try DatabaseQueue(path: backup)
-        try source.backup(to: database)
-        try source.close()
-        let store = try SyncStore(database: database, path: nil, clock: clock, logger: logger, migrates: true)
-        try store.attachJournal(path: erasureJournal, readOnly: false, startNew: false)
-        return store
-    }
-
-    /// Writes a consistent copy of the whole store to a new owner-only file at `path`, as an administrator's
-    /// backup tool (`sqlite3 .backup`) would; the erasure journal is not part of it.
-    public func backup(to path: String) throws {
-        try PrivateFiles.createIfMissing(atPath: path)
-        let destination = try DatabaseQueue(path: path)
-        try database.backup(to: destination)
-        // A copy put back in place must not make the token of a run alive when it was taken valid again.
-        try destination.write { db in
-            try db.execute(sql: "UPDATE leaseEpoch SET nonce = ?", arguments: [UUID().uuidString.lowercased()])
-        }
-        try destination.close()
     }
 
     /// Closes the database: the store cannot be used after this (a restore replaces its file).
     public func close() throws { try database.close() }
+
+    /// What the database is, for messages: the file's path, `memory`, or a PostgreSQL address without its password.
+    public var place: String { placeName }
 
     /// This store as a run holding the writer lease sees it: every write (and the holds read before each CRM write)
     /// first checks, in its transaction, that `token` is still the lease's latest acquisition, and throws
@@ -150,6 +102,7 @@ public final class SyncStore: Sendable {
         path = other.path
         clock = other.clock
         logger = other.logger
+        placeName = other.placeName
         subjectKey = other.subjectKey
         self.fence = fence
         let journal = other.journal.withLock { $0 }
@@ -160,7 +113,7 @@ public final class SyncStore: Sendable {
 
     /// A read made just before a CRM write (the holds, the objections to write back): on a fenced store, a run whose
     /// lease was taken over stops here, before it writes.
-    func readBeforeCRMWrite<T>(_ value: (Database) throws -> T) throws -> T {
+    func readBeforeCRMWrite<T>(_ value: (any SQLSession) throws -> T) throws -> T {
         try database.read { db in
             if let fence { try Self.check(fence, in: db) }
             return try value(db)
@@ -169,37 +122,40 @@ public final class SyncStore: Sendable {
 
     /// Rows of `sql` (whose `IN (?)` takes `values`), 500 values a query: SQLite's limit on bound values.
     static func forEachRow(
-        _ sql: (_ marks: String) -> String, in values: [String], _ db: Database, _ body: (Row) throws -> Void
+        _ sql: (_ marks: String) -> String, in values: [String], _ db: any SQLSession, _ body: (SQLRow) throws -> Void
     ) throws {
         for start in stride(from: 0, to: values.count, by: 500) {
             let chunk = Array(values[start..<min(start + 500, values.count)])
-            let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-            for row in try Row.fetchAll(db, sql: sql(marks), arguments: StatementArguments(chunk)) { try body(row) }
+            try db.forEachRow(sql: sql(questionMarks(count: chunk.count)), arguments: SQLArguments(chunk), body)
         }
     }
 
     /// One write transaction; on a fenced store, refused whole when the lease was taken over.
-    func write<T>(_ updates: (Database) throws -> T) throws -> T {
+    func write<T>(_ updates: (any SQLSession) throws -> T) throws -> T {
         try database.write { db in
             if let fence { try Self.check(fence, in: db) }
             return try updates(db)
         }
     }
 
-    private init(
-        database: any DatabaseWriter, path: String?, clock: any SyncClock, logger: Logger, migrates: Bool
+    /// A store on `database`, its schema brought up to date (`migrates`) or checked to be (a dry run), and its subject
+    /// key loaded (created with the schema). `path` is a store file's; `place` names the database in messages.
+    package init(
+        database: any RegisterDatabase, path: String?, place: String? = nil, clock: any SyncClock, logger: Logger,
+        migrates: Bool
     ) throws {
         self.fence = nil
         self.database = database
         self.path = path
         self.clock = clock
         self.logger = logger
-        let place = path ?? "memory"
+        let place = place ?? path ?? "memory"
+        placeName = place
         do {
             if migrates {
-                try Schema.migrator.migrate(database)
+                try database.migrate()
             } else {
-                guard try database.read({ try Schema.migrator.hasCompletedMigrations($0) }) else {
+                guard try database.hasCompletedMigrations() else {
                     throw StoreError.cannotOpen(
                         "the store at \(place) needs a newer schema (a dry run migrates nothing: run crmsync init first)"
                     )
@@ -207,41 +163,21 @@ public final class SyncStore: Sendable {
             }
             subjectKey =
                 migrates ? try Self.loadOrCreateSubjectKey(in: database) : try Self.readSubjectKey(in: database)
-        } catch let error as DatabaseError {
-            throw StoreError.cannotOpen(
-                "cannot open the store at \(place): \(error.message ?? "SQLite error \(error.resultCode)")")
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError.cannotOpen("cannot open the store at \(place): \(database.describe(error))")
         }
         logger.debug("store opened", metadata: ["store.path": "\(place)"])
     }
 
-    private static func configuration(readOnly: Bool) -> Configuration {
-        var configuration = Configuration()
-        configuration.readonly = readOnly
-        configuration.foreignKeysEnabled = true
-        configuration.busyMode = .timeout(10)
-        // Erased subjects must not linger in free pages of the file.
-        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA secure_delete = ON") }
-        return configuration
-    }
+    private let placeName: String
 
     /// Whether every migration this build knows has been applied.
-    public func isUpToDate() throws -> Bool {
-        try database.read { db in try Schema.migrator.hasCompletedMigrations(db) }
-    }
+    public func isUpToDate() throws -> Bool { try database.hasCompletedMigrations() }
 
     /// The applied migrations, oldest first.
-    public func appliedMigrations() throws -> [String] {
-        try database.read { db in try Schema.migrator.appliedMigrations(db) }
-    }
-
-    /// Every page of the database, free pages included, as SQLite writes them to a file (SQLite's backup
-    /// copies page by page): what an erasure check searches for a subject's leftover plaintext.
-    public func pageImage() throws -> Data {
-        let copy = FileManager.default.temporaryDirectory.appendingPathComponent("crmsync-image-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: copy) }
-        try backup(to: copy.path)
-        return try Data(contentsOf: copy)
-    }
+    public func appliedMigrations() throws -> [String] { try database.appliedMigrations() }
 
     /// HMAC-SHA256 of the normalised email under this store's secret, as hex: how tombstones name a subject.
     public func subjectHash(of email: EmailAddress) -> String { keyedHash(email.normalized) }
@@ -264,14 +200,14 @@ public final class SyncStore: Sendable {
 
     /// The store's subject key, read only (a dry run). A store that has none holds no tombstone, so a key of this
     /// process alone answers every lookup as a store with a key would: no subject erased.
-    private static func readSubjectKey(in database: any DatabaseWriter) throws -> SymmetricKey {
+    private static func readSubjectKey(in database: any RegisterDatabase) throws -> SymmetricKey {
         try database.read { db in
             try Data.fetchOne(db, sql: "SELECT value FROM metadata WHERE key = 'subjectKey'").map(
                 SymmetricKey.init(data:))
         } ?? SymmetricKey(size: .bits256)
     }
 
-    private static func loadOrCreateSubjectKey(in database: any DatabaseWriter) throws -> SymmetricKey {
+    private static func loadOrCreateSubjectKey(in database: any RegisterDatabase) throws -> SymmetricKey {
         try database.write { db in
             if let data = try Data.fetchOne(db, sql: "SELECT value FROM metadata WHERE key = 'subjectKey'") {
                 return SymmetricKey(data: data)

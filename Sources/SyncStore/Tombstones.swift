@@ -1,30 +1,29 @@
 import Foundation
-import GRDB
 import SyncModel
 
 /// Erased subjects, known only by the keyed hash of their email.
 enum Tombstones {
-    static func isErased(_ subjectHash: String, in db: Database) throws -> Bool {
+    static func isErased(_ subjectHash: String, in db: any SQLSession) throws -> Bool {
         try Bool.fetchOne(
             db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM tombstone WHERE subjectHash = ?)"),
             arguments: [subjectHash]) ?? false
     }
 
-    static func isErased(crmIdHash: String, in db: Database) throws -> Bool {
+    static func isErased(crmIdHash: String, in db: any SQLSession) throws -> Bool {
         try Bool.fetchOne(
             db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM crmTombstone WHERE idHash = ?)"),
             arguments: [crmIdHash]) ?? false
     }
 
-    static func insert(crmIdHash: String, erasedAt: Date, requestId: String, in db: Database) throws {
+    static func insert(crmIdHash: String, erasedAt: Date, requestId: String, in db: any SQLSession) throws {
         try db.execute(
-            sql: "INSERT OR IGNORE INTO crmTombstone (idHash, erasedAt, requestId) VALUES (?, ?, ?)",
+            sql: "INSERT INTO crmTombstone (idHash, erasedAt, requestId) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             arguments: [crmIdHash, erasedAt.millisecondsSince1970, requestId])
     }
 
-    static func insert(_ tombstone: Tombstone, in db: Database) throws {
+    static func insert(_ tombstone: Tombstone, in db: any SQLSession) throws {
         try db.execute(
-            sql: "INSERT OR IGNORE INTO tombstone (subjectHash, erasedAt, requestId) VALUES (?, ?, ?)",
+            sql: "INSERT INTO tombstone (subjectHash, erasedAt, requestId) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
             arguments: [tombstone.subjectHash, tombstone.erasedAt.millisecondsSince1970, tombstone.requestId])
     }
 }
@@ -67,7 +66,7 @@ extension SyncStore {
     /// All tombstones, oldest first.
     public func tombstones() throws -> [Tombstone] {
         try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM tombstone ORDER BY erasedAt").map { row in
+            try SQLRow.fetchAll(db, sql: "SELECT * FROM tombstone ORDER BY erasedAt").map { row in
                 Tombstone(
                     subjectHash: row["subjectHash"], erasedAt: Date(millisecondsSince1970: row["erasedAt"]),
                     requestId: row["requestId"])

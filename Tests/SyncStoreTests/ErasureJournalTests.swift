@@ -11,7 +11,7 @@ import Testing
     /// The store file as an administrator's backup would copy it (the database, checkpointed whole).
     static func backUp(_ store: SyncStore, to path: String) throws {
         let copy = try SyncStore(path: path, erasureJournal: path + ".unused-journal")
-        try store.database.backup(to: copy.database)
+        try store.sqliteWriter!.backup(to: copy.sqliteWriter!)
     }
 
     /// Puts `backup` back in the place of the store at `path` (its write-ahead files removed, as a restore does).
