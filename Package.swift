@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // Domain values: contacts, consent, suppression, erasure requests, configuration, import parsing, and the
@@ -42,6 +43,16 @@ let package = Package(
                 "SyncModel", "SubjectPolicy", "SyncCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The register on PostgreSQL (postgres-nio): the store's rules on a database several hosts share, its own
+        // migrations, and the writer lease as a session advisory lock the server lets go of when its holder dies.
+        .target(
+            name: "PostgresRegister",
+            dependencies: [
+                "SyncModel", "SyncCore", "SyncStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -136,8 +147,9 @@ let package = Package(
         .testTarget(
             name: "RegisterContractTests",
             dependencies: [
-                "SyncCore", "SyncStore", "SyncModel", "SyncTesting",
+                "SyncCore", "SyncStore", "PostgresRegister", "SyncModel", "SyncTesting",
                 .product(name: "PropertyBased", package: "swift-property-based"),
+                .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "SyncStoreTests", dependencies: ["SyncStore", "SyncCore", "SyncModel", "SyncTesting"]),
         .testTarget(name: "HubSpotClientTests", dependencies: ["HubSpotClient", "MockHubSpot", "SyncTesting"]),

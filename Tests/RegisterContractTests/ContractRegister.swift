@@ -1,14 +1,22 @@
 import Foundation
+import Logging
+import PostgresRegister
 import SyncCore
 import SyncModel
 import SyncStore
 import SyncTesting
 import Testing
 
-/// The adapters the register contract runs on. Every test of the suite takes each of them.
+/// The adapters the register contract runs on. Every test of the suite takes each of them: PostgreSQL when a test
+/// server is configured (``TestPostgres``).
 enum Adapter: String, CaseIterable, CustomTestStringConvertible, Sendable {
     case sqliteInMemory
     case sqliteFile
+    case postgres
+
+    static var allCases: [Adapter] {
+        TestPostgres.isConfigured ? [.sqliteInMemory, .sqliteFile, .postgres] : [.sqliteInMemory, .sqliteFile]
+    }
 
     var testDescription: String { rawValue }
 
@@ -23,6 +31,10 @@ enum Adapter: String, CaseIterable, CustomTestStringConvertible, Sendable {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             let store = try SyncStore(path: folder.appendingPathComponent("register.sqlite").path, clock: clock)
             return SQLiteContractRegister(store: store, folder: folder)
+        case .postgres:
+            let database = try TestPostgres.newDatabase()
+            return SQLiteContractRegister(
+                store: try SyncStore.postgres(database, clock: clock), folder: nil, database: database.database)
         }
     }
 }
@@ -40,9 +52,12 @@ protocol ContractRegister: Sendable {
     func close()
 }
 
+/// A register of the store's own (``SyncStore``) on any of its databases.
 struct SQLiteContractRegister: ContractRegister {
     let store: SyncStore
     let folder: URL?
+    /// The test server's database it is in, dropped when it closes.
+    var database: String? = nil
 
     var port: any RegisterPort { store }
 
@@ -59,6 +74,31 @@ struct SQLiteContractRegister: ContractRegister {
 
     func close() {
         if let folder { try? FileManager.default.removeItem(at: folder) }
+        if let database {
+            try? store.close()
+            try? TestPostgres.drop(database)
+        }
+    }
+}
+
+/// The PostgreSQL server the tests may use: `CRMSYNC_TEST_POSTGRES_URL` (a database the user can create others
+/// from, as `.ci/postgres start` sets up) and `PGPASSWORD`. Each test gets a new database of its own.
+enum TestPostgres {
+    static let url = ProcessInfo.processInfo.environment["CRMSYNC_TEST_POSTGRES_URL"]
+    static var isConfigured: Bool { url != nil }
+    /// Set by CI: a run without a server fails instead of skipping the PostgreSQL tests.
+    static var isRequired: Bool { ProcessInfo.processInfo.environment["CRMSYNC_REQUIRE_POSTGRES"] == "1" }
+    static let logger = Logger(label: "crmsync.test.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    static func server() throws -> PostgresLocation { try PostgresLocation(url: url ?? "") }
+
+    static func newDatabase() throws -> PostgresLocation {
+        let name = "crmsync_test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        return try PostgresAdministration.createDatabase(name, on: try server(), logger: logger)
+    }
+
+    static func drop(_ name: String) throws {
+        try PostgresAdministration.dropDatabase(name, on: try server(), logger: logger)
     }
 }
 

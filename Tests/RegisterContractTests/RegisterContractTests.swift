@@ -336,4 +336,20 @@ import Testing
             #expect(Set(seen) == edited)
         }
     }
+
+    /// Where no PostgreSQL server is configured the PostgreSQL adapter's runs are left out, visibly (this test is
+    /// reported skipped); CI sets `CRMSYNC_REQUIRE_POSTGRES=1`, and there a missing server fails.
+    @Test(
+        .disabled(
+            if: !TestPostgres.isConfigured,
+            "PostgreSQL is not configured (CRMSYNC_TEST_POSTGRES_URL, PGPASSWORD): the PostgreSQL adapter is not tested"
+        ))
+    func thePostgresAdapterIsUnderTheContract() throws {
+        #expect(Adapter.allCases.contains(.postgres))
+    }
+
+    @Test(.enabled(if: TestPostgres.isRequired))
+    func aRunThatRequiresPostgresHasIt() {
+        #expect(TestPostgres.isConfigured, "CRMSYNC_REQUIRE_POSTGRES=1 but CRMSYNC_TEST_POSTGRES_URL is not set")
+    }
 }

@@ -1,0 +1,287 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import PostgresNIO
+import SyncModel
+import SyncStore
+
+/// The register on PostgreSQL: one connection per store object, one transaction at a time on it.
+///
+/// Writers are one at a time across every process and host, as on SQLite: a write transaction first takes a
+/// transaction-scoped advisory lock (``writeLock``), so a compare-and-set read in it is still true when it writes. A
+/// read is a `REPEATABLE READ READ ONLY` transaction: one snapshot, as a SQLite read. A lost connection is opened
+/// again by the next transaction; the one it broke fails and rolls back whole (the server rolls back a transaction
+/// whose connection ends).
+///
+/// The register's logic is synchronous (``SQLSession``): each statement waits for its answer on the caller's thread
+/// (a NIO future; the connection's I/O runs on NIO's event loop, never on the waiting thread).
+public final class PostgresRegisterDatabase: RegisterDatabase, @unchecked Sendable {
+    public let location: PostgresLocation
+    let readOnly: Bool
+    private let logger: Logger
+    private let lock = NSLock()
+    /// Guarded by `lock`.
+    private var connection: PostgresConnection?
+
+    public var dialect: SQLDialect { .postgres }
+
+    /// The advisory lock (two 32-bit keys: "crms", 1) every write transaction takes.
+    static let writeLock = "pg_advisory_xact_lock(1668443507, 1)"
+
+    /// Connects to `location` now, so that a wrong address or password fails here with a clear message. With
+    /// `readOnly` (a dry run) the server refuses every write of the session.
+    public init(location: PostgresLocation, readOnly: Bool = false, logger: Logger) throws {
+        self.location = location
+        self.readOnly = readOnly
+        self.logger = logger
+        lock.lock()
+        defer { lock.unlock() }
+        _ = try connected()
+    }
+
+    /// Opens a connection to `location` (the caller closes it).
+    public static func connect(
+        _ location: PostgresLocation, readOnly: Bool = false, logger: Logger
+    ) throws -> PostgresConnection {
+        var tls = PostgresConnection.Configuration.TLS.disable
+        if location.requiresTLS {
+            do {
+                tls = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+            } catch {
+                throw StoreError.cannotOpen("cannot set up TLS for \(location.description): \(error)")
+            }
+        }
+        var configuration = PostgresConnection.Configuration(
+            host: location.host, port: location.port, username: location.user, password: location.password,
+            database: location.database, tls: tls)
+        configuration.options.connectTimeout = .seconds(10)
+        configuration.options.additionalStartupParameters = [("application_name", "crmsync")]
+        if readOnly {
+            configuration.options.additionalStartupParameters.append(("default_transaction_read_only", "on"))
+        }
+        do {
+            return try PostgresConnection.connect(
+                on: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration,
+                id: Int.random(in: 1...Int.max), logger: logger
+            ).wait()
+        } catch {
+            throw StoreError.cannotOpen("cannot connect to \(location.description): \(describe(error))")
+        }
+    }
+
+    /// The open connection, opened again when it was lost. Call holding `lock`.
+    private func connected() throws -> PostgresConnection {
+        if let connection, !connection.isClosed { return connection }
+        let opened = try Self.connect(location, readOnly: readOnly, logger: logger)
+        connection = opened
+        return opened
+    }
+
+    public func read<T>(_ body: (any SQLSession) throws -> T) throws -> T {
+        try run(begin: ["BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"]) { session in (try body(session), .commit) }
+    }
+
+    public func write<T>(_ body: (any SQLSession) throws -> T) throws -> T {
+        try run(begin: ["BEGIN", "SELECT \(Self.writeLock)"]) { session in (try body(session), .commit) }
+    }
+
+    public func transaction(_ body: (any SQLSession) throws -> TransactionCompletion) throws {
+        try run(begin: ["BEGIN", "SELECT \(Self.writeLock)"]) { session in ((), try body(session)) }
+    }
+
+    private func run<T>(
+        begin: [String], _ body: (PostgresSession) throws -> (T, TransactionCompletion)
+    ) throws -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        let connection = try connected()
+        let session = PostgresSession(connection: connection, logger: logger)
+        do {
+            for statement in begin { try session.execute(sql: statement, arguments: []) }
+            let (value, completion) = try body(session)
+            try session.execute(sql: completion == .commit ? "COMMIT" : "ROLLBACK", arguments: [])
+            return value
+        } catch {
+            if connection.isClosed {
+                self.connection = nil
+            } else {
+                try? session.execute(sql: "ROLLBACK", arguments: [])
+            }
+            throw error
+        }
+    }
+
+    public func close() throws {
+        lock.lock()
+        defer { lock.unlock() }
+        try connection?.close().wait()
+        connection = nil
+    }
+
+    // MARK: Migrations
+
+    public func migrate() throws {
+        try transaction { db in
+            // One migrating process at a time; the others find the work done.
+            try db.execute(sql: "SELECT pg_advisory_xact_lock(1668443507, 0)", arguments: [])
+            try db.execute(
+                sql:
+                    "CREATE TABLE IF NOT EXISTS crmsyncMigration (identifier TEXT PRIMARY KEY, appliedAt BIGINT NOT NULL)",
+                arguments: [])
+            let applied = Set(try String.fetchAll(db, sql: "SELECT identifier FROM crmsyncMigration"))
+            for migration in PostgresSchema.migrations where !applied.contains(migration.identifier) {
+                for statement in migration.statements { try db.execute(sql: statement, arguments: []) }
+                try db.execute(
+                    sql: "INSERT INTO crmsyncMigration (identifier, appliedAt) VALUES (?, ?)",
+                    arguments: [migration.identifier, Date().millisecondsSince1970])
+            }
+            return .commit
+        }
+    }
+
+    public func hasCompletedMigrations() throws -> Bool {
+        Set(try appliedMigrations()).isSuperset(of: PostgresSchema.migrations.map(\.identifier))
+    }
+
+    public func appliedMigrations() throws -> [String] {
+        try read { db in
+            guard
+                try Bool.fetchOne(db, sql: "SELECT to_regclass('crmsyncmigration') IS NOT NULL") == true
+            else { return [] }
+            return try String.fetchAll(
+                db, sql: "SELECT identifier FROM crmsyncMigration ORDER BY appliedAt, identifier")
+        }
+    }
+
+    /// PostgreSQL keeps a deleted row's old version until vacuum reclaims it: the tables an erasure deletes from
+    /// are vacuumed, so no copy of the subject outlives the erasure's verification there.
+    public func purgeDeletedRows() throws {
+        guard !readOnly else { return }
+        lock.lock()
+        defer { lock.unlock() }
+        let session = PostgresSession(connection: try connected(), logger: logger)
+        // VACUUM runs outside a transaction.
+        try session.execute(
+            sql: "VACUUM contact, consent, consentEvent, suppression, syncBase, formerAddress, auditLog, outbox",
+            arguments: [])
+    }
+
+    public func describe(_ error: any Error) -> String { Self.describe(error) }
+
+    /// The server's message and SQLSTATE, never its detail (which can quote the row's values), or the kind of
+    /// failure for a connection's error.
+    static func describe(_ error: any Error) -> String {
+        guard let error = error as? PSQLError else { return "\(error)" }
+        if let info = error.serverInfo {
+            return "\(info[.message] ?? "PostgreSQL error") (SQLSTATE \(info[.sqlState] ?? "?"))"
+        }
+        if let underlying = error.underlying { return "\(error.code): \(underlying)" }
+        return "\(error.code)"
+    }
+}
+
+/// One connection inside a transaction, as the register's logic sees it: `?` placeholders numbered `$1`, `$2`, …
+/// and each answer converted to ``SQLValue``s (integers of every width, booleans as 1 or 0, text, bytes).
+final class PostgresSession: SQLSession {
+    let connection: PostgresConnection
+    let logger: Logger
+    private var savepoints = 0
+
+    var dialect: SQLDialect { .postgres }
+
+    init(connection: PostgresConnection, logger: Logger) {
+        self.connection = connection
+        self.logger = logger
+    }
+
+    func execute(sql: String, arguments: SQLArguments) throws { _ = try query(sql, arguments) }
+
+    func forEachRow(sql: String, arguments: SQLArguments, _ body: (SQLRow) throws -> Void) throws {
+        let result = try query(sql, arguments)
+        guard let first = result.rows.first else { return }
+        let columns = first.map { $0.columnName.lowercased() }
+        for row in result.rows {
+            try body(SQLRow(columns: columns, values: try row.map(Self.value)))
+        }
+    }
+
+    func insertReturningId(sql: String, arguments: SQLArguments) throws -> Int64 {
+        let result = try query(sql + " RETURNING id", arguments)
+        guard let cell = result.rows.first?.first, let id = Int64.fromSQL(try Self.value(cell)) else {
+            throw StoreError.invalidValue("the database assigned no id")
+        }
+        return id
+    }
+
+    func inSavepoint(_ body: () throws -> TransactionCompletion) throws {
+        savepoints += 1
+        let name = "crmsync_\(savepoints)"
+        defer { savepoints -= 1 }
+        try execute(sql: "SAVEPOINT \(name)", arguments: [])
+        let completion: TransactionCompletion
+        do {
+            completion = try body()
+        } catch {
+            try? execute(sql: "ROLLBACK TO SAVEPOINT \(name)", arguments: [])
+            throw error
+        }
+        if completion == .rollback { try execute(sql: "ROLLBACK TO SAVEPOINT \(name)", arguments: []) }
+        try execute(sql: "RELEASE SAVEPOINT \(name)", arguments: [])
+    }
+
+    private func query(_ sql: String, _ arguments: SQLArguments) throws -> PostgresQueryResult {
+        var bindings = PostgresBindings(capacity: arguments.values.count)
+        for value in arguments.values {
+            switch value {
+            case .null: bindings.appendNull()
+            case .integer(let integer): bindings.append(integer)
+            case .real(let real): bindings.append(real)
+            case .text(let text): bindings.append(text)
+            case .blob(let data): bindings.append(ByteBuffer(bytes: data))
+            }
+        }
+        return try connection.query(
+            PostgresQuery(unsafeSQL: Self.numbered(sql), binds: bindings), logger: logger
+        ).wait()
+    }
+
+    /// `sql` with each `?` outside a quoted literal or name replaced by `$1`, `$2`, … in order.
+    static func numbered(_ sql: String) -> String {
+        var result = ""
+        result.reserveCapacity(sql.utf8.count + 16)
+        var index = 0
+        var quote: Character?
+        for character in sql {
+            if let open = quote {
+                if character == open { quote = nil }
+                result.append(character)
+            } else if character == "'" || character == "\"" {
+                quote = character
+                result.append(character)
+            } else if character == "?" {
+                index += 1
+                result += "$\(index)"
+            } else {
+                result.append(character)
+            }
+        }
+        return result
+    }
+
+    static func value(_ cell: PostgresCell) throws -> SQLValue {
+        guard cell.bytes != nil else { return .null }
+        switch cell.dataType {
+        case .int8: return .integer(try cell.decode(Int64.self))
+        case .int4: return .integer(Int64(try cell.decode(Int32.self)))
+        case .int2: return .integer(Int64(try cell.decode(Int16.self)))
+        case .bool: return .integer(try cell.decode(Bool.self) ? 1 : 0)
+        case .float8, .float4: return .real(try cell.decode(Double.self))
+        case .bytea:
+            let buffer = try cell.decode(ByteBuffer.self)
+            return .blob(Data(buffer.readableBytesView))
+        default: return .text(try cell.decode(String.self))
+        }
+    }
+}
