@@ -88,7 +88,11 @@ let package = Package(
         // Test doubles (a manual clock) for the tests, the model checker and the benchmarks; never shipped, so no
         // production module or the `crmsync` executable depends on it. (The mock's typed control client lives with
         // the mock in `MockHubSpot`; the synthetic register stays in SyncModel because `crmsync demo` ships it.)
-        .target(name: "SyncTesting", dependencies: ["SyncModel"]),
+        .target(
+            name: "SyncTesting",
+            dependencies: [
+                "SyncModel", "SyncStore", "PostgresRegister", .product(name: "Logging", package: "swift-log"),
+            ]),
         // The model-based checker: generated histories of edits, syncs and crashes on both sides, and the
         // README's promises checked after every sync. Used by the tests and `crmsync-bench check`; never shipped.
         .target(
@@ -101,7 +105,8 @@ let package = Package(
         .executableTarget(
             name: "crmsync",
             dependencies: [
-                "SyncModel", "SyncCore", "SyncStore", "SyncEngine", "HubSpotClient", "MockHubSpot", "SyncMetrics",
+                "SyncModel", "SyncCore", "SyncStore", "PostgresRegister", "SyncEngine", "HubSpotClient", "MockHubSpot",
+                "SyncMetrics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -43,7 +43,7 @@ public final class PostgresRegisterDatabase: RegisterDatabase, @unchecked Sendab
 
     /// Opens a connection to `location` (the caller closes it).
     public static func connect(
-        _ location: PostgresLocation, readOnly: Bool = false, logger: Logger
+        _ location: PostgresLocation, readOnly: Bool = false, logger: Logger, keepalive: Bool = false
     ) throws -> PostgresConnection {
         var tls = PostgresConnection.Configuration.TLS.disable
         if location.requiresTLS {
@@ -170,6 +170,21 @@ public final class PostgresRegisterDatabase: RegisterDatabase, @unchecked Sendab
 
     public func describe(_ error: any Error) -> String { Self.describe(error) }
 
+    /// Every row of every table of the register's schema, as PostgreSQL writes a row as text.
+    public func rowImage() throws -> Data? {
+        try read { db in
+            var image = Data()
+            for table in try String.fetchAll(
+                db, sql: "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename")
+            {
+                for line in try String.fetchAll(db, sql: "SELECT CAST(t AS TEXT) FROM \"\(table)\" t") {
+                    image.append(Data((line + "\n").utf8))
+                }
+            }
+            return image
+        }
+    }
+
     /// The server's message and SQLSTATE, never its detail (which can quote the row's values), or the kind of
     /// failure for a connection's error.
     static func describe(_ error: any Error) -> String {
@@ -283,5 +298,67 @@ final class PostgresSession: SQLSession {
             return .blob(Data(buffer.readableBytesView))
         default: return .text(try cell.decode(String.self))
         }
+    }
+}
+
+extension PostgresRegisterDatabase: SessionLocking {
+    /// The advisory lock ("crms", 2) on a connection of its own, kept open while the lock is held. The connection
+    /// asks the server to probe it every few seconds (TCP keepalives), so a host cut off from the server loses the
+    /// lock within ``PostgresSessionLock/noticeTime`` rather than the system's default of hours.
+    public func trySessionLock(_ name: String) throws -> (any SessionLock)? {
+        let connection = try Self.connect(location, logger: logger, keepalive: true)
+        let session = PostgresSession(connection: connection, logger: logger)
+        do {
+            let key = Self.lockKey(name)
+            guard
+                try Bool.fetchOne(
+                    session, sql: "SELECT pg_try_advisory_lock(1668443507, CAST(? AS INTEGER))", arguments: [key])
+                    == true
+            else {
+                try? connection.close().wait()
+                return nil
+            }
+            return PostgresSessionLock(connection: connection, key: key, logger: logger)
+        } catch {
+            try? connection.close().wait()
+            throw error
+        }
+    }
+
+    /// The second key of the lease's advisory lock: 2 for the writer lease, others for any other name.
+    static func lockKey(_ name: String) -> Int {
+        name == "writer" ? 2 : 3 + Int(name.utf8.reduce(UInt32(0)) { ($0 &* 31) &+ UInt32($1) } % 1_000_000)
+    }
+}
+
+/// The writer lease held on PostgreSQL: a session advisory lock and the connection that holds it.
+final class PostgresSessionLock: SessionLock, Sendable {
+    /// How long the server takes at most to notice that a lease holder's host is gone (its keepalive probes: 5 s
+    /// idle, then 3 probes 5 s apart); a killed process's connection closes at once.
+    static let noticeTime: Duration = .seconds(20)
+
+    let connection: PostgresConnection
+    let key: Int
+    let logger: Logger
+
+    init(connection: PostgresConnection, key: Int, logger: Logger) {
+        self.connection = connection
+        self.key = key
+        self.logger = logger
+    }
+
+    func unlock() {
+        // Closing the session releases the lock; unlocking first makes it free before the close completes.
+        _ = try? connection.query(
+            PostgresQuery(unsafeSQL: "SELECT pg_advisory_unlock(1668443507, CAST($1 AS INTEGER))", binds: binds()),
+            logger: logger
+        ).wait()
+        try? connection.close().wait()
+    }
+
+    private func binds() -> PostgresBindings {
+        var bindings = PostgresBindings()
+        bindings.append(Int64(key))
+        return bindings
     }
 }

@@ -55,6 +55,9 @@ public protocol RegisterDatabase: AnyObject, Sendable {
     func appliedMigrations() throws -> [String]
     /// After an erasure is verified: leave no copy of what it deleted where the database keeps old versions of rows.
     func purgeDeletedRows() throws
+    /// Every row of every table as text, for a database whose files crmsync cannot read (a server's); nil where the
+    /// store's own file is the image (SQLite).
+    func rowImage() throws -> Data?
     /// An error of this database as a message without personal data (the database's own text, not the values).
     func describe(_ error: any Error) -> String
 }

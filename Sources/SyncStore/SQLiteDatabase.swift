@@ -56,6 +56,8 @@ final class SQLiteDatabase: RegisterDatabase {
         try writer.writeWithoutTransaction { db in try db.checkpoint(.truncate) }
     }
 
+    func rowImage() throws -> Data? { nil }
+
     func describe(_ error: any Error) -> String {
         guard let error = error as? DatabaseError else { return "\(error)" }
         return error.message ?? "SQLite error \(error.resultCode)"
@@ -187,7 +189,9 @@ extension SyncStore {
 
     /// Every page of the database, free pages included, as SQLite writes them to a file (SQLite's backup
     /// copies page by page): what an erasure check searches for a subject's leftover plaintext.
+    /// On PostgreSQL, whose files are the server's, it is every row of every table as text (``RegisterDatabase/rowImage()``).
     public func pageImage() throws -> Data {
+        if let image = try database.rowImage() { return image }
         let copy = FileManager.default.temporaryDirectory.appendingPathComponent("crmsync-image-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: copy) }
         try backup(to: copy.path)

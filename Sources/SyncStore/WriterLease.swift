@@ -23,11 +23,27 @@ public struct LeaseUnavailable: Error, LocalizedError, Sendable {
     public var errorDescription: String? { "cannot open the lock file \(path)" }
 }
 
-/// One sync at a time against a store, whether runs come from the daemon, cron or a terminal.
+/// A lock a database server holds for one session, released by the server when the session ends, however it ends:
+/// the writer lease on a database several hosts share (PostgreSQL's session advisory lock).
+public protocol SessionLock: Sendable {
+    func unlock()
+}
+
+/// A database whose server can hold the writer lease for a session of its own (see ``SessionLock``).
+public protocol SessionLocking {
+    /// The lock `name`, or nil when another session holds it.
+    func trySessionLock(_ name: String) throws -> (any SessionLock)?
+}
+
+/// One sync at a time against a store, whether runs come from the daemon, cron or a terminal, on one host or several.
 ///
-/// The lease is an exclusive `flock` on `<store>.lock` beside the store file's real path, held for the duration of one run: the kernel releases
-/// it when the process ends, however it ends, so a run killed with SIGKILL never blocks the next one. A row in
-/// the store says who holds it and since when, for `crmsync status` and the "held" message.
+/// On SQLite the lease is an exclusive `flock` on `<store>.lock` beside the store file's real path, held for the
+/// duration of one run: the kernel releases it when the process ends, however it ends, so a run killed with SIGKILL
+/// never blocks the next one. On PostgreSQL it is a session advisory lock on a connection of its own
+/// (``SessionLocking``): the server releases it when that connection dies, so a killed or cut-off host never blocks
+/// the others; the fencing token (``LeaseToken``) stops a cut-off holder that is still running from writing after
+/// another took over. A row in the store says who holds it and since when, for `crmsync status` and the "held"
+/// message.
 public struct WriterLease: Sendable {
     public static let name = "writer"
     let store: SyncStore
@@ -53,6 +69,7 @@ public struct WriterLease: Sendable {
     private enum Lock {
         case file(Int32)
         case memory(ObjectIdentifier)
+        case session(any SessionLock)
     }
 
     /// Runs `body` holding the lease; throws ``LeaseHeld`` without running it when another run holds it. `body` gets
@@ -80,6 +97,9 @@ public struct WriterLease: Sendable {
 
     /// The lock, or nil when another holder has it.
     private static func tryLock(_ store: SyncStore) throws -> Lock? {
+        if let server = store.database as? any SessionLocking {
+            return try server.trySessionLock(name).map(Lock.session)
+        }
         guard let path = lockPath(of: store) else {
             // By the database, not the store object: a fenced view shares its store's database (and lease).
             let id = ObjectIdentifier(store.database)
@@ -99,6 +119,8 @@ public struct WriterLease: Sendable {
             close(descriptor)
         case .memory(let id):
             _ = heldInMemory.withLock { $0.remove(id) }
+        case .session(let lock):
+            lock.unlock()
         }
     }
 }

@@ -23,7 +23,7 @@ struct CheckCommand: AsyncParsableCommand {
         let client = try context.client()
         let settings = SyncSettings(context.configuration)
         let check = try await context.performRemote { try await PortalCheck.run(client: client, settings: settings) }
-        let store = CommandContext.storeModeWarnings(path: context.configuration.store.path)
+        let store = CommandContext.storeModeWarnings(context.configuration.store.location)
         switch format {
         case .json: print(JSONOutput.render(Output(portal: check, store: store)))
         case .text: print(Self.text(check, store: store, apiVersion: context.configuration.crm.apiVersion.rawValue))

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HubSpotClient
 import Logging
+import PostgresRegister
 import SyncCore
 import SyncEngine
 import SyncModel
@@ -61,9 +62,16 @@ struct CommandContext {
     /// journal where the store has had one and it is missing (`crmsync init --new-erasure-journal`).
     func openStore(existingOnly: Bool = false, startNewJournal: Bool = false) throws -> SyncStore {
         do {
-            return try SyncStore(
-                path: configuration.store.path, logger: Logger(label: "crmsync.store"), existingOnly: existingOnly,
-                erasureJournal: configuration.store.erasureJournal, startNewJournal: startNewJournal)
+            switch configuration.store.location {
+            case .sqlite(let path):
+                return try SyncStore(
+                    path: path, logger: Logger(label: "crmsync.store"), existingOnly: existingOnly,
+                    erasureJournal: configuration.store.erasureJournal, startNewJournal: startNewJournal)
+            case .postgres(let url):
+                return try SyncStore.postgres(
+                    try PostgresLocation(url: url), logger: Logger(label: "crmsync.store"), existingOnly: existingOnly,
+                    erasureJournal: configuration.store.erasureJournal)
+            }
         } catch {
             throw Self.fail(.storeUnavailable, (error as? LocalizedError)?.errorDescription ?? "cannot open the store")
         }
@@ -175,8 +183,9 @@ struct CommandContext {
     /// A warning for each of the store's files (the database, `-wal`, `-shm`) that others on the host may read or
     /// write: `crmsync status` and `crmsync check` show them. crmsync creates them 0600; a looser mode was set by hand
     /// or by an older version.
-    static func storeModeWarnings(path: String) -> [String] {
-        PrivateFiles.looselyProtected(storePath: path).map { file in
+    static func storeModeWarnings(_ location: StoreLocation) -> [String] {
+        guard case .sqlite(let path) = location else { return [] }
+        return PrivateFiles.looselyProtected(storePath: path).map { file in
             let who = file.mode & 0o007 != 0 ? "every user of this host" : "its group"
             return "\(file.path) is open to \(who) (mode \(PrivateFiles.octal(file.mode))); it holds personal data: "
                 + "chmod 600 \(file.path)"

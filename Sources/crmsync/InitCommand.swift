@@ -27,7 +27,7 @@ struct InitCommand: AsyncParsableCommand {
         let context = try CommandContext(global)
         let store = try context.openStore(startNewJournal: newErasureJournal)
         let migrations = try context.perform { try store.appliedMigrations() }
-        print("store ready at \(context.configuration.store.path) (\(migrations.count) migration(s) applied)")
+        print("store ready at \(store.place) (\(migrations.count) migration(s) applied)")
         if store.journalRestored > 0 {
             print("erasure journal: \(store.journalRestored) erasure record(s) the store lacked applied again")
         }

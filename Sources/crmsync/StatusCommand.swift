@@ -75,7 +75,7 @@ struct StatusCommand: ParsableCommand {
                 overdueErasures: erasures.filter { $0.isOverdue(at: now) }.count, requestsToday: requestsToday,
                 dailyBudget: context.configuration.crm.rateLimit.dailyBudget, leaseHolder: lease,
                 quarantined: try store.quarantined(),
-                warnings: CommandContext.storeModeWarnings(path: context.configuration.store.path),
+                warnings: CommandContext.storeModeWarnings(context.configuration.store.location),
                 erasuresReapplied: store.journalRestored)
         }
         switch format {

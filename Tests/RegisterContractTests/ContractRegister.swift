@@ -81,27 +81,6 @@ struct SQLiteContractRegister: ContractRegister {
     }
 }
 
-/// The PostgreSQL server the tests may use: `CRMSYNC_TEST_POSTGRES_URL` (a database the user can create others
-/// from, as `.ci/postgres start` sets up) and `PGPASSWORD`. Each test gets a new database of its own.
-enum TestPostgres {
-    static let url = ProcessInfo.processInfo.environment["CRMSYNC_TEST_POSTGRES_URL"]
-    static var isConfigured: Bool { url != nil }
-    /// Set by CI: a run without a server fails instead of skipping the PostgreSQL tests.
-    static var isRequired: Bool { ProcessInfo.processInfo.environment["CRMSYNC_REQUIRE_POSTGRES"] == "1" }
-    static let logger = Logger(label: "crmsync.test.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
-
-    static func server() throws -> PostgresLocation { try PostgresLocation(url: url ?? "") }
-
-    static func newDatabase() throws -> PostgresLocation {
-        let name = "crmsync_test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-        return try PostgresAdministration.createDatabase(name, on: try server(), logger: logger)
-    }
-
-    static func drop(_ name: String) throws {
-        try PostgresAdministration.dropDatabase(name, on: try server(), logger: logger)
-    }
-}
-
 /// A register with `count` contacts created by a sync (linked to records `crm-0`…), each at version 0.
 struct Scene {
     let clock = ManualClock()

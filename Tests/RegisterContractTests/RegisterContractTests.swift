@@ -2,6 +2,7 @@ import Foundation
 import PropertyBased
 import SyncCore
 import SyncModel
+import SyncTesting
 import Testing
 
 /// The register port's promises, asked of every adapter through the port alone (``Adapter``): what the engine

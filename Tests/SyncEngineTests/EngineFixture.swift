@@ -15,7 +15,8 @@ import Synchronization
 #endif
 
 /// A store in memory, the mock CRM in-process without a socket, and an engine between them: the in-memory
-/// ports, so engine tests touch no file and no port.
+/// ports, so engine tests touch no file and no port. With `CRMSYNC_TEST_ENGINE_STORE=postgres` the store is a
+/// database of its own on the PostgreSQL test server instead (``TestPostgres``): the same tests, on the other adapter.
 final class EngineFixture: @unchecked Sendable {
     let crmMock: InProcessMockHubSpot
     let store: SyncStore
@@ -39,8 +40,17 @@ final class EngineFixture: @unchecked Sendable {
         crmMock = await InProcessMockHubSpot(.init(configuration: mock), clock: { time.now })
         crmTransport = InProcessTransport(crmMock)
         transport = crmTransport
-        store = try SyncStore.inMemory(clock: storeClock ?? time)
+        if TestPostgres.enginesUsePostgres {
+            (store, dropStore) = try TestPostgres.newStore(clock: storeClock ?? time)
+        } else {
+            store = try SyncStore.inMemory(clock: storeClock ?? time)
+        }
     }
+
+    /// Drops the store's database on the test server (``TestPostgres``), if it has one.
+    private var dropStore: (@Sendable () -> Void)?
+
+    deinit { dropStore?() }
 
     /// Moves the fixture's time on by a second: the next decision, on either side, is newer than the last.
     func tick() { time.advance(by: .seconds(1)) }

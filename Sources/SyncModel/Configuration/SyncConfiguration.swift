@@ -112,20 +112,69 @@ public struct SyncConfiguration: Codable, Sendable, Equatable {
 }
 
 public struct StoreSettings: Codable, Sendable, Equatable {
-    /// The SQLite file of the canonical store, relative to the working directory.
+    /// The SQLite file of the canonical store, relative to the working directory (when `url` names none).
     public var path: String = "crmsync.sqlite"
+    /// Where the register is: a SQLite file (a path, or `sqlite:<path>`), or a PostgreSQL database
+    /// (`postgres://user@host:port/database`, its password in `PGPASSWORD`). Nil: the file at `path`.
+    public var url: String?
     /// The erasure journal: the register's erasures kept outside the store file, so that a restored backup of the
-    /// store cannot undo one. Nil: `<path>.erasure-journal`. Keep it apart from the store's backups.
+    /// store cannot undo one. Nil: `<path>.erasure-journal` (none for PostgreSQL unless named). Keep it apart from the
+    /// store's backups.
     public var erasureJournal: String?
 
     public init() {}
 
     public init(from decoder: any Decoder) throws {
-        let object = ConfigurationObject(decoder, knownKeys: ["path", "erasureJournal"])
+        let object = ConfigurationObject(decoder, knownKeys: ["path", "url", "erasureJournal"])
         path = object.value("path", default: path) { $0.isEmpty ? "must not be empty" : nil }
+        url = object.value("url", default: url) { url in url.flatMap(StoreLocation.problem(withURL:)) }
         erasureJournal = object.value("erasureJournal", default: erasureJournal) { path in
             path?.isEmpty == true ? "must not be empty" : nil
         }
+    }
+
+    /// Where the register is, from `url` or else `path`.
+    public var location: StoreLocation {
+        guard let url else { return .sqlite(path: path) }
+        if StoreLocation.isPostgres(url) { return .postgres(url: url) }
+        return .sqlite(path: url.hasPrefix("sqlite:") ? StoreLocation.sqlitePath(url) : url)
+    }
+}
+
+/// Which database holds the register.
+public enum StoreLocation: Sendable, Equatable {
+    case sqlite(path: String)
+    /// A `postgres://` address without a password.
+    case postgres(url: String)
+
+    static func isPostgres(_ url: String) -> Bool { url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") }
+
+    /// The path of a `sqlite:` URL: `sqlite:///abs/path`, `sqlite:/abs/path` or `sqlite:relative/path`.
+    static func sqlitePath(_ url: String) -> String {
+        var rest = Substring(url.dropFirst("sqlite:".count))
+        if rest.hasPrefix("//") { rest = rest.dropFirst(2) }
+        return String(rest)
+    }
+
+    /// What is wrong with `url` as `store.url`, never repeating a password it holds.
+    static func problem(withURL url: String) -> String? {
+        if url.isEmpty { return "must not be empty" }
+        if isPostgres(url) {
+            guard let components = URLComponents(string: url), components.host?.isEmpty == false else {
+                return "must be postgres://user@host:port/database"
+            }
+            if components.password != nil {
+                return "must not hold a password: give it in the environment (PGPASSWORD)"
+            }
+            if components.user?.isEmpty ?? true { return "must name the user: postgres://user@host:port/database" }
+            if components.path.count < 2 { return "must name the database: postgres://user@host:port/database" }
+            return nil
+        }
+        if url.contains("://") && !url.hasPrefix("sqlite:") {
+            return "must be a file path, a sqlite: URL, or postgres://user@host:port/database"
+        }
+        if url.hasPrefix("sqlite:") && sqlitePath(url).isEmpty { return "names no file" }
+        return nil
     }
 }
 
