@@ -115,7 +115,8 @@ let package = Package(
         .executableTarget(
             name: "crmsync-bench",
             dependencies: [
-                "SyncModel", "SyncCore", "SyncStore", "SyncEngine", "HubSpotClient", "MockHubSpot", "SyncChecking",
+                "SyncModel", "SyncCore", "SyncStore", "PostgresRegister", "SyncEngine", "HubSpotClient", "MockHubSpot",
+                "SyncChecking",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

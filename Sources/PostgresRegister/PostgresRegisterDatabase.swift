@@ -113,6 +113,17 @@ public final class PostgresRegisterDatabase: RegisterDatabase, @unchecked Sendab
         }
     }
 
+    /// A connection is closed before it goes (postgres-nio requires it): a store dropped without ``close()`` closes it.
+    deinit {
+        guard let connection, !connection.isClosed else { return }
+        if connection.eventLoop.inEventLoop {
+            let closing: EventLoopFuture<Void> = connection.close()
+            _ = closing
+        } else {
+            try? connection.close().wait()
+        }
+    }
+
     public func close() throws {
         lock.lock()
         defer { lock.unlock() }

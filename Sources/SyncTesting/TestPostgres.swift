@@ -17,7 +17,7 @@ public enum TestPostgres {
     public static var enginesUsePostgres: Bool {
         isConfigured && ProcessInfo.processInfo.environment["CRMSYNC_TEST_ENGINE_STORE"] == "postgres"
     }
-    static let logger = Logger(label: "crmsync.test.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
+    public static let logger = Logger(label: "crmsync.test.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
 
     public static func server() throws -> PostgresLocation { try PostgresLocation(url: url ?? "") }
 

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import Logging
 import MockHubSpot
+import PostgresRegister
 import SyncModel
 
 /// A two-way sync of N contacts (half only in the CRM, half only local) against a mock-hubspot process, run as
@@ -21,6 +23,11 @@ struct SyncBenchmark: AsyncParsableCommand {
     @Option(help: "Sizes, comma-separated.") var contacts: String = "10000,100000"
     @Option(help: "Rate limits to run at, as REQUESTS/SECONDSs, comma-separated (default: limits off).")
     var limit: String?
+    @Option(
+        help:
+            "Registers to run on, comma-separated: sqlite, postgres (a new database on the server CRMSYNC_BENCH_POSTGRES_URL or CRMSYNC_TEST_POSTGRES_URL names; password in PGPASSWORD)."
+    )
+    var store: String = "sqlite"
 
     func run() async throws {
         if let limit {
@@ -35,8 +42,15 @@ struct SyncBenchmark: AsyncParsableCommand {
         print(
             "crmsync-bench sync: half the contacts only in the CRM, half only local; rate limits off; \(ProcessInfo.processInfo.activeProcessorCount) cores"
         )
-        print("  contacts  run                  elapsed   contacts/s  peak RSS   exit")
+        print("  contacts  store     run                  elapsed   contacts/s  peak RSS   exit")
         for size in contacts.split(separator: ",").compactMap({ Int($0) }) {
+            for kind in store.split(separator: ",").map(String.init) { try await run(size: size, store: kind, crmsync) }
+        }
+    }
+
+    /// The three runs of `size` contacts on a new register of `kind`.
+    private func run(size: Int, store kind: String, _ crmsync: String) async throws {
+        do {
             let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
                 "crmsync-bench-sync-\(UUID().uuidString)")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -50,9 +64,11 @@ struct SyncBenchmark: AsyncParsableCommand {
             // CRM records last modified an hour ago: outside the trailing window of the next runs.
             try await MockControlClient(baseURL: baseURL).seed(
                 .generated(size / 2, lastModified: Date().addingTimeInterval(-3600)))
+            let target = try BenchRegister(kind)
+            defer { target.drop() }
             let config = """
                 {"crm": {"baseURL": "\(server.baseURL.absoluteString)", "rateLimit": {"requestsPerInterval": 250, "intervalMilliseconds": 100, "searchPerSecond": 5, "dailyBudget": 2000000}},
-                 "sync": {"consistencyHorizon": "0s"}}
+                 \(target.storeSetting)"sync": {"consistencyHorizon": "0s"}}
                 """
             try Data(config.utf8).write(to: folder.appendingPathComponent("sync.json"))
             var register = SyntheticRegister(seed: 7)
@@ -65,11 +81,51 @@ struct SyncBenchmark: AsyncParsableCommand {
                     crmsync, arguments: ["sync", "--format", "json", "--report", "report.json"], in: folder,
                     environment: ["HUBSPOT_TOKEN": "bench"])
                 print(
-                    String(format: "  %8d  ", size) + label.padding(toLength: 19, withPad: " ", startingAt: 0)
+                    String(format: "  %8d  ", size) + kind.padding(toLength: 8, withPad: " ", startingAt: 0) + "  "
+                        + label.padding(toLength: 19, withPad: " ", startingAt: 0)
                         + String(
                             format: "  %6.1f s  %10.0f  %6.1f MiB  %4d", run.seconds, Double(size) / run.seconds,
                             Double(run.peakKiB) / 1024, run.status))
             }
         }
     }
+}
+
+/// The register a benchmark run uses: a SQLite file in its folder, or a new database on a PostgreSQL server, dropped
+/// after the run.
+struct BenchRegister {
+    let kind: String
+    let postgres: PostgresLocation?
+
+    init(_ kind: String) throws {
+        self.kind = kind
+        switch kind {
+        case "sqlite":
+            postgres = nil
+        case "postgres":
+            let environment = ProcessInfo.processInfo.environment
+            guard let url = environment["CRMSYNC_BENCH_POSTGRES_URL"] ?? environment["CRMSYNC_TEST_POSTGRES_URL"] else {
+                throw ValidationError("--store postgres needs CRMSYNC_BENCH_POSTGRES_URL (and PGPASSWORD)")
+            }
+            let name = "crmsync_bench_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+            postgres = try PostgresAdministration.createDatabase(
+                name, on: try PostgresLocation(url: url), logger: Self.logger)
+        default:
+            throw ValidationError("--store: sqlite or postgres, found \(kind)")
+        }
+    }
+
+    /// The `"store"` entry of the run's `sync.json` (with its trailing comma), or nothing for the default file.
+    var storeSetting: String {
+        guard let postgres else { return "" }
+        return "\"store\": {\"url\": \"\(postgres.description)\"}, "
+    }
+
+    func drop() {
+        guard let postgres else { return }
+        try? PostgresAdministration.dropDatabase(
+            postgres.database, on: postgres.database("postgres"), logger: Self.logger)
+    }
+
+    static let logger = Logger(label: "crmsync-bench.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
 }

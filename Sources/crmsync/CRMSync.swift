@@ -15,7 +15,7 @@ struct CRMSync: AsyncParsableCommand {
             ReconcileCommand.self,
             EraseCommand.self,
             ErasuresCommand.self,
-            RetentionCommand.self, DemoCommand.self, CheckCommand.self,
+            RetentionCommand.self, DemoCommand.self, CheckCommand.self, StoreCommand.self,
         ]
     )
 

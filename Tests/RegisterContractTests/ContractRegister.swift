@@ -49,6 +49,8 @@ protocol ContractRegister: Sendable {
     func acquireLease(holder: String) async throws -> LeaseToken
     /// The register as the run holding `token` writes to it.
     func fenced(by token: LeaseToken) -> any RegisterPort
+    /// The same register opened again, as the next process opens it (nil for one in memory, which no other opens).
+    func reopened(clock: ManualClock) throws -> ContractRegister?
     func close()
 }
 
@@ -71,6 +73,16 @@ struct SQLiteContractRegister: ContractRegister {
     }
 
     func fenced(by token: LeaseToken) -> any RegisterPort { store.fenced(by: token) }
+
+    func reopened(clock: ManualClock) throws -> ContractRegister? {
+        if let database {
+            var location = try TestPostgres.server()
+            location.database = database
+            return SQLiteContractRegister(store: try SyncStore.postgres(location, clock: clock), folder: nil)
+        }
+        guard let path = store.path else { return nil }
+        return SQLiteContractRegister(store: try SyncStore(path: path, clock: clock), folder: nil)
+    }
 
     func close() {
         if let folder { try? FileManager.default.removeItem(at: folder) }

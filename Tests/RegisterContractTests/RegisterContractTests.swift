@@ -338,6 +338,26 @@ import Testing
         }
     }
 
+    /// What the register keeps outlives the process: opened again, it still names the erased subject (its address and
+    /// CRM record, through the subject key the tombstones are keyed with), the unfinished erasure, and a checkpoint.
+    @Test(arguments: Adapter.allCases)
+    func aRegisterOpenedAgainKeepsItsTombstonesErasuresAndCheckpoints(adapter: Adapter) async throws {
+        let scene = try Scene(adapter)
+        defer { scene.close() }
+        let erased = try await scene.erasedSubject()
+        try await scene.port.setCheckpoint("contacts.modifiedSince", to: "1234")
+        guard let again = try scene.register.reopened(clock: scene.clock) else { return }
+        let port = again.port
+        #expect(try await port.isErased(erased))
+        #expect(try await port.erasedCRMIds(among: ["crm-0", "crm-1"]) == ["crm-0"])
+        #expect(port.subjectHash(of: erased) == scene.port.subjectHash(of: erased))
+        #expect(try await port.pendingErasures().map(\.request.id) == ["r1"])
+        #expect(try await port.checkpoint("contacts.modifiedSince") == "1234")
+        let creation = scene.creation(0)
+        #expect(
+            try await port.applySyncUpdates([creation], actor: "contract").outcome(of: creation.contactId) == .erased)
+    }
+
     /// Where no PostgreSQL server is configured the PostgreSQL adapter's runs are left out, visibly (this test is
     /// reported skipped); CI sets `CRMSYNC_REQUIRE_POSTGRES=1`, and there a missing server fails.
     @Test(
