@@ -70,13 +70,14 @@ enum Suppressions {
         try SQLRow.fetchAll(
             db, sql: "SELECT * FROM suppression WHERE contactId = ? ORDER BY kind", arguments: [contactId]
         )
-        .map { row in
-            Suppression(
-                contactId: row["contactId"], kind: SuppressionKind(rawValue: row["kind"]) ?? .optedOutOfAll,
-                isActive: row["isActive"], reason: row["reason"],
-                changedAt: Date(millisecondsSince1970: row["changedAt"]),
-                origin: ChangeOrigin(rawValue: row["origin"]) ?? .local)
-        }
+        .map(suppression(from:))
+    }
+
+    static func suppression(from row: SQLRow) -> Suppression {
+        Suppression(
+            contactId: row["contactId"], kind: SuppressionKind(rawValue: row["kind"]) ?? .optedOutOfAll,
+            isActive: row["isActive"], reason: row["reason"], changedAt: Date(millisecondsSince1970: row["changedAt"]),
+            origin: ChangeOrigin(rawValue: row["origin"]) ?? .local)
     }
 }
 

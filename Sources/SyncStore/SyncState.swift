@@ -8,26 +8,39 @@ extension SyncStore {
     static let stateColumns =
         "\(ContactRow.selectColumns), localVersion, syncedVersion, crmLastModified, crmArchivedAt, mergedIntoCrmId"
 
-    private static func state(from row: SQLRow, in db: any SQLSession) throws -> LocalContactState {
-        let contact = try ContactRow.contact(from: row)
-        let offset = ContactRow.columnCount
-        let consents = try ConsentLedger.current(contactId: contact.id, in: db)
-        let suppressions = try Suppressions.all(contactId: contact.id, in: db)
-        var base: [SyncKey: String?] = [:]
-        for entry in try SQLRow.fetchAll(
-            db.cachedStatement(sql: "SELECT key, value FROM syncBase WHERE contactId = ?"), arguments: [contact.id])
-        {
-            // A key a newer build wrote is not this build's to read (nor to drop).
-            guard let key = SyncKey(rawValue: entry[0]) else { continue }
-            base[key] = entry[1] as String?
+    /// The states of the contacts `rows` (selected with ``stateColumns``) hold, in their order: their consents,
+    /// suppressions and agreed base read for all of them at once (three queries a page, not three a contact).
+    private static func states(from rows: [SQLRow], in db: any SQLSession) throws -> [LocalContactState] {
+        let contacts = try rows.map(ContactRow.contact(from:))
+        let ids = contacts.map(\.id)
+        var consents: [String: [Purpose: ConsentEvent]] = [:]
+        try forEachRow({ "SELECT * FROM consent WHERE contactId IN (\($0))" }, in: ids, db) { row in
+            let event = ConsentLedger.event(from: row)
+            if consents[event.contactId]?[event.purpose] == nil { consents[event.contactId, default: [:]][event.purpose] = event }
         }
-        return LocalContactState(
-            contact: contact, consents: Dictionary(consents.map { ($0.purpose, $0) }, uniquingKeysWith: { a, _ in a }),
-            suppressions: Dictionary(suppressions.map { ($0.kind, $0) }, uniquingKeysWith: { a, _ in a }), base: base,
-            localVersion: row[offset], syncedVersion: row[offset + 1],
-            crmLastModified: (row[offset + 2] as Int64?).map(Date.init(millisecondsSince1970:)),
-            crmArchivedAt: (row[offset + 3] as Int64?).map(Date.init(millisecondsSince1970:)),
-            mergedIntoCrmId: row[offset + 4])
+        var suppressions: [String: [SuppressionKind: Suppression]] = [:]
+        try forEachRow({ "SELECT * FROM suppression WHERE contactId IN (\($0))" }, in: ids, db) { row in
+            let suppression = Suppressions.suppression(from: row)
+            if suppressions[suppression.contactId]?[suppression.kind] == nil {
+                suppressions[suppression.contactId, default: [:]][suppression.kind] = suppression
+            }
+        }
+        var bases: [String: [SyncKey: String?]] = [:]
+        try forEachRow({ "SELECT contactId, key, value FROM syncBase WHERE contactId IN (\($0))" }, in: ids, db) {
+            entry in
+            // A key a newer build wrote is not this build's to read (nor to drop).
+            guard let key = SyncKey(rawValue: entry[1]) else { return }
+            bases[entry[0] as String, default: [:]][key] = entry[2] as String?
+        }
+        let offset = ContactRow.columnCount
+        return zip(contacts, rows).map { contact, row in
+            LocalContactState(
+                contact: contact, consents: consents[contact.id] ?? [:], suppressions: suppressions[contact.id] ?? [:],
+                base: bases[contact.id] ?? [:], localVersion: row[offset], syncedVersion: row[offset + 1],
+                crmLastModified: (row[offset + 2] as Int64?).map(Date.init(millisecondsSince1970:)),
+                crmArchivedAt: (row[offset + 3] as Int64?).map(Date.init(millisecondsSince1970:)),
+                mergedIntoCrmId: row[offset + 4])
+        }
     }
 
     /// Local states for CRM ids and emails (either may match), each contact once.
@@ -47,11 +60,11 @@ extension SyncStore {
     private static func states(where column: String, in values: [String], _ db: any SQLSession) throws
         -> [LocalContactState]
     {
-        var states: [LocalContactState] = []
+        var rows: [SQLRow] = []
         try forEachRow({ "SELECT \(stateColumns) FROM contact WHERE \(column) IN (\($0))" }, in: values, db) {
-            states.append(try state(from: $0, in: db))
+            rows.append($0)
         }
-        return states
+        return try states(from: rows, in: db)
     }
 
     /// Contacts with local edits not yet synced, in local-id order after `afterId`, at most `limit`.
@@ -73,11 +86,12 @@ extension SyncStore {
     /// One page, in local-id order after `afterId`, of the contacts `condition` (SQL over `contact`) selects.
     private func states(where condition: String, after afterId: String, limit: Int) throws -> [LocalContactState] {
         try database.read { db in
-            try SQLRow.fetchAll(
-                db,
-                sql: "SELECT \(Self.stateColumns) FROM contact WHERE \(condition) AND id > ? ORDER BY id LIMIT ?",
-                arguments: [afterId, limit]
-            ).map { try Self.state(from: $0, in: db) }
+            try Self.states(
+                from: SQLRow.fetchAll(
+                    db,
+                    sql: "SELECT \(Self.stateColumns) FROM contact WHERE \(condition) AND id > ? ORDER BY id LIMIT ?",
+                    arguments: [afterId, limit]),
+                in: db)
         }
     }
 
@@ -108,9 +122,11 @@ extension SyncStore {
 
     // MARK: Applying
 
-    /// Applies the engine's local changes, each contact's on its own (a savepoint): a contact edited since it
-    /// was planned (``LocalSyncUpdate/expectedLocalVersion``) or erased meanwhile is left untouched, and never
-    /// rolls back the others. An update that carries only an expected version just checks it.
+    /// Applies the engine's local changes, each contact's on its own: a contact edited since it was planned
+    /// (``LocalSyncUpdate/expectedLocalVersion``) or erased meanwhile is left untouched, and never holds back the
+    /// others. `apply` decides a contact's outcome before it writes anything of it, so a contact left untouched needs
+    /// no savepoint to undo; a failure rolls the whole batch back. An update that carries only an expected version
+    /// just checks it.
     @discardableResult
     public func applySyncUpdates(_ updates: [LocalSyncUpdate], actor: String) throws -> SyncApplyResult {
         let updates = updates.filter { !$0.isEmpty || $0.expectedLocalVersion != nil }
@@ -119,12 +135,7 @@ extension SyncStore {
         return try write { db in
             var result = SyncApplyResult()
             for update in updates {
-                var outcome = SyncApplyResult.Outcome.applied
-                try db.inSavepoint {
-                    outcome = try apply(update, now: now, actor: actor, in: db)
-                    return outcome == .applied ? .commit : .rollback
-                }
-                result.outcomes[update.contactId] = outcome
+                result.outcomes[update.contactId] = try apply(update, now: now, actor: actor, in: db)
             }
             return result
         }
@@ -132,20 +143,28 @@ extension SyncStore {
 
     /// For contacts about to be written to the CRM, read immediately before the write: those erased since they
     /// were planned (a tombstone of the address or of the CRM id, or the contact gone) and those edited since
-    /// (the local version moved). Contacts not in the answer may be written.
+    /// (the local version moved). Contacts not in the answer may be written. Three queries for the whole batch.
     public func holds(for subjects: [PlannedSubject]) throws -> [String: SyncApplyResult.Outcome] {
         guard !subjects.isEmpty else { return [:] }
+        let addressHashes = Dictionary(
+            subjects.compactMap { subject in subject.email.map { (subject.contactId, subjectHash(of: $0)) } },
+            uniquingKeysWith: { a, _ in a })
+        let idHashes = Dictionary(
+            subjects.compactMap { subject in subject.crmId.map { (subject.contactId, crmIdHash(of: $0)) } },
+            uniquingKeysWith: { a, _ in a })
         return try readBeforeCRMWrite { db in
+            var versions: [String: Int64] = [:]
+            try Self.forEachRow(
+                { "SELECT id, localVersion FROM contact WHERE id IN (\($0))" }, in: subjects.map(\.contactId), db
+            ) { versions[$0[0]] = $0[1] }
+            let erasedAddresses = try Tombstones.present(Array(Set(addressHashes.values)), in: db)
+            let erasedIds = try Tombstones.presentCRMIds(Array(Set(idHashes.values)), in: db)
             var holds: [String: SyncApplyResult.Outcome] = [:]
             for subject in subjects {
-                let version = try SyncVersion.current(subject.contactId, in: db)
-                var erased = version == nil
-                if !erased, let email = subject.email {
-                    erased = try Tombstones.isErased(subjectHash(of: email), in: db)
-                }
-                if !erased, let crmId = subject.crmId {
-                    erased = try Tombstones.isErased(crmIdHash: crmIdHash(of: crmId), in: db)
-                }
+                let version = versions[subject.contactId]
+                let erased =
+                    version == nil || addressHashes[subject.contactId].map(erasedAddresses.contains) == true
+                    || idHashes[subject.contactId].map(erasedIds.contains) == true
                 if erased {
                     holds[subject.contactId] = .erased
                 } else if let expected = subject.localVersion, version != expected {
@@ -197,47 +216,60 @@ extension SyncStore {
         if update.replacesBase {
             try db.execute(sql: "DELETE FROM syncBase WHERE contactId = ?", arguments: [update.contactId])
         }
-        for (key, value) in update.base {
-            try db.cachedStatement(
-                sql: """
-                    INSERT INTO syncBase (contactId, key, value) VALUES (?, ?, ?)
-                    ON CONFLICT (contactId, key) DO UPDATE SET value = excluded.value
-                    """
-            ).execute(arguments: [update.contactId, key.rawValue, value])
+        try Self.writeBase(update.base, contactId: update.contactId, in: db)
+        if case .some(.some(let crmId)) = update.crmId {
+            // A merge can move a CRM id from one local contact to another: the old holder lets go.
+            try db.execute(
+                sql: "UPDATE contact SET crmId = NULL WHERE crmId = ? AND id != ?", arguments: [crmId, update.contactId])
         }
+        // The link and what the CRM said of it, in one statement.
+        var assignments: [String] = []
+        var values: [(any SQLValueConvertible)?] = []
         if let crmId = update.crmId {
-            if let crmId {
-                // A merge can move a CRM id from one local contact to another: the old holder lets go.
-                try db.execute(
-                    sql: "UPDATE contact SET crmId = NULL WHERE crmId = ? AND id != ?",
-                    arguments: [crmId, update.contactId])
-            }
-            try db.execute(sql: "UPDATE contact SET crmId = ? WHERE id = ?", arguments: [crmId, update.contactId])
+            assignments.append("crmId = ?")
+            values.append(crmId)
         }
         if let modified = update.crmLastModified {
-            try db.execute(
-                sql: "UPDATE contact SET crmLastModified = ? WHERE id = ?",
-                arguments: [modified.millisecondsSince1970, update.contactId])
+            assignments.append("crmLastModified = ?")
+            values.append(modified.millisecondsSince1970)
         }
         if let archived = update.crmArchivedAt {
-            try db.execute(
-                sql: "UPDATE contact SET crmArchivedAt = ? WHERE id = ?",
-                arguments: [archived?.millisecondsSince1970, update.contactId])
-            if archived != nil {
-                try AuditLog.append(
-                    action: "contact.crmArchived", actor: actor, contactId: update.contactId, at: now, in: db)
-            }
+            assignments.append("crmArchivedAt = ?")
+            values.append(archived?.millisecondsSince1970)
         }
         if let merged = update.mergedIntoCrmId {
-            try db.execute(
-                sql: "UPDATE contact SET mergedIntoCrmId = ? WHERE id = ?", arguments: [merged, update.contactId])
+            assignments.append("mergedIntoCrmId = ?")
+            values.append(merged)
         }
         if let version = update.syncedVersion {
+            // Never back.
+            assignments.append("syncedVersion = CASE WHEN syncedVersion < ? THEN ? ELSE syncedVersion END")
+            values += [version, version]
+        }
+        if !assignments.isEmpty {
             try db.execute(
-                sql: "UPDATE contact SET syncedVersion = ? WHERE id = ? AND syncedVersion < ?",
-                arguments: [version, update.contactId, version])
+                sql: "UPDATE contact SET \(assignments.joined(separator: ", ")) WHERE id = ?",
+                arguments: SQLArguments(values + [update.contactId]))
+        }
+        if case .some(.some) = update.crmArchivedAt {
+            try AuditLog.append(action: "contact.crmArchived", actor: actor, contactId: update.contactId, at: now, in: db)
         }
         return .applied
+    }
+
+    /// Writes the agreed base values of one contact in one statement (upserts of up to 100 keys).
+    private static func writeBase(_ base: [SyncKey: String?], contactId: String, in db: any SQLSession) throws {
+        let entries = base.sorted { $0.key.rawValue < $1.key.rawValue }
+        for start in stride(from: 0, to: entries.count, by: 100) {
+            let chunk = entries[start..<min(start + 100, entries.count)]
+            var values: [(any SQLValueConvertible)?] = []
+            for (key, value) in chunk { values += [contactId, key.rawValue, value] }
+            try db.execute(
+                sql: """
+                    INSERT INTO syncBase (contactId, key, value) VALUES \(Array(repeating: "(?, ?, ?)", count: chunk.count).joined(separator: ", "))
+                    ON CONFLICT (contactId, key) DO UPDATE SET value = excluded.value
+                    """, arguments: SQLArguments(values))
+        }
     }
 
     // MARK: Checkpoints

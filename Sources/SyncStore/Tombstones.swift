@@ -15,6 +15,24 @@ enum Tombstones {
             arguments: [crmIdHash]) ?? false
     }
 
+    /// Which of `subjectHashes` have a tombstone: one query per 500.
+    static func present(_ subjectHashes: [String], in db: any SQLSession) throws -> Set<String> {
+        var found = Set<String>()
+        try SyncStore.forEachRow(
+            { "SELECT subjectHash FROM tombstone WHERE subjectHash IN (\($0))" }, in: subjectHashes, db
+        ) { found.insert($0[0]) }
+        return found
+    }
+
+    /// Which of `idHashes` name a tombstoned CRM record: one query per 500.
+    static func presentCRMIds(_ idHashes: [String], in db: any SQLSession) throws -> Set<String> {
+        var found = Set<String>()
+        try SyncStore.forEachRow({ "SELECT idHash FROM crmTombstone WHERE idHash IN (\($0))" }, in: idHashes, db) {
+            found.insert($0[0])
+        }
+        return found
+    }
+
     static func insert(crmIdHash: String, erasedAt: Date, requestId: String, in db: any SQLSession) throws {
         try db.execute(
             sql: "INSERT INTO crmTombstone (idHash, erasedAt, requestId) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
@@ -39,7 +57,8 @@ extension SyncStore {
     public func erasedAddresses(among emails: [EmailAddress]) throws -> Set<String> {
         let hashes = Set(emails.map(\.normalized)).map { ($0, keyedHash($0)) }
         return try database.read { db in
-            Set(try hashes.filter { try Tombstones.isErased($0.1, in: db) }.map(\.0))
+            let erased = try Tombstones.present(hashes.map(\.1), in: db)
+            return Set(hashes.filter { erased.contains($0.1) }.map(\.0))
         }
     }
 
@@ -47,7 +66,8 @@ extension SyncStore {
     public func erasedCRMIds(among crmIds: [String]) throws -> Set<String> {
         let hashes = crmIds.map { ($0, crmIdHash(of: $0)) }
         return try database.read { db in
-            Set(try hashes.filter { try Tombstones.isErased(crmIdHash: $0.1, in: db) }.map(\.0))
+            let erased = try Tombstones.presentCRMIds(hashes.map(\.1), in: db)
+            return Set(hashes.filter { erased.contains($0.1) }.map(\.0))
         }
     }
 
