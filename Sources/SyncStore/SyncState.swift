@@ -16,7 +16,9 @@ extension SyncStore {
         var consents: [String: [Purpose: ConsentEvent]] = [:]
         try forEachRow({ "SELECT * FROM consent WHERE contactId IN (\($0))" }, in: ids, db) { row in
             let event = ConsentLedger.event(from: row)
-            if consents[event.contactId]?[event.purpose] == nil { consents[event.contactId, default: [:]][event.purpose] = event }
+            if consents[event.contactId]?[event.purpose] == nil {
+                consents[event.contactId, default: [:]][event.purpose] = event
+            }
         }
         var suppressions: [String: [SuppressionKind: Suppression]] = [:]
         try forEachRow({ "SELECT * FROM suppression WHERE contactId IN (\($0))" }, in: ids, db) { row in
@@ -220,7 +222,8 @@ extension SyncStore {
         if case .some(.some(let crmId)) = update.crmId {
             // A merge can move a CRM id from one local contact to another: the old holder lets go.
             try db.execute(
-                sql: "UPDATE contact SET crmId = NULL WHERE crmId = ? AND id != ?", arguments: [crmId, update.contactId])
+                sql: "UPDATE contact SET crmId = NULL WHERE crmId = ? AND id != ?",
+                arguments: [crmId, update.contactId])
         }
         // The link and what the CRM said of it, in one statement.
         var assignments: [String] = []
@@ -252,7 +255,8 @@ extension SyncStore {
                 arguments: SQLArguments(values + [update.contactId]))
         }
         if case .some(.some) = update.crmArchivedAt {
-            try AuditLog.append(action: "contact.crmArchived", actor: actor, contactId: update.contactId, at: now, in: db)
+            try AuditLog.append(
+                action: "contact.crmArchived", actor: actor, contactId: update.contactId, at: now, in: db)
         }
         return .applied
     }

@@ -1,0 +1,159 @@
+import Foundation
+import MockHubSpot
+import PostgresRegister
+import SyncCore
+import SyncModel
+import SyncStore
+import SyncTesting
+import Testing
+
+/// Issue 20's fail-over: two `crmsync run` processes (two hosts) on one PostgreSQL register. Exactly one syncs at a
+/// time; the one syncing is SIGKILLed in the middle of its run while edit commands run from the other side; the
+/// other takes over within a schedule period plus the time the server needs to notice, and the two sides converge
+/// with nothing lost, nothing created twice in the CRM, and no erasure undone.
+@Suite(
+    .serialized,
+    .disabled(
+        if: !TestPostgres.isConfigured,
+        "PostgreSQL is not configured (CRMSYNC_TEST_POSTGRES_URL, PGPASSWORD): fail-over between hosts is not tested")
+)
+struct FailOverTests {
+    @Test func theSurvivorTakesOverFromAKilledHolderAndBothSidesConverge() async throws {
+        var limits = MockConfiguration()
+        limits.rateLimit = .init(max: 1_000_000, intervalMs: 10_000)
+        limits.searchPerSecond = 1_000_000
+        limits.dailyLimit = 100_000_000
+        let (cli, server) = try await CommandLineRunner.againstMock(.init(configuration: limits))
+        defer { Task { await server.stop() } }
+        let location = try TestPostgres.newDatabase()
+        defer { try? TestPostgres.drop(location.database) }
+        try cli.write(
+            "sync.json",
+            #"{"crm": {"baseURL": "\#(server.baseURL.absoluteString)", "rateLimit": {"requestsPerInterval": 250}}, "store": {"url": "\#(location.description)"}}"#
+        )
+        let fillers = (1...600).map { "person\($0)@example.fi,P\($0),Dev,granted" }.joined(separator: "\n")
+        try cli.write(
+            "people.csv",
+            "email,firstName,jobTitle,newsletter\naino@example.fi,Aino,Dev,granted\nbo@example.fi,Bo,Dev,granted\n"
+                + "cid@example.fi,Cid,Dev,granted\ndan@example.fi,Dan,Dev,granted\n\(fillers)\n")
+        #expect(try await cli.run("import", "people.csv").status == 0)
+        let first = try await cli.run("sync")
+        #expect(first.status == 0, "\(first.errors)")
+        // Work for a slow run: every contact's job title to push, and the CRM slow to answer subscription reads.
+        try cli.write(
+            "titles.csv",
+            "email,jobTitle\n"
+                + (["aino", "bo", "cid", "dan"].map { "\($0)@example.fi" } + (1...600).map { "person\($0)@example.fi" })
+                .map { "\($0),Lead" }.joined(separator: "\n") + "\n")
+        #expect(try await cli.run("import", "titles.csv").status == 0)
+        try await EditDuringSyncCommandTests.mock(
+            server, "PUT", "/__mock/config",
+            [
+                "faults": [
+                    "seed": 1, "slowRate": 1, "slowMs": 3000,
+                    "endpoints": ["/communication-preferences/v4/statuses/batch/read"],
+                ]
+            ])
+        let journalBefore = try await EditDuringSyncCommandTests.journal(server).count
+        let store = try SyncStore.postgres(location)
+        defer { try? store.close() }
+
+        // Two hosts' daemons on a one-second schedule.
+        let hostA = try await cli.start("run", "--every", "1s", "--jitter", "0s", "--reconcile-budget", "0")
+        let hostB = try await cli.start("run", "--every", "1s", "--jitter", "0s", "--reconcile-budget", "0")
+        defer {
+            for host in [hostA, hostB] where !host.hasExited { kill(host.processIdentifier, SIGKILL) }
+        }
+        func holderPid() throws -> Int32? {
+            guard let holder = try WriterLease.currentHolder(of: store)?.holder else { return nil }
+            return holder.split(separator: ":").last.flatMap { Int32($0) }
+        }
+        // Wait until one of them is writing to the CRM: mid-run.
+        var writing = false
+        for _ in 0..<1500 {
+            if try await EditDuringSyncCommandTests.journal(server).dropFirst(journalBefore).contains(where: {
+                ($0["path"] as? String)?.hasSuffix("/batch/update") == true
+            }) {
+                writing = true
+                break
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(writing, "neither host reached its CRM writes")
+        let holder = try #require(try holderPid())
+        let (victim, survivor) = holder == hostA.processIdentifier ? (hostA, hostB) : (hostB, hostA)
+        #expect(holder == victim.processIdentifier)
+        // `status` names the holder from any host.
+        let status = try await cli.run("status", "--format", "json")
+        let holderText =
+            (try JSONSerialization.jsonObject(with: Data(status.output.utf8)) as? [String: Any])?["leaseHolder"]
+            as? String
+        #expect(holderText?.hasSuffix(":\(victim.processIdentifier)") == true, "\(status.output) \(status.errors)")
+
+        // Edits from the other side while the holder syncs, then the holder dies without any cleanup.
+        try cli.write("phone.csv", "email,phone\naino@example.fi,0401234567\n")
+        for edit in [
+            ["suppress", "--email", "dan@example.fi", "--reason", "objection"],
+            ["consent", "withdraw", "--email", "cid@example.fi", "--purpose", "newsletter", "--source", "phone"],
+            ["import", "phone.csv"],
+            ["erase", "--email", "bo@example.fi"],
+        ] {
+            let result = try await cli.run(edit)
+            #expect(result.status == 0, "\(edit[0]): \(result.errors)")
+        }
+        #expect(!victim.hasExited, "the holder finished before it could be killed mid-run")
+        kill(victim.processIdentifier, SIGKILL)
+        let killed = ContinuousClock.now
+        _ = try await CommandLineRunner.wait(for: victim)
+        try await EditDuringSyncCommandTests.mock(
+            server, "PUT", "/__mock/config", ["faults": ["slowRate": 0, "slowMs": 0]])
+
+        // The survivor takes the lease over: within the schedule period plus the server's notice.
+        var tookOver: Duration?
+        for _ in 0..<1000 where tookOver == nil {
+            if try holderPid() == survivor.processIdentifier { tookOver = ContinuousClock.now - killed }
+            if tookOver == nil { try await Task.sleep(for: .milliseconds(5)) }
+        }
+        let takeOver = try #require(tookOver, "the survivor never took the lease over")
+        print("fail-over: the survivor held the lease \(takeOver) after the holder was killed")
+        #expect(takeOver < .seconds(1) + .seconds(3))
+
+        // Let the survivor finish two runs after the take-over, then stop it.
+        let runsBefore = try store.recentRuns(limit: 1).first?.id ?? 0
+        var finished = 0
+        for _ in 0..<3000 where finished < 2 {
+            finished = try store.recentRuns(limit: 10).filter { $0.id > runsBefore && $0.status == "ok" }.count
+            if finished < 2 { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        #expect(finished >= 2, "the survivor did not finish two runs")
+        survivor.terminate()
+        let stopped = try await CommandLineRunner.wait(for: survivor)
+        #expect(stopped.status == 0, "\(stopped.errors)")
+
+        // Local side: every edit kept, the erasure carried through, nothing left to push.
+        let dan = try #require(try store.contact(email: EmailAddress("dan@example.fi")))
+        #expect(try store.suppressions(contactId: dan.id).contains { $0.kind == .optedOutOfAll && $0.isActive })
+        let cid = try #require(try store.contact(email: EmailAddress("cid@example.fi")))
+        #expect(try store.consents(contactId: cid.id).first { $0.purpose == .newsletter }?.state == .withdrawn)
+        #expect(try store.contact(email: EmailAddress("aino@example.fi"))?.phone == "0401234567")
+        #expect(try store.contact(email: EmailAddress("bo@example.fi")) == nil)
+        #expect(try store.isErased(EmailAddress("bo@example.fi")))
+        #expect(try store.erasureRequests().allSatisfy { $0.state == .verified })
+        #expect(try store.dirtyCount() == 0)
+        #expect(try store.contactCount() == 603)
+        // CRM side: the same, each person once.
+        #expect(try await server.control.stats().contacts == 603)
+        #expect(
+            try await EditDuringSyncCommandTests.crmContact(server, "dan@example.fi")?["hs_email_optout"] as? String
+                == "true")
+        #expect(
+            try await EditDuringSyncCommandTests.crmStatus(server, "cid@example.fi", subscription: 7) == "UNSUBSCRIBED")
+        #expect(
+            try await EditDuringSyncCommandTests.crmContact(server, "aino@example.fi")?["phone"] as? String
+                == "0401234567")
+        #expect(
+            try await EditDuringSyncCommandTests.crmContact(server, "person600@example.fi")?["jobtitle"] as? String
+                == "Lead")
+        #expect(try await EditDuringSyncCommandTests.crmContact(server, "bo@example.fi") == nil)
+    }
+}
