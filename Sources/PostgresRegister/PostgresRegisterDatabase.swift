@@ -101,13 +101,13 @@ public final class PostgresRegisterDatabase: RegisterDatabase, @unchecked Sendab
         do {
             for statement in begin { try session.execute(sql: statement, arguments: []) }
             let (value, completion) = try body(session)
-            try session.execute(sql: completion == .commit ? "COMMIT" : "ROLLBACK", arguments: [])
+            try session.finish(completion == .commit ? "COMMIT" : "ROLLBACK")
             return value
         } catch {
             if connection.isClosed {
                 self.connection = nil
             } else {
-                try? session.execute(sql: "ROLLBACK", arguments: [])
+                try? session.finish("ROLLBACK")
             }
             throw error
         }
@@ -174,9 +174,7 @@ public final class PostgresRegisterDatabase: RegisterDatabase, @unchecked Sendab
         defer { lock.unlock() }
         let session = PostgresSession(connection: try connected(), logger: logger)
         // VACUUM runs outside a transaction.
-        try session.execute(
-            sql: "VACUUM contact, consent, consentEvent, suppression, syncBase, formerAddress, auditLog, outbox",
-            arguments: [])
+        try session.finish("VACUUM contact, consent, consentEvent, suppression, syncBase, formerAddress, auditLog, outbox")
     }
 
     public func describe(_ error: any Error) -> String { Self.describe(error) }
@@ -210,10 +208,16 @@ public final class PostgresRegisterDatabase: RegisterDatabase, @unchecked Sendab
 
 /// One connection inside a transaction, as the register's logic sees it: `?` placeholders numbered `$1`, `$2`, …
 /// and each answer converted to ``SQLValue``s (integers of every width, booleans as 1 or 0, text, bytes).
+///
+/// A statement that returns nothing is sent without waiting for its answer: the connection runs its queue in order,
+/// so the next read sees it, and every answer is collected (its error thrown) before the next read, savepoint or
+/// the transaction's end. A run of writes costs the server's work, not a thread's wake-up per statement.
 final class PostgresSession: SQLSession {
     let connection: PostgresConnection
     let logger: Logger
     private var savepoints = 0
+    /// Writes sent and not yet answered, oldest first.
+    private var unanswered: [EventLoopFuture<PostgresQueryResult>] = []
 
     var dialect: SQLDialect { .postgres }
 
@@ -222,7 +226,22 @@ final class PostgresSession: SQLSession {
         self.logger = logger
     }
 
-    func execute(sql: String, arguments: SQLArguments) throws { _ = try query(sql, arguments) }
+    func execute(sql: String, arguments: SQLArguments) throws {
+        unanswered.append(send(sql, arguments))
+        // A long run of writes is collected now and then, so its answers do not pile up.
+        if unanswered.count >= 256 { try collect() }
+    }
+
+    /// Waits for every write sent, in order; throws the first one's error (the server has aborted the transaction).
+    func collect() throws {
+        let pending = unanswered
+        unanswered.removeAll(keepingCapacity: true)
+        var failure: (any Error)?
+        for future in pending {
+            do { _ = try future.wait() } catch { if failure == nil { failure = error } }
+        }
+        if let failure { throw failure }
+    }
 
     func forEachRow(sql: String, arguments: SQLArguments, _ body: (SQLRow) throws -> Void) throws {
         let result = try query(sql, arguments)
@@ -232,6 +251,9 @@ final class PostgresSession: SQLSession {
             try body(SQLRow(columns: columns, values: try row.map(Self.value)))
         }
     }
+
+    /// Ends the transaction (`COMMIT` or `ROLLBACK`) once every write before it is answered.
+    func finish(_ statement: String) throws { _ = try query(statement, []) }
 
     func insertReturningId(sql: String, arguments: SQLArguments) throws -> Int64 {
         let result = try query(sql + " RETURNING id", arguments)
@@ -245,19 +267,32 @@ final class PostgresSession: SQLSession {
         savepoints += 1
         let name = "crmsync_\(savepoints)"
         defer { savepoints -= 1 }
-        try execute(sql: "SAVEPOINT \(name)", arguments: [])
+        _ = try query("SAVEPOINT \(name)", [])
         let completion: TransactionCompletion
         do {
             completion = try body()
+            try collect()
         } catch {
-            try? execute(sql: "ROLLBACK TO SAVEPOINT \(name)", arguments: [])
+            _ = try? query("ROLLBACK TO SAVEPOINT \(name)", [])
             throw error
         }
-        if completion == .rollback { try execute(sql: "ROLLBACK TO SAVEPOINT \(name)", arguments: []) }
-        try execute(sql: "RELEASE SAVEPOINT \(name)", arguments: [])
+        if completion == .rollback { _ = try query("ROLLBACK TO SAVEPOINT \(name)", []) }
+        _ = try query("RELEASE SAVEPOINT \(name)", [])
     }
 
+    /// Sends a statement and waits for its answer, after every write before it.
     private func query(_ sql: String, _ arguments: SQLArguments) throws -> PostgresQueryResult {
+        let answer = send(sql, arguments)
+        do {
+            try collect()
+        } catch {
+            _ = try? answer.wait()
+            throw error
+        }
+        return try answer.wait()
+    }
+
+    private func send(_ sql: String, _ arguments: SQLArguments) -> EventLoopFuture<PostgresQueryResult> {
         var bindings = PostgresBindings(capacity: arguments.values.count)
         for value in arguments.values {
             switch value {
@@ -268,9 +303,7 @@ final class PostgresSession: SQLSession {
             case .blob(let data): bindings.append(ByteBuffer(bytes: data))
             }
         }
-        return try connection.query(
-            PostgresQuery(unsafeSQL: Self.numbered(sql), binds: bindings), logger: logger
-        ).wait()
+        return connection.query(PostgresQuery(unsafeSQL: Self.numbered(sql), binds: bindings), logger: logger)
     }
 
     /// `sql` with each `?` outside a quoted literal or name replaced by `$1`, `$2`, … in order.

@@ -71,12 +71,17 @@ enum ContactRow {
         return values
     }
 
-    static func insert(_ contact: Contact, in db: any SQLSession) throws {
-        let placeholders = Array(repeating: "?", count: columnList.count).joined(separator: ", ")
-        let statement = try db.cachedStatement(
-            sql: "INSERT INTO contact (\(columnList.joined(separator: ", "))) VALUES (\(placeholders))")
-        try statement.execute(arguments: SQLArguments(values(of: contact)))
-        try markActive(contact.id, in: db)
+    /// Inserts `contact`, active as of its `updatedAt`; at `localVersion` when given (else the schema's first, 1).
+    static func insert(_ contact: Contact, localVersion: Int64? = nil, in db: any SQLSession) throws {
+        var columns = columnList + ["lastActivityAt"]
+        var values = values(of: contact) + [contact.updatedAt.millisecondsSince1970]
+        if let localVersion {
+            columns.append("localVersion")
+            values.append(localVersion)
+        }
+        try db.execute(
+            sql: "INSERT INTO contact (\(columns.joined(separator: ", "))) VALUES (\(questionMarks(count: columns.count)))",
+            arguments: SQLArguments(values))
     }
 
     /// Every write of a contact is activity: its last activity moves up to `updatedAt` (never back).

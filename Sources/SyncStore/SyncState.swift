@@ -180,7 +180,26 @@ extension SyncStore {
     private func apply(_ update: LocalSyncUpdate, now: Date, actor: String, in db: any SQLSession) throws
         -> SyncApplyResult.Outcome
     {
-        let version = try SyncVersion.current(update.contactId, in: db)
+        // One read for the contact as stored and for another holding the address the update gives it.
+        var version: Int64?
+        var previous: Contact?
+        var addressHeldByAnother = false
+        if let contact = update.contact {
+            for row in try SQLRow.fetchAll(
+                db, sql: "SELECT \(ContactRow.selectColumns), localVersion FROM contact WHERE id = ? OR email = ?",
+                arguments: [contact.id, contact.email.normalized])
+            {
+                let found = try ContactRow.contact(from: row)
+                if found.id == contact.id {
+                    previous = found
+                    version = row[ContactRow.columnCount]
+                } else {
+                    addressHeldByAnother = true
+                }
+            }
+        } else {
+            version = try SyncVersion.current(update.contactId, in: db)
+        }
         if let expected = update.expectedLocalVersion {
             guard let version else { return .erased }
             if version != expected { return .edited }
@@ -190,12 +209,10 @@ extension SyncStore {
         }
         if let contact = update.contact {
             if try Tombstones.isErased(subjectHash(of: contact.email), in: db) { return .erased }
-            let previous = try ContactRow.fetch(id: contact.id, in: db)
             // A contact created from the CRM whose address an edit command took meanwhile: the next run matches them.
-            if previous == nil, try ContactRow.fetch(email: contact.email, in: db) != nil { return .edited }
+            if previous == nil && addressHeldByAnother { return .edited }
             if previous == nil {
-                try ContactRow.insert(contact, in: db)
-                try db.execute(sql: "UPDATE contact SET localVersion = 0 WHERE id = ?", arguments: [contact.id])
+                try ContactRow.insert(contact, localVersion: 0, in: db)
                 try AuditLog.append(
                     action: "contact.created", actor: actor, contactId: contact.id, detail: "origin=crm", at: now,
                     in: db)
