@@ -99,7 +99,7 @@ let package = Package(
             name: "SyncChecking",
             dependencies: [
                 "SyncModel", "SubjectPolicy", "SyncCore", "SyncStore", "SyncEngine", "HubSpotClient", "MockHubSpot",
-                "SyncTesting",
+                "SyncTesting", "PostgresRegister", .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(

@@ -174,7 +174,8 @@ public final class PostgresRegisterDatabase: RegisterDatabase, @unchecked Sendab
         defer { lock.unlock() }
         let session = PostgresSession(connection: try connected(), logger: logger)
         // VACUUM runs outside a transaction.
-        try session.finish("VACUUM contact, consent, consentEvent, suppression, syncBase, formerAddress, auditLog, outbox")
+        try session.finish(
+            "VACUUM contact, consent, consentEvent, suppression, syncBase, formerAddress, auditLog, outbox")
     }
 
     public func describe(_ error: any Error) -> String { Self.describe(error) }

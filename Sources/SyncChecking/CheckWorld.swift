@@ -1,6 +1,8 @@
 import Foundation
 import HubSpotClient
+import Logging
 import MockHubSpot
+import PostgresRegister
 import SyncCore
 import SyncEngine
 import SyncModel
@@ -79,6 +81,9 @@ public final class CheckWorld: @unchecked Sendable {
 
     /// The mock's control surface.
     let mock: MockControlClient
+    /// The PostgreSQL server of a world whose register is there (``against(baseURL:token:postgres:)``), and the
+    /// databases it made: the register's and its backups', dropped when it closes.
+    private var postgres: (server: PostgresLocation, current: String, made: [String])?
 
     public var storePath: String? { folder.map { Self.storeFile(in: $0) } }
 
@@ -119,16 +124,49 @@ public final class CheckWorld: @unchecked Sendable {
     }
 
     /// A world against a running mock (reset now); `faults` are set on it for the history, off for the quiet end.
-    public static func against(baseURL: URL, token: String) async throws -> CheckWorld {
+    /// With `postgres` (a server whose user may create databases) the register is a new database there, its erasure
+    /// journal a file of the world's, and a backup a copy of it in another database.
+    public static func against(baseURL: URL, token: String, postgres: PostgresLocation? = nil) async throws
+        -> CheckWorld
+    {
         let folder = try temporaryFolder()
         let clock = SteppableClock()
+        var database: PostgresLocation?
+        if let postgres {
+            database = try PostgresAdministration.createDatabase(newDatabaseName(), on: postgres, logger: silent)
+        }
+        let store =
+            try database.map { try SyncStore.postgres($0, clock: clock, erasureJournal: memoryJournal(in: folder)) }
+            ?? fileStore(in: folder, clock: clock)
         let world = try CheckWorld(
-            store: fileStore(in: folder, clock: clock), folder: folder, scratch: folder, hostClock: clock,
+            store: store, folder: database == nil ? folder : nil, scratch: folder, hostClock: clock,
             baseURL: baseURL, token: token, server: nil,
             transport: URLSessionTransport(),
             mock: MockControlClient(baseURL: baseURL))
+        if let postgres, let database {
+            world.postgres = (postgres, database.database, [database.database])
+        }
         try await world.mock.reset()
         return world
+    }
+
+    private static func newDatabaseName() -> String {
+        "crmsync_check_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+    }
+
+    private static let silent = Logger(label: "crmsync.check", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    /// A new database on the world's server holding a copy of the register in `source`.
+    private func copy(_ source: SyncStore, on server: PostgresLocation) throws -> String {
+        let name = Self.newDatabaseName()
+        let target = try PostgresRegisterDatabase(
+            location: try PostgresAdministration.createDatabase(name, on: server, logger: Self.silent),
+            logger: Self.silent)
+        postgres?.made.append(name)
+        defer { try? target.close() }
+        try target.migrate()
+        try RegisterCopy.copy(from: source, to: target)
+        return name
     }
 
     /// Where a store in memory keeps its erasure journal: the world's scratch folder, apart from its backups' store.
@@ -190,12 +228,22 @@ public final class CheckWorld: @unchecked Sendable {
 
     public func close() async {
         await server?.stop()
+        if let postgres {
+            try? store.close()
+            for name in postgres.made {
+                try? PostgresAdministration.dropDatabase(name, on: postgres.server, logger: Self.silent)
+            }
+        }
         try? FileManager.default.removeItem(at: scratch)
         if let folder { try? FileManager.default.removeItem(at: folder) }
     }
 
     /// An administrator's backup of the store as it is now (the erasure journal, kept apart, is not in it).
     func backupStore() throws {
+        if let postgres {
+            lastBackup = try copy(store, on: postgres.server)
+            return
+        }
         let path = scratch.appendingPathComponent("backup-\(UUID().uuidString).sqlite").path
         try store.backup(to: path)
         if let lastBackup { try? FileManager.default.removeItem(atPath: lastBackup) }
@@ -206,6 +254,18 @@ public final class CheckWorld: @unchecked Sendable {
     /// there is no backup.
     func restoreBackup() throws -> Bool {
         guard let lastBackup else { return false }
+        if let postgres {
+            // The backup is copied into a new database, which the register is from now on (the backup stays as it
+            // was, for another restore); the erasure journal is applied as the register opens.
+            let backup = try SyncStore.postgres(postgres.server.database(lastBackup), clock: hostClock)
+            let restored = try copy(backup, on: postgres.server)
+            try backup.close()
+            try store.close()
+            store = try .postgres(
+                postgres.server.database(restored), clock: hostClock, erasureJournal: Self.memoryJournal(in: scratch))
+            self.postgres?.current = restored
+            return true
+        }
         guard let storePath else {
             store = try .inMemory(
                 restoring: lastBackup, erasureJournal: Self.memoryJournal(in: scratch), clock: hostClock)

@@ -80,7 +80,8 @@ enum ContactRow {
             values.append(localVersion)
         }
         try db.execute(
-            sql: "INSERT INTO contact (\(columns.joined(separator: ", "))) VALUES (\(questionMarks(count: columns.count)))",
+            sql:
+                "INSERT INTO contact (\(columns.joined(separator: ", "))) VALUES (\(questionMarks(count: columns.count)))",
             arguments: SQLArguments(values))
     }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PostgresRegister
 import SyncChecking
 
 /// The model-based checker's long run: many generated histories, each failure printed with its seed and
@@ -24,6 +25,11 @@ struct CheckCommand: AsyncParsableCommand {
     @Flag(help: "Run the CRM as a mock-hubspot process (and the store as a file).") var process = false
     @Flag(help: "Inject transport faults during each history (with --process).") var faults = false
     @Option(help: "Stop after this many failures.") var maxFailures = 5
+    @Option(
+        help:
+            "With --process: the register's database, sqlite (a file) or postgres (a new database per sequence on the server CRMSYNC_BENCH_POSTGRES_URL or CRMSYNC_TEST_POSTGRES_URL names)."
+    )
+    var store = "sqlite"
 
     func run() async throws {
         let started = ContinuousClock.now
@@ -32,6 +38,18 @@ struct CheckCommand: AsyncParsableCommand {
             mock = try MockProcess.start(executable: ChildProcess.siblingExecutable("mock-hubspot"))
         }
         defer { mock?.0.terminate() }
+        var postgres: PostgresLocation?
+        switch store {
+        case "sqlite": break
+        case "postgres":
+            guard process else { throw ValidationError("--store postgres needs --process") }
+            let environment = ProcessInfo.processInfo.environment
+            guard let url = environment["CRMSYNC_BENCH_POSTGRES_URL"] ?? environment["CRMSYNC_TEST_POSTGRES_URL"] else {
+                throw ValidationError("--store postgres needs CRMSYNC_BENCH_POSTGRES_URL (and PGPASSWORD)")
+            }
+            postgres = try PostgresLocation(url: url)
+        default: throw ValidationError("--store: sqlite or postgres, found \(store)")
+        }
         let checker = ModelChecker()
         var operations = 0
         var syncs = 0
@@ -49,7 +67,7 @@ struct CheckCommand: AsyncParsableCommand {
                 guard let (_, url) = mock else {
                     return try await loopback ? CheckWorld.inProcess() : CheckWorld.inMemory()
                 }
-                let world = try await CheckWorld.against(baseURL: url, token: "bench")
+                let world = try await CheckWorld.against(baseURL: url, token: "bench", postgres: postgres)
                 try await world.configureMock(faults: faults ? seed : nil)
                 return world
             }
@@ -67,7 +85,7 @@ struct CheckCommand: AsyncParsableCommand {
         }
         let elapsed = ContinuousClock.now - started
         print(
-            "crmsync-bench check: \(sequences) sequences from seed \(seed) (\(process ? "mock-hubspot process" : loopback ? "store file, in-process mock on loopback" : "in memory")\(faults ? ", faults on" : "")), "
+            "crmsync-bench check: \(sequences) sequences from seed \(seed) (\(process ? "mock-hubspot process, register on \(store)" : loopback ? "store file, in-process mock on loopback" : "in memory")\(faults ? ", faults on" : "")), "
                 + "\(operations) operations, \(syncs) syncs, \(failures) failure(s), \(elapsed.formatted(.units(allowed: [.seconds, .minutes])))"
         )
         print(
