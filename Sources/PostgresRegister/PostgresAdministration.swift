@@ -8,10 +8,12 @@ import SyncStore
 public enum PostgresAdministration {
     /// Creates an empty database `name` on the server of `server` (connecting to its database) and returns its
     /// location.
-    public static func createDatabase(_ name: String, on server: PostgresLocation, logger: Logger) throws
-        -> PostgresLocation
-    {
-        try run("CREATE DATABASE \"\(name)\"", on: server, logger: logger)
+    public static func createDatabase(
+        _ name: String, on server: PostgresLocation, template: String? = nil, logger: Logger
+    ) throws -> PostgresLocation {
+        try run(
+            "CREATE DATABASE \"\(name)\"" + (template.map { " TEMPLATE \"\($0)\"" } ?? ""), on: server,
+            logger: logger)
         return server.database(name)
     }
 

@@ -9,13 +9,24 @@ import SyncModel
 enum ConsentLedger {
     /// Appends `event` to the history and updates the current state if the event is newer (or equally new
     /// and more restrictive). An event identical to one already in the history is ignored, which makes
-    /// replays and re-imports idempotent. Returns whether anything was written.
+    /// replays and re-imports idempotent. Returns whether anything was written. With `cache` (a sync batch's), what
+    /// it reads of the contact's ledger comes from the cache, and what it writes goes to the cache too.
     @discardableResult
     static func record(
-        _ event: ConsentEvent, actor: String, recordedAt: Date, in db: any SQLSession, bumpsVersion: Bool = true
+        _ event: ConsentEvent, actor: String, recordedAt: Date, in db: any SQLSession, bumpsVersion: Bool = true,
+        cache: LedgerCache? = nil
     ) throws -> Bool {
+        let cache = cache.flatMap { $0.covers(event.contactId) ? $0 : nil }
+        func current() throws -> ConsentEvent? {
+            if let cache { return cache.current(contactId: event.contactId, purpose: event.purpose) }
+            return try Self.current(contactId: event.contactId, purpose: event.purpose, in: db)
+        }
+        func setCurrent() throws {
+            try Self.setCurrent(event, in: db)
+            cache?.setCurrent(event)
+        }
         let duplicate =
-            try Bool.fetchOne(
+            try cache.map { $0.contains(event) } ?? Bool.fetchOne(
                 db.cachedStatement(
                     sql: """
                         SELECT EXISTS (SELECT 1 FROM consentEvent WHERE contactId = ? AND purpose = ? AND state = ?
@@ -29,9 +40,9 @@ enum ConsentLedger {
         if duplicate {
             // Already in the history; the current state still follows it if it should (a current state that went
             // missing or fell behind must not leave a decision the sync offers again every run unapplied).
-            let current = try current(contactId: event.contactId, purpose: event.purpose, in: db)
+            let current = try current()
             guard current.map({ supersedes(event, $0) }) ?? true else { return false }
-            try setCurrent(event, in: db)
+            try setCurrent()
             return true
         }
         try db.cachedStatement(
@@ -44,13 +55,12 @@ enum ConsentLedger {
             event.explanation, event.source, event.occurredAt.millisecondsSince1970,
             recordedAt.millisecondsSince1970, event.origin.rawValue,
         ])
+        cache?.recorded(event)
         if bumpsVersion && event.origin == .local { try SyncVersion.bump(event.contactId, in: db) }
-        if let current = try current(contactId: event.contactId, purpose: event.purpose, in: db),
-            !supersedes(event, current)
-        {
+        if let current = try current(), !supersedes(event, current) {
             return true
         }
-        try setCurrent(event, in: db)
+        try setCurrent()
         try AuditLog.append(
             action: "consent.\(event.state.rawValue)", actor: actor, contactId: event.contactId,
             purpose: event.purpose, detail: "source=\(event.source) origin=\(event.origin.rawValue)",

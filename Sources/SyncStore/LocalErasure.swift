@@ -31,10 +31,11 @@ extension SyncStore {
                         db, sql: "SELECT addressHash FROM formerAddress WHERE contactId = ?", arguments: [contact.id]))
                 former.remove(hash)
                 if !former.isEmpty {
-                    for email in try String.fetchAll(
-                        db, sql: "SELECT email FROM contact WHERE id != ?", arguments: [contact.id])
-                    where former.contains(keyedHash(email)) {
-                        former.remove(keyedHash(email))
+                    try db.forEachRowInPages(
+                        sql: "SELECT email FROM contact WHERE id != ?", arguments: [contact.id]
+                    ) { row in
+                        let email: String = row[0]
+                        if former.contains(keyedHash(email)) { former.remove(keyedHash(email)) }
                     }
                 }
                 addressHashes += former

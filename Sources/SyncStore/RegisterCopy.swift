@@ -79,7 +79,7 @@ public enum RegisterCopy {
         }
         // In the order the rows were written, so the target's own numbering (the erasure journal's) follows it.
         let order = from.dialect == .sqlite ? "rowid" : "1"
-        try from.forEachRow(sql: "SELECT * FROM \(table) ORDER BY \(order)", arguments: []) { row in
+        try from.forEachRowInPages(sql: "SELECT * FROM \(table) ORDER BY \(order)", arguments: []) { row in
             let columns = row.columns.filter { $0 != "seq" }
             var values = Self.values(of: row)
             // SQLite stores what it is given: a metadata value written as text by an older version is bytes elsewhere.

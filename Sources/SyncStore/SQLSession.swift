@@ -9,8 +9,11 @@ import Foundation
 public protocol SQLSession: AnyObject {
     var dialect: SQLDialect { get }
     func execute(sql: String, arguments: SQLArguments) throws
-    /// Calls `body` with each row of the query, in order, without keeping them all.
+    /// Calls `body` with each row of the query, in order.
     func forEachRow(sql: String, arguments: SQLArguments, _ body: (SQLRow) throws -> Void) throws
+    /// As ``forEachRow(sql:arguments:_:)``, for a query whose rows may be too many to hold at once (a whole table):
+    /// the rows come a page at a time (SQLite steps through them anyway; PostgreSQL reads them through a cursor).
+    func forEachRowInPages(sql: String, arguments: SQLArguments, _ body: (SQLRow) throws -> Void) throws
     /// Runs an `INSERT` into a table whose key the database assigns, and returns the key.
     func insertReturningId(sql: String, arguments: SQLArguments) throws -> Int64
     /// Runs `body` in a savepoint: rolled back when it answers `.rollback` or throws (and the error rethrown).
@@ -212,6 +215,10 @@ public struct SQLStatement {
 
 extension SQLSession {
     public func execute(sql: String) throws { try execute(sql: sql, arguments: []) }
+
+    public func forEachRowInPages(sql: String, arguments: SQLArguments, _ body: (SQLRow) throws -> Void) throws {
+        try forEachRow(sql: sql, arguments: arguments, body)
+    }
 
     public func cachedStatement(sql: String) -> SQLStatement { SQLStatement(session: self, sql: sql) }
 }

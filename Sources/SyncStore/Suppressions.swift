@@ -16,17 +16,21 @@ enum Suppressions {
     @discardableResult
     static func set(
         _ kind: SuppressionKind, active: Bool, contactId: String, reason: String?, origin: ChangeOrigin, at: Date,
-        actor: String, in db: any SQLSession, bumpsVersion: Bool = true, recordedAt: Date? = nil
+        actor: String, in db: any SQLSession, bumpsVersion: Bool = true, recordedAt: Date? = nil,
+        cache: LedgerCache? = nil
     ) throws -> Bool {
-        if try isActive(kind, contactId: contactId, in: db) == active {
+        // A sync batch's cache answers for the contacts it covers; otherwise the database does.
+        let cache = cache.flatMap { $0.covers(contactId) ? $0 : nil }
+        let stored: Suppression? =
+            if let cache {
+                cache.suppression(kind, contactId: contactId)
+            } else {
+                try all(contactId: contactId, in: db).first { $0.kind == kind }
+            }
+        if (stored?.isActive ?? false) == active {
             return false
         }
-        if !active,
-            try SQLRow.fetchOne(
-                db, sql: "SELECT 1 FROM suppression WHERE contactId = ? AND kind = ?",
-                arguments: [contactId, kind.rawValue])
-                == nil
-        {
+        if !active && stored == nil {
             return false
         }
         try db.cachedStatement(
@@ -37,14 +41,18 @@ enum Suppressions {
                     changedAt = excluded.changedAt, origin = excluded.origin
                 """
         ).execute(arguments: [contactId, kind.rawValue, active, reason, at.millisecondsSince1970, origin.rawValue])
+        cache?.set(
+            Suppression(
+                contactId: contactId, kind: kind, isActive: active, reason: reason, changedAt: at, origin: origin))
         if bumpsVersion && origin == .local { try SyncVersion.bump(contactId, in: db) }
         try AuditLog.append(
             action: "suppression.\(kind.rawValue).\(active ? "set" : "lifted")", actor: actor, contactId: contactId,
             detail: "origin=\(origin.rawValue)", at: at, in: db)
         if kind == .optedOutOfAll && active {
             let currents = Dictionary(
-                try ConsentLedger.current(contactId: contactId, in: db).map { ($0.purpose, $0) },
-                uniquingKeysWith: { a, _ in a })
+                try (cache?.current(contactId: contactId) ?? ConsentLedger.current(contactId: contactId, in: db)).map {
+                    ($0.purpose, $0)
+                }, uniquingKeysWith: { a, _ in a })
             for purpose in Set(Purpose.standard).union(currents.keys).sorted() {
                 let current = currents[purpose]
                 // Already withdrawn at (or after) the opt-out: nothing to add.
@@ -54,7 +62,8 @@ enum Suppressions {
                     contactId: contactId, purpose: purpose, state: .withdrawn, legalBasis: current?.legalBasis,
                     source: optOutSource, occurredAt: max(at, current?.occurredAt ?? at), origin: origin)
                 try ConsentLedger.record(
-                    withdrawal, actor: actor, recordedAt: recordedAt ?? at, in: db, bumpsVersion: bumpsVersion)
+                    withdrawal, actor: actor, recordedAt: recordedAt ?? at, in: db, bumpsVersion: bumpsVersion,
+                    cache: cache)
             }
         }
         return true

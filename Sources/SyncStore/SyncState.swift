@@ -115,7 +115,8 @@ extension SyncStore {
         try database.read { db in
             // A cursor, not an array of rows: a million rows fetched whole cost hundreds of MiB on their own.
             var ids: [String: String] = [:]
-            try db.forEachRow(sql: "SELECT crmId, id FROM contact WHERE crmId IS NOT NULL", arguments: []) { row in
+            try db.forEachRowInPages(sql: "SELECT crmId, id FROM contact WHERE crmId IS NOT NULL", arguments: []) {
+                row in
                 ids[row[0]] = row[1]
             }
             return ids
@@ -135,9 +136,11 @@ extension SyncStore {
         guard !updates.isEmpty else { return SyncApplyResult() }
         let now = self.now
         return try write { db in
+            // What the batch's decisions read, read for all of it at once (and kept current by its writes).
+            let prefetch = try SyncApplyPrefetch(updates, store: self, in: db)
             var result = SyncApplyResult()
             for update in updates {
-                result.outcomes[update.contactId] = try apply(update, now: now, actor: actor, in: db)
+                result.outcomes[update.contactId] = try apply(update, now: now, actor: actor, prefetch, in: db)
             }
             return result
         }
@@ -148,28 +151,25 @@ extension SyncStore {
     /// (the local version moved). Contacts not in the answer may be written. Three queries for the whole batch.
     public func holds(for subjects: [PlannedSubject]) throws -> [String: SyncApplyResult.Outcome] {
         guard !subjects.isEmpty else { return [:] }
-        let addressHashes = Dictionary(
-            subjects.compactMap { subject in subject.email.map { (subject.contactId, subjectHash(of: $0)) } },
-            uniquingKeysWith: { a, _ in a })
-        let idHashes = Dictionary(
-            subjects.compactMap { subject in subject.crmId.map { (subject.contactId, crmIdHash(of: $0)) } },
-            uniquingKeysWith: { a, _ in a })
+        // Each subject's own hashes, so two subjects of one contact are each checked by their own address and record.
+        let addressHashes = subjects.map { $0.email.map(subjectHash(of:)) }
+        let idHashes = subjects.map { $0.crmId.map(crmIdHash(of:)) }
         return try readBeforeCRMWrite { db in
             var versions: [String: Int64] = [:]
             try Self.forEachRow(
                 { "SELECT id, localVersion FROM contact WHERE id IN (\($0))" }, in: subjects.map(\.contactId), db
             ) { versions[$0[0]] = $0[1] }
-            let erasedAddresses = try Tombstones.present(Array(Set(addressHashes.values)), in: db)
-            let erasedIds = try Tombstones.presentCRMIds(Array(Set(idHashes.values)), in: db)
+            let erasedAddresses = try Tombstones.present(Array(Set(addressHashes.compactMap { $0 })), in: db)
+            let erasedIds = try Tombstones.presentCRMIds(Array(Set(idHashes.compactMap { $0 })), in: db)
             var holds: [String: SyncApplyResult.Outcome] = [:]
-            for subject in subjects {
+            for (index, subject) in subjects.enumerated() {
                 let version = versions[subject.contactId]
                 let erased =
-                    version == nil || addressHashes[subject.contactId].map(erasedAddresses.contains) == true
-                    || idHashes[subject.contactId].map(erasedIds.contains) == true
+                    version == nil || addressHashes[index].map(erasedAddresses.contains) == true
+                    || idHashes[index].map(erasedIds.contains) == true
                 if erased {
                     holds[subject.contactId] = .erased
-                } else if let expected = subject.localVersion, version != expected {
+                } else if holds[subject.contactId] == nil, let expected = subject.localVersion, version != expected {
                     holds[subject.contactId] = .edited
                 }
             }
@@ -177,29 +177,17 @@ extension SyncStore {
         }
     }
 
-    private func apply(_ update: LocalSyncUpdate, now: Date, actor: String, in db: any SQLSession) throws
-        -> SyncApplyResult.Outcome
-    {
-        // One read for the contact as stored and for another holding the address the update gives it.
-        var version: Int64?
-        var previous: Contact?
-        var addressHeldByAnother = false
-        if let contact = update.contact {
-            for row in try SQLRow.fetchAll(
-                db, sql: "SELECT \(ContactRow.selectColumns), localVersion FROM contact WHERE id = ? OR email = ?",
-                arguments: [contact.id, contact.email.normalized])
-            {
-                let found = try ContactRow.contact(from: row)
-                if found.id == contact.id {
-                    previous = found
-                    version = row[ContactRow.columnCount]
-                } else {
-                    addressHeldByAnother = true
-                }
-            }
-        } else {
-            version = try SyncVersion.current(update.contactId, in: db)
-        }
+    private func apply(
+        _ update: LocalSyncUpdate, now: Date, actor: String, _ prefetch: SyncApplyPrefetch, in db: any SQLSession
+    ) throws -> SyncApplyResult.Outcome {
+        // The contact as stored, and whether another holds the address the update gives it.
+        let stored = prefetch.rows[update.contactId]
+        let version = stored?.version
+        let previous = stored?.contact
+        let addressHeldByAnother =
+            update.contact.map { contact in
+                prefetch.holders[contact.email.normalized].map { $0 != contact.id } ?? false
+            } ?? false
         if let expected = update.expectedLocalVersion {
             guard let version else { return .erased }
             if version != expected { return .edited }
@@ -208,9 +196,10 @@ extension SyncStore {
             return .erased
         }
         if let contact = update.contact {
-            if try Tombstones.isErased(subjectHash(of: contact.email), in: db) { return .erased }
+            if prefetch.erased.contains(subjectHash(of: contact.email)) { return .erased }
             // A contact created from the CRM whose address an edit command took meanwhile: the next run matches them.
             if previous == nil && addressHeldByAnother { return .edited }
+            prefetch.wrote(contact, previous: previous, version: version ?? 0)
             if previous == nil {
                 try ContactRow.insert(contact, localVersion: 0, in: db)
                 try AuditLog.append(
@@ -225,12 +214,13 @@ extension SyncStore {
             }
         }
         for event in update.consentEvents {
-            try ConsentLedger.record(event, actor: actor, recordedAt: now, in: db, bumpsVersion: false)
+            try ConsentLedger.record(
+                event, actor: actor, recordedAt: now, in: db, bumpsVersion: false, cache: prefetch.ledger)
         }
         for change in update.suppressionChanges {
             try Suppressions.set(
                 change.kind, active: change.active, contactId: update.contactId, reason: change.reason, origin: .crm,
-                at: change.at, actor: actor, in: db, bumpsVersion: false, recordedAt: now)
+                at: change.at, actor: actor, in: db, bumpsVersion: false, recordedAt: now, cache: prefetch.ledger)
         }
         if update.replacesBase {
             try db.execute(sql: "DELETE FROM syncBase WHERE contactId = ?", arguments: [update.contactId])
@@ -325,5 +315,47 @@ enum SyncVersion {
     static func bump(_ contactId: String, in db: any SQLSession) throws {
         try db.cachedStatement(sql: "UPDATE contact SET localVersion = localVersion + 1 WHERE id = ?")
             .execute(arguments: [contactId])
+    }
+}
+
+/// What a batch of sync updates reads before it decides, read for the whole batch at once: the stored contacts (by
+/// id, and the holders of the addresses the batch gives), the tombstones of those addresses, and the ledger and
+/// suppressions of the contacts it records decisions for (``LedgerCache``). The batch's own writes keep it current;
+/// its writer lock keeps every other writer out while it is used.
+final class SyncApplyPrefetch {
+    private(set) var rows: [String: (contact: Contact, version: Int64)] = [:]
+    /// Normalized address → the id of the contact holding it.
+    private(set) var holders: [String: String] = [:]
+    let erased: Set<String>
+    let ledger: LedgerCache?
+
+    init(_ updates: [LocalSyncUpdate], store: SyncStore, in db: any SQLSession) throws {
+        let emails = updates.compactMap { $0.contact?.email }
+        var rows: [String: (contact: Contact, version: Int64)] = [:]
+        var holders: [String: String] = [:]
+        func read(_ row: SQLRow) throws {
+            let contact = try ContactRow.contact(from: row)
+            rows[contact.id] = (contact, row[ContactRow.columnCount])
+            holders[contact.email.normalized] = contact.id
+        }
+        let columns = "\(ContactRow.selectColumns), localVersion"
+        try SyncStore.forEachRow(
+            { "SELECT \(columns) FROM contact WHERE id IN (\($0))" }, in: updates.map(\.contactId), db, read)
+        try SyncStore.forEachRow(
+            { "SELECT \(columns) FROM contact WHERE email IN (\($0))" }, in: emails.map(\.normalized), db, read)
+        self.rows = rows
+        self.holders = holders
+        erased = try Tombstones.present(Array(Set(emails.map(store.subjectHash(of:)))), in: db)
+        let deciding = updates.filter { !$0.consentEvents.isEmpty || !$0.suppressionChanges.isEmpty }.map(\.contactId)
+        ledger = deciding.isEmpty ? nil : try LedgerCache(contactIds: deciding, in: db)
+    }
+
+    /// Records that the batch wrote `contact` (inserted when `previous` is nil, else updated from it).
+    func wrote(_ contact: Contact, previous: Contact?, version: Int64) {
+        if let previous, previous.email != contact.email, holders[previous.email.normalized] == contact.id {
+            holders[previous.email.normalized] = nil
+        }
+        rows[contact.id] = (contact, version)
+        holders[contact.email.normalized] = contact.id
     }
 }

@@ -75,6 +75,23 @@ public final class SyncStore: Sendable {
         }
     }
 
+    /// Whether this register has kept an erasure journal (its metadata says so).
+    public func hasHadErasureJournal() throws -> Bool {
+        try database.read { db in
+            try Int.fetchOne(db, sql: "SELECT 1 FROM metadata WHERE key = 'erasureJournal'") != nil
+        }
+    }
+
+    /// Brings the register up to its erasure journal again, as opening it does (``ErasureJournal``): what a database
+    /// restored under a running process lacks is applied again before the next run. Returns how many erasure
+    /// records were applied again; 0 without a journal.
+    @discardableResult
+    public func reconcileErasureJournal() throws -> Int {
+        guard let path = journal.withLock({ $0 })?.path else { return 0 }
+        try attachJournal(path: path, readOnly: false, startNew: false)
+        return journalRestored
+    }
+
     /// Where a store's erasure journal is unless `store.erasureJournal` says otherwise: beside the store file's real
     /// path, so that every name of the store (a symbolic link, a relative path) finds the same journal.
     public static func defaultErasureJournal(forStore path: String) -> String {

@@ -70,7 +70,7 @@ struct CommandContext {
             case .postgres(let url):
                 return try SyncStore.postgres(
                     try PostgresLocation(url: url), logger: Logger(label: "crmsync.store"), existingOnly: existingOnly,
-                    erasureJournal: configuration.store.erasureJournal)
+                    erasureJournal: configuration.store.erasureJournal, startNewJournal: startNewJournal)
             }
         } catch {
             throw Self.fail(.storeUnavailable, (error as? LocalizedError)?.errorDescription ?? "cannot open the store")

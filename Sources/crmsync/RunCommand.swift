@@ -143,6 +143,14 @@ struct ScheduledSync: Service {
             let report = try await lease.run { token in
                 metrics.leaseHeld(true)
                 defer { metrics.leaseHeld(false) }
+                // The register may have been restored from a backup since the last run (a database restored under a
+                // running daemon): the erasure journal is applied again first, as opening the register does.
+                let reapplied = try store.reconcileErasureJournal()
+                if reapplied > 0 {
+                    logger.notice(
+                        "erasure journal: erasure records the register lacked applied again (a restored backup?)",
+                        metadata: ["store.journal.reapplied": "\(reapplied)"])
+                }
                 let fenced = store.fenced(by: token)
                 let report = try await engine(fenced).run(options)
                 // Reconciliation spends requests and writes its checkpoint: under the same lease and fence.
