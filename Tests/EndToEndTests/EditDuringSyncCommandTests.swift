@@ -52,13 +52,79 @@ extension ChildProcess {
         return statuses.first { $0["subscriptionId"] as? Int == subscription }?["status"] as? String
     }
 
-    @Test func editCommandsDuringASlowSyncReturnBeforeItAndBothSidesShowThemAfterTheNext() async throws {
-        // Limits out of the way: the sync and the erase share the CRM, and the checks below read it directly.
+    /// A mock whose limits never get in the way: a sync and the edit commands share it, and the checks read it.
+    static var unlimited: MockConfiguration {
         var limits = MockConfiguration()
         limits.rateLimit = .init(max: 1_000_000, intervalMs: 10_000)
         limits.searchPerSecond = 1_000_000
         limits.dailyLimit = 100_000_000
-        let (cli, server) = try await CommandLineRunner.againstMock(.init(configuration: limits))
+        return limits
+    }
+
+    /// Makes the CRM answer every subscription read after `milliseconds` (the edit commands never read them): a run
+    /// slow enough to be caught in the middle.
+    static func slowSubscriptionReads(_ server: MockHubSpotServer, milliseconds: Int) async throws {
+        try await mock(
+            server, "PUT", "/__mock/config",
+            [
+                "faults": [
+                    "seed": 1, "slowRate": milliseconds > 0 ? 1 : 0, "slowMs": milliseconds,
+                    "endpoints": ["/communication-preferences/v4/statuses/batch/read"],
+                ]
+            ])
+    }
+
+    /// Waits until the CRM took a batch of pushes after its journal's first `after` entries; whether it did.
+    static func waitForCRMWrites(_ server: MockHubSpotServer, after: Int, while running: () -> Bool = { true })
+        async throws -> Bool
+    {
+        for _ in 0..<3000 where running() {
+            if try await journal(server).dropFirst(after).contains(where: {
+                ($0["path"] as? String)?.hasSuffix("/batch/update") == true
+            }) {
+                return true
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return false
+    }
+
+    /// `suppress`, `consent withdraw`, `import` and `erase`, each of which must succeed at once.
+    static func editFromAnotherTerminal(_ cli: CommandLineRunner) async throws {
+        try cli.write("phone.csv", "email,phone\naino@example.fi,0401234567\n")
+        let edits: [[String]] = [
+            ["suppress", "--email", "dan@example.fi", "--reason", "objection"],
+            ["consent", "withdraw", "--email", "cid@example.fi", "--purpose", "newsletter", "--source", "phone"],
+            ["import", "phone.csv"],
+            ["erase", "--email", "bo@example.fi"],
+        ]
+        for edit in edits {
+            let result = try await cli.run(edit)
+            #expect(result.status == 0, "\(edit[0]): \(result.errors)")
+        }
+    }
+
+    /// What ``editFromAnotherTerminal(_:)`` did, on both sides after the sync: nothing of it lost.
+    static func expectEditsOnBothSides(_ store: SyncStore, _ server: MockHubSpotServer) async throws {
+        let dan = try #require(try store.contact(email: EmailAddress("dan@example.fi")))
+        #expect(try store.suppressions(contactId: dan.id).contains { $0.kind == .optedOutOfAll && $0.isActive })
+        let cid = try #require(try store.contact(email: EmailAddress("cid@example.fi")))
+        #expect(try store.consents(contactId: cid.id).first { $0.purpose == .newsletter }?.state == .withdrawn)
+        #expect(try store.contact(email: EmailAddress("aino@example.fi"))?.phone == "0401234567")
+        #expect(try store.contact(email: EmailAddress("aino@example.fi"))?.jobTitle == "Lead")
+        #expect(try store.contact(email: EmailAddress("bo@example.fi")) == nil)
+        #expect(try store.erasureRequests().allSatisfy { $0.state == .verified })
+        #expect(try store.dirtyCount() == 0)
+        #expect(try await crmContact(server, "dan@example.fi")?["hs_email_optout"] as? String == "true")
+        #expect(try await crmStatus(server, "cid@example.fi", subscription: 7) == "UNSUBSCRIBED")
+        #expect(try await crmContact(server, "aino@example.fi")?["phone"] as? String == "0401234567")
+        #expect(try await crmContact(server, "aino@example.fi")?["jobtitle"] as? String == "Lead")
+        #expect(try await crmContact(server, "bo@example.fi") == nil)
+    }
+
+    @Test func editCommandsDuringASlowSyncReturnBeforeItAndBothSidesShowThemAfterTheNext() async throws {
+        // Limits out of the way: the sync and the erase share the CRM, and the checks below read it directly.
+        let (cli, server) = try await CommandLineRunner.againstMock(.init(configuration: Self.unlimited))
         defer { Task { await server.stop() } }
         try cli.write(
             "sync.json",
@@ -87,44 +153,17 @@ extension ChildProcess {
                 + (["aino", "bo", "cid", "dan"].map { "\($0)@example.fi" }
                 + (1...800).map { "person\($0)@example.fi" }).map { "\($0),Lead" }.joined(separator: "\n") + "\n")
         #expect(try await cli.run("import", "titles.csv").status == 0)
-        try await Self.mock(
-            server, "PUT", "/__mock/config",
-            [
-                "faults": [
-                    "seed": 1, "slowRate": 1, "slowMs": 4000,
-                    "endpoints": ["/communication-preferences/v4/statuses/batch/read"],
-                ]
-            ])
+        try await Self.slowSubscriptionReads(server, milliseconds: 4000)
         let journalBefore = try await Self.journal(server).count
 
         let sync = try await cli.start("sync")
         // The sync is under way once the CRM took its first batch of pushes; four slow pages are still ahead.
-        var writing = false
-        for _ in 0..<3000 where !sync.hasExited {
-            if try await Self.journal(server).dropFirst(journalBefore).contains(where: {
-                ($0["path"] as? String)?.hasSuffix("/batch/update") == true
-            }) {
-                writing = true
-                break
-            }
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        let writing = try await Self.waitForCRMWrites(server, after: journalBefore) { !sync.hasExited }
         #expect(writing, "the sync never reached its CRM writes")
-
-        try cli.write("phone.csv", "email,phone\naino@example.fi,0401234567\n")
-        let edits: [[String]] = [
-            ["suppress", "--email", "dan@example.fi", "--reason", "objection"],
-            ["consent", "withdraw", "--email", "cid@example.fi", "--purpose", "newsletter", "--source", "phone"],
-            ["import", "phone.csv"],
-            ["erase", "--email", "bo@example.fi"],
-        ]
-        for edit in edits {
-            let result = try await cli.run(edit)
-            #expect(result.status == 0, "\(edit[0]): \(result.errors)")
-        }
+        try await Self.editFromAnotherTerminal(cli)
         // Every edit command returned while the sync was still running: none waited for it.
         #expect(!sync.hasExited, "the sync finished before the edit commands did")
-        try await Self.mock(server, "PUT", "/__mock/config", ["faults": ["slowRate": 0, "slowMs": 0]])
+        try await Self.slowSubscriptionReads(server, milliseconds: 0)
         var exited = false
         for _ in 0..<3000 where !exited {
             exited = sync.hasExited
@@ -137,22 +176,8 @@ extension ChildProcess {
         let next = try await cli.run("sync")
         #expect(next.status == 0, "\(next.output) \(next.errors)")
 
-        // Local side.
         let store = try SyncStore(path: cli.path("crmsync.sqlite"))
-        let dan = try #require(try store.contact(email: EmailAddress("dan@example.fi")))
-        #expect(try store.suppressions(contactId: dan.id).contains { $0.kind == .optedOutOfAll && $0.isActive })
-        let cid = try #require(try store.contact(email: EmailAddress("cid@example.fi")))
-        #expect(try store.consents(contactId: cid.id).first { $0.purpose == .newsletter }?.state == .withdrawn)
-        #expect(try store.contact(email: EmailAddress("aino@example.fi"))?.phone == "0401234567")
-        #expect(try store.contact(email: EmailAddress("aino@example.fi"))?.jobTitle == "Lead")
-        #expect(try store.contact(email: EmailAddress("bo@example.fi")) == nil)
-        #expect(try store.erasureRequests().allSatisfy { $0.state == .verified })
-        #expect(try store.dirtyCount() == 0)
-        // CRM side.
-        #expect(try await Self.crmContact(server, "dan@example.fi")?["hs_email_optout"] as? String == "true")
-        #expect(try await Self.crmStatus(server, "cid@example.fi", subscription: 7) == "UNSUBSCRIBED")
-        #expect(try await Self.crmContact(server, "aino@example.fi")?["phone"] as? String == "0401234567")
-        #expect(try await Self.crmContact(server, "aino@example.fi")?["jobtitle"] as? String == "Lead")
+        try await Self.expectEditsOnBothSides(store, server)
         #expect(try await Self.crmContact(server, "person800@example.fi")?["jobtitle"] as? String == "Lead")
         #expect(try await Self.crmContact(server, "bo@example.fi") == nil)
     }

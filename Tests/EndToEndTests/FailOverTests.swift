@@ -19,11 +19,8 @@ import Testing
 )
 struct FailOverTests {
     @Test func theSurvivorTakesOverFromAKilledHolderAndBothSidesConverge() async throws {
-        var limits = MockConfiguration()
-        limits.rateLimit = .init(max: 1_000_000, intervalMs: 10_000)
-        limits.searchPerSecond = 1_000_000
-        limits.dailyLimit = 100_000_000
-        let (cli, server) = try await CommandLineRunner.againstMock(.init(configuration: limits))
+        let (cli, server) = try await CommandLineRunner.againstMock(
+            .init(configuration: EditDuringSyncCommandTests.unlimited))
         defer { Task { await server.stop() } }
         let location = try TestPostgres.newDatabase()
         defer { try? TestPostgres.drop(location.database) }
@@ -46,14 +43,7 @@ struct FailOverTests {
                 + (["aino", "bo", "cid", "dan"].map { "\($0)@example.fi" } + (1...600).map { "person\($0)@example.fi" })
                 .map { "\($0),Lead" }.joined(separator: "\n") + "\n")
         #expect(try await cli.run("import", "titles.csv").status == 0)
-        try await EditDuringSyncCommandTests.mock(
-            server, "PUT", "/__mock/config",
-            [
-                "faults": [
-                    "seed": 1, "slowRate": 1, "slowMs": 3000,
-                    "endpoints": ["/communication-preferences/v4/statuses/batch/read"],
-                ]
-            ])
+        try await EditDuringSyncCommandTests.slowSubscriptionReads(server, milliseconds: 3000)
         let journalBefore = try await EditDuringSyncCommandTests.journal(server).count
         let store = try SyncStore.postgres(location)
         defer { try? store.close() }
@@ -69,16 +59,7 @@ struct FailOverTests {
             return holder.split(separator: ":").last.flatMap { Int32($0) }
         }
         // Wait until one of them is writing to the CRM: mid-run.
-        var writing = false
-        for _ in 0..<1500 {
-            if try await EditDuringSyncCommandTests.journal(server).dropFirst(journalBefore).contains(where: {
-                ($0["path"] as? String)?.hasSuffix("/batch/update") == true
-            }) {
-                writing = true
-                break
-            }
-            try await Task.sleep(for: .milliseconds(20))
-        }
+        let writing = try await EditDuringSyncCommandTests.waitForCRMWrites(server, after: journalBefore)
         #expect(writing, "neither host reached its CRM writes")
         let holder = try #require(try holderPid())
         let (victim, survivor) = holder == hostA.processIdentifier ? (hostA, hostB) : (hostB, hostA)
@@ -91,16 +72,7 @@ struct FailOverTests {
         #expect(holderText?.hasSuffix(":\(victim.processIdentifier)") == true, "\(status.output) \(status.errors)")
 
         // Edits from the other side while the holder syncs, then the holder dies without any cleanup.
-        try cli.write("phone.csv", "email,phone\naino@example.fi,0401234567\n")
-        for edit in [
-            ["suppress", "--email", "dan@example.fi", "--reason", "objection"],
-            ["consent", "withdraw", "--email", "cid@example.fi", "--purpose", "newsletter", "--source", "phone"],
-            ["import", "phone.csv"],
-            ["erase", "--email", "bo@example.fi"],
-        ] {
-            let result = try await cli.run(edit)
-            #expect(result.status == 0, "\(edit[0]): \(result.errors)")
-        }
+        try await EditDuringSyncCommandTests.editFromAnotherTerminal(cli)
         #expect(!victim.hasExited, "the holder finished before it could be killed mid-run")
         kill(victim.processIdentifier, SIGKILL)
         let killed = ContinuousClock.now
@@ -130,30 +102,13 @@ struct FailOverTests {
         let stopped = try await CommandLineRunner.wait(for: survivor)
         #expect(stopped.status == 0, "\(stopped.errors)")
 
-        // Local side: every edit kept, the erasure carried through, nothing left to push.
-        let dan = try #require(try store.contact(email: EmailAddress("dan@example.fi")))
-        #expect(try store.suppressions(contactId: dan.id).contains { $0.kind == .optedOutOfAll && $0.isActive })
-        let cid = try #require(try store.contact(email: EmailAddress("cid@example.fi")))
-        #expect(try store.consents(contactId: cid.id).first { $0.purpose == .newsletter }?.state == .withdrawn)
-        #expect(try store.contact(email: EmailAddress("aino@example.fi"))?.phone == "0401234567")
-        #expect(try store.contact(email: EmailAddress("bo@example.fi")) == nil)
+        // Both sides: every edit kept, the erasure carried through, nothing left to push, each person once.
+        try await EditDuringSyncCommandTests.expectEditsOnBothSides(store, server)
         #expect(try store.isErased(EmailAddress("bo@example.fi")))
-        #expect(try store.erasureRequests().allSatisfy { $0.state == .verified })
-        #expect(try store.dirtyCount() == 0)
         #expect(try store.contactCount() == 603)
-        // CRM side: the same, each person once.
         #expect(try await server.control.stats().contacts == 603)
-        #expect(
-            try await EditDuringSyncCommandTests.crmContact(server, "dan@example.fi")?["hs_email_optout"] as? String
-                == "true")
-        #expect(
-            try await EditDuringSyncCommandTests.crmStatus(server, "cid@example.fi", subscription: 7) == "UNSUBSCRIBED")
-        #expect(
-            try await EditDuringSyncCommandTests.crmContact(server, "aino@example.fi")?["phone"] as? String
-                == "0401234567")
         #expect(
             try await EditDuringSyncCommandTests.crmContact(server, "person600@example.fi")?["jobtitle"] as? String
                 == "Lead")
-        #expect(try await EditDuringSyncCommandTests.crmContact(server, "bo@example.fi") == nil)
     }
 }
