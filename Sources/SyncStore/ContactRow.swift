@@ -71,14 +71,20 @@ enum ContactRow {
         return values
     }
 
-    /// Inserts `contact`, active as of its `updatedAt`; at `localVersion` when given (else the schema's first, 1).
-    static func insert(_ contact: Contact, localVersion: Int64? = nil, in db: any SQLSession) throws {
+    /// Inserts `contact`, active as of its `updatedAt`; at `localVersion` when given (else the schema's first, 1), and
+    /// with the `extra` columns' values (the CRM link's state a sync records with it).
+    static func insert(
+        _ contact: Contact, localVersion: Int64? = nil, extra: [(String, (any SQLValueConvertible)?)] = [],
+        in db: any SQLSession
+    ) throws {
         var columns = columnList + ["lastActivityAt"]
         var values = values(of: contact) + [contact.updatedAt.millisecondsSince1970]
         if let localVersion {
             columns.append("localVersion")
             values.append(localVersion)
         }
+        columns += extra.map(\.0)
+        values += extra.map(\.1)
         try db.execute(
             sql:
                 "INSERT INTO contact (\(columns.joined(separator: ", "))) VALUES (\(questionMarks(count: columns.count)))",

@@ -184,6 +184,7 @@ extension SyncStore {
         let stored = prefetch.rows[update.contactId]
         let version = stored?.version
         let previous = stored?.contact
+        var inserted = false
         let addressHeldByAnother =
             update.contact.map { contact in
                 prefetch.holders[contact.email.normalized].map { $0 != contact.id } ?? false
@@ -201,7 +202,18 @@ extension SyncStore {
             if previous == nil && addressHeldByAnother { return .edited }
             prefetch.wrote(contact, previous: previous, version: version ?? 0)
             if previous == nil {
-                try ContactRow.insert(contact, localVersion: 0, in: db)
+                // What the CRM said of the record goes in with the new row (one statement, not two).
+                var extra: [(String, (any SQLValueConvertible)?)] = []
+                if let modified = update.crmLastModified {
+                    extra.append(("crmLastModified", modified.millisecondsSince1970))
+                }
+                if case .some(.some(let archived)) = update.crmArchivedAt {
+                    extra.append(("crmArchivedAt", archived.millisecondsSince1970))
+                }
+                if case .some(.some(let merged)) = update.mergedIntoCrmId { extra.append(("mergedIntoCrmId", merged)) }
+                if let version = update.syncedVersion, version > 0 { extra.append(("syncedVersion", version)) }
+                try ContactRow.insert(contact, localVersion: 0, extra: extra, in: db)
+                inserted = true
                 try AuditLog.append(
                     action: "contact.created", actor: actor, contactId: contact.id, detail: "origin=crm", at: now,
                     in: db)
@@ -232,26 +244,26 @@ extension SyncStore {
                 sql: "UPDATE contact SET crmId = NULL WHERE crmId = ? AND id != ?",
                 arguments: [crmId, update.contactId])
         }
-        // The link and what the CRM said of it, in one statement.
+        // The link and what the CRM said of it, in one statement (for a row just inserted, only the link is left).
         var assignments: [String] = []
         var values: [(any SQLValueConvertible)?] = []
         if let crmId = update.crmId {
             assignments.append("crmId = ?")
             values.append(crmId)
         }
-        if let modified = update.crmLastModified {
+        if !inserted, let modified = update.crmLastModified {
             assignments.append("crmLastModified = ?")
             values.append(modified.millisecondsSince1970)
         }
-        if let archived = update.crmArchivedAt {
+        if !inserted, let archived = update.crmArchivedAt {
             assignments.append("crmArchivedAt = ?")
             values.append(archived?.millisecondsSince1970)
         }
-        if let merged = update.mergedIntoCrmId {
+        if !inserted, let merged = update.mergedIntoCrmId {
             assignments.append("mergedIntoCrmId = ?")
             values.append(merged)
         }
-        if let version = update.syncedVersion {
+        if !inserted, let version = update.syncedVersion {
             // Never back.
             assignments.append("syncedVersion = CASE WHEN syncedVersion < ? THEN ? ELSE syncedVersion END")
             values += [version, version]
