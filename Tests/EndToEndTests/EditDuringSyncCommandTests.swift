@@ -61,6 +61,23 @@ extension ChildProcess {
         return limits
     }
 
+    /// Aino, Bo, Cid, Dan and `fillers` others imported (newsletter granted) and synced; then every one's job title
+    /// changed locally: work for a slow sync to push.
+    static func syncPeopleThenRetitleThem(_ cli: CommandLineRunner, fillers: Int) async throws {
+        let named = ["aino", "bo", "cid", "dan"]
+        let people =
+            named.map { "\($0)@example.fi,\($0.capitalized),Dev,granted" }
+            + (1...fillers).map { "person\($0)@example.fi,P\($0),Dev,granted" }
+        try cli.write("people.csv", "email,firstName,jobTitle,newsletter\n" + people.joined(separator: "\n") + "\n")
+        #expect(try await cli.run("import", "people.csv").status == 0)
+        let first = try await cli.run("sync")
+        #expect(first.status == 0, "\(first.errors)")
+        let titles =
+            (named.map { "\($0)@example.fi" } + (1...fillers).map { "person\($0)@example.fi" }).map { "\($0),Lead" }
+        try cli.write("titles.csv", "email,jobTitle\n" + titles.joined(separator: "\n") + "\n")
+        #expect(try await cli.run("import", "titles.csv").status == 0)
+    }
+
     /// Makes the CRM answer every subscription read after `milliseconds` (the edit commands never read them): a run
     /// slow enough to be caught in the middle.
     static func slowSubscriptionReads(_ server: MockHubSpotServer, milliseconds: Int) async throws {
@@ -130,29 +147,7 @@ extension ChildProcess {
             "sync.json",
             #"{"crm": {"baseURL": "\#(server.baseURL.absoluteString)", "rateLimit": {"requestsPerInterval": 250}}}"#)
         // Enough contacts for five pages of the change feed; each page's subscription read is slow below.
-        let fillers = (1...800).map { "person\($0)@example.fi,P\($0),Dev,granted" }.joined(separator: "\n")
-        try cli.write(
-            "people.csv",
-            """
-            email,firstName,jobTitle,newsletter
-            aino@example.fi,Aino,Dev,granted
-            bo@example.fi,Bo,Dev,granted
-            cid@example.fi,Cid,Dev,granted
-            dan@example.fi,Dan,Dev,granted
-            \(fillers)
-
-            """)
-        #expect(try await cli.run("import", "people.csv").status == 0)
-        let first = try await cli.run("sync")
-        #expect(first.status == 0, "\(first.errors)")
-        // Work for the slow sync: every contact's job title to push. The CRM answers each page's subscription
-        // read slowly (the edit commands never read subscriptions), until the edits are done.
-        try cli.write(
-            "titles.csv",
-            "email,jobTitle\n"
-                + (["aino", "bo", "cid", "dan"].map { "\($0)@example.fi" }
-                + (1...800).map { "person\($0)@example.fi" }).map { "\($0),Lead" }.joined(separator: "\n") + "\n")
-        #expect(try await cli.run("import", "titles.csv").status == 0)
+        try await Self.syncPeopleThenRetitleThem(cli, fillers: 800)
         try await Self.slowSubscriptionReads(server, milliseconds: 4000)
         let journalBefore = try await Self.journal(server).count
 

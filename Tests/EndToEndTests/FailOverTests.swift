@@ -28,21 +28,8 @@ struct FailOverTests {
             "sync.json",
             #"{"crm": {"baseURL": "\#(server.baseURL.absoluteString)", "rateLimit": {"requestsPerInterval": 250}}, "store": {"url": "\#(location.description)"}}"#
         )
-        let fillers = (1...600).map { "person\($0)@example.fi,P\($0),Dev,granted" }.joined(separator: "\n")
-        try cli.write(
-            "people.csv",
-            "email,firstName,jobTitle,newsletter\naino@example.fi,Aino,Dev,granted\nbo@example.fi,Bo,Dev,granted\n"
-                + "cid@example.fi,Cid,Dev,granted\ndan@example.fi,Dan,Dev,granted\n\(fillers)\n")
-        #expect(try await cli.run("import", "people.csv").status == 0)
-        let first = try await cli.run("sync")
-        #expect(first.status == 0, "\(first.errors)")
         // Work for a slow run: every contact's job title to push, and the CRM slow to answer subscription reads.
-        try cli.write(
-            "titles.csv",
-            "email,jobTitle\n"
-                + (["aino", "bo", "cid", "dan"].map { "\($0)@example.fi" } + (1...600).map { "person\($0)@example.fi" })
-                .map { "\($0),Lead" }.joined(separator: "\n") + "\n")
-        #expect(try await cli.run("import", "titles.csv").status == 0)
+        try await EditDuringSyncCommandTests.syncPeopleThenRetitleThem(cli, fillers: 600)
         try await EditDuringSyncCommandTests.slowSubscriptionReads(server, milliseconds: 3000)
         let journalBefore = try await EditDuringSyncCommandTests.journal(server).count
         let store = try SyncStore.postgres(location)
