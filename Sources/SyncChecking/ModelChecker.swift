@@ -408,7 +408,8 @@ public struct ModelChecker {
                 try (record["id"] as? String).map { try !store.localStates(crmIds: [$0], emails: []).isEmpty }
                 ?? false
             let linked = model.linked.contains(s) && recordLinked
-            let follows = linked || !model.existsLocally.contains(s)
+            // The register holds the subject when it was created locally or a sync met it (and imported it).
+            let follows = linked || !(model.existsLocally.contains(s) || model.linked.contains(s))
             if model.lastPartialSync > model.lastSync { model.ambiguous.insert(s) }
             if !linked { model.movedBeforeLink.insert(s) }
             if !follows { model.unlinkedMoves.insert(s) }

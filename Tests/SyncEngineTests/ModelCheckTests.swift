@@ -63,6 +63,19 @@ import Testing
         try await Self.expectEveryPromiseHolds(after: history)
     }
 
+    /// Seed 13300041, the model's: a form re-created the subject's record after someone deleted the linked one, and a
+    /// CRM user moved it to another address before any sync met it. The register holds the subject (a sync imported
+    /// it) under the old address, so the new one is another person to it (README, Limits) and the subject asks by its
+    /// own address; the model took the move as followed because the subject had not been created locally.
+    @Test func aMoveOfARecreatedRecordBeforeAnySyncMetItLeavesTheSubjectUnderItsOwnAddress() async throws {
+        let history: [CheckOperation] = [
+            .crmCreate(subject: 1), .dryRunThenSync, .crmDeleteByOther(subject: 1),
+            .crmRecreateByForm(subject: 1, optOut: true), .crmEmailChange(subject: 1), .dryRunThenSync,
+            .erase(subject: 1, wait: true),
+        ]
+        try await Self.expectEveryPromiseHolds(after: history)
+    }
+
     /// Seed 9101065: the subject's record moved to another address, the register followed, and an import under the
     /// old address made a second contact, which got its own record. Retention erased the first contact and
     /// tombstoned its former address, which the second contact holds: every write of that contact was then refused
