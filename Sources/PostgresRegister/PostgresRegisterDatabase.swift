@@ -10,7 +10,7 @@ import SyncStore
 /// The register on PostgreSQL: one connection per store object, one transaction at a time on it.
 ///
 /// Writers are one at a time across every process and host, as on SQLite: a write transaction first takes a
-/// transaction-scoped advisory lock (``writeLock``), so a compare-and-set read in it is still true when it writes. A
+/// transaction-scoped advisory lock (``beginWrite``), so a compare-and-set read in it is still true when it writes. A
 /// read is a `REPEATABLE READ READ ONLY` transaction: one snapshot, as a SQLite read. A lost connection is opened
 /// again by the next transaction; the one it broke fails and rolls back whole (the server rolls back a transaction
 /// whose connection ends).
@@ -27,8 +27,8 @@ public final class PostgresRegisterDatabase: RegisterDatabase, @unchecked Sendab
 
     public var dialect: SQLDialect { .postgres }
 
-    /// The advisory lock (two 32-bit keys: "crms", 1) every write transaction takes.
-    static let writeLock = "pg_advisory_xact_lock(1668443507, 1)"
+    /// How every write transaction begins: it takes the advisory lock ("crms", 1) that makes writers one at a time.
+    static let beginWrite = ["BEGIN", "SELECT pg_advisory_xact_lock(1668443507, 1)"]
 
     /// Connects to `location` now, so that a wrong address or password fails here with a clear message. With
     /// `readOnly` (a dry run) the server refuses every write of the session.
@@ -93,11 +93,11 @@ public final class PostgresRegisterDatabase: RegisterDatabase, @unchecked Sendab
     }
 
     public func write<T>(_ body: (any SQLSession) throws -> T) throws -> T {
-        try run(begin: ["BEGIN", "SELECT \(Self.writeLock)"]) { session in (try body(session), .commit) }
+        try run(begin: Self.beginWrite) { session in (try body(session), .commit) }
     }
 
     public func transaction(_ body: (any SQLSession) throws -> TransactionCompletion) throws {
-        try run(begin: ["BEGIN", "SELECT \(Self.writeLock)"]) { session in ((), try body(session)) }
+        try run(begin: Self.beginWrite) { session in ((), try body(session)) }
     }
 
     private func run<T>(
@@ -113,11 +113,8 @@ public final class PostgresRegisterDatabase: RegisterDatabase, @unchecked Sendab
             try session.finish(completion == .commit ? "COMMIT" : "ROLLBACK")
             return value
         } catch {
-            if connection.isClosed {
-                self.connection = nil
-            } else {
-                try? session.finish("ROLLBACK")
-            }
+            // A lost connection is opened again by the next transaction (``connected()``).
+            if !connection.isClosed { try? session.finish("ROLLBACK") }
             throw error
         }
     }
@@ -145,9 +142,8 @@ public final class PostgresRegisterDatabase: RegisterDatabase, @unchecked Sendab
     public func migrate() throws {
         // Up to date: nothing to lock or create (a role without CREATE on the schema opens the register too).
         if try hasCompletedMigrations() { return }
+        // A write transaction: one migrating process at a time (the writer lock); the others find the work done.
         try transaction { db in
-            // One migrating process at a time; the others find the work done.
-            try db.execute(sql: "SELECT pg_advisory_xact_lock(1668443507, 0)", arguments: [])
             try db.execute(
                 sql:
                     "CREATE TABLE IF NOT EXISTS crmsyncMigration (identifier TEXT PRIMARY KEY, appliedAt BIGINT NOT NULL)",
@@ -256,12 +252,14 @@ final class PostgresSession: SQLSession {
     }
 
     func forEachRow(sql: String, arguments: SQLArguments, _ body: (SQLRow) throws -> Void) throws {
-        let result = try query(sql, arguments)
-        guard let first = result.rows.first else { return }
+        try Self.forEach(in: try query(sql, arguments).rows, body)
+    }
+
+    /// Each of `rows` as an ``SQLRow``, the column names read once.
+    private static func forEach(in rows: [PostgresRow], _ body: (SQLRow) throws -> Void) throws {
+        guard let first = rows.first else { return }
         let columns = first.map { $0.columnName.lowercased() }
-        for row in result.rows {
-            try body(SQLRow(columns: columns, values: try row.map(Self.value)))
-        }
+        for row in rows { try body(SQLRow(columns: columns, values: try row.map(value))) }
     }
 
     /// Rows through a cursor, 1,000 at a time: a whole table never sits in memory at once.
@@ -270,12 +268,9 @@ final class PostgresSession: SQLSession {
         let name = "crmsync_rows_\(cursors)"
         _ = try query("DECLARE \(name) NO SCROLL CURSOR FOR \(sql)", arguments)
         while true {
-            let page = try query("FETCH FORWARD 1000 FROM \(name)", [])
-            if let first = page.rows.first {
-                let columns = first.map { $0.columnName.lowercased() }
-                for row in page.rows { try body(SQLRow(columns: columns, values: try row.map(Self.value))) }
-            }
-            if page.rows.count < 1000 { break }
+            let page = try query("FETCH FORWARD 1000 FROM \(name)", []).rows
+            try Self.forEach(in: page, body)
+            if page.count < 1000 { break }
         }
         _ = try query("CLOSE \(name)", [])
     }
@@ -376,9 +371,9 @@ final class PostgresSession: SQLSession {
 }
 
 extension PostgresRegisterDatabase: SessionLocking {
-    /// The advisory lock ("crms", 2) on a connection of its own, kept open while the lock is held. The connection
-    /// asks the server to probe it every few seconds (TCP keepalives), so a host cut off from the server loses the
-    /// lock within ``PostgresSessionLock/noticeTime`` rather than the system's default of hours.
+    /// The advisory lock ("crms", 2) on a connection of its own, kept open while the lock is held. Like every session
+    /// of the register (``connect(_:readOnly:logger:)``) it asks for keepalive probes, so a host cut off from the
+    /// server loses the lock within about 20 s rather than the system's default of hours.
     public func trySessionLock(_ name: String) throws -> (any SessionLock)? {
         let connection = try Self.connect(location, logger: logger)
         let session = PostgresSession(connection: connection, logger: logger)
@@ -392,7 +387,7 @@ extension PostgresRegisterDatabase: SessionLocking {
                 try? connection.close().wait()
                 return nil
             }
-            return PostgresSessionLock(connection: connection, key: key, logger: logger)
+            return PostgresSessionLock(session: session, key: key)
         } catch {
             try? connection.close().wait()
             throw error
@@ -405,34 +400,21 @@ extension PostgresRegisterDatabase: SessionLocking {
     }
 }
 
-/// The writer lease held on PostgreSQL: a session advisory lock and the connection that holds it.
-final class PostgresSessionLock: SessionLock, Sendable {
-    /// How long the server takes at most to notice that a lease holder's host is gone (its keepalive probes: 5 s
-    /// idle, then 3 probes 5 s apart); a killed process's connection closes at once.
-    static let noticeTime: Duration = .seconds(20)
-
-    let connection: PostgresConnection
+/// The writer lease held on PostgreSQL: a session advisory lock and the session that holds it.
+final class PostgresSessionLock: SessionLock, @unchecked Sendable {
+    /// Used by one holder at a time: the run that took the lease, then its `unlock`.
+    let session: PostgresSession
     let key: Int
-    let logger: Logger
 
-    init(connection: PostgresConnection, key: Int, logger: Logger) {
-        self.connection = connection
+    init(session: PostgresSession, key: Int) {
+        self.session = session
         self.key = key
-        self.logger = logger
     }
 
     func unlock() {
         // Closing the session releases the lock; unlocking first makes it free before the close completes.
-        _ = try? connection.query(
-            PostgresQuery(unsafeSQL: "SELECT pg_advisory_unlock(1668443507, CAST($1 AS INTEGER))", binds: binds()),
-            logger: logger
-        ).wait()
-        try? connection.close().wait()
-    }
-
-    private func binds() -> PostgresBindings {
-        var bindings = PostgresBindings()
-        bindings.append(Int64(key))
-        return bindings
+        _ = try? Bool.fetchOne(
+            session, sql: "SELECT pg_advisory_unlock(1668443507, CAST(? AS INTEGER))", arguments: [key])
+        try? session.connection.close().wait()
     }
 }
