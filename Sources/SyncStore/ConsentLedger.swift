@@ -103,6 +103,16 @@ enum ConsentLedger {
         ).map(event(from:))
     }
 
+    /// The current decisions of many contacts, by contact and purpose (one query per 500 contacts).
+    static func current(contactIds: [String], in db: any SQLSession) throws -> [String: [Purpose: ConsentEvent]] {
+        var current: [String: [Purpose: ConsentEvent]] = [:]
+        try SyncStore.forEachRow({ "SELECT * FROM consent WHERE contactId IN (\($0))" }, in: contactIds, db) { row in
+            let event = event(from: row)
+            current[event.contactId, default: [:]][event.purpose] = event
+        }
+        return current
+    }
+
     static func history(contactId: String, in db: any SQLSession) throws -> [ConsentEvent] {
         try SQLRow.fetchAll(
             db, sql: "SELECT * FROM consentEvent WHERE contactId = ? ORDER BY occurredAt, id", arguments: [contactId]

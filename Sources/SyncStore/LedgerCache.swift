@@ -26,27 +26,21 @@ final class LedgerCache {
     }
 
     private let covered: Set<String>
-    private var current: [String: [Purpose: ConsentEvent]] = [:]
+    private var current: [String: [Purpose: ConsentEvent]]
     private var events = Set<EventKey>()
-    private var suppressions: [String: [SuppressionKind: Suppression]] = [:]
+    private var suppressions: [String: [SuppressionKind: Suppression]]
 
     /// Reads the ledger and suppressions of `contactIds` (those a batch may write decisions for).
     init(contactIds: [String], in db: any SQLSession) throws {
         covered = Set(contactIds)
         let ids = Array(covered)
-        try SyncStore.forEachRow({ "SELECT * FROM consent WHERE contactId IN (\($0))" }, in: ids, db) { row in
-            let event = ConsentLedger.event(from: row)
-            current[event.contactId, default: [:]][event.purpose] = event
-        }
+        current = try ConsentLedger.current(contactIds: ids, in: db)
+        suppressions = try Suppressions.all(contactIds: ids, in: db)
         try SyncStore.forEachRow(
             {
                 "SELECT contactId, purpose, state, legalBasis, explanation, source, occurredAt, origin FROM consentEvent WHERE contactId IN (\($0))"
             }, in: ids, db
         ) { row in events.insert(EventKey(ConsentLedger.event(from: row))) }
-        try SyncStore.forEachRow({ "SELECT * FROM suppression WHERE contactId IN (\($0))" }, in: ids, db) { row in
-            let suppression = Suppressions.suppression(from: row)
-            suppressions[suppression.contactId, default: [:]][suppression.kind] = suppression
-        }
     }
 
     /// Whether the cache holds `contactId`'s ledger (else the database is asked).

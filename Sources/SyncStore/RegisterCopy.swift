@@ -41,9 +41,10 @@ public enum RegisterCopy {
     /// Copies `source` into `target`, which must be migrated and empty (no row in any of the register's tables).
     @discardableResult
     public static func copy(from source: SyncStore, to target: any RegisterDatabase) throws -> RegisterCopySummary {
-        try checkEmpty(target)
+        try checkMigrated(target)
         var summary = RegisterCopySummary()
         try target.transaction { into in
+            // Checked in the copy's own transaction, whose writer lock keeps every other writer out.
             try checkEmpty(into)
             try source.database.read { from in
                 for table in tables {
@@ -109,10 +110,14 @@ public enum RegisterCopy {
     }
 
     private static func checkEmpty(_ target: any RegisterDatabase) throws {
+        try checkMigrated(target)
+        try target.read { db in try checkEmpty(db) }
+    }
+
+    private static func checkMigrated(_ target: any RegisterDatabase) throws {
         guard try target.hasCompletedMigrations() else {
             throw StoreError.cannotOpen("the target database's register schema is not up to date")
         }
-        try target.read { db in try checkEmpty(db) }
     }
 
     private static func checkEmpty(_ db: any SQLSession) throws {

@@ -82,6 +82,17 @@ enum Suppressions {
         .map(suppression(from:))
     }
 
+    /// The suppressions of many contacts, by contact and kind (one query per 500 contacts).
+    static func all(contactIds: [String], in db: any SQLSession) throws -> [String: [SuppressionKind: Suppression]] {
+        var all: [String: [SuppressionKind: Suppression]] = [:]
+        try SyncStore.forEachRow({ "SELECT * FROM suppression WHERE contactId IN (\($0))" }, in: contactIds, db) {
+            row in
+            let suppression = suppression(from: row)
+            all[suppression.contactId, default: [:]][suppression.kind] = suppression
+        }
+        return all
+    }
+
     static func suppression(from row: SQLRow) -> Suppression {
         Suppression(
             contactId: row["contactId"], kind: SuppressionKind(rawValue: row["kind"]) ?? .optedOutOfAll,

@@ -13,20 +13,8 @@ extension SyncStore {
     private static func states(from rows: [SQLRow], in db: any SQLSession) throws -> [LocalContactState] {
         let contacts = try rows.map(ContactRow.contact(from:))
         let ids = contacts.map(\.id)
-        var consents: [String: [Purpose: ConsentEvent]] = [:]
-        try forEachRow({ "SELECT * FROM consent WHERE contactId IN (\($0))" }, in: ids, db) { row in
-            let event = ConsentLedger.event(from: row)
-            if consents[event.contactId]?[event.purpose] == nil {
-                consents[event.contactId, default: [:]][event.purpose] = event
-            }
-        }
-        var suppressions: [String: [SuppressionKind: Suppression]] = [:]
-        try forEachRow({ "SELECT * FROM suppression WHERE contactId IN (\($0))" }, in: ids, db) { row in
-            let suppression = Suppressions.suppression(from: row)
-            if suppressions[suppression.contactId]?[suppression.kind] == nil {
-                suppressions[suppression.contactId, default: [:]][suppression.kind] = suppression
-            }
-        }
+        let consents = try ConsentLedger.current(contactIds: ids, in: db)
+        let suppressions = try Suppressions.all(contactIds: ids, in: db)
         var bases: [String: [SyncKey: String?]] = [:]
         try forEachRow({ "SELECT contactId, key, value FROM syncBase WHERE contactId IN (\($0))" }, in: ids, db) {
             entry in
