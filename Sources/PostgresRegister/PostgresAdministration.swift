@@ -17,6 +17,14 @@ public enum PostgresAdministration {
         return server.database(name)
     }
 
+    /// Creates an empty database named `prefix` and a random suffix (a throw-away register's) and returns its location.
+    public static func createUniqueDatabase(prefix: String, on server: PostgresLocation, logger: Logger) throws
+        -> PostgresLocation
+    {
+        let name = prefix + "_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        return try createDatabase(name, on: server, logger: logger)
+    }
+
     /// Drops the database `name` on the server of `server`, closing its connections first.
     public static func dropDatabase(_ name: String, on server: PostgresLocation, logger: Logger) throws {
         try run("DROP DATABASE IF EXISTS \"\(name)\" WITH (FORCE)", on: server, logger: logger)

@@ -133,7 +133,8 @@ public final class CheckWorld: @unchecked Sendable {
         let clock = SteppableClock()
         var database: PostgresLocation?
         if let postgres {
-            database = try PostgresAdministration.createDatabase(newDatabaseName(), on: postgres, logger: silent)
+            database = try PostgresAdministration.createUniqueDatabase(
+                prefix: databasePrefix, on: postgres, logger: silent)
         }
         let store =
             try database.map { try SyncStore.postgres($0, clock: clock, erasureJournal: memoryJournal(in: folder)) }
@@ -150,19 +151,17 @@ public final class CheckWorld: @unchecked Sendable {
         return world
     }
 
-    private static func newDatabaseName() -> String {
-        "crmsync_check_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-    }
+    private static let databasePrefix = "crmsync_check"
 
     private static let silent = Logger(label: "crmsync.check", factory: { _ in SwiftLogNoOpLogHandler() })
 
     /// A new database on the world's server holding a copy of the register in `source`.
     private func copy(_ source: SyncStore, on server: PostgresLocation) throws -> String {
-        let name = Self.newDatabaseName()
-        let target = try PostgresRegisterDatabase(
-            location: try PostgresAdministration.createDatabase(name, on: server, logger: Self.silent),
-            logger: Self.silent)
+        let location = try PostgresAdministration.createUniqueDatabase(
+            prefix: Self.databasePrefix, on: server, logger: Self.silent)
+        let name = location.database
         postgres?.made.append(name)
+        let target = try PostgresRegisterDatabase(location: location, logger: Self.silent)
         defer { try? target.close() }
         try target.migrate()
         try RegisterCopy.copy(from: source, to: target)

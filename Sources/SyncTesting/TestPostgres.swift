@@ -23,8 +23,7 @@ public enum TestPostgres {
 
     /// A new, empty database on the test server.
     public static func newDatabase() throws -> PostgresLocation {
-        let name = "crmsync_test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-        return try PostgresAdministration.createDatabase(name, on: try server(), logger: logger)
+        try PostgresAdministration.createUniqueDatabase(prefix: "crmsync_test", on: try server(), logger: logger)
     }
 
     public static func drop(_ name: String) throws {

@@ -43,11 +43,7 @@ struct CheckCommand: AsyncParsableCommand {
         case "sqlite": break
         case "postgres":
             guard process else { throw ValidationError("--store postgres needs --process") }
-            let environment = ProcessInfo.processInfo.environment
-            guard let url = environment["CRMSYNC_BENCH_POSTGRES_URL"] ?? environment["CRMSYNC_TEST_POSTGRES_URL"] else {
-                throw ValidationError("--store postgres needs CRMSYNC_BENCH_POSTGRES_URL (and PGPASSWORD)")
-            }
-            postgres = try PostgresLocation(url: url)
+            postgres = try BenchRegister.server()
         default: throw ValidationError("--store: sqlite or postgres, found \(store)")
         }
         let checker = ModelChecker()

@@ -106,16 +106,21 @@ struct BenchRegister {
         case "sqlite":
             postgres = nil
         case "postgres":
-            let environment = ProcessInfo.processInfo.environment
-            guard let url = environment["CRMSYNC_BENCH_POSTGRES_URL"] ?? environment["CRMSYNC_TEST_POSTGRES_URL"] else {
-                throw ValidationError("--store postgres needs CRMSYNC_BENCH_POSTGRES_URL (and PGPASSWORD)")
-            }
-            let name = "crmsync_bench_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-            postgres = try PostgresAdministration.createDatabase(
-                name, on: try PostgresLocation(url: url), logger: Self.logger)
+            postgres = try PostgresAdministration.createUniqueDatabase(
+                prefix: "crmsync_bench", on: try Self.server(), logger: Self.logger)
         default:
             throw ValidationError("--store: sqlite or postgres, found \(kind)")
         }
+    }
+
+    /// The PostgreSQL server the benchmarks make their databases on: `CRMSYNC_BENCH_POSTGRES_URL`, else the tests'
+    /// `CRMSYNC_TEST_POSTGRES_URL` (the password in `PGPASSWORD`).
+    static func server() throws -> PostgresLocation {
+        let environment = ProcessInfo.processInfo.environment
+        guard let url = environment["CRMSYNC_BENCH_POSTGRES_URL"] ?? environment["CRMSYNC_TEST_POSTGRES_URL"] else {
+            throw ValidationError("--store postgres needs CRMSYNC_BENCH_POSTGRES_URL (and PGPASSWORD)")
+        }
+        return try PostgresLocation(url: url)
     }
 
     /// The `"store"` entry of the run's `sync.json` (with its trailing comma), or nothing for the default file.
