@@ -358,6 +358,44 @@ import Testing
             try await port.applySyncUpdates([creation], actor: "contract").outcome(of: creation.contactId) == .erased)
     }
 
+    /// A batch decides each contact on the register as the batch's earlier writes left it (an adapter may read what it
+    /// decides on ahead, for the whole batch): an address a contact moved off earlier in the batch is free for a
+    /// contact the batch creates, and one it moves off only later is still taken when the creation comes first.
+    @Test(arguments: Adapter.allCases)
+    func aBatchDecidesEachContactOnItsOwnEarlierWrites(adapter: Adapter) async throws {
+        let scene = try Scene(adapter)
+        defer { scene.close() }
+        let states = try await scene.create(0..<2)
+        func moving(_ state: LocalContactState, to index: Int) -> LocalSyncUpdate {
+            var update = Scene.renaming(state, to: state.contact.firstName ?? "")
+            update.contact?.email = Scene.address(index)
+            return update
+        }
+        func creating(_ index: Int, at address: Int) -> LocalSyncUpdate {
+            var update = scene.creation(index)
+            update.contact?.email = Scene.address(address)
+            return update
+        }
+        // Moved off first, then taken: both apply.
+        let moveFirst = moving(states[0], to: 5)
+        let takeAfter = creating(9, at: 0)
+        let first = try await scene.port.applySyncUpdates([moveFirst, takeAfter], actor: "contract")
+        #expect(first.outcome(of: moveFirst.contactId) == .applied)
+        #expect(first.outcome(of: takeAfter.contactId) == .applied)
+        #expect(
+            try await scene.port.contactIds(holding: [Scene.address(0)]) == ["person0@example.fi": takeAfter.contactId])
+        // Taken first, moved off after: the creation waits for the next run, the move applies.
+        let takeBefore = creating(8, at: 1)
+        let moveAfter = moving(states[1], to: 6)
+        let second = try await scene.port.applySyncUpdates([takeBefore, moveAfter], actor: "contract")
+        #expect(second.outcome(of: takeBefore.contactId) == .edited)
+        #expect(second.outcome(of: moveAfter.contactId) == .applied)
+        #expect(
+            try await scene.port.contactIds(holding: [Scene.address(6)]) == ["person6@example.fi": states[1].contact.id]
+        )
+        #expect(try await scene.port.contactIds(holding: [Scene.address(1)]).isEmpty)
+    }
+
     /// Where no PostgreSQL server is configured the PostgreSQL adapter's runs are left out, visibly (this test is
     /// reported skipped); CI sets `CRMSYNC_REQUIRE_POSTGRES=1`, and there a missing server fails.
     @Test(
