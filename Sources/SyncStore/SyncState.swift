@@ -126,10 +126,13 @@ extension SyncStore {
         return try write { db in
             // What the batch's decisions read, read for all of it at once (and kept current by its writes).
             let prefetch = try SyncApplyPrefetch(updates, store: self, in: db)
+            // Its writes sent together, as multi-row statements where they can be.
+            let batch = WriteBatch(db)
             var result = SyncApplyResult()
             for update in updates {
-                result.outcomes[update.contactId] = try apply(update, now: now, actor: actor, prefetch, in: db)
+                result.outcomes[update.contactId] = try apply(update, now: now, actor: actor, prefetch, in: batch)
             }
+            try batch.flush()
             return result
         }
     }
@@ -226,7 +229,7 @@ extension SyncStore {
             try db.execute(sql: "DELETE FROM syncBase WHERE contactId = ?", arguments: [update.contactId])
         }
         try Self.writeBase(update.base, contactId: update.contactId, in: db)
-        if case .some(.some(let crmId)) = update.crmId {
+        if case .some(.some(let crmId)) = update.crmId, prefetch.link(crmId, to: update.contactId) {
             // A merge can move a CRM id from one local contact to another: the old holder lets go.
             try db.execute(
                 sql: "UPDATE contact SET crmId = NULL WHERE crmId = ? AND id != ?",
@@ -319,13 +322,15 @@ enum SyncVersion {
 }
 
 /// What a batch of sync updates reads before it decides, read for the whole batch at once: the stored contacts (by
-/// id, and the holders of the addresses the batch gives), the tombstones of those addresses, and the ledger and
-/// suppressions of the contacts it records decisions for (``LedgerCache``). The batch's own writes keep it current;
-/// its writer lock keeps every other writer out while it is used.
+/// id, and the holders of the addresses and CRM ids the batch gives), the tombstones of those addresses, and the
+/// ledger and suppressions of the contacts it records decisions for (``LedgerCache``). The batch's own writes keep it
+/// current; its writer lock keeps every other writer out while it is used.
 final class SyncApplyPrefetch {
     private(set) var rows: [String: (contact: Contact, version: Int64)] = [:]
     /// Normalized address → the id of the contact holding it.
     private(set) var holders: [String: String] = [:]
+    /// CRM id → the id of the contact linked to it, for every CRM id the batch links (and those its writes give).
+    private var linkHolders: [String: String] = [:]
     let erased: Set<String>
     let ledger: LedgerCache?
 
@@ -345,6 +350,12 @@ final class SyncApplyPrefetch {
             { "SELECT \(columns) FROM contact WHERE email IN (\($0))" }, in: emails.map(\.normalized), db, read)
         self.rows = rows
         self.holders = holders
+        var linkHolders: [String: String] = [:]
+        let linked = updates.compactMap { $0.crmId ?? nil }
+        try SyncStore.forEachRow({ "SELECT crmId, id FROM contact WHERE crmId IN (\($0))" }, in: linked, db) {
+            linkHolders[$0[0]] = $0[1]
+        }
+        self.linkHolders = linkHolders
         erased = try Tombstones.present(Array(Set(emails.map(store.subjectHash(of:)))), in: db)
         let deciding = updates.filter { !$0.consentEvents.isEmpty || !$0.suppressionChanges.isEmpty }.map(\.contactId)
         ledger = deciding.isEmpty ? nil : try LedgerCache(contactIds: deciding, in: db)
@@ -357,5 +368,17 @@ final class SyncApplyPrefetch {
         }
         rows[contact.id] = (contact, version)
         holders[contact.email.normalized] = contact.id
+        // The row's own CRM id is written with it.
+        if let crmId = previous?.crmId, crmId != contact.crmId, linkHolders[crmId] == contact.id {
+            linkHolders[crmId] = nil
+        }
+        if let crmId = contact.crmId { linkHolders[crmId] = contact.id }
+    }
+
+    /// Records that the batch links `crmId` to `contactId`; answers whether another contact held it until now (and
+    /// must let go first).
+    func link(_ crmId: String, to contactId: String) -> Bool {
+        defer { linkHolders[crmId] = contactId }
+        return linkHolders[crmId].map { $0 != contactId } ?? false
     }
 }
