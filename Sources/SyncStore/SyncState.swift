@@ -126,13 +126,15 @@ extension SyncStore {
         return try write { db in
             // What the batch's decisions read, read for all of it at once (and kept current by its writes).
             let prefetch = try SyncApplyPrefetch(updates, store: self, in: db)
-            // Its writes sent together, as multi-row statements where they can be.
-            let batch = WriteBatch(db)
+            // On PostgreSQL its writes are sent together, as multi-row statements where they can be (each statement
+            // is a round trip to the server). SQLite runs a statement in-process, where joining buys nothing
+            // measurable and would fill GRDB's cache of prepared statements with one per row count.
+            let batch = db.dialect == .postgres ? WriteBatch(db) : nil
             var result = SyncApplyResult()
             for update in updates {
-                result.outcomes[update.contactId] = try apply(update, now: now, actor: actor, prefetch, in: batch)
+                result.outcomes[update.contactId] = try apply(update, now: now, actor: actor, prefetch, in: batch ?? db)
             }
-            try batch.flush()
+            try batch?.flush()
             return result
         }
     }

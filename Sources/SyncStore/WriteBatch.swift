@@ -1,7 +1,8 @@
 import Foundation
 
 /// A sync batch's writes, held and sent together: the rows a batch inserts into a table go in as multi-row
-/// statements, not one statement a row (on PostgreSQL every statement is a round trip to the server).
+/// statements, not one statement a row. The register uses it on PostgreSQL, where every statement is a round trip
+/// to the server (its SQL runs on SQLite too, from 3.33, the first with `UPDATE … FROM`).
 ///
 /// Writes are held until the next read, savepoint or ``flush()``, then sent table by table: `contact` first (the
 /// other tables' rows refer to it), then the others, each table's statements in the order they were made. Sent so,
@@ -239,9 +240,12 @@ struct InsertShape: Equatable {
     var conflictColumns: [Int]
 
     init?(_ sql: String) {
-        guard sql.hasPrefix("INSERT INTO "), let values = sql.range(of: " VALUES ") else { return nil }
-        head = sql[..<values.lowerBound]
-        let rows = sql[values.upperBound...]
+        // The column list ends at the first `)`; then `VALUES` (after a space or a line break).
+        guard sql.hasPrefix("INSERT INTO "), let columnsEnd = sql.firstIndex(of: ")") else { return nil }
+        head = sql[...columnsEnd]
+        let values = sql[sql.index(after: columnsEnd)...].drop { $0.isWhitespace }
+        guard values.hasPrefix("VALUES") else { return nil }
+        let rows = values.dropFirst(6).drop { $0.isWhitespace }
         guard rows.first == "(", let close = rows.firstIndex(of: ")") else { return nil }
         row = rows[...close]
         // Only rows of placeholders: a row's values are then exactly its arguments.

@@ -104,7 +104,8 @@ struct CommandContext {
     func engine(store: SyncStore) throws -> SyncEngine {
         let client = try client()
         return SyncEngine(
-            store: store, client: client, settings: SyncSettings(configuration), logger: Logger(label: "crmsync.engine")
+            store: ThreadedRegister(store), client: client, settings: SyncSettings(configuration),
+            logger: Logger(label: "crmsync.engine")
         )
     }
 

@@ -37,7 +37,7 @@ struct EraseCommand: AsyncParsableCommand {
         // No writer lease: an erasure never waits for a running sync. The sync checks tombstones immediately
         // before each CRM write, and the GDPR deletes go out under a claim in the store, so they are sent once.
         propagator = ErasurePropagator(
-            store: store, client: try context.client(), logger: Logger(label: "crmsync.erasure"))
+            store: ThreadedRegister(store), client: try context.client(), logger: Logger(label: "crmsync.erasure"))
         let request = try await context.performRemote {
             try await propagator.erase(email: address, requestId: id, reason: reason)
         }
@@ -124,8 +124,10 @@ struct RetentionCommand: AsyncParsableCommand {
         guard !dryRun, !candidates.isEmpty || unfinished > 0 else { return }
         let client = try context.client()
         let outcome = try await context.performHoldingLease(store: store) { fenced in
-            try await ErasurePropagator(store: fenced, client: client, logger: Logger(label: "crmsync.erasure"))
-                .eraseForRetention(candidates, months: months, on: Date())
+            try await ErasurePropagator(
+                store: ThreadedRegister(fenced), client: client, logger: Logger(label: "crmsync.erasure")
+            )
+            .eraseForRetention(candidates, months: months, on: Date())
         }
         let unverified = outcome.erased - outcome.verified
         print(

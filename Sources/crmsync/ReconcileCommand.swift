@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import SyncEngine
+import SyncStore
 
 struct ReconcileCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -18,7 +19,7 @@ struct ReconcileCommand: AsyncParsableCommand {
         let context = try CommandContext(global)
         let store = try context.openStore()
         let reconciler = Reconciler(
-            store: store, client: try context.client(), settings: SyncSettings(context.configuration),
+            store: ThreadedRegister(store), client: try context.client(), settings: SyncSettings(context.configuration),
             logger: Logger(label: "crmsync.reconcile"))
         let report = try await context.performRemote { try await reconciler.run(requestBudget: budget) }
         switch format {

@@ -47,7 +47,9 @@ struct RunCommand: AsyncParsableCommand {
         let settings = SyncSettings(context.configuration)
         // Each run writes through the store fenced by that run's lease.
         let engine: @Sendable (SyncStore) -> SyncEngine = { fenced in
-            SyncEngine(store: fenced, client: client, settings: settings, logger: Logger(label: "crmsync.engine"))
+            SyncEngine(
+                store: ThreadedRegister(fenced), client: client, settings: settings,
+                logger: Logger(label: "crmsync.engine"))
         }
         var logger = Logger(label: "crmsync.run")
         logger.logLevel = .info
@@ -56,7 +58,8 @@ struct RunCommand: AsyncParsableCommand {
             reconcileBudget > 0
             ? DailyReconcile(
                 reconciler: Reconciler(
-                    store: store, client: try context.client(), settings: SyncSettings(context.configuration),
+                    store: ThreadedRegister(store), client: try context.client(),
+                    settings: SyncSettings(context.configuration),
                     logger: Logger(label: "crmsync.reconcile")),
                 budget: reconcileBudget)
             : nil

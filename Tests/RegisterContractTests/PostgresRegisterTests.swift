@@ -92,4 +92,61 @@ struct PostgresRegisterTests {
         #expect(try store.isErased(aino))
         #expect(try store.contact(email: EmailAddress("bo@example.fi")) != nil)
     }
+
+    /// Transactions waiting for the server (here, for the writer lock another host holds) wait on threads of their
+    /// own: more of them than the process has cooperative threads still leave those free, so a timer, the metrics
+    /// listener or a signal handler of the process still runs meanwhile.
+    @Test func transactionsWaitingForTheServerHoldUpNoOtherTask() async throws {
+        let location = try TestPostgres.newDatabase()
+        defer { try? TestPostgres.drop(location.database) }
+        let holder = try SyncStore.postgres(location)
+        let store = try SyncStore.postgres(location)
+        defer {
+            try? holder.close()
+            try? store.close()
+        }
+        // Another host holds the writer lock, on a thread of its own, until released.
+        let locked = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        let released = ReleaseFlag()
+        Thread {
+            try? holder.registerDatabase.write { _ in
+                locked.signal()
+                release.wait()
+            }
+        }.start()
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                locked.wait()
+                continuation.resume()
+            }
+        }
+        // Late enough that other tests keeping the cooperative threads busy for a while do not fail this one.
+        DispatchQueue.global().asyncAfter(deadline: .now() + 8) {
+            released.set()
+            release.signal()
+        }
+        let register = ThreadedRegister(store)
+        let waiting = ProcessInfo.processInfo.activeProcessorCount + 2
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<waiting {
+                group.addTask { try await register.setCheckpoint("waiting-\(index)", to: "1") }
+            }
+            // Needs a cooperative thread to wake: before the release only if the waiting writes left one free.
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(!released.isSet)
+            try await group.waitForAll()
+        }
+        #expect(released.isSet)
+        #expect(try store.checkpoint("waiting-0") == "1")
+    }
+}
+
+/// Set once, read from any thread.
+final class ReleaseFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+
+    var isSet: Bool { lock.withLock { value } }
+    func set() { lock.withLock { value = true } }
 }

@@ -5,8 +5,9 @@ import Testing
 
 @testable import SyncStore
 
-/// A sync batch's writes held and sent together (``WriteBatch``) do what they did sent one by one, on every adapter:
-/// the same rows in the end, the same answers to the reads between them, and a failure where one by one failed.
+/// A sync batch's writes held and sent together (``WriteBatch``) do what they did sent one by one: the same rows in
+/// the end, the same answers to the reads between them, and a failure where one by one failed. The register holds a
+/// batch's writes on PostgreSQL only; the batch's SQL is the common subset, so it is checked on every adapter.
 @Suite struct WriteBatchTests {
     /// Generated: up to 40 writes of the shapes a sync batch makes (contacts inserted, linked, unlinked, renamed and
     /// deleted; consent decisions upserted and appended; base values upserted, some twice in one statement, and
@@ -133,15 +134,16 @@ enum HeldWrite: CustomStringConvertible {
             case 4:
                 return .write(
                     """
-                    INSERT INTO consent (contactId, purpose, state, source, occurredAt, origin) VALUES (?, ?, ?, 's', 1, 'crm')
+                    INSERT INTO consent (contactId, purpose, state, source, occurredAt, origin)
+                    VALUES (?, ?, ?, ?, ?, ?)
                     ON CONFLICT (contactId, purpose) DO UPDATE SET state = excluded.state
-                    """, ["c\(referred)", "p\(b % 2)", "s\(c)"])
+                    """, ["c\(referred)", "p\(b % 2)", "s\(c)", "s", 1, "crm"])
             case 5:
                 return .write(
                     """
                     INSERT INTO consentEvent (contactId, purpose, state, source, occurredAt, recordedAt, origin)
-                    VALUES (?, ?, ?, 's', 1, 1, 'crm')
-                    """, ["c\(referred)", "p\(b % 2)", "s\(c)"])
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """, ["c\(referred)", "p\(b % 2)", "s\(c)", "s", 1, 1, "crm"])
             case 6:
                 // One or two rows; two with one key when b == c (a statement of its own, as made).
                 return .write(

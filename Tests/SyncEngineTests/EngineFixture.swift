@@ -66,7 +66,7 @@ final class EngineFixture: @unchecked Sendable {
     }
 
     func propagator() throws -> ErasurePropagator {
-        ErasurePropagator(store: store, client: try client(), clock: time, maxAttempts: 3)
+        ErasurePropagator(store: ThreadedRegister(store), client: try client(), clock: time, maxAttempts: 3)
     }
 
     /// Every page of the store, free pages included, as SQLite would write them to a file.
@@ -97,8 +97,9 @@ final class EngineFixture: @unchecked Sendable {
         clientConfiguration.maxDelay = .milliseconds(50)
         let client = HubSpotClient(
             configuration: clientConfiguration, transport: transport, clock: clock, logger: logger)
+        // The register as the commands hand it to the engine: its transactions off the caller's thread.
         return SyncEngine(
-            store: store ?? self.store, client: client,
+            store: ThreadedRegister(store ?? self.store), client: client,
             settings: SyncSettings(configuration, archiveSweepInterval: archiveSweepInterval), clock: clock,
             logger: logger)
     }
