@@ -187,22 +187,19 @@ final class WriteBatch: SQLSession {
         return true
     }
 
+    /// Each statement's shape, read once (nil: not a statement that joins others).
+    private var shapes: [String: InsertShape?] = [:]
     private var updateShapes: [String: UpdateShape?] = [:]
 
-    private func updateShape(of sql: String) -> UpdateShape? {
-        if let known = updateShapes[sql] { return known }
-        let shape = UpdateShape(sql)
-        updateShapes[sql] = shape
-        return shape
-    }
+    private func shape(of sql: String) -> InsertShape? { Self.read(sql, into: &shapes, InsertShape.init) }
+    private func updateShape(of sql: String) -> UpdateShape? { Self.read(sql, into: &updateShapes, UpdateShape.init) }
 
-    /// Each statement's shape, read once (nil: not an insert that joins others).
-    private var shapes: [String: InsertShape?] = [:]
-
-    private func shape(of sql: String) -> InsertShape? {
-        if let known = shapes[sql] { return known }
-        let shape = InsertShape(sql)
-        shapes[sql] = shape
+    private static func read<Shape>(_ sql: String, into known: inout [String: Shape?], _ parse: (String) -> Shape?)
+        -> Shape?
+    {
+        if let shape = known[sql] { return shape }
+        let shape = parse(sql)
+        known[sql] = shape
         return shape
     }
 
