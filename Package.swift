@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // Domain values: contacts, consent, suppression, erasure requests, configuration, import parsing, and the
@@ -44,6 +45,8 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+                // NIOThreadPool: the threads a register's transactions wait on (`RegisterThreads`).
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         // The register on PostgreSQL (postgres-nio): the store's rules on a database several hosts share, its own

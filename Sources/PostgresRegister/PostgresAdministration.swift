@@ -17,12 +17,13 @@ public enum PostgresAdministration {
         return server.database(name)
     }
 
-    /// Creates an empty database named `prefix` and a random suffix (a throw-away register's) and returns its location.
-    public static func createUniqueDatabase(prefix: String, on server: PostgresLocation, logger: Logger) throws
-        -> PostgresLocation
-    {
+    /// Creates a database named `prefix` and a random suffix (a throw-away register's), empty or a copy of the
+    /// database `template` (which nobody may be connected to), and returns its location.
+    public static func createUniqueDatabase(
+        prefix: String, on server: PostgresLocation, template: String? = nil, logger: Logger
+    ) throws -> PostgresLocation {
         let name = prefix + "_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-        return try createDatabase(name, on: server, logger: logger)
+        return try createDatabase(name, on: server, template: template, logger: logger)
     }
 
     /// Drops the database `name` on the server of `server`, closing its connections first.

@@ -254,11 +254,13 @@ public final class CheckWorld: @unchecked Sendable {
     func restoreBackup() throws -> Bool {
         guard let lastBackup else { return false }
         if let postgres {
-            // The backup is copied into a new database, which the register is from now on (the backup stays as it
-            // was, for another restore); the erasure journal is applied as the register opens.
-            let backup = try SyncStore.postgres(postgres.server.database(lastBackup), clock: hostClock)
-            let restored = try copy(backup, on: postgres.server)
-            try backup.close()
+            // The backup is copied whole, by the server, into a new database (`CREATE DATABASE … TEMPLATE`, as an
+            // administrator restores one), which the register is from now on; the backup stays as it was, for
+            // another restore. The erasure journal is applied as the register opens.
+            let restored = try PostgresAdministration.createUniqueDatabase(
+                prefix: Self.databasePrefix, on: postgres.server, template: lastBackup, logger: Self.silent
+            ).database
+            self.postgres?.made.append(restored)
             try store.close()
             store = try .postgres(
                 postgres.server.database(restored), clock: hostClock, erasureJournal: Self.memoryJournal(in: scratch))

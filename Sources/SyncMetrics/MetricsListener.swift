@@ -7,14 +7,14 @@ import ServiceLifecycle
 /// (200 or 503, one line). A service of the daemon's service group: it stops with it.
 public struct MetricsListener: Service {
     let metrics: RunMetrics
-    let register: @Sendable () -> RunMetrics.RegisterState?
+    let register: @Sendable () async -> RunMetrics.RegisterState?
     let host: String
     let port: Int
     let logger: Logger
 
     public init(
         metrics: RunMetrics, host: String, port: Int, logger: Logger,
-        register: @escaping @Sendable () -> RunMetrics.RegisterState?
+        register: @escaping @Sendable () async -> RunMetrics.RegisterState?
     ) {
         self.metrics = metrics
         self.host = host
@@ -28,7 +28,7 @@ public struct MetricsListener: Service {
         let metrics = self.metrics
         let register = self.register
         router.get("metrics") { _, _ -> Response in
-            let text = metrics.exposition(register: register())
+            let text = metrics.exposition(register: await register())
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: text)))

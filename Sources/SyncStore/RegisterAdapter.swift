@@ -1,4 +1,5 @@
 import Foundation
+import NIOPosix
 import SyncCore
 import SyncModel
 
@@ -6,11 +7,12 @@ import SyncModel
 /// caller's thread (``SyncStore`` itself conforms: on SQLite a transaction takes microseconds).
 extension SyncStore: RegisterPort {}
 
-/// The register as the port of a long-running process: each transaction runs on a thread of its own, never on the
-/// caller's. The register's logic waits for its database synchronously (on PostgreSQL, for each answer of the server,
-/// or a minute for the writer lock); run on Swift's cooperative threads (two on a two-core host), such a wait would
-/// hold up every other task of the process (the metrics listener, the scheduler's timer, the signal handler) until
-/// it ends. The commands that work with the CRM (`run`, `sync`, `erase`, `retention`, `reconcile`) hand the engine this.
+/// The register as the port of a long-running process: each transaction runs on a thread of ``RegisterThreads``,
+/// never on the caller's. The register's logic waits for its database synchronously (on PostgreSQL, for each answer
+/// of the server, or a minute for the writer lock); run on Swift's cooperative threads (two on a two-core host), such
+/// a wait would hold up every other task of the process (the metrics listener, the scheduler's timer, the signal
+/// handler) until it ends. The commands that work with the CRM (`run`, `sync`, `erase`, `retention`, `reconcile`)
+/// hand the engine this.
 public struct ThreadedRegister: RegisterPort {
     public let store: SyncStore
 
@@ -18,15 +20,8 @@ public struct ThreadedRegister: RegisterPort {
         self.store = store
     }
 
-    /// The threads transactions wait on: Dispatch's, which adds one while others are blocked (the database's own lock
-    /// keeps its transactions one at a time).
-    private static let threads = DispatchQueue(label: "crmsync.register", attributes: .concurrent)
-
     private func run<T: Sendable>(_ body: @escaping @Sendable (SyncStore) throws -> T) async throws -> T {
-        let store = store
-        return try await withCheckedThrowingContinuation { continuation in
-            Self.threads.async { continuation.resume(with: Result { try body(store) }) }
-        }
+        try await store.offThread(body)
     }
 
     public func contact(email: EmailAddress) async throws -> Contact? {
@@ -185,5 +180,40 @@ public struct ThreadedRegister: RegisterPort {
 
     public func recordCRMActivity(email: EmailAddress, at: Date, reason: String) async throws {
         try await run { try $0.recordCRMActivity(email: email, at: at, reason: reason) }
+    }
+}
+
+/// The threads a register's transactions wait on: a pool of crmsync's own (not NIO's shared one, not Dispatch's, whose
+/// threads on Linux are also those Swift's tasks run on). Four: transactions of one store run one at a time anyway
+/// (its database's lock); more callers than threads queue without holding a thread of anyone else's.
+public enum RegisterThreads {
+    static let pool: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 4)
+        pool.start()
+        return pool
+    }()
+
+    /// Runs `body` on one of the register's threads and returns its result to the waiting task. A transaction runs
+    /// whether or not the task is cancelled meanwhile, as it did on the caller's thread: a run stopping on SIGTERM
+    /// still records what it wrote to the CRM, and still releases its lease (`NIOThreadPool.runIfActive` would drop
+    /// the work of a cancelled task).
+    public static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            pool.submit { state in
+                switch state {
+                case .active: continuation.resume(with: Result(catching: body))
+                case .cancelled: continuation.resume(throwing: CancellationError())
+                }
+            }
+        }
+    }
+}
+
+extension SyncStore {
+    /// Runs `body` with this store on one of ``RegisterThreads``: for a transaction of the register made from a task
+    /// (it may wait for the server, or for the writer lock, for up to a minute).
+    public func offThread<T: Sendable>(_ body: @escaping @Sendable (SyncStore) throws -> T) async throws -> T {
+        let store = self
+        return try await RegisterThreads.run { try body(store) }
     }
 }

@@ -74,13 +74,23 @@ public struct WriterLease: Sendable {
 
     /// Runs `body` holding the lease; throws ``LeaseHeld`` without running it when another run holds it. `body` gets
     /// the acquisition's fencing token: a run writes through `store.fenced(by:)` with it.
+    ///
+    /// Its writes (recording and releasing the lease, which may wait for the writer lock) run on one of the
+    /// register's threads (``RegisterThreads``), not the caller's.
     public func run<T: Sendable>(_ body: (LeaseToken) async throws -> T) async throws -> T {
         let lock = try Self.tryLock(store)
         guard let lock else { throw LeaseHeld(holder: try Self.recordedHolder(store)) }
         defer { Self.unlock(lock) }
-        let token = try store.recordLease(Self.name, holder: holder)
-        defer { try? store.releaseLease(Self.name, holder: holder) }
-        return try await body(token)
+        let holder = self.holder
+        let token = try await store.offThread { try $0.recordLease(Self.name, holder: holder) }
+        let result: Result<T, any Error>
+        do {
+            result = .success(try await body(token))
+        } catch {
+            result = .failure(error)
+        }
+        _ = try? await store.offThread { try $0.releaseLease(Self.name, holder: holder) }
+        return try result.get()
     }
 
     /// Who holds the lease now, or nil when no live process does (a row left by a killed run is ignored).

@@ -74,7 +74,7 @@ struct RunCommand: AsyncParsableCommand {
                 .init(
                     service: MetricsListener(
                         metrics: runMetrics, host: listen.host, port: listen.port, logger: logger,
-                        register: { ScheduledSync.registerState(of: store) })))
+                        register: { await ScheduledSync.registerState(of: store) })))
         }
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -118,19 +118,22 @@ struct ScheduledSync: Service {
         let outcome = await runOnce(report: &report)
         metrics.runFinished(
             outcome, duration: ContinuousClock.now - started, report: report,
-            checkpoint: try? Self.checkpoint(of: store))
+            checkpoint: try? await store.offThread { try Self.checkpoint(of: $0) })
         return outcome
     }
 
     /// The register's state for a scrape: the checkpoint, the quarantine, erasures pending and overdue.
-    static func registerState(of store: SyncStore, now: Date = Date()) -> RunMetrics.RegisterState? {
-        guard let erasures = try? store.erasureRequests(), let quarantined = try? store.quarantined() else {
-            return nil
+    /// Read on one of the register's threads: a scrape never waits on a cooperative thread for the database.
+    static func registerState(of store: SyncStore, now: Date = Date()) async -> RunMetrics.RegisterState? {
+        try? await store.offThread { store in
+            guard let erasures = try? store.erasureRequests(), let quarantined = try? store.quarantined() else {
+                return nil
+            }
+            return RunMetrics.RegisterState(
+                checkpoint: try? checkpoint(of: store), quarantined: quarantined.count,
+                erasuresPending: erasures.filter { $0.state != .verified }.count,
+                erasuresOverdue: erasures.filter { $0.isOverdue(at: now) }.count)
         }
-        return RunMetrics.RegisterState(
-            checkpoint: try? checkpoint(of: store), quarantined: quarantined.count,
-            erasuresPending: erasures.filter { $0.state != .verified }.count,
-            erasuresOverdue: erasures.filter { $0.isOverdue(at: now) }.count)
     }
 
     /// Where the change feed stands.
@@ -148,7 +151,7 @@ struct ScheduledSync: Service {
                 defer { metrics.leaseHeld(false) }
                 // The register may have been restored from a backup since the last run (a database restored under a
                 // running daemon): the erasure journal is applied again first, as opening the register does.
-                let reapplied = try store.reconcileErasureJournal()
+                let reapplied = try await store.offThread { try $0.reconcileErasureJournal() }
                 if reapplied > 0 {
                     logger.notice(
                         "erasure journal: erasure records the register lacked applied again (a restored backup?)",
@@ -200,12 +203,13 @@ struct DailyReconcile: Sendable {
 
     /// `store`: the run's store, fenced by its lease (the checkpoint is a run's write).
     func runIfDue(store: SyncStore, logger: Logger, now: Date = Date()) async {
-        let last = (try? store.checkpoint(Self.checkpoint)).flatMap { $0.flatMap(Int64.init) }.map(
-            Date.init(millisecondsSince1970:))
+        let last = (try? await store.offThread { try $0.checkpoint(Self.checkpoint) }).flatMap {
+            $0.flatMap(Int64.init)
+        }.map(Date.init(millisecondsSince1970:))
         if let last, now.timeIntervalSince(last) < 86_400 { return }
         do {
             let report = try await reconciler.run(requestBudget: budget)
-            try store.setCheckpoint(Self.checkpoint, to: String(now.millisecondsSince1970))
+            try await store.offThread { try $0.setCheckpoint(Self.checkpoint, to: String(now.millisecondsSince1970)) }
             let level: Logger.Level = report.hasDrift ? .warning : .info
             logger.log(
                 level: level, "daily reconcile",
