@@ -184,11 +184,13 @@ public struct ThreadedRegister: RegisterPort {
 }
 
 /// The threads a register's transactions wait on: a pool of crmsync's own (not NIO's shared one, not Dispatch's, whose
-/// threads on Linux are also those Swift's tasks run on). Four: transactions of one store run one at a time anyway
-/// (its database's lock); more callers than threads queue without holding a thread of anyone else's.
+/// threads on Linux are also those Swift's tasks run on). As many as the processors and four more: transactions of
+/// one store run one at a time anyway (its database's lock), but callers of one store waiting for it hold a thread
+/// each, and should leave some to the process's other stores; more callers than threads queue without holding a
+/// thread of anyone else's.
 public enum RegisterThreads {
     static let pool: NIOThreadPool = {
-        let pool = NIOThreadPool(numberOfThreads: 4)
+        let pool = NIOThreadPool(numberOfThreads: ProcessInfo.processInfo.processorCount + 4)
         pool.start()
         return pool
     }()

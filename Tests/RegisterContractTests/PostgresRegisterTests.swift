@@ -127,7 +127,8 @@ struct PostgresRegisterTests {
             release.signal()
         }
         let register = ThreadedRegister(store)
-        // More than the cooperative threads: Swift makes one per configured processor (not per processor a quota leaves).
+        // More than the cooperative threads: Swift makes one per configured processor (not per processor a quota leaves);
+        // fewer than the register's threads, which the other tests' engines use meanwhile.
         let waiting = ProcessInfo.processInfo.processorCount + 2
         try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0..<waiting {
