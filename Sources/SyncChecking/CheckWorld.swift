@@ -82,8 +82,8 @@ public final class CheckWorld: @unchecked Sendable {
     /// The mock's control surface.
     let mock: MockControlClient
     /// The PostgreSQL server of a world whose register is there (``against(baseURL:token:postgres:)``), and the
-    /// databases it made: the register's and its backups', dropped when it closes.
-    private var postgres: (server: PostgresLocation, current: String, made: [String])?
+    /// databases it made: the register's, its backups' and restores', dropped when it closes.
+    private var postgres: (server: PostgresLocation, made: [String])?
 
     public var storePath: String? { folder.map { Self.storeFile(in: $0) } }
 
@@ -145,7 +145,7 @@ public final class CheckWorld: @unchecked Sendable {
             transport: URLSessionTransport(),
             mock: MockControlClient(baseURL: baseURL))
         if let postgres, let database {
-            world.postgres = (postgres, database.database, [database.database])
+            world.postgres = (postgres, [database.database])
         }
         try await world.mock.reset()
         return world
@@ -264,7 +264,6 @@ public final class CheckWorld: @unchecked Sendable {
             try store.close()
             store = try .postgres(
                 postgres.server.database(restored), clock: hostClock, erasureJournal: Self.memoryJournal(in: scratch))
-            self.postgres?.current = restored
             return true
         }
         guard let storePath else {

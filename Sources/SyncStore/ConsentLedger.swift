@@ -16,7 +16,7 @@ enum ConsentLedger {
         _ event: ConsentEvent, actor: String, recordedAt: Date, in db: any SQLSession, bumpsVersion: Bool = true,
         cache: LedgerCache? = nil
     ) throws -> Bool {
-        let cache = cache.flatMap { $0.covers(event.contactId) ? $0 : nil }
+        let cache = cache?.covering(event.contactId)
         func current() throws -> ConsentEvent? {
             if let cache { return cache.current(contactId: event.contactId, purpose: event.purpose) }
             return try Self.current(contactId: event.contactId, purpose: event.purpose, in: db)

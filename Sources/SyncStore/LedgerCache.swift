@@ -43,8 +43,8 @@ final class LedgerCache {
         ) { row in events.insert(EventKey(ConsentLedger.event(from: row))) }
     }
 
-    /// Whether the cache holds `contactId`'s ledger (else the database is asked).
-    func covers(_ contactId: String) -> Bool { covered.contains(contactId) }
+    /// The cache when it holds `contactId`'s ledger, else nil (the database is asked).
+    func covering(_ contactId: String) -> LedgerCache? { covered.contains(contactId) ? self : nil }
 
     func contains(_ event: ConsentEvent) -> Bool { events.contains(EventKey(event)) }
     func recorded(_ event: ConsentEvent) { events.insert(EventKey(event)) }

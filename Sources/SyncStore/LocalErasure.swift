@@ -34,8 +34,7 @@ extension SyncStore {
                     try db.forEachRowInPages(
                         sql: "SELECT email FROM contact WHERE id != ?", arguments: [contact.id]
                     ) { row in
-                        let email: String = row[0]
-                        if former.contains(keyedHash(email)) { former.remove(keyedHash(email)) }
+                        former.remove(keyedHash(row[0]))
                     }
                 }
                 addressHashes += former

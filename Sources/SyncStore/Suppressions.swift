@@ -20,7 +20,7 @@ enum Suppressions {
         cache: LedgerCache? = nil
     ) throws -> Bool {
         // A sync batch's cache answers for the contacts it covers; otherwise the database does.
-        let cache = cache.flatMap { $0.covers(contactId) ? $0 : nil }
+        let cache = cache?.covering(contactId)
         let stored: Suppression? =
             if let cache {
                 cache.suppression(kind, contactId: contactId)

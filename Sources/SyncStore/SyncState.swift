@@ -190,7 +190,7 @@ extension SyncStore {
             return .erased
         }
         if let contact = update.contact {
-            if prefetch.erased.contains(subjectHash(of: contact.email)) { return .erased }
+            if prefetch.erased.contains(contact.email.normalized) { return .erased }
             // A contact created from the CRM whose address an edit command took meanwhile: the next run matches them.
             if previous == nil && addressHeldByAnother { return .edited }
             prefetch.wrote(contact, previous: previous, version: version ?? 0)
@@ -333,6 +333,7 @@ final class SyncApplyPrefetch {
     private(set) var holders: [String: String] = [:]
     /// CRM id → the id of the contact linked to it, for every CRM id the batch links (and those its writes give).
     private var linkHolders: [String: String] = [:]
+    /// The batch's addresses (normalized) whose subject is erased.
     let erased: Set<String>
     let ledger: LedgerCache?
 
@@ -358,7 +359,10 @@ final class SyncApplyPrefetch {
             linkHolders[$0[0]] = $0[1]
         }
         self.linkHolders = linkHolders
-        erased = try Tombstones.present(Array(Set(emails.map(store.subjectHash(of:)))), in: db)
+        let hashes = Dictionary(
+            emails.map { ($0.normalized, store.subjectHash(of: $0)) }, uniquingKeysWith: { a, _ in a })
+        let present = try Tombstones.present(Array(Set(hashes.values)), in: db)
+        erased = Set(hashes.filter { present.contains($0.value) }.keys)
         let deciding = updates.filter { !$0.consentEvents.isEmpty || !$0.suppressionChanges.isEmpty }.map(\.contactId)
         ledger = deciding.isEmpty ? nil : try LedgerCache(contactIds: deciding, in: db)
     }
