@@ -272,6 +272,45 @@ import Testing
         #expect(try await scene.port.linkedCRMIds() == ["crm-0": states[1].contact.id])
     }
 
+    /// Two CRM merges met by one batch: the records of two contacts trade places (each takes the other's), and a third
+    /// contact's record moves to a new id, in either order within the batch. The batch skips letting go of a record
+    /// nobody else holds (its own tracking of who holds what), so a holder it lost track of would break the unique link.
+    @Test(arguments: Adapter.allCases, [false, true])
+    func recordsTradedBetweenContactsInOneBatchEndLinkedOnceEach(adapter: Adapter, reversed: Bool) async throws {
+        let scene = try Scene(adapter)
+        defer { scene.close() }
+        let states = try await scene.create(0..<3)
+        func link(_ index: Int, to crmId: String) -> LocalSyncUpdate {
+            var update = LocalSyncUpdate(contactId: states[index].contact.id)
+            update.crmId = .some(crmId)
+            update.expectedLocalVersion = states[index].localVersion
+            return update
+        }
+        let updates = [link(0, to: "crm-1"), link(1, to: "crm-0"), link(2, to: "crm-9")]
+
+        let result = try await scene.port.applySyncUpdates(reversed ? updates.reversed() : updates, actor: "contract")
+
+        #expect(result.outcomes.values.allSatisfy { $0 == .applied })
+        #expect(
+            try await scene.port.linkedCRMIds() == [
+                "crm-1": states[0].contact.id, "crm-0": states[1].contact.id, "crm-9": states[2].contact.id,
+            ])
+
+        // A record new to the register given to one contact and then, in the same batch, to another: the second
+        // takes it from the first, which the batch knows holds it only from its own earlier write.
+        let after = try await scene.state(0..<3)
+        var first = LocalSyncUpdate(contactId: after[0].contact.id)
+        first.crmId = .some("crm-7")
+        var second = LocalSyncUpdate(contactId: after[2].contact.id)
+        second.crmId = .some("crm-7")
+
+        let again = try await scene.port.applySyncUpdates([first, second], actor: "contract")
+
+        #expect(again.outcomes.values.allSatisfy { $0 == .applied })
+        #expect(
+            try await scene.port.linkedCRMIds() == ["crm-0": after[1].contact.id, "crm-7": after[2].contact.id])
+    }
+
     /// Fencing: once another run has acquired the writer lease, every write of the run that held it before (and the
     /// holds it reads before each CRM write) is refused whole, while the new holder and the edit commands, which
     /// carry no token, write on.
