@@ -59,19 +59,21 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // The HubSpot REST client: transport, rate limiter, retries, paging, typed endpoints.
+        // The HubSpot REST client: transport, rate limiter, retries, paging, typed endpoints; the adapter of the core's
+        // `CRMPort` (HubSpot's JSON decoded into the core's values).
         .target(
             name: "HubSpotClient",
             dependencies: [
-                "SyncModel",
+                "SyncModel", "SyncCore",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Pull, match, plan, apply, erasure propagation, reports: the only module that joins store and CRM.
+        // Pull, match, plan, apply, erasure propagation, reports: the only module that joins register and CRM, through
+        // the core's two ports; it imports no adapter of either.
         .target(
             name: "SyncEngine",
             dependencies: [
-                "SyncModel", "SubjectPolicy", "SyncCore", "HubSpotClient",
+                "SyncModel", "SubjectPolicy", "SyncCore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -161,7 +163,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(name: "SyncStoreTests", dependencies: ["SyncStore", "SyncCore", "SyncModel", "SyncTesting"]),
-        .testTarget(name: "HubSpotClientTests", dependencies: ["HubSpotClient", "MockHubSpot", "SyncTesting"]),
+        .testTarget(
+            name: "HubSpotClientTests", dependencies: ["HubSpotClient", "SyncCore", "MockHubSpot", "SyncTesting"]),
         .testTarget(
             name: "SyncEngineTests",
             dependencies: [

@@ -1,28 +1,6 @@
 import Foundation
+import SyncCore
 import SyncModel
-
-/// One contact to create or update by email.
-public struct ContactUpsert: Sendable, Equatable {
-    public var email: String
-    /// CRM properties to write. Never `hs_email_optout`: consent goes through the subscription API only.
-    public var properties: [String: String]
-
-    public init(email: String, properties: [String: String]) {
-        self.email = email
-        self.properties = properties
-    }
-}
-
-/// One contact to update by CRM id.
-public struct ContactUpdate: Sendable, Equatable {
-    public var id: String
-    public var properties: [String: String]
-
-    public init(id: String, properties: [String: String]) {
-        self.id = id
-        self.properties = properties
-    }
-}
 
 extension HubSpotClient {
     /// Properties a write must never carry (read-only in HubSpot, or consent that belongs to the
@@ -76,10 +54,10 @@ extension HubSpotClient {
         do {
             _ = try EmailAddress(email)
         } catch {
-            return BatchFailure(key: email, category: "INVALID_EMAIL", message: "email \(error.problem)")
+            return BatchFailure.hubSpot(key: email, category: "INVALID_EMAIL", message: "email \(error.problem)")
         }
         if let forbidden = properties.keys.first(where: forbiddenWriteProperties.contains) {
-            return BatchFailure(
+            return BatchFailure.hubSpot(
                 key: email, category: "READ_ONLY_VALUE", message: "\(forbidden) cannot be written by a contact upsert")
         }
         return nil
@@ -103,9 +81,11 @@ extension HubSpotClient {
         do {
             let envelope = try await perform(
                 Call(method: "POST", to: .contactsBatch(.upsert), body: body),
-                as: BatchEnvelope<CRMContact>.self)
+                as: BatchEnvelope<HubSpotContact>.self)
             var byEmail: [String: CRMContact] = [:]
-            for record in envelope.results { if let email = record.email?.lowercased() { byEmail[email] = record } }
+            for record in envelope.results.map(\.contact) {
+                if let email = record.email?.lowercased() { byEmail[email] = record }
+            }
             // A 207 (HubSpot may answer per input, e.g. for the portal's required properties): tie each error
             // to its input by trace id, else by the ids it names.
             var refused: [String: BatchFailure] = [:]
@@ -119,7 +99,7 @@ extension HubSpotClient {
                     keys = (error.context?.ids ?? []).map { $0.lowercased() }
                 }
                 for key in keys {
-                    refused[key] = BatchFailure(
+                    refused[key] = BatchFailure.hubSpot(
                         key: key, category: error.category ?? "VALIDATION_ERROR", message: "refused by HubSpot (207)",
                         requiredProperties: error.requiredProperties)
                 }
@@ -132,14 +112,14 @@ extension HubSpotClient {
                     outcome.failures.append(failure)
                 } else {
                     outcome.failures.append(
-                        BatchFailure(
+                        BatchFailure.hubSpot(
                             key: key, category: "MISSING_RESULT", message: "HubSpot returned no result for this input"))
                 }
             }
         } catch let error as HubSpotError where error.status == 400 || error.status == 409 {
             guard chunk.count > 1 else {
                 outcome.failures.append(
-                    BatchFailure(
+                    BatchFailure.hubSpot(
                         key: chunk[0].email.lowercased(), category: error.category ?? "VALIDATION_ERROR",
                         message: "refused by HubSpot (\(error.status ?? 0))",
                         requiredProperties: error.requiredProperties))
@@ -162,7 +142,8 @@ extension HubSpotClient {
         for input in inputs {
             if let forbidden = input.properties.keys.first(where: Self.forbiddenWriteProperties.contains) {
                 outcome.failures.append(
-                    BatchFailure(key: input.id, category: "READ_ONLY_VALUE", message: "\(forbidden) cannot be written"))
+                    BatchFailure.hubSpot(
+                        key: input.id, category: "READ_ONLY_VALUE", message: "\(forbidden) cannot be written"))
             } else {
                 pending.append(input)
             }
@@ -190,7 +171,7 @@ extension HubSpotClient {
         } catch let error as HubSpotError where error.status == 400 {
             guard chunk.count > 1 else {
                 outcome.failures.append(
-                    BatchFailure(
+                    BatchFailure.hubSpot(
                         key: chunk[0].id, category: error.category ?? "VALIDATION_ERROR",
                         message: "refused by HubSpot (400)",
                         requiredProperties: error.requiredProperties))
@@ -218,10 +199,10 @@ extension HubSpotClient {
         }
         let envelope = try await perform(
             Call(method: "POST", to: .contactsBatch(.update), body: try Self.body(Body(inputs: traced))),
-            as: BatchEnvelope<CRMContact>.self)
+            as: BatchEnvelope<HubSpotContact>.self)
         var accounted: Set<Int> = []
-        for record in envelope.results {
-            guard let trace = record.objectWriteTraceId, let index = Int(trace.dropFirst()),
+        for record in envelope.results.map(\.contact) {
+            guard let trace = record.traceId, let index = Int(trace.dropFirst()),
                 chunk.indices.contains(index)
             else { continue }
             outcome.written[chunk[index].id] = record
@@ -243,7 +224,7 @@ extension HubSpotClient {
                     again.append(chunk[index])
                 } else {
                     outcome.failures.append(
-                        BatchFailure(
+                        BatchFailure.hubSpot(
                             key: chunk[index].id, category: category, message: "not updated",
                             requiredProperties: error.requiredProperties))
                 }
@@ -251,7 +232,7 @@ extension HubSpotClient {
         }
         for index in chunk.indices where !accounted.contains(index) {
             outcome.failures.append(
-                BatchFailure(
+                BatchFailure.hubSpot(
                     key: chunk[index].id, category: "MISSING_RESULT",
                     message: "HubSpot returned no result for this input"))
         }

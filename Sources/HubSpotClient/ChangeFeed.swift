@@ -1,4 +1,5 @@
 import Foundation
+import SyncCore
 
 extension HubSpotClient {
     /// Contacts whose `lastmodifieddate` is at or after `since` (and before `until`, when given), oldest
@@ -15,16 +16,6 @@ extension HubSpotClient {
             client: self, since: since.millisecondsSince1970, until: until?.millisecondsSince1970,
             properties: properties)
     }
-}
-
-/// One page of changes, with the watermark to resume from: every record modified before it was returned.
-public struct ChangePage: Sendable {
-    public var contacts: [CRMContact]
-    /// All records with `lastmodifieddate` strictly before this were returned by this page or earlier ones.
-    public var watermark: Date
-    /// How many records the feed's first query matched (the search answer's `total`): the size of the feed when it
-    /// started, which a run's budget estimate takes from its first page rather than from a search of its own.
-    public var total: Int
 }
 
 /// The incremental pull as an AsyncSequence of pages.
@@ -126,7 +117,7 @@ public struct ContactChanges: AsyncSequence, Sendable {
                 filters = ContactChanges.window(from: lowerBound, until: feed.until)
                 sort = SearchSort(propertyName: "lastmodifieddate", direction: "ASCENDING")
             }
-            let properties = Array(Set(feed.properties + ["lastmodifieddate", "hs_object_id"])).sorted()
+            let properties = HubSpotContact.asked(feed.properties + ["hs_object_id"])
             let body = SearchBody(
                 filterGroups: [SearchGroup(filters: filters)], sorts: [sort], properties: properties,
                 limit: ContactChanges.searchPageSize, after: "0")
@@ -168,6 +159,15 @@ struct SearchPage: Decodable, Sendable {
     var total: Int?
     var results: [CRMContact]
     var paging: Paging?
+
+    enum CodingKeys: String, CodingKey { case total, results, paging }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        total = try container.decodeIfPresent(Int.self, forKey: .total)
+        results = try container.decode([HubSpotContact].self, forKey: .results).map(\.contact)
+        paging = try container.decodeIfPresent(Paging.self, forKey: .paging)
+    }
 }
 
 extension CRMContact {

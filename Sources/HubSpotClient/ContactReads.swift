@@ -1,4 +1,5 @@
 import Foundation
+import SyncCore
 
 extension HubSpotClient {
     /// One contact by id (following merges: the answer's id may differ) or nil when HubSpot says 404.
@@ -18,10 +19,10 @@ extension HubSpotClient {
     {
         var call = Call(method: "GET", to: .contact(Self.pathSegment(key)))
         if byEmail { call.query.append(("idProperty", "email")) }
-        if !properties.isEmpty { call.query.append(("properties", properties.joined(separator: ","))) }
+        call.query.append(("properties", HubSpotContact.asked(properties).joined(separator: ",")))
         if !withHistory.isEmpty { call.query.append(("propertiesWithHistory", withHistory.joined(separator: ","))) }
         do {
-            return try await perform(call, as: CRMContact.self)
+            return try await perform(call, as: HubSpotContact.self).contact
         } catch let error as HubSpotError where error.isNotFound {
             return nil
         }
@@ -50,14 +51,14 @@ extension HubSpotClient {
         for chunk in keys.chunked(into: size) {
             try Task.checkCancellation()
             let body = Body(
-                inputs: chunk.map(Input.init), properties: properties,
+                inputs: chunk.map(Input.init), properties: HubSpotContact.asked(properties),
                 propertiesWithHistory: withHistory.isEmpty ? nil : withHistory, idProperty: byEmail ? "email" : nil)
             let envelope = try await perform(
                 Call(method: "POST", to: .contactsBatch(.read), body: try Self.body(body)),
-                as: BatchEnvelope<CRMContact>.self)
+                as: BatchEnvelope<HubSpotContact>.self)
             var byId: [String: CRMContact] = [:]
             var byMail: [String: CRMContact] = [:]
-            for record in envelope.results {
+            for record in envelope.results.map(\.contact) {
                 byId[record.id] = record
                 for merged in record.mergedIds { byId[merged] = record }
                 if let email = record.email?.lowercased() { byMail[email] = record }
@@ -84,12 +85,6 @@ extension HubSpotClient {
     }
 }
 
-/// One page of the full listing, with the cursor that continues after it (nil on the last page).
-public struct ContactPage: Sendable {
-    public var contacts: [CRMContact]
-    public var nextCursor: String?
-}
-
 /// The full listing by cursor, as an AsyncSequence of pages: bounded memory for any number of records.
 public struct ContactListing: AsyncSequence, Sendable {
     public typealias Element = ContactPage
@@ -113,14 +108,12 @@ public struct ContactListing: AsyncSequence, Sendable {
                     struct Next: Decodable, Sendable { var after: String }
                     var next: Next?
                 }
-                var results: [CRMContact]
+                var results: [HubSpotContact]
                 var paging: Paging?
             }
             var call = HubSpotClient.Call(method: "GET", to: .contacts)
             call.query.append(("limit", String(listing.pageSize)))
-            if !listing.properties.isEmpty {
-                call.query.append(("properties", listing.properties.joined(separator: ",")))
-            }
+            call.query.append(("properties", HubSpotContact.asked(listing.properties).joined(separator: ",")))
             if !listing.withHistory.isEmpty {
                 call.query.append(("propertiesWithHistory", listing.withHistory.joined(separator: ",")))
             }
@@ -129,7 +122,7 @@ public struct ContactListing: AsyncSequence, Sendable {
             let page = try await listing.client.perform(call, as: Page.self)
             cursor = page.paging?.next?.after
             finished = cursor == nil
-            return ContactPage(contacts: page.results, nextCursor: cursor)
+            return ContactPage(contacts: page.results.map(\.contact), nextCursor: cursor)
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SyncCore
 import SyncModel
 import Synchronization
 

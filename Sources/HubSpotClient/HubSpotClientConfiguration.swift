@@ -1,7 +1,7 @@
 import Foundation
 import SyncModel
 
-/// What the client needs to know, built from `sync.json` by the engine (or directly by tests).
+/// What the client needs to know, built from `sync.json` (or directly by tests).
 public struct HubSpotClientConfiguration: Sendable {
     public var baseURL: URL
     /// The generation of HubSpot's paths to speak (`2026-09` unless told otherwise).
@@ -39,5 +39,22 @@ public struct HubSpotClientConfiguration: Sendable {
         self.maxAttempts = maxAttempts
         self.baseDelay = baseDelay
         self.maxDelay = maxDelay
+    }
+}
+
+extension HubSpotClientConfiguration {
+    /// The client configuration for `sync.json` and a token from the environment.
+    public init(_ configuration: SyncConfiguration, token: String) throws {
+        let crm = configuration.crm
+        guard let url = URL(string: crm.baseURL) else {
+            throw ConfigurationError(file: "sync.json", problems: [.init(path: "crm.baseURL", problem: "is not a URL")])
+        }
+        self.init(
+            baseURL: url, token: token, apiVersion: crm.apiVersion,
+            requestsPerInterval: crm.rateLimit.requestsPerInterval,
+            interval: .milliseconds(crm.rateLimit.intervalMilliseconds), searchPerSecond: crm.rateLimit.searchPerSecond,
+            headroomPercent: crm.rateLimit.headroomPercent, dailyBudget: crm.rateLimit.dailyBudget,
+            requestTimeout: crm.timeouts.request.duration, maxAttempts: crm.retry.maxAttempts,
+            baseDelay: crm.retry.baseDelay.duration, maxDelay: crm.retry.maxDelay.duration)
     }
 }

@@ -1,8 +1,9 @@
 import Foundation
+import SyncCore
 
 /// A HubSpot call that did not succeed, with what a user can act on. Never carries an email, a name or
 /// the token: CRM messages that may quote personal data are kept out of ``errorDescription``.
-public struct HubSpotError: Error, LocalizedError, Sendable {
+public struct HubSpotError: CRMError, LocalizedError, Sendable {
     private enum Code: Sendable, Equatable {
         case http
         case dailyLimit
@@ -85,6 +86,9 @@ public struct HubSpotError: Error, LocalizedError, Sendable {
         code == .transport || (code == .retriesExhausted && (status == nil || (status ?? 0) >= 500))
     }
 
+    /// HubSpot's category (or `HTTP`) and the status, or `no answer`.
+    public var summary: String { "\(category ?? "HTTP") \(status.map(String.init) ?? "no answer")" }
+
     public var errorDescription: String? {
         var text = "HubSpot \(endpoint)"
         if let status { text += " answered \(status)" }
@@ -119,27 +123,15 @@ struct ErrorContext: Decodable, Sendable {
     var propertyName: [String]?
 }
 
-/// The portal refused a write because it lacks properties the admin made required (HubSpot 2026-09 on).
-public struct RequiredPropertyRefusal: Sendable, Equatable {
-    /// `MISSING_REQUIRED_PROPERTY` or `MISSING_CONDITIONAL_REQUIRED_PROPERTY`.
-    public var code: String
-    /// Property names, never values.
-    public var properties: [String]
-
+extension RequiredPropertyRefusal {
     static let codes: Set<String> = ["MISSING_REQUIRED_PROPERTY", "MISSING_CONDITIONAL_REQUIRED_PROPERTY"]
 
-    public init(code: String, properties: [String]) {
-        self.code = code
-        self.properties = properties
-    }
-
-    /// The refusal an error body describes, if it is one.
+    /// The refusal an error body describes, if it is one (HubSpot 2026-09 on).
     init?(errors: [ErrorDetail]?, context: ErrorContext?) {
         let details = (errors ?? []).filter { $0.code.map(Self.codes.contains) ?? false }
         guard let first = details.first?.code else { return nil }
         var names = details.flatMap { $0.context?.propertyName ?? [] }
         if names.isEmpty { names = context?.propertyName ?? [] }
-        code = first
-        properties = Array(Set(names)).sorted()
+        self.init(code: first, properties: Array(Set(names)).sorted())
     }
 }

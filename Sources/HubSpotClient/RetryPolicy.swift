@@ -28,18 +28,3 @@ public enum ReplaySafety: Sendable {
     /// connection refused).
     case unsafe
 }
-
-/// The client's counters for one run: what the run report shows.
-public struct ClientMetrics: Sendable, Equatable {
-    public var requests = 0
-    public var retries = 0
-    public var rateLimited = 0
-    public var serverErrors = 0
-    public var transportErrors = 0
-    public var bytesSent = 0
-    public var bytesReceived = 0
-    /// Requests by endpoint name (ids replaced by `{id}`).
-    public var byEndpoint: [String: Int] = [:]
-
-    public init() {}
-}

@@ -1,12 +1,5 @@
 import Foundation
-
-/// Whether the token holds one scope crmsync needs, found by a call that needs it and changes nothing.
-public struct ScopeStatus: Sendable, Equatable, Codable {
-    public var scope: String
-    /// What crmsync does with it.
-    public var usedFor: String
-    public var granted: Bool
-}
+import SyncCore
 
 extension HubSpotClient {
     public static let schemaScope = "crm.schemas.contacts.read"
@@ -18,34 +11,34 @@ extension HubSpotClient {
     public func checkScopes() async throws -> [ScopeStatus] {
         struct Empty: Encodable { var inputs: [String] = [] }
         let empty = try Self.body(Empty())
-        let probes: [(String, String, Call)] = [
+        let probes: [(String, CRMCapability, String, Call)] = [
             (
-                "crm.objects.contacts.read", "pulling contacts",
+                "crm.objects.contacts.read", .readContacts, "pulling contacts",
                 Call(method: "GET", to: .contacts, query: [("limit", "1"), ("properties", "email")])
             ),
             (
-                "crm.objects.contacts.write", "pushing contacts and GDPR deletes",
+                "crm.objects.contacts.write", .writeContacts, "pushing contacts and GDPR deletes",
                 Call(method: "POST", to: .contactsBatch(.update), body: empty)
             ),
             (
-                Self.schemaScope, "checking the mapping against property definitions",
+                Self.schemaScope, .readPropertyDefinitions, "checking the mapping against property definitions",
                 Call(method: "GET", to: .contactProperties)
             ),
             (
-                Self.definitionsScope, "checking purposes against subscription types",
+                Self.definitionsScope, .readSubscriptionDefinitions, "checking purposes against subscription types",
                 Call(method: "GET", to: .subscriptionDefinitions)
             ),
             (
-                "communication_preferences.statuses.batch.read", "reading consent and opt-outs",
+                "communication_preferences.statuses.batch.read", .readStatuses, "reading consent and opt-outs",
                 Call(method: "POST", to: .statuses(.batchRead), query: [("channel", "EMAIL")], body: empty)
             ),
             (
-                "communication_preferences.statuses.batch.write", "writing consent and opt-outs",
+                "communication_preferences.statuses.batch.write", .writeStatuses, "writing consent and opt-outs",
                 Call(method: "POST", to: .statuses(.batchWrite), body: empty)
             ),
         ]
         var statuses: [ScopeStatus] = []
-        for (scope, usedFor, call) in probes {
+        for (scope, capability, usedFor, call) in probes {
             var granted = true
             do {
                 _ = try await perform(call) { _ in () }
@@ -56,7 +49,7 @@ extension HubSpotClient {
             } catch let error as HubSpotError where (error.status ?? 0) >= 400 && (error.status ?? 0) < 500 {
                 // Refused for the empty body, past the scope check: the scope is there.
             }
-            statuses.append(ScopeStatus(scope: scope, usedFor: usedFor, granted: granted))
+            statuses.append(ScopeStatus(scope: scope, usedFor: usedFor, granted: granted, capability: capability))
         }
         return statuses
     }

@@ -1,120 +1,76 @@
 import Foundation
+import SyncCore
 import SyncModel
 
-/// A subscription type of the portal (a purpose of the privacy notice).
-public struct SubscriptionDefinition: Decodable, Sendable, Equatable {
-    /// The id as text: the legacy v3 answer sends `"7"`, the date versions send `7`.
-    public var id: String
-    public var name: String
-    public var isActive: Bool?
-
-    public init(id: String, name: String, isActive: Bool?) {
-        self.id = id
-        self.name = name
-        self.isActive = isActive
-    }
+/// A subscription type as HubSpot's JSON has it: the legacy v3 answer sends the id as `"7"`, the date versions as `7`.
+struct HubSpotSubscriptionDefinition: Decodable, Sendable {
+    var definition: SubscriptionDefinition
 
     enum CodingKeys: String, CodingKey { case id, name, isActive }
 
-    public init(from decoder: any Decoder) throws {
+    init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
-        if let number = try? container.decode(Int64.self, forKey: .id) {
-            id = String(number)
-        } else {
-            id = try container.decode(String.self, forKey: .id)
-        }
-        name = try container.decodeIfPresent(String.self, forKey: .name) ?? ""
-        isActive = try container.decodeIfPresent(Bool.self, forKey: .isActive)
-    }
-}
-
-/// One subscription status of one address (v4).
-public struct SubscriptionStatus: Decodable, Sendable, Equatable {
-    public var subscriptionId: Int
-    /// `SUBSCRIBED`, `UNSUBSCRIBED` or `NOT_SPECIFIED`.
-    public var status: String
-    public var timestamp: Date?
-    public var legalBasis: String?
-    public var legalBasisExplanation: String?
-    public var source: String?
-
-    /// The status as a consent state: `NOT_SPECIFIED` (or anything else) is no decision.
-    public var consentState: ConsentState {
-        switch status {
-        case "SUBSCRIBED": .granted
-        case "UNSUBSCRIBED": .withdrawn
-        default: .unknown
-        }
-    }
-}
-
-/// What a batch of status writes did: the inputs HubSpot refused, and HubSpot's time for each status it wrote.
-public struct SubscriptionWriteOutcome: Sendable {
-    public var failures: [BatchFailure]
-    /// HubSpot's time for each status written, by lower-cased address and subscription id (absent where its answer
-    /// gave none).
-    public var writtenAt: [WrittenStatus: Date]
-
-    public init(failures: [BatchFailure] = [], writtenAt: [WrittenStatus: Date] = [:]) {
-        self.failures = failures
-        self.writtenAt = writtenAt
-    }
-}
-
-/// One status written: the address (lower-cased) and the subscription.
-public struct WrittenStatus: Hashable, Sendable {
-    public var email: String
-    public var subscriptionId: Int
-
-    public init(email: String, subscriptionId: Int) {
-        self.email = email.lowercased()
-        self.subscriptionId = subscriptionId
-    }
-}
-
-/// A status to write (v4): consent goes to the CRM only this way, with its legal basis.
-public struct SubscriptionWrite: Sendable, Equatable {
-    public var email: String
-    public var subscriptionId: Int
-    /// `SUBSCRIBED`, `UNSUBSCRIBED` or `NOT_SPECIFIED`.
-    public var state: String
-    public var legalBasis: String?
-    public var legalBasisExplanation: String?
-
-    public init(
-        email: String, subscriptionId: Int, state: ConsentState, legalBasis: String?,
-        legalBasisExplanation: String? = nil
-    ) {
-        self.email = email
-        self.subscriptionId = subscriptionId
-        self.state =
-            switch state {
-            case .granted: "SUBSCRIBED"
-            case .withdrawn: "UNSUBSCRIBED"
-            case .unknown: "NOT_SPECIFIED"
+        let id =
+            if let number = try? container.decode(Int64.self, forKey: .id) {
+                String(number)
+            } else {
+                try container.decode(String.self, forKey: .id)
             }
-        self.legalBasis = legalBasis
-        self.legalBasisExplanation = legalBasisExplanation
+        definition = SubscriptionDefinition(
+            id: id, name: try container.decodeIfPresent(String.self, forKey: .name) ?? "",
+            isActive: try container.decodeIfPresent(Bool.self, forKey: .isActive))
+    }
+}
+
+/// One subscription status of one address as v4 has it: `SUBSCRIBED`, `UNSUBSCRIBED` or `NOT_SPECIFIED`.
+struct HubSpotSubscriptionStatus: Decodable, Sendable {
+    var subscriptionId: Int
+    var status: String
+    var timestamp: Date?
+    var legalBasis: String?
+    var legalBasisExplanation: String?
+    var source: String?
+
+    /// `NOT_SPECIFIED` (or anything else) is no decision.
+    var subscriptionStatus: SubscriptionStatus {
+        let state: ConsentState =
+            switch status {
+            case "SUBSCRIBED": .granted
+            case "UNSUBSCRIBED": .withdrawn
+            default: .unknown
+            }
+        return SubscriptionStatus(
+            subscriptionId: subscriptionId, state: state,
+            timestamp: timestamp, legalBasis: legalBasis, legalBasisExplanation: legalBasisExplanation, source: source)
+    }
+
+    /// A decision as the `statusState` of a write.
+    static func statusState(_ state: ConsentState) -> String {
+        switch state {
+        case .granted: "SUBSCRIBED"
+        case .withdrawn: "UNSUBSCRIBED"
+        case .unknown: "NOT_SPECIFIED"
+        }
     }
 }
 
 extension HubSpotClient {
     /// The portal's subscription types.
     public func subscriptionDefinitions() async throws -> [SubscriptionDefinition] {
-        struct Legacy: Decodable { var subscriptionDefinitions: [SubscriptionDefinition] }
-        struct Dated: Decodable { var results: [SubscriptionDefinition] }
+        struct Legacy: Decodable { var subscriptionDefinitions: [HubSpotSubscriptionDefinition] }
+        struct Dated: Decodable { var results: [HubSpotSubscriptionDefinition] }
         let call = Call(method: "GET", to: .subscriptionDefinitions)
         if configuration.apiVersion.definitionsAreV4Shaped {
-            return try await perform(call, as: Dated.self).results
+            return try await perform(call, as: Dated.self).results.map(\.definition)
         }
-        return try await perform(call, as: Legacy.self).subscriptionDefinitions
+        return try await perform(call, as: Legacy.self).subscriptionDefinitions.map(\.definition)
     }
 
     /// v4 statuses per address (lower-cased), 100 addresses per request.
     public func subscriptionStatuses(for emails: [String]) async throws -> [String: [SubscriptionStatus]] {
         struct Result: Decodable, Sendable {
             var subscriberIdString: String
-            var statuses: [SubscriptionStatus]
+            var statuses: [HubSpotSubscriptionStatus]
         }
         struct Body: Encodable { var inputs: [String] }
         var statuses: [String: [SubscriptionStatus]] = [:]
@@ -125,7 +81,9 @@ extension HubSpotClient {
                     method: "POST", to: .statuses(.batchRead), query: [("channel", "EMAIL")],
                     body: try Self.body(Body(inputs: chunk.map { $0.lowercased() }))),
                 as: BatchEnvelope<Result>.self)
-            for result in envelope.results { statuses[result.subscriberIdString.lowercased()] = result.statuses }
+            for result in envelope.results {
+                statuses[result.subscriberIdString.lowercased()] = result.statuses.map(\.subscriptionStatus)
+            }
         }
         return statuses
     }
@@ -152,7 +110,8 @@ extension HubSpotClient {
             try Task.checkCancellation()
             let inputs = chunk.map {
                 Input(
-                    subscriberIdString: $0.email.lowercased(), subscriptionId: $0.subscriptionId, statusState: $0.state,
+                    subscriberIdString: $0.email.lowercased(), subscriptionId: $0.subscriptionId,
+                    statusState: HubSpotSubscriptionStatus.statusState($0.state),
                     legalBasis: $0.legalBasis, legalBasisExplanation: $0.legalBasisExplanation)
             }
             let envelope = try await perform(
@@ -168,7 +127,7 @@ extension HubSpotClient {
             for write in chunk where !done.contains("\(write.email.lowercased())#\(write.subscriptionId)") {
                 let error = envelope.errors?.first { $0.context?.ids?.contains(write.email) == true }
                 outcome.failures.append(
-                    BatchFailure(
+                    BatchFailure.hubSpot(
                         key: write.email.lowercased(), category: error?.category ?? "MISSING_RESULT",
                         message: "subscription \(write.subscriptionId) not written"))
             }

@@ -298,7 +298,7 @@ public final class CheckWorld: @unchecked Sendable {
     }
 
     func client(transport: (any HTTPTransport)? = nil, clock: (any SyncClock)? = nil) throws -> HubSpotClient {
-        var settings = try SyncSettings.clientConfiguration(configuration, token: token)
+        var settings = try HubSpotClientConfiguration(configuration, token: token)
         settings.baseURL = baseURL
         settings.requestsPerInterval = 100_000
         settings.searchPerSecond = 100_000

@@ -1,5 +1,4 @@
 import Foundation
-import HubSpotClient
 import Logging
 import SyncCore
 import SyncModel
@@ -76,7 +75,7 @@ public struct ErasurePropagator: Sendable {
             try await client.gdprDelete(crmId: crmId)
             try await writeBack(others)
             return try await client.isErased(crmId: crmId)
-        } catch let error as HubSpotError where !error.isDailyLimit {
+        } catch let error as any CRMError where !error.isDailyLimit {
             return false
         }
     }
@@ -163,10 +162,10 @@ public struct ErasurePropagator: Sendable {
                         ])
                     try await store.updateErasures(
                         ids, state: .failed, error: "still readable after the GDPR delete; verified again, not resent")
-                } catch let error as HubSpotError where !error.isDailyLimit {
+                } catch let error as any CRMError where !error.isDailyLimit {
                     try await store.updateErasures(
                         ids, state: .failed,
-                        error: "\(error.category ?? "HTTP") \(error.status.map(String.init) ?? "no answer")")
+                        error: error.summary)
                     // An ambiguous failure: the delete may have gone through. Read before sending again.
                     if !sent, !needsDeleteByEmail, (try? await deletesTookEffect(email: email, crmIds: crmIds)) == true
                     {
@@ -255,7 +254,7 @@ public struct ErasurePropagator: Sendable {
         return crmIds
     }
 
-    static let recordProperties = ["email", "hs_merged_object_ids", "hs_additional_emails"]
+    static let recordProperties = ["email"]
 
     /// The objections another person holds in HubSpot under an address one of `crmIds` carries besides the subject's:
     /// a GDPR delete takes every address's statuses with the record, so they are read before it and written back after
@@ -303,7 +302,7 @@ public struct ErasurePropagator: Sendable {
         let statuses = try await client.subscriptionStatuses(for: addresses)
         let optedOut = try await client.optedOutOfAll(addresses)
         let withdrawals = addresses.flatMap { address in
-            (statuses[address] ?? []).filter { $0.consentState == .withdrawn }.map {
+            (statuses[address] ?? []).filter { $0.state == .withdrawn }.map {
                 HeldObjections.Withdrawal(
                     email: address, subscriptionId: $0.subscriptionId, legalBasis: $0.legalBasis,
                     legalBasisExplanation: $0.legalBasisExplanation)
@@ -354,7 +353,7 @@ public struct ErasurePropagator: Sendable {
                     "erasure: a deleted record carried another person's address; their objections were written back",
                     metadata: ["erasure.addresses": "\(addresses)", "erasure.refusedWrites": "\(refused)"])
                 return
-            } catch let error as HubSpotError where !error.isDailyLimit && attempt < maxAttempts {
+            } catch let error as any CRMError where !error.isDailyLimit && attempt < maxAttempts {
                 try await backOff(after: attempt)
             } catch {
                 logger.error(
@@ -372,7 +371,7 @@ public struct ErasurePropagator: Sendable {
         let statuses = try await client.subscriptionStatuses(for: spellings)
         let optedOut = try await client.optedOutOfAll(spellings)
         for spelling in spellings
-        where optedOut[spelling] != nil || (statuses[spelling] ?? []).contains(where: { $0.consentState != .unknown }) {
+        where optedOut[spelling] != nil || (statuses[spelling] ?? []).contains(where: { $0.state != .unknown }) {
             try await client.gdprDelete(email: spelling)
         }
     }

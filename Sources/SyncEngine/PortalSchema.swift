@@ -1,5 +1,5 @@
 import Foundation
-import HubSpotClient
+import SyncCore
 import SyncModel
 
 /// The portal's contact property definitions, read once per run, checked against `mapping` before any
@@ -70,10 +70,10 @@ public struct PortalCheck: Sendable, Codable {
     public static func run(client: any CRMPort, settings: SyncSettings) async throws -> PortalCheck {
         var check = PortalCheck()
         check.scopes = try await client.checkScopes()
-        if check.scopes.first(where: { $0.scope == HubSpotClient.schemaScope })?.granted != false {
+        if check.scopes.first(where: { $0.capability == .readPropertyDefinitions })?.granted != false {
             check.mapping = try await PortalSchema.load(client: client, settings: settings).mappingProblems
         }
-        if check.scopes.first(where: { $0.scope == HubSpotClient.definitionsScope })?.granted != false {
+        if check.scopes.first(where: { $0.capability == .readSubscriptionDefinitions })?.granted != false {
             let definitions = try await client.subscriptionDefinitions()
             for (purpose, subscription) in settings.subscriptions.sorted(by: { $0.key < $1.key }) {
                 guard let definition = definitions.first(where: { $0.id == subscription.subscriptionId }) else {

@@ -1,5 +1,4 @@
 import Foundation
-import HubSpotClient
 import Logging
 import SubjectPolicy
 import SyncCore

@@ -1,5 +1,5 @@
 import Foundation
-import HubSpotClient
+import SyncCore
 import SyncModel
 
 /// A CRM record as the planner sees it: mapped field values in local form, the times fields changed
@@ -85,7 +85,7 @@ extension RemoteContact {
         for status in statuses ?? [] {
             guard let purpose = settings.purpose(forSubscription: status.subscriptionId) else { continue }
             consents[purpose] = (
-                status.consentState, status.timestamp, status.legalBasis.flatMap(LegalBasis.init(rawValue:))
+                status.state, status.timestamp, status.legalBasis.flatMap(LegalBasis.init(rawValue:))
             )
         }
         return consents

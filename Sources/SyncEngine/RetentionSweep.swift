@@ -1,5 +1,4 @@
 import Foundation
-import HubSpotClient
 import SubjectPolicy
 import SyncCore
 import SyncModel
@@ -55,8 +54,8 @@ extension ErasurePropagator {
         return outcome
     }
 
-    /// The retention properties read of a candidate's record.
-    static let retentionProperties = ["email", "lastmodifieddate", "lifecyclestage"]
+    /// The properties read of a candidate's record (its modification time and lifecycle stage come with every read).
+    static let retentionProperties = ["email"]
 
     /// The candidates the CRM does not show active since `cutoff` nor in a customer relationship.
     private func stillDue(_ candidates: [EmailAddress], cutoff: Date) async throws -> [EmailAddress] {
@@ -71,7 +70,7 @@ extension ErasurePropagator {
         }
         var kept: Set<EmailAddress> = []
         func review(_ record: CRMContact, _ email: EmailAddress) async throws {
-            let stage = record.properties["lifecyclestage"]
+            let stage = record.lifecycleStage
             let changed = record.lastModified.map { $0 >= cutoff } ?? false
             guard changed || !MarketingOnly.isMarketingOnly(lifecycleStage: stage) else { return }
             kept.insert(email)

@@ -1,5 +1,4 @@
 import Foundation
-import HubSpotClient
 import SubjectPolicy
 import SyncCore
 import SyncModel

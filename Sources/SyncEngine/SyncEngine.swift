@@ -1,5 +1,4 @@
 import Foundation
-import HubSpotClient
 import Logging
 import SyncCore
 import SyncModel
@@ -354,7 +353,7 @@ public final class SyncEngine: Sendable {
     /// incremental run) or the linked contacts (on the first), and the local edits waiting.
     private func checkBudget(pulls: Int, incremental: Bool) async throws {
         let dirty = try await store.dirtyCount()
-        let searches = incremental ? pulls / ContactChanges.searchPageSize + 1 : 0
+        let searches = incremental ? pulls / client.changePageSize + 1 : 0
         let remaining = await client.remainingDailyBudget()
         let reserve = remaining * settings.erasureReservePercent / 100
         let estimate = RequestCost.estimate(contacts: pulls + dirty, searchPages: searches)

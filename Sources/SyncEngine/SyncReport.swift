@@ -1,6 +1,6 @@
 import Foundation
-import HubSpotClient
 import SubjectPolicy
+import SyncCore
 import SyncModel
 
 /// What a sync run would do (dry run) or did: counts, every change with the rule that decided it, the

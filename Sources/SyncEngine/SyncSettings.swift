@@ -1,5 +1,5 @@
 import Foundation
-import HubSpotClient
+import SyncCore
 import SyncModel
 
 /// The parts of `sync.json` the engine works with, resolved once: field mapping, purposes, policies.
@@ -27,32 +27,14 @@ public struct SyncSettings: Sendable {
         erasureReservePercent = configuration.crm.rateLimit.erasureReservePercent
     }
 
-    /// The CRM properties a pull asks for: the mapped ones plus what the engine itself needs.
-    var pulledProperties: [String] {
-        Array(Set(mapping.values).union(CRMContact.syncProperties)).sorted()
-    }
+    /// The CRM properties a pull asks for: the mapped ones and the address (the adapter adds what fills a record's
+    /// typed values).
+    var pulledProperties: [String] { Array(Set(mapping.values).union(["email"])).sorted() }
 
     /// The mapped properties whose history conflict resolution may need.
     var historyProperties: [String] { Array(Set(mapping.values)).sorted() }
 
     func purpose(forSubscription id: Int) -> Purpose? {
         subscriptions.first { Int($0.value.subscriptionId) == id }?.key
-    }
-
-    /// The client configuration for `sync.json` and a token from the environment.
-    public static func clientConfiguration(_ configuration: SyncConfiguration, token: String) throws
-        -> HubSpotClientConfiguration
-    {
-        let crm = configuration.crm
-        guard let url = URL(string: crm.baseURL) else {
-            throw ConfigurationError(file: "sync.json", problems: [.init(path: "crm.baseURL", problem: "is not a URL")])
-        }
-        return HubSpotClientConfiguration(
-            baseURL: url, token: token, apiVersion: crm.apiVersion,
-            requestsPerInterval: crm.rateLimit.requestsPerInterval,
-            interval: .milliseconds(crm.rateLimit.intervalMilliseconds), searchPerSecond: crm.rateLimit.searchPerSecond,
-            headroomPercent: crm.rateLimit.headroomPercent, dailyBudget: crm.rateLimit.dailyBudget,
-            requestTimeout: crm.timeouts.request.duration, maxAttempts: crm.retry.maxAttempts,
-            baseDelay: crm.retry.baseDelay.duration, maxDelay: crm.retry.maxDelay.duration)
     }
 }

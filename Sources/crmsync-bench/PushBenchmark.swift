@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import HubSpotClient
 import MockHubSpot
+import SyncCore
 
 /// Batch upserts of N contacts to the in-process mock at a given rate limit: rate-limit efficiency.
 struct PushBenchmark: AsyncParsableCommand {

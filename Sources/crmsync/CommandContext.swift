@@ -91,7 +91,7 @@ struct CommandContext {
     /// The HubSpot client for this configuration, with the token from the environment.
     func client() throws -> HubSpotClient {
         do {
-            let configuration = try SyncSettings.clientConfiguration(configuration, token: try token())
+            let configuration = try HubSpotClientConfiguration(configuration, token: try token())
             return HubSpotClient(configuration: configuration, logger: Logger(label: "crmsync.hubspot"))
         } catch let error as ExitCode {
             throw error

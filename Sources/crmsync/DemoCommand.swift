@@ -70,7 +70,7 @@ struct DemoCommand: AsyncParsableCommand {
         var configuration = SyncConfiguration()
         configuration.crm.baseURL = server.baseURL.absoluteString
         let client = HubSpotClient(
-            configuration: try SyncSettings.clientConfiguration(configuration, token: server.token), logger: quiet)
+            configuration: try HubSpotClientConfiguration(configuration, token: server.token), logger: quiet)
         let engine = SyncEngine(store: store, client: client, settings: SyncSettings(configuration), logger: quiet)
 
         heading("2. Dry run: what a sync would do (nothing is changed on either side)")

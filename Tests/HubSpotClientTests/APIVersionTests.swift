@@ -1,6 +1,7 @@
 import Foundation
 import HubSpotClient
 import MockHubSpot
+import SyncCore
 import SyncModel
 import Testing
 

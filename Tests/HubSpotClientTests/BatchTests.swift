@@ -1,6 +1,7 @@
 import Foundation
 import HubSpotClient
 import MockHubSpot
+import SyncCore
 import Testing
 
 @Test func upsertOf250WithThreeInvalidEmailsWrites247AndReportsThree() async throws {
@@ -81,8 +82,8 @@ import Testing
     #expect(outcome.writtenAt.count == 2)
     let statuses = try await fixture.client.subscriptionStatuses(for: ["aino@example.fi"])
     let byId = Dictionary(
-        uniqueKeysWithValues: (statuses["aino@example.fi"] ?? []).map { ($0.subscriptionId, $0.status) })
-    #expect(byId[7] == "SUBSCRIBED" && byId[8] == "UNSUBSCRIBED" && byId[9] == "NOT_SPECIFIED")
+        uniqueKeysWithValues: (statuses["aino@example.fi"] ?? []).map { ($0.subscriptionId, $0.state) })
+    #expect(byId[7] == .granted && byId[8] == .withdrawn && byId[9] == .unknown)
     let readAt = (statuses["aino@example.fi"] ?? []).first { $0.subscriptionId == 7 }?.timestamp
     #expect(readAt != nil && outcome.writtenAt[WrittenStatus(email: "aino@example.fi", subscriptionId: 7)] == readAt)
     #expect(try await fixture.client.optedOutOfAll(["aino@example.fi"]).isEmpty)

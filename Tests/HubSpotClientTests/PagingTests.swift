@@ -1,6 +1,7 @@
 import Foundation
 import HubSpotClient
 import MockHubSpot
+import SyncCore
 import Testing
 
 @Test func fullPullOf25000ReturnsEachOnceThroughServerErrorsStormsAndBrokenConnections() async throws {

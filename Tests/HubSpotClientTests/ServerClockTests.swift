@@ -1,5 +1,6 @@
 import Foundation
 import HubSpotClient
+import SyncCore
 import SyncModel
 import Testing
 

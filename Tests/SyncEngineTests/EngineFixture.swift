@@ -56,7 +56,7 @@ final class EngineFixture: @unchecked Sendable {
     func tick() { time.advance(by: .seconds(1)) }
 
     func client() throws -> HubSpotClient {
-        var clientConfiguration = try SyncSettings.clientConfiguration(configuration, token: crmMock.token)
+        var clientConfiguration = try HubSpotClientConfiguration(configuration, token: crmMock.token)
         clientConfiguration.baseURL = baseURL
         clientConfiguration.requestsPerInterval = 100_000
         clientConfiguration.dailyBudget = dailyBudget
@@ -88,7 +88,7 @@ final class EngineFixture: @unchecked Sendable {
     )
         throws -> SyncEngine
     {
-        var clientConfiguration = try SyncSettings.clientConfiguration(configuration, token: crmMock.token)
+        var clientConfiguration = try HubSpotClientConfiguration(configuration, token: crmMock.token)
         clientConfiguration.baseURL = baseURL
         clientConfiguration.requestsPerInterval = 100_000
         clientConfiguration.searchPerSecond = 100_000

@@ -1,19 +1,24 @@
 import Foundation
-import HubSpotClient
 import SyncModel
 
 /// What the sync needs from a CRM: reads by page, by id and by address, batched writes that report each input,
 /// subscription statuses, the opt-out of all email, GDPR deletes, and the budget and clock it answers with.
 ///
-/// The engine, the applier, the erasure propagator and the reconciler hold `any CRMPort`; ``HubSpotClient`` is
-/// the adapter (below). Values cross the port typed (`CRMContact.isOptedOutOfAllEmail`,
-/// `SubscriptionStatus.consentState`, `SubscriptionWrite(state: ConsentState)`): HubSpot's vocabulary stays in
-/// `HubSpotClient`.
+/// The core owns the port, as it owns ``RegisterPort``: it is written in this module's values (``CRMContact``,
+/// ``SubscriptionStatus``, ``BatchOutcome``, …) and those of `SyncModel`. What a record says beyond its mapped
+/// properties (its addresses, the ids merged into it, its opt-out of all email, when it last changed) crosses typed,
+/// filled in by the adapter from the CRM's own vocabulary. `HubSpotClient` is the adapter; the engine imports none.
+///
+/// Property names in `properties:` and `withHistory:` are the mapped ones (`sync.json`'s `mapping`, plus `email`):
+/// the adapter asks the CRM for what it needs to fill the typed values itself.
 public protocol CRMPort: Sendable {
     // Reads
     func contactPages(properties: [String], archived: Bool) -> any AsyncSequence<ContactPage, any Error>
     func changedContactPages(since: Date, until: Date?, properties: [String])
         -> any AsyncSequence<ChangePage, any Error>
+    /// How many records one page of ``changedContactPages(since:until:properties:)`` holds at most: a run's budget
+    /// estimate counts a request per page.
+    var changePageSize: Int { get }
     func batchRead(_ keys: [String], byEmail: Bool, properties: [String], withHistory: [String]) async throws
         -> (found: [String: CRMContact], missing: [String])
     func contact(email: String, properties: [String], withHistory: [String]) async throws -> CRMContact?
@@ -39,32 +44,31 @@ public protocol CRMPort: Sendable {
 }
 
 extension CRMPort {
-    func contact(email: String, properties: [String]) async throws -> CRMContact? {
+    public func contact(email: String, properties: [String]) async throws -> CRMContact? {
         try await contact(email: email, properties: properties, withHistory: [])
     }
 
-    func batchRead(_ keys: [String], byEmail: Bool = false, properties: [String]) async throws
+    public func batchRead(_ keys: [String], byEmail: Bool = false, properties: [String]) async throws
         -> (found: [String: CRMContact], missing: [String])
     {
         try await batchRead(keys, byEmail: byEmail, properties: properties, withHistory: [])
     }
 
-    func batchRead(_ keys: [String], properties: [String], withHistory: [String]) async throws
+    public func batchRead(_ keys: [String], properties: [String], withHistory: [String]) async throws
         -> (found: [String: CRMContact], missing: [String])
     {
         try await batchRead(keys, byEmail: false, properties: properties, withHistory: withHistory)
     }
 }
 
-/// HubSpot as the CRM port.
-extension HubSpotClient: CRMPort {
-    public func contactPages(properties: [String], archived: Bool) -> any AsyncSequence<ContactPage, any Error> {
-        allContacts(properties: properties, archived: archived)
-    }
-
-    public func changedContactPages(since: Date, until: Date?, properties: [String])
-        -> any AsyncSequence<ChangePage, any Error>
-    {
-        changedContacts(since: since, until: until, properties: properties)
-    }
+/// An error of a CRM adapter that says what the caller can do about it.
+public protocol CRMError: Error {
+    /// The account's daily limit or crmsync's own daily budget is spent: stop, do not retry.
+    var isDailyLimit: Bool { get }
+    /// The record or address asked for does not exist.
+    var isNotFound: Bool { get }
+    /// The CRM could not be reached or kept failing (server errors, timeouts, dropped connections).
+    var isUnavailable: Bool { get }
+    /// What failed, in a few words and without personal data (a category and a status), for an erasure's record.
+    var summary: String { get }
 }
