@@ -144,4 +144,26 @@ import Testing
         #expect(try await fixture.crmContact(email: "returned@example.fi") != nil)
         #expect(try fixture.local("dormant@example.fi") == nil)
     }
+
+    /// A CRM user merged the candidate's record into another person's, a customer's: the read of the linked id answers
+    /// with the merged record, which carries the candidate's address as a secondary one and changed with the merge, so
+    /// the candidate is judged by it and kept. Before the CRM port carried merged ids typed, the sweep asked for them
+    /// by a property it did not name: the id read as missing, the read by address found no record under a secondary
+    /// address, and the candidate was erased, its delete taking the merged record with the customer's data.
+    @Test func aCandidateMergedIntoACustomersRecordIsJudgedByTheMergedRecord() async throws {
+        let (fixture, clock) = try await Self.agedRegister(
+            ["merged.away@example.fi", "dormant@example.fi"],
+            extraCRM: [MockSeedContact(["email": "customer@example.fi", "lifecyclestage": "customer"])])
+        let candidate = try #require(try fixture.local("merged.away@example.fi")?.crmId)
+        let customer = try #require(try await fixture.crmContact(email: "customer@example.fi")?["id"] as? String)
+        try await fixture.crm(
+            "POST", "/crm/v3/objects/contacts/merge", ["primaryObjectId": customer, "objectIdToMerge": candidate])
+        let outcome = try await Self.sweep(fixture, clock)
+        #expect(outcome.erased == 1)
+        #expect(outcome.keptByCRM == 1)
+        #expect(try fixture.local("merged.away@example.fi") != nil)
+        #expect(try await fixture.crmContact(email: "customer@example.fi") != nil)
+        #expect(try fixture.local("dormant@example.fi") == nil)
+        #expect(try await fixture.gdprDeletes().count == 1)
+    }
 }
