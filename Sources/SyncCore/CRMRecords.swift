@@ -2,8 +2,8 @@ import Foundation
 import SyncModel
 
 /// A contact as the CRM holds it: its id, the values of the properties asked for, and what the sync reads of
-/// every record whatever was asked (its addresses, the ids merged into it, its opt-out of all email, when it last
-/// changed), which the adapter fills in from the CRM's own properties.
+/// every record whatever a read asked for (its addresses, the ids merged into it, its opt-out of all email, its
+/// lifecycle stage, when it last changed), which the adapter fills in from the CRM's own properties.
 public struct CRMContact: Sendable, Equatable {
     public var id: String
     /// The values of the properties asked for, by the CRM's property name; unset properties are absent.
@@ -177,6 +177,9 @@ public struct RequiredPropertyRefusal: Sendable, Equatable {
 
 /// What a batch write did: the records written, by key, and the inputs that failed.
 public struct BatchOutcome: Sendable {
+    /// The CRM's answer for each input written: the record's id, address and modification time, and the properties
+    /// written. A write's answer is not a read: the other typed values (merged ids, secondary addresses, the opt-out)
+    /// are not filled.
     public var written: [String: CRMContact] = [:]
     public var failures: [BatchFailure] = []
 

@@ -120,6 +120,8 @@ final class CommandLineRunner {
 /// Not Foundation's `Process`: on Linux (Swift 6.3.1) its `run()` intermittently crashes the whole test process
 /// (an over-read of `/proc/self/fd` entries, swift-corelibs-foundation PR 5472), and its pipes' blocking reads
 /// end in a crash when a signal interrupts them. Files are read only once the child has exited.
+/// The child gets standard input from `/dev/null`, its output in two files, and no other descriptor of the test
+/// process.
 struct ChildProcess: Sendable {
     let pid: pid_t
     let output: URL
@@ -142,6 +144,11 @@ struct ChildProcess: Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, output.path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         posix_spawn_file_actions_addopen(&actions, 2, errors.path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        // Nothing else of the test process: its descriptors are the in-process mocks' listening sockets and
+        // connections (not all opened close-on-exec). A child holding a copy keeps a connection the mock closed open (no
+        // FIN reaches its client, which waits out its 30 s timeout), keeps a stopped mock's port accepting, and outlives
+        // a killed test run still holding them: its own requests to a port nobody serves then spin.
+        closeInheritedDescriptors(&actions)
         // `env -C` runs the program in the test's folder (posix_spawn has no portable chdir).
         let argv = ["/usr/bin/env", "-C", folder.path, executable.path] + arguments
         let envp = environment.map { "\($0.key)=\($0.value)" }
@@ -169,5 +176,19 @@ struct ChildProcess: Sendable {
         try? FileManager.default.removeItem(at: errors)
         return CommandLineRunner.Result(
             status: code, output: String(decoding: out, as: UTF8.self), errors: String(decoding: err, as: UTF8.self))
+    }
+}
+
+/// Closes every descriptor from 3 up in the spawned child: glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34
+/// and later; looked up at run time, as Swift's Glibc module does not export it), else every descriptor the test
+/// process has open now marked close-on-exec.
+private func closeInheritedDescriptors(_ actions: inout posix_spawn_file_actions_t) {
+    typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    if let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") {
+        _ = unsafeBitCast(symbol, to: CloseFrom.self)(&actions, 3)
+        return
+    }
+    for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? [] {
+        if let fd = Int32(name), fd > 2 { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
     }
 }
