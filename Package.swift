@@ -24,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // Domain values: contacts, consent, suppression, erasure requests, configuration, import parsing, and the
@@ -66,6 +68,13 @@ let package = Package(
             dependencies: [
                 "SyncModel", "SyncCore",
                 .product(name: "Logging", package: "swift-log"),
+                // The HTTP client: SwiftNIO's, as Foundation's URLSession spins while it waits on Linux.
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
         // Pull, match, plan, apply, erasure propagation, reports: the only module that joins register and CRM, through

@@ -1,8 +1,11 @@
+import AsyncHTTPClient
 import Foundation
-
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
+import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+import Synchronization
 
 /// One HTTP request as the client builds it.
 public struct HTTPRequest: Sendable {
@@ -62,78 +65,168 @@ public struct TransportError: Error, Sendable, CustomStringConvertible {
     public var description: String { "\(kind): \(detail)" }
 }
 
-/// Sends HTTP requests. Production uses ``URLSessionTransport``; tests may inject their own.
+/// Sends HTTP requests. Production uses ``AsyncHTTPClientTransport``; tests may inject their own.
 public protocol HTTPTransport: Sendable {
     func send(_ request: HTTPRequest) async throws -> HTTPResponse
 }
 
-/// Foundation's URLSession (libcurl on Linux). One session per process, reused: creating and tearing down
-/// sessions per request has crashed Linux programs.
-public final class URLSessionTransport: HTTPTransport {
-    private let session: URLSession
+/// AsyncHTTPClient on SwiftNIO's event loops: a request waiting for its answer costs no CPU.
+///
+/// Not Foundation's URLSession: on Linux (swift-corelibs-foundation, libcurl under Dispatch) a process waiting for an
+/// answer spins (measured: `crmsync sync` against a server that accepts and never answers used 77 % of a core, in
+/// `poll`, `ioctl` and `eventfd` calls, until its timeout); with several processes waiting on a slow CRM, or the test
+/// suite's in-process mocks, they starved the servers they waited on.
+///
+/// The clients are shared by the process (one per idle timeout and proxy) and never shut down, as a program's
+/// connection pool should be. Connections are not re-established by the pool: a connection that cannot be made fails
+/// the request at once, and ``HubSpotClient``'s retry policy decides. No redirect is followed (HubSpot's API sends
+/// none; a redirect would carry the token elsewhere). A proxy is taken from the environment as libcurl takes it:
+/// `https_proxy`/`HTTPS_PROXY` for `https` URLs, `http_proxy`/`HTTP_PROXY` for `http` ones, `no_proxy`/`NO_PROXY`
+/// for exceptions; never for a loopback host.
+public final class AsyncHTTPClientTransport: HTTPTransport {
+    /// Total time of one request, whatever its idle timeout.
+    private let resourceTimeout: Duration
+    private let environment: [String: String]
+    /// The largest answer read (HubSpot's pages are a few hundred kilobytes).
+    static let maximumBody = 64 * 1024 * 1024
 
-    /// - Parameters:
-    ///   - requestTimeout: idle timeout (`timeoutIntervalForRequest`).
-    ///   - resourceTimeout: total time of one request (`timeoutIntervalForResource`).
-    public init(requestTimeout: Duration = .seconds(30), resourceTimeout: Duration = .seconds(120)) {
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = (requestTimeout).inSeconds
-        configuration.timeoutIntervalForResource = (resourceTimeout).inSeconds
-        configuration.httpMaximumConnectionsPerHost = 4
-        configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
-        session = URLSession(configuration: configuration)
+    public init(
+        resourceTimeout: Duration = .seconds(120), environment: [String: String] = ProcessInfo.processInfo.environment
+    ) {
+        self.resourceTimeout = resourceTimeout
+        self.environment = environment
     }
 
     public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
-        var urlRequest = URLRequest(url: request.url)
-        urlRequest.httpMethod = request.method
-        urlRequest.httpBody = request.body
-        urlRequest.timeoutInterval = (request.timeout).inSeconds
-        for (name, value) in request.headers { urlRequest.setValue(value, forHTTPHeaderField: name) }
+        guard let scheme = request.url.scheme?.lowercased(), let host = request.url.host else {
+            throw TransportError(.other, "not an absolute URL")
+        }
+        let proxy = try HTTPProxy.from(environment: environment, scheme: scheme, host: host)
+        let client = Self.client(idleTimeout: request.timeout, proxy: proxy)
+        var outgoing = HTTPClientRequest(url: request.url.absoluteString)
+        outgoing.method = HTTPMethod(rawValue: request.method)
+        for (name, value) in request.headers { outgoing.headers.add(name: name, value: value) }
+        if let body = request.body { outgoing.body = .bytes(ByteBuffer(data: body)) }
         do {
-            let (data, response) = try await session.data(for: urlRequest)
-            guard let http = response as? HTTPURLResponse else {
-                throw TransportError(.other, "not an HTTP response")
-            }
+            let response = try await client.execute(outgoing, timeout: .nanoseconds(resourceTimeout.nanoseconds))
+            var body = try await response.body.collect(upTo: Self.maximumBody)
+            let data = body.readData(length: body.readableBytes) ?? Data()
             var headers: [String: String] = [:]
-            for name in Self.headersRead {
-                if let value = http.value(forHTTPHeaderField: name) { headers[name] = value }
+            for header in response.headers where headers[header.name.lowercased()] == nil {
+                headers[header.name.lowercased()] = header.value
             }
-            if let expected = headers["Content-Length"].flatMap(Int.init), expected != data.count {
+            if let expected = headers["content-length"].flatMap(Int.init), expected != data.count {
                 throw TransportError(.connectionLost, "body truncated: \(data.count) of \(expected) bytes")
             }
-            return HTTPResponse(status: http.statusCode, headers: headers, body: data)
-        } catch let error as URLError {
-            throw Self.classify(error)
+            return HTTPResponse(status: Int(response.status.code), headers: headers, body: data)
         } catch let error as TransportError {
             throw error
         } catch is CancellationError {
             throw CancellationError()
         } catch {
-            throw TransportError(.other, "\(type(of: error))")
+            if Task.isCancelled { throw CancellationError() }
+            throw Self.classify(error)
         }
     }
 
-    /// The headers the client reads, fetched with `value(forHTTPHeaderField:)` (case-insensitive).
-    static let headersRead = [
-        "Content-Type", "Content-Length", "Date", "Retry-After", "X-HubSpot-Correlation-Id", "X-HubSpot-RateLimit-Max",
-        "X-HubSpot-RateLimit-Remaining", "X-HubSpot-RateLimit-Interval-Milliseconds", "X-HubSpot-RateLimit-Daily",
-        "X-HubSpot-RateLimit-Daily-Remaining", "X-HubSpot-RateLimit-Secondly", "X-HubSpot-RateLimit-Secondly-Remaining",
-    ]
-
-    static func classify(_ error: URLError) -> TransportError {
-        switch error.code {
-        case .cannotConnectToHost, .cannotFindHost, .dnsLookupFailed:
-            return TransportError(.cannotConnect, "cannot connect (\(error.code.rawValue))")
-        case .timedOut:
-            return TransportError(.timedOut, "timed out")
-        case .networkConnectionLost, .badServerResponse, .cannotParseResponse, .zeroByteResource,
-            .cannotDecodeRawData, .cannotDecodeContentData, .resourceUnavailable:
-            return TransportError(.connectionLost, "connection lost (\(error.code.rawValue))")
-        case .cancelled:
-            return TransportError(.other, "cancelled")
+    /// What a failure of AsyncHTTPClient means for a retry: `cannotConnect` only where nothing can have reached the
+    /// CRM (no connection, the proxy refused the tunnel, no TLS session).
+    static func classify(_ error: any Error) -> TransportError {
+        switch error {
+        case let error as HTTPClientError:
+            switch error {
+            case .connectTimeout, .invalidProxyResponse, .proxyAuthenticationRequired, .httpProxyHandshakeTimeout,
+                .tlsHandshakeTimeout, .socksHandshakeTimeout:
+                return TransportError(.cannotConnect, "cannot connect (\(error))")
+            case .readTimeout, .writeTimeout, .deadlineExceeded:
+                return TransportError(.timedOut, "timed out")
+            case .remoteConnectionClosed, .bodyLengthMismatch:
+                return TransportError(.connectionLost, "connection lost (\(error))")
+            case .cancelled:
+                return TransportError(.other, "cancelled")
+            default:
+                return TransportError(.other, "HTTP client error \(error)")
+            }
+        case is NIOConnectionError, is NIOSSLError:
+            return TransportError(.cannotConnect, "cannot connect (\(type(of: error)))")
+        case let error as IOError where [ECONNREFUSED, ENETUNREACH, EHOSTUNREACH].contains(error.errnoCode):
+            return TransportError(.cannotConnect, "cannot connect (errno \(error.errnoCode))")
+        case is IOError, is ChannelError, is HTTPParserError, is NIOTooManyBytesError:
+            return TransportError(.connectionLost, "connection lost (\(type(of: error)))")
         default:
-            return TransportError(.other, "URL error \(error.code.rawValue)")
+            return TransportError(.other, "\(type(of: error))")
         }
+    }
+
+    private struct ClientKey: Hashable {
+        var idleTimeout: Duration
+        var proxy: HTTPProxy?
+    }
+
+    private static let clients = Mutex<[ClientKey: HTTPClient]>([:])
+
+    private static func client(idleTimeout: Duration, proxy: HTTPProxy?) -> HTTPClient {
+        clients.withLock { clients in
+            let key = ClientKey(idleTimeout: idleTimeout, proxy: proxy)
+            if let client = clients[key] { return client }
+            var configuration = HTTPClient.Configuration(
+                redirectConfiguration: .disallow,
+                timeout: .init(connect: .seconds(10), read: .nanoseconds(idleTimeout.nanoseconds)),
+                proxy: proxy?.configuration)
+            configuration.connectionPool.retryConnectionEstablishment = false
+            configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 8
+            let client = HTTPClient(
+                eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
+            clients[key] = client
+            return client
+        }
+    }
+}
+
+/// A proxy named by the environment, as libcurl reads it.
+struct HTTPProxy: Hashable, Sendable {
+    var host: String
+    var port: Int
+    var username: String?
+    var password: String?
+
+    var configuration: HTTPClient.Configuration.Proxy {
+        if let username {
+            return .server(
+                host: host, port: port, authorization: .basic(username: username, password: password ?? ""))
+        }
+        return .server(host: host, port: port)
+    }
+
+    /// The proxy for a request to `host` over `scheme`, or nil: none set, the host is loopback, or `no_proxy` names it
+    /// (`*`, the host, or a domain it is in, with or without a leading dot).
+    static func from(environment: [String: String], scheme: String, host: String) throws -> HTTPProxy? {
+        func variable(_ name: String) -> String? {
+            (environment[name] ?? environment[name.uppercased()]).flatMap { $0.isEmpty ? nil : $0 }
+        }
+        let name = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        if name == "localhost" || name == "::1" || name.hasPrefix("127.") { return nil }
+        guard let text = variable(scheme == "https" ? "https_proxy" : "http_proxy") else { return nil }
+        let exceptions = (variable("no_proxy") ?? "").split(separator: ",")
+            .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty }
+        for exception in exceptions {
+            let domain = exception.hasPrefix(".") ? String(exception.dropFirst()) : exception
+            if exception == "*" || name == domain || name.hasSuffix("." + domain) { return nil }
+        }
+        guard let url = URL(string: text.contains("://") ? text : "http://" + text), let proxyHost = url.host,
+            url.scheme?.lowercased() == "http"
+        else {
+            throw TransportError(.cannotConnect, "the proxy the environment names is not an http:// URL")
+        }
+        return HTTPProxy(
+            host: proxyHost, port: url.port ?? 1080, username: url.user?.removingPercentEncoding,
+            password: url.password?.removingPercentEncoding)
+    }
+}
+
+extension Duration {
+    fileprivate var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }

@@ -27,7 +27,7 @@ public final class HubSpotClient: Sendable {
         jitterSeed: UInt64? = nil
     ) {
         self.configuration = configuration
-        self.transport = transport ?? URLSessionTransport(requestTimeout: configuration.requestTimeout)
+        self.transport = transport ?? AsyncHTTPClientTransport()
         self.clock = clock
         self.logger = logger
         self.retry = RetryPolicy(

@@ -22,7 +22,7 @@ public final class DyingTransport: HTTPTransport {
     let afterMutations: Int
     private let seen = Mutex(0)
 
-    public init(afterMutations: Int, inner: any HTTPTransport = URLSessionTransport()) {
+    public init(afterMutations: Int, inner: any HTTPTransport = AsyncHTTPClientTransport()) {
         self.afterMutations = afterMutations
         self.inner = inner
     }
@@ -119,7 +119,7 @@ public final class CheckWorld: @unchecked Sendable {
         return try CheckWorld(
             store: fileStore(in: folder, clock: clock), folder: folder, scratch: folder, hostClock: clock,
             baseURL: server.baseURL, token: server.token, server: server,
-            transport: URLSessionTransport(),
+            transport: AsyncHTTPClientTransport(),
             mock: server.control)
     }
 
@@ -142,7 +142,7 @@ public final class CheckWorld: @unchecked Sendable {
         let world = try CheckWorld(
             store: store, folder: database == nil ? folder : nil, scratch: folder, hostClock: clock,
             baseURL: baseURL, token: token, server: nil,
-            transport: URLSessionTransport(),
+            transport: AsyncHTTPClientTransport(),
             mock: MockControlClient(baseURL: baseURL))
         if let postgres, let database {
             world.postgres = (postgres, [database.database])

@@ -18,7 +18,7 @@ import Testing
         method: "POST", url: fixture.server.baseURL.appending(path: "crm/v3/objects/contacts/merge"),
         headers: ["Authorization": "Bearer \(fixture.server.token)", "Content-Type": "application/json"],
         body: try JSONSerialization.data(withJSONObject: ["primaryObjectId": ids[0], "objectIdToMerge": ids[1]]))
-    let merged = try await URLSessionTransport().send(merge)
+    let merged = try await AsyncHTTPClientTransport().send(merge)
     // HubSpot gives the merged record a new id, which carries both.
     let survivor = try #require(
         (try JSONSerialization.jsonObject(with: merged.body) as? [String: Any])?["id"] as? String)
