@@ -156,16 +156,10 @@ struct DemoCommand: AsyncParsableCommand {
 
     /// HubSpot's merge (`POST /crm/v3/objects/contacts/merge`), called as someone else would, not by crmsync.
     private func merge(_ merged: String, into primary: String, on server: MockHubSpotServer) async throws {
-        var request = URLRequest(url: URL(string: server.baseURL.absoluteString + "/crm/v3/objects/contacts/merge")!)
-        request.httpMethod = "POST"
-        request.httpBody = try JSONSerialization.data(withJSONObject: [
-            "primaryObjectId": primary, "objectIdToMerge": merged,
-        ])
-        request.setValue("Bearer \(server.token)", forHTTPHeaderField: "Authorization")
-        _ = try await URLSession.shared.data(for: request)
+        let request = HTTPRequest(
+            method: "POST", url: URL(string: server.baseURL.absoluteString + "/crm/v3/objects/contacts/merge")!,
+            headers: ["Authorization": "Bearer \(server.token)", "Content-Type": "application/json"],
+            body: try JSONSerialization.data(withJSONObject: ["primaryObjectId": primary, "objectIdToMerge": merged]))
+        _ = try await AsyncHTTPClientTransport().send(request)
     }
 }
-
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
