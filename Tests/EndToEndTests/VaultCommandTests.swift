@@ -4,6 +4,7 @@ import SyncCore
 import SyncEngine
 import SyncModel
 import SyncStore
+import SyncTesting
 import Testing
 
 /// The register as an administrator installs it on a shared host: private files, TLS only, one lock per store file.
@@ -144,51 +145,32 @@ extension VaultCommandTests {
 
 /// A loopback listener that answers the first connection `502` and keeps its first request line: a stand-in proxy.
 final class OneShotListener: @unchecked Sendable {
-    let port: Int
-    private let socket: Int32
+    private let listener: LoopbackListener
     private let received = DispatchSemaphore(value: 0)
-    private var line: String?
+    private let box: Box
+
+    var port: Int { listener.port }
 
     init() throws {
-        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        self.socket = socket
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { generic in
-                bind(socket, generic, length) == 0 && listen(socket, 4) == 0
-                    && getsockname(socket, generic, &length) == 0
+        let box = Box()
+        let received = self.received
+        listener = try LoopbackListener { connection, bytes in
+            box.line = String(decoding: bytes, as: UTF8.self).components(separatedBy: "\r\n").first
+            if connection >= 0 {
+                LoopbackListener.send("HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n", on: connection)
             }
+            received.signal()
         }
-        port = Int(UInt16(bigEndian: address.sin_port))
-        guard bound else { throw POSIXError(.EADDRINUSE) }
-        Thread { [self] in
-            let connection = accept(socket, nil, nil)
-            guard connection >= 0 else {
-                received.signal()
-                return
-            }
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            let count = recv(connection, &buffer, buffer.count, 0)
-            let text = String(decoding: buffer.prefix(max(0, count)), as: UTF8.self)
-            line = text.components(separatedBy: "\r\n").first
-            let reply = Array("HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n".utf8)
-            _ = send(connection, reply, reply.count, 0)
-            close(connection)
-            _ = received.signal()
-        }.start()
+        self.box = box
     }
+
+    private final class Box: @unchecked Sendable { var line: String? }
 
     /// The first request line received, waiting up to 30 s for it.
     func firstLine() -> String? {
         _ = received.wait(timeout: .now() + 30)
-        return line
+        return box.line
     }
-
-    deinit { close(socket) }
 }
 
 extension VaultCommandTests {
