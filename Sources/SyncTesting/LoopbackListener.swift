@@ -12,7 +12,15 @@ public final class LoopbackListener: Sendable {
     public let port: Int
     private let socket: Int32
 
-    public init(answer: (@Sendable (_ connection: Int32, _ received: [UInt8]) -> Void)? = nil) throws {
+    public convenience init(answer: (@Sendable (_ connection: Int32, _ received: [UInt8]) -> Void)? = nil) throws {
+        try self.init(listening: true, answer: answer)
+    }
+
+    /// A port bound and not listening, kept so while this lives: connecting to it is refused, and no other socket can
+    /// take the port meanwhile (as one could a port closed again).
+    public static func refusing() throws -> LoopbackListener { try LoopbackListener(listening: false, answer: nil) }
+
+    private init(listening: Bool, answer: (@Sendable (_ connection: Int32, _ received: [UInt8]) -> Void)?) throws {
         let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         self.socket = socket
         var address = sockaddr_in()
@@ -21,7 +29,7 @@ public final class LoopbackListener: Sendable {
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { generic in
-                bind(socket, generic, length) == 0 && listen(socket, 4) == 0
+                bind(socket, generic, length) == 0 && (!listening || listen(socket, 4) == 0)
                     && getsockname(socket, generic, &length) == 0
             }
         }

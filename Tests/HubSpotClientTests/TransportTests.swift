@@ -22,9 +22,8 @@ import Testing
     }
 
     @Test func aPortNobodyListensOnCannotConnect() async throws {
-        let url = Self.url(try LoopbackListener())
-        // Closed again when the server is let go of: connecting is refused.
-        #expect(await kind(of: HTTPRequest(method: "DELETE", url: url)) == .cannotConnect)
+        let port = try LoopbackListener.refusing()
+        #expect(await kind(of: HTTPRequest(method: "DELETE", url: Self.url(port))) == .cannotConnect)
     }
 
     @Test func aServerThatTakesTheRequestAndNeverAnswersTimesOut() async throws {
