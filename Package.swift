@@ -182,7 +182,13 @@ let package = Package(
                 "SyncTesting",
                 .product(name: "Logging", package: "swift-log"),
             ]),
-        .testTarget(name: "MockHubSpotTests", dependencies: ["MockHubSpot"]),
+        .testTarget(
+            name: "MockHubSpotTests",
+            dependencies: [
+                "MockHubSpot", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ]),
         .testTarget(name: "SyncMetricsTests", dependencies: ["SyncMetrics", "SyncEngine"]),
         .testTarget(
             name: "EndToEndTests",

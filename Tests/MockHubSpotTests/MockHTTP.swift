@@ -1,12 +1,12 @@
+import AsyncHTTPClient
 import Foundation
 import MockHubSpot
+import NIOCore
+import NIOFoundationCompat
 import Testing
 
-#if canImport(FoundationNetworking)
-    import FoundationNetworking
-#endif
-
 /// A plain HTTP client for the tests: the mock is tested over the wire, not through our HubSpot client.
+/// AsyncHTTPClient's shared client, not URLSession, which on Linux spins while it waits for an answer.
 struct MockHTTP {
     struct Reply {
         var status: Int
@@ -20,12 +20,6 @@ struct MockHTTP {
         }
     }
 
-    static let session: URLSession = {
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = 30
-        return URLSession(configuration: configuration)
-    }()
-
     let server: MockHubSpotServer
 
     /// The typed control surface, for tests whose subject is not the control surface's wire shape.
@@ -33,18 +27,20 @@ struct MockHTTP {
 
     @discardableResult
     func call(_ method: String, _ path: String, _ body: Any? = nil, token: String? = nil) async throws -> Reply {
-        var request = URLRequest(url: URL(string: server.baseURL.absoluteString + path)!)
-        request.httpMethod = method
-        request.setValue("Bearer \(token ?? server.token)", forHTTPHeaderField: "Authorization")
+        var request = HTTPClientRequest(url: server.baseURL.absoluteString + path)
+        request.method = .init(rawValue: method)
+        request.headers.add(name: "Authorization", value: "Bearer \(token ?? server.token)")
         if let body {
-            request.httpBody = try JSONSerialization.data(withJSONObject: body)
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            request.body = .bytes(ByteBuffer(data: try JSONSerialization.data(withJSONObject: body)))
+            request.headers.add(name: "Content-Type", value: "application/json")
         }
-        let (data, response) = try await Self.session.data(for: request)
-        let http = response as! HTTPURLResponse
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+        var buffer = try await response.body.collect(upTo: 64 * 1024 * 1024)
         var headers: [String: String] = [:]
-        for (key, value) in http.allHeaderFields { headers["\(key)"] = "\(value)" }
-        return Reply(status: http.statusCode, data: data, headers: headers)
+        for header in response.headers where headers[header.name] == nil { headers[header.name] = header.value }
+        return Reply(
+            status: Int(response.status.code), data: buffer.readData(length: buffer.readableBytes) ?? Data(),
+            headers: headers)
     }
 
     /// Starts a fresh mock, runs `body`, stops the mock.
