@@ -100,6 +100,8 @@ public final class HubSpotClient: Sendable {
             timeout: configuration.requestTimeout)
         request.headers["Authorization"] = "Bearer \(configuration.token)"
         request.headers["Accept"] = "application/json"
+        // Who is calling, for HubSpot's logs and support (libcurl named itself; AsyncHTTPClient sends none).
+        request.headers["User-Agent"] = "crmsync/\(CRMSyncVersion.current)"
         if call.body != nil { request.headers["Content-Type"] = "application/json" }
         var failures = 0
         var rateLimitedTimes = 0

@@ -55,3 +55,22 @@ import Testing
         #expect(response.body == Data("{}".utf8))
     }
 }
+
+/// What every call carries on the wire: the token, JSON, and who is calling.
+@Test func everyCallNamesCrmsyncAndCarriesTheToken() async throws {
+    final class Received: @unchecked Sendable { var text = "" }
+    let received = Received()
+    let listener = try LoopbackListener { connection, bytes in
+        received.text = String(decoding: bytes, as: UTF8.self).lowercased()
+        LoopbackListener.send(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 14\r\n\r\n{\"results\":[]}",
+            on: connection)
+    }
+    let client = HubSpotClient(
+        configuration: HubSpotClientConfiguration(baseURL: listener.baseURL, token: "test-token", maxAttempts: 1),
+        clock: ManualClock())
+    #expect(try await client.contactProperties().isEmpty)
+    #expect(received.text.contains("\r\nuser-agent: crmsync/"))
+    #expect(received.text.contains("\r\nauthorization: bearer test-token\r\n"))
+    #expect(received.text.contains("\r\naccept: application/json\r\n"))
+}
