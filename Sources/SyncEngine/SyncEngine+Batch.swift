@@ -134,6 +134,12 @@ extension SyncEngine {
         _ pairs: [Pair], remotes: [RemoteContact?], statuses: [String: [SubscriptionStatus]],
         addressOptOuts: [String: SyncPlanner.AddressOptOut], planner: SyncPlanner, run: inout RunState
     ) async throws -> [ContactPlan] {
+        // A dry run: a record an unfinished erasure deletes first takes the statuses HubSpot holds under its other
+        // addresses with it, but for the objections the erasure writes back (withdrawals; opt-outs are kept too).
+        var statuses = statuses
+        for address in Set(pairs.filter { goesFirst($0.record, run) }.flatMap { $0.record?.addresses ?? [] }) {
+            statuses[address] = statuses[address]?.filter { $0.state == .withdrawn }
+        }
         var context = try await planningContext(pairs: pairs, remotes: remotes, statuses: statuses)
         context.addressOptOut = { addressOptOuts[$0.normalized] }
         var plans: [ContactPlan] = []

@@ -65,6 +65,19 @@ import Testing
         #expect(failure == nil, "\(failure.map(\.description) ?? "")", sourceLocation: sourceLocation)
     }
 
+    /// Seed 15100891 (open): a record merged into another, the survivor granted a purpose in HubSpot, then an erasure
+    /// of the merged-away subject left unfinished. The real run finishes the erasure first, which deletes the survivor
+    /// (the subject's id is merged into it), and never meets it; the dry run planned the survivor's grant into the
+    /// other contact all the same.
+    @Test func aDryRunPlansNothingFromARecordAnUnfinishedErasureDeletesFirst() async throws {
+        let history: [CheckOperation] = [
+            .crmCreate(subject: 0), .crmCreate(subject: 2), .crmMerge(subject: 2, into: 0), .dryRunThenSync,
+            .crmSubscription(subject: 0, purpose: 3, subscribed: true), .erase(subject: 2, wait: false),
+            .dryRunThenSync,
+        ]
+        try await Self.expectEveryPromiseHolds(after: history)
+    }
+
     /// Seed 12000883: a grant made for the subject's address in HubSpot before any record (a form) while the search
     /// index lagged; the first syncs created the record but left the grant to "the next run", which had not met the
     /// record (the index lagged) when a CRM user moved it to another address. HubSpot keeps statuses per address, so
