@@ -81,8 +81,8 @@ public protocol HTTPTransport: Sendable {
 /// connection pool should be. Connections are not re-established by the pool: a connection that cannot be made fails
 /// the request at once, and ``HubSpotClient``'s retry policy decides. No redirect is followed (HubSpot's API sends
 /// none; a redirect would carry the token elsewhere). A proxy is taken from the environment as libcurl takes it:
-/// `https_proxy`/`HTTPS_PROXY` for `https` URLs, `http_proxy`/`HTTP_PROXY` for `http` ones, `no_proxy`/`NO_PROXY`
-/// for exceptions; never for a loopback host.
+/// `https_proxy`/`HTTPS_PROXY` for `https` URLs, `http_proxy` for `http` ones, `all_proxy`/`ALL_PROXY` for either,
+/// `no_proxy`/`NO_PROXY` for exceptions (`*` alone: none); never for a loopback host.
 public final class AsyncHTTPClientTransport: HTTPTransport {
     /// Total time of one request, whatever its idle timeout.
     private let resourceTimeout: Duration
@@ -108,17 +108,21 @@ public final class AsyncHTTPClientTransport: HTTPTransport {
         for (name, value) in request.headers { outgoing.headers.add(name: name, value: value) }
         if let body = request.body { outgoing.body = .bytes(ByteBuffer(data: body)) }
         do {
-            let response = try await client.execute(outgoing, timeout: .nanoseconds(resourceTimeout.nanoseconds))
-            var body = try await response.body.collect(upTo: Self.maximumBody)
-            let data = body.readData(length: body.readableBytes) ?? Data()
-            var headers: [String: String] = [:]
-            for header in response.headers where headers[header.name.lowercased()] == nil {
-                headers[header.name.lowercased()] = header.value
+            let outgoing = outgoing
+            let deadline = TimeAmount.nanoseconds(resourceTimeout.nanoseconds)
+            return try await Self.withDeadline(resourceTimeout) {
+                let response = try await client.execute(outgoing, timeout: deadline)
+                var body = try await response.body.collect(upTo: Self.maximumBody)
+                let data = body.readData(length: body.readableBytes) ?? Data()
+                var headers: [String: String] = [:]
+                for header in response.headers where headers[header.name.lowercased()] == nil {
+                    headers[header.name.lowercased()] = header.value
+                }
+                if let expected = headers["content-length"].flatMap(Int.init), expected != data.count {
+                    throw TransportError(.connectionLost, "body truncated: \(data.count) of \(expected) bytes")
+                }
+                return HTTPResponse(status: Int(response.status.code), headers: headers, body: data)
             }
-            if let expected = headers["content-length"].flatMap(Int.init), expected != data.count {
-                throw TransportError(.connectionLost, "body truncated: \(data.count) of \(expected) bytes")
-            }
-            return HTTPResponse(status: Int(response.status.code), headers: headers, body: data)
         } catch let error as TransportError {
             throw error
         } catch is CancellationError {
@@ -129,14 +133,33 @@ public final class AsyncHTTPClientTransport: HTTPTransport {
         }
     }
 
+    /// `work`, or `.timedOut` once `limit` has passed: AsyncHTTPClient's own deadline ends when the answer's head
+    /// arrives, and a body trickling in under the idle timeout would hold the request for ever.
+    static func withDeadline<T: Sendable>(_ limit: Duration, _ work: @escaping @Sendable () async throws -> T)
+        async throws -> T
+    {
+        try await withThrowingTaskGroup(of: T.self) { group in
+            group.addTask { try await work() }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                throw TransportError(.timedOut, "no whole answer within \(limit)")
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next() else { throw CancellationError() }
+            return first
+        }
+    }
+
     /// What a failure of AsyncHTTPClient means for a retry: `cannotConnect` only where nothing can have reached the
-    /// CRM (no connection, the proxy refused the tunnel, no TLS session).
+    /// CRM (no connection, the proxy refused the tunnel, no TLS session, no connection for the request in time). An
+    /// error of an established connection is `connectionLost`, TLS ones included (an unclean shutdown comes after the
+    /// answer's head).
     static func classify(_ error: any Error) -> TransportError {
         switch error {
         case let error as HTTPClientError:
             switch error {
             case .connectTimeout, .invalidProxyResponse, .proxyAuthenticationRequired, .httpProxyHandshakeTimeout,
-                .tlsHandshakeTimeout, .socksHandshakeTimeout:
+                .tlsHandshakeTimeout, .socksHandshakeTimeout, .getConnectionFromPoolTimeout:
                 return TransportError(.cannotConnect, "cannot connect (\(error))")
             case .readTimeout, .writeTimeout, .deadlineExceeded:
                 return TransportError(.timedOut, "timed out")
@@ -147,10 +170,15 @@ public final class AsyncHTTPClientTransport: HTTPTransport {
             default:
                 return TransportError(.other, "HTTP client error \(error)")
             }
-        case is NIOConnectionError, is NIOSSLError:
+        case is NIOConnectionError:
             return TransportError(.cannotConnect, "cannot connect (\(type(of: error)))")
-        case let error as IOError where [ECONNREFUSED, ENETUNREACH, EHOSTUNREACH].contains(error.errnoCode):
-            return TransportError(.cannotConnect, "cannot connect (errno \(error.errnoCode))")
+        case let error as IOError where error.errnoCode == ECONNREFUSED:
+            // A connection to an address literal fails bare; a refusal only ever answers a connect (an established
+            // connection is reset, not refused). Unreachable networks and hosts may come after the request went out.
+            return TransportError(.cannotConnect, "cannot connect (connection refused)")
+        case let error as NIOSSLError:
+            if case .handshakeFailed = error { return TransportError(.cannotConnect, "TLS handshake failed") }
+            return TransportError(.connectionLost, "connection lost (TLS: \(error))")
         case is IOError, is ChannelError, is HTTPParserError, is NIOTooManyBytesError:
             return TransportError(.connectionLost, "connection lost (\(type(of: error)))")
         default:
@@ -201,17 +229,25 @@ struct HTTPProxy: Hashable, Sendable {
     /// The proxy for a request to `host` over `scheme`, or nil: none set, the host is loopback, or `no_proxy` names it
     /// (`*`, the host, or a domain it is in, with or without a leading dot).
     static func from(environment: [String: String], scheme: String, host: String) throws -> HTTPProxy? {
-        func variable(_ name: String) -> String? {
-            (environment[name] ?? environment[name.uppercased()]).flatMap { $0.isEmpty ? nil : $0 }
+        // The lower-case spelling first; `HTTP_PROXY` in upper case is not read (a CGI program's environment carries
+        // a client's `Proxy:` header under that name), as libcurl does not.
+        func variable(_ name: String, upperCase: Bool = true) -> String? {
+            (environment[name] ?? (upperCase ? environment[name.uppercased()] : nil)).flatMap { $0.isEmpty ? nil : $0 }
         }
         let name = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-        if name == "localhost" || name == "::1" || name.hasPrefix("127.") { return nil }
-        guard let text = variable(scheme == "https" ? "https_proxy" : "http_proxy") else { return nil }
-        let exceptions = (variable("no_proxy") ?? "").split(separator: ",")
-            .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }.filter { !$0.isEmpty }
-        for exception in exceptions {
+        let octets = name.split(separator: ".", omittingEmptySubsequences: false)
+        let isLoopbackIPv4 = octets.count == 4 && octets.allSatisfy { UInt8($0) != nil } && octets[0] == "127"
+        if name == "localhost" || name == "::1" || isLoopbackIPv4 { return nil }
+        let named =
+            scheme == "https" ? variable("https_proxy") : variable("http_proxy", upperCase: false)
+        guard let text = named ?? variable("all_proxy") else { return nil }
+        let exceptionList = (variable("no_proxy") ?? "").trimmingCharacters(in: .whitespaces)
+        if exceptionList == "*" { return nil }
+        for exception in exceptionList.split(separator: ",").map({
+            $0.trimmingCharacters(in: .whitespaces).lowercased()
+        }) where !exception.isEmpty {
             let domain = exception.hasPrefix(".") ? String(exception.dropFirst()) : exception
-            if exception == "*" || name == domain || name.hasSuffix("." + domain) { return nil }
+            if name == domain || name.hasSuffix("." + domain) { return nil }
         }
         guard let url = URL(string: text.contains("://") ? text : "http://" + text), let proxyHost = url.host,
             url.scheme?.lowercased() == "http"
@@ -219,8 +255,9 @@ struct HTTPProxy: Hashable, Sendable {
             throw TransportError(.cannotConnect, "the proxy the environment names is not an http:// URL")
         }
         return HTTPProxy(
-            host: proxyHost, port: url.port ?? 1080, username: url.user?.removingPercentEncoding,
-            password: url.password?.removingPercentEncoding)
+            // Foundation gives the user decoded and the password as written.
+            host: proxyHost, port: url.port ?? 1080, username: url.user, password: url.password?.removingPercentEncoding
+        )
     }
 }
 

@@ -36,8 +36,30 @@ import Testing
                 == nil)
         for loopback in ["127.0.0.1", "localhost", "::1", "[::1]"] {
             #expect(
-                try HTTPProxy.from(environment: ["HTTP_PROXY": "http://p:1"], scheme: "http", host: loopback) == nil)
+                try HTTPProxy.from(environment: ["http_proxy": "http://p:1"], scheme: "http", host: loopback) == nil)
         }
+    }
+
+    /// libcurl's rules the review found the first version missed: `HTTP_PROXY` in upper case is not read (a CGI
+    /// program's environment carries a client's `Proxy:` header under that name), `all_proxy` serves either scheme,
+    /// `*` disables the proxy only as the whole list, and a name that merely starts with `127.` is not loopback.
+    @Test func libcurlsFinerRulesHold() throws {
+        #expect(try HTTPProxy.from(environment: ["HTTP_PROXY": "http://p:1"], scheme: "http", host: "a.example") == nil)
+        #expect(
+            try HTTPProxy.from(environment: ["http_proxy": "http://p:1"], scheme: "http", host: "a.example")
+                == HTTPProxy(host: "p", port: 1))
+        #expect(
+            try HTTPProxy.from(environment: ["ALL_PROXY": "http://p:2"], scheme: "https", host: "a.example")
+                == HTTPProxy(host: "p", port: 2))
+        let listed = ["HTTPS_PROXY": "http://p:1", "NO_PROXY": "b.example,*"]
+        #expect(try HTTPProxy.from(environment: listed, scheme: "https", host: "a.example") != nil)
+        #expect(try HTTPProxy.from(environment: listed, scheme: "https", host: "b.example") == nil)
+        #expect(
+            try HTTPProxy.from(environment: ["HTTPS_PROXY": "http://p:1"], scheme: "https", host: "127.evil.example")
+                != nil)
+        let percent = try HTTPProxy.from(
+            environment: ["HTTPS_PROXY": "http://svc%25zz:p%25w@p:1"], scheme: "https", host: "a.example")
+        #expect(percent?.username == "svc%zz" && percent?.password == "p%w")
     }
 
     @Test func aProxyThatIsNotPlainHTTPIsRefusedNotIgnored() {

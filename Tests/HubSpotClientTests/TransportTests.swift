@@ -31,6 +31,31 @@ import Testing
         #expect(await kind(of: HTTPRequest(method: "DELETE", url: Self.url(server), timeout: .seconds(1))) == .timedOut)
     }
 
+    /// AsyncHTTPClient's own deadline ends with the answer's head: a body trickling in under the idle timeout is cut off
+    /// by the transport's.
+    @Test func anAnswerTricklingInUnderTheIdleTimeoutStillTimesOutWhole() async throws {
+        let server = try LoopbackListener { connection, _ in
+            LoopbackListener.send("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n", on: connection)
+            for _ in 0..<20 {
+                Thread.sleep(forTimeInterval: 0.25)
+                LoopbackListener.send("x", on: connection)
+            }
+        }
+        let transport = AsyncHTTPClientTransport(resourceTimeout: .seconds(2), environment: [:])
+        await #expect {
+            _ = try await transport.send(HTTPRequest(method: "GET", url: Self.url(server), timeout: .seconds(1)))
+        } throws: { ($0 as? TransportError)?.kind == .timedOut }
+    }
+
+    /// A server that does not speak TLS: no session, nothing sent, safe to send again.
+    @Test func aFailedTLSHandshakeCannotConnect() async throws {
+        let server = try LoopbackListener { connection, _ in
+            LoopbackListener.send("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", on: connection)
+        }
+        let url = URL(string: "https://127.0.0.1:\(server.port)/crm/v3/objects/contacts")!
+        #expect(await kind(of: HTTPRequest(method: "DELETE", url: url)) == .cannotConnect)
+    }
+
     @Test func anAnswerCutShortIsAConnectionLost() async throws {
         let server = try LoopbackListener { connection, _ in
             LoopbackListener.send(
