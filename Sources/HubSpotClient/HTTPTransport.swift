@@ -109,19 +109,20 @@ public final class AsyncHTTPClientTransport: HTTPTransport {
         if let body = request.body { outgoing.body = .bytes(ByteBuffer(data: body)) }
         do {
             let outgoing = outgoing
-            let deadline = TimeAmount.nanoseconds(resourceTimeout.nanoseconds)
+            // The whole exchange has one deadline, this one: AsyncHTTPClient's own would end at the answer's head.
             return try await Self.withDeadline(resourceTimeout) {
-                let response = try await client.execute(outgoing, timeout: deadline)
+                let response = try await client.execute(outgoing, deadline: .distantFuture)
                 var body = try await response.body.collect(upTo: Self.maximumBody)
                 let data = body.readData(length: body.readableBytes) ?? Data()
-                var headers: [String: String] = [:]
-                for header in response.headers where headers[header.name.lowercased()] == nil {
-                    headers[header.name.lowercased()] = header.value
-                }
-                if let expected = headers["content-length"].flatMap(Int.init), expected != data.count {
+                // `HTTPResponse` keeps the first of repeated names, matched case-insensitively.
+                let answer = HTTPResponse(
+                    status: Int(response.status.code),
+                    headers: Dictionary(response.headers.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a }),
+                    body: data)
+                if let expected = answer.header("Content-Length").flatMap(Int.init), expected != data.count {
                     throw TransportError(.connectionLost, "body truncated: \(data.count) of \(expected) bytes")
                 }
-                return HTTPResponse(status: Int(response.status.code), headers: headers, body: data)
+                return answer
             }
         } catch let error as TransportError {
             throw error

@@ -70,7 +70,7 @@ public struct ErasurePropagator: Sendable {
     func eraseStaleCopy(crmId: String) async throws -> Bool {
         try await store.tombstoneStaleCopy(crmId: crmId)
         do {
-            let records = try await client.batchRead([crmId], properties: Self.recordProperties).found.values
+            let records = try await client.batchRead([crmId], properties: ["email"]).found.values
             let others = try await decisions(under: othersAddresses(on: Array(records), of: nil))
             try await client.gdprDelete(crmId: crmId)
             try await writeBack(others)
@@ -211,7 +211,7 @@ public struct ErasurePropagator: Sendable {
         var added: Set<String> = []  // records whose merged ids the erasure has already released
         // HubSpot compares addresses as text: an internationalised address is looked for in both spellings.
         for spelling in pending.email.spellings {
-            if let record = try await client.contact(email: spelling, properties: Self.recordProperties) {
+            if let record = try await client.contact(email: spelling, properties: ["email"]) {
                 held.append(spelling)
                 if !crmIds.contains(record.id) {
                     try await store.addCRMRecords(
@@ -226,7 +226,7 @@ public struct ErasurePropagator: Sendable {
         // since, whose other merged ids may be other contacts' links (they lose them with it, as after a merge found by
         // address), and whose other addresses may be other people's.
         // (Several linked ids may read as one survivor: each record once.)
-        let found = crmIds.isEmpty ? [:] : try await client.batchRead(crmIds, properties: Self.recordProperties).found
+        let found = crmIds.isEmpty ? [:] : try await client.batchRead(crmIds, properties: ["email"]).found
         let records = Dictionary(found.values.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }).values
             .sorted { $0.id < $1.id }
         for survivor in records where !survivor.mergedIds.isEmpty && !added.contains(survivor.id) {
@@ -253,8 +253,6 @@ public struct ErasurePropagator: Sendable {
         }
         return crmIds
     }
-
-    static let recordProperties = ["email"]
 
     /// The objections another person holds in HubSpot under an address one of `crmIds` carries besides the subject's:
     /// a GDPR delete takes every address's statuses with the record, so they are read before it and written back after

@@ -54,9 +54,6 @@ extension ErasurePropagator {
         return outcome
     }
 
-    /// The properties read of a candidate's record (its modification time and lifecycle stage come with every read).
-    static let retentionProperties = ["email"]
-
     /// The candidates the CRM does not show active since `cutoff` nor in a customer relationship.
     private func stillDue(_ candidates: [EmailAddress], cutoff: Date) async throws -> [EmailAddress] {
         var linked: [String: EmailAddress] = [:]
@@ -79,7 +76,7 @@ extension ErasurePropagator {
                 reason: changed ? "changed in the CRM since the cutoff" : "lifecycle stage \(stage ?? "") in the CRM")
         }
         // The client batches by 100 itself: one request a hundred ids, then one a hundred addresses.
-        let (found, _) = try await client.batchRead(linked.keys.sorted(), properties: Self.retentionProperties)
+        let (found, _) = try await client.batchRead(linked.keys.sorted(), properties: ["email"])
         var answered: Set<String> = []
         for (id, record) in found {
             // A read of a merged id answers with its survivor: the candidate is judged by the record it became.
@@ -94,7 +91,7 @@ extension ErasurePropagator {
         unlinked += linked.filter { !answered.contains($0.key) }.values
         let byAddress = Set(unlinked)
         let spellings = Set(unlinked.flatMap(\.spellings)).sorted()
-        for record in try await client.batchRead(spellings, byEmail: true, properties: Self.retentionProperties)
+        for record in try await client.batchRead(spellings, byEmail: true, properties: ["email"])
             .found.values
         {
             guard let email = record.email.flatMap({ try? EmailAddress($0) }), byAddress.contains(email) else {
