@@ -99,3 +99,26 @@ import Testing
     #expect(received.text.contains("\r\nauthorization: bearer test-token\r\n"))
     #expect(received.text.contains("\r\naccept: application/json\r\n"))
 }
+
+/// The erasure guarantee through the real transport: a GDPR delete by address whose answer breaks off after the server
+/// took it is reported, never sent again (a replay would blocklist the address, or delete a record a form made for
+/// it since); one that could not connect is sent again. (A delete by id is retried like a read: an id is never given
+/// again.)
+@Test func aGDPRDeleteWhoseAnswerBreaksOffIsSentOnceAndOneThatCannotConnectAgain() async throws {
+    let listener = try LoopbackListener { connection, _ in
+        LoopbackListener.send("HTTP/1.1 204 No Content\r\nContent-Length: 10\r\n\r\n", on: connection)
+    }
+    func client(_ url: URL) -> HubSpotClient {
+        HubSpotClient(
+            configuration: HubSpotClientConfiguration(
+                baseURL: url, token: "t", requestTimeout: .seconds(1), maxAttempts: 3, baseDelay: .milliseconds(1),
+                maxDelay: .milliseconds(1)),
+            clock: ManualClock())
+    }
+    let broken = client(listener.baseURL)
+    await #expect(throws: (any Error).self) { try await broken.gdprDelete(email: "gone@example.fi") }
+    #expect(broken.metrics.requests == 1 && broken.metrics.retries == 0)
+    let refused = client(try LoopbackListener.refusing().baseURL)
+    await #expect(throws: (any Error).self) { try await refused.gdprDelete(email: "gone@example.fi") }
+    #expect(refused.metrics.retries == 2)
+}
